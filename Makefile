@@ -1,0 +1,71 @@
+# Makefile for careflags (PGXS).
+#
+#   make                  build careflags.so, the plugins and the client
+#   make install          install them into the PostgreSQL found by pg_config
+#   make demo             bootstrap, build, run the demo on a throwaway cluster
+#   make test             bootstrap, build, run the whole pgTAP suite
+#
+# PG_CONFIG may be given on the command line; by default the PostgreSQL 15
+# server's pg_config is used when present, else the one on PATH.
+
+EXTENSION   = careflags
+EXTVERSION  = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
+
+MODULE_big  = careflags
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
+
+# The install script of the current version is assembled from sql/parts/, in
+# file-name order; scripts of earlier versions and upgrade scripts are kept as
+# they were released.
+SQL_PARTS   = $(sort $(wildcard sql/parts/*.sql))
+DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
+EXTRA_CLEAN = $(DATA_built)
+
+PG_CONFIG  ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS       := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+INCSERVER  := $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
+
+# Server headers are system headers to us: our own code is held to
+# -Wall -Wextra -Werror, theirs is not ours to fix.
+PG_CPPFLAGS = -isystem $(INCSERVER) -I$(CURDIR)/extension -DCAREFLAGS_VERSION='"$(EXTVERSION)"'
+PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK  = -lcrypto
+
+PLUGINS     = $(patsubst %/Makefile,%,$(wildcard plugins/*/Makefile))
+
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+all install:
+	@echo "pg_config not found: run scripts/bootstrap.sh (or make test / make demo) first" >&2; exit 1
+endif
+
+$(DATA_built): $(SQL_PARTS) $(EXTENSION).control
+	@mkdir -p sql
+	{ echo '-- careflags $(EXTVERSION): generated from sql/parts/ by make; do not edit.'; \
+	  echo '\echo Use "CREATE EXTENSION careflags" to load this file. \quit'; \
+	  for f in $(SQL_PARTS); do echo; echo "-- ==== $$f ===="; sed '/^\\echo Use "CREATE EXTENSION/d' $$f; done; } > $@
+
+all: plugins-all cli-all
+install: plugins-install cli-install
+clean: plugins-clean cli-clean
+
+.PHONY: plugins-all plugins-install plugins-clean cli-all cli-install cli-clean demo test
+plugins-all:
+	@for p in $(PLUGINS); do $(MAKE) -C $$p PG_CONFIG=$(PG_CONFIG) all || exit 1; done
+plugins-install:
+	@for p in $(PLUGINS); do $(MAKE) -C $$p PG_CONFIG=$(PG_CONFIG) install || exit 1; done
+plugins-clean:
+	@for p in $(PLUGINS); do $(MAKE) -C $$p PG_CONFIG=$(PG_CONFIG) clean; done
+cli-all:
+	@if [ -f cli/Makefile ]; then $(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) all; fi
+cli-install:
+	@if [ -f cli/Makefile ]; then $(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) install; fi
+cli-clean:
+	@if [ -f cli/Makefile ]; then $(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) clean; fi
+
+demo:
+	./scripts/demo.sh
+test:
+	./scripts/test.sh

@@ -1,0 +1,44 @@
+#!/bin/sh
+# scripts/test.sh - the whole careflags test suite, from a clean machine.
+#
+# Installs what is missing, builds and installs careflags, starts a private
+# throwaway cluster, prepares each suite (tests/<suite>/setup.sh, if any) and
+# runs every pgTAP file under tests/ through pg_prove.  Exits non-zero when a
+# test fails.  The cluster is removed on exit, also on failure.
+#
+#   CAREFLAGS_KEEP_CLUSTER=1   keep the cluster directory for a look afterwards
+#   PG_PROVE_OPTS=...          extra options for pg_prove (e.g. --verbose)
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export ROOT
+
+./scripts/bootstrap.sh
+./scripts/build.sh
+
+. ./scripts/cluster.sh
+cluster_start
+
+# The shared database of the core suite: pgTAP and careflags, nothing else.
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE careflags_test" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d careflags_test \
+     -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION careflags" >/dev/null
+
+# Suite preparation hooks, in name order.
+for setup in tests/*/setup.sh; do
+    [ -x "$setup" ] || continue
+    echo "# preparing $(dirname "$setup")"
+    "$setup"
+done
+
+export PGDATABASE=careflags_test
+set +e
+# shellcheck disable=SC2086
+pg_prove --ext .sql --recurse --failures ${PG_PROVE_OPTS:-} tests/
+rc=$?
+set -e
+if [ $rc -ne 0 ]; then
+    echo "--- server log (last 60 lines) ---"
+    tail -n 60 "$CLUSTER_DIR/server.log" || true
+fi
+exit $rc
