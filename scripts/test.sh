@@ -17,6 +17,12 @@ export ROOT
 ./scripts/build.sh
 
 . ./scripts/cluster.sh
+# Suites that drive tools which insist on the default socket directory (the
+# GNUmed bootstrap) find the private cluster there too, on its own port.
+if [ "$(id -u)" -eq 0 ]; then
+    mkdir -p /var/run/postgresql && chown postgres: /var/run/postgresql
+    CLUSTER_EXTRA_SOCKET_DIRS=/var/run/postgresql
+fi
 cluster_start
 
 # The shared database of the core suite: pgTAP and careflags, nothing else.

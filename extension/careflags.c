@@ -1,0 +1,147 @@
+/*-------------------------------------------------------------------------
+ *
+ * careflags.c
+ *	  Module entry: the settings (GUCs) of careflags, its clock, and the
+ *	  registration of the background worker when loaded through
+ *	  shared_preload_libraries.
+ *
+ *	  careflags.frozen_now is superuser-only: it holds the clock still so
+ *	  tests can show a flag turning overdue with no write in between; a
+ *	  nurse cannot move time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "careflags.h"
+#include "worker.h"
+
+PG_MODULE_MAGIC;
+
+bool		cf_strict = false;
+char	   *cf_timezone_name = NULL;
+int			cf_worker_interval = 60;
+char	   *cf_worker_database = NULL;
+static char *cf_frozen_now_string = NULL;
+static TimestampTz *cf_frozen_now = NULL;
+
+void		_PG_init(void);
+
+/* Parse careflags.frozen_now once, when it is set. */
+static bool
+check_frozen_now(char **newval, void **extra, GucSource source)
+{
+	TimestampTz *volatile ts;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+	{
+		*extra = NULL;
+		return true;
+	}
+	ts = (TimestampTz *) malloc(sizeof(TimestampTz));
+	if (ts == NULL)
+		return false;
+	PG_TRY();
+	{
+		*ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+													  CStringGetDatum(*newval),
+													  ObjectIdGetDatum(InvalidOid),
+													  Int32GetDatum(-1)));
+	}
+	PG_CATCH();
+	{
+		FlushErrorState();
+		free(ts);
+		GUC_check_errdetail("careflags.frozen_now must be a timestamp with time zone, or empty.");
+		return false;
+	}
+	PG_END_TRY();
+	*extra = ts;
+	return true;
+}
+
+static void
+assign_frozen_now(const char *newval, void *extra)
+{
+	cf_frozen_now = (TimestampTz *) extra;
+}
+
+static bool
+check_timezone_name(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || pg_tzset(*newval) == NULL)
+	{
+		GUC_check_errdetail("careflags.timezone must be a time zone name known to PostgreSQL, e.g. Europe/Oslo.");
+		return false;
+	}
+	return true;
+}
+
+TimestampTz
+cf_now(void)
+{
+	if (cf_frozen_now != NULL)
+		return *cf_frozen_now;
+	return GetCurrentTransactionStartTimestamp();
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("careflags.strict",
+							 "Raise an error for a fact careflags cannot accept, instead of quarantining it.",
+							 "Off by default: the record's own write goes through and the fact is kept in careflags.quarantine.",
+							 &cf_strict, false, PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("careflags.timezone",
+							   "Time zone of careflags' calendar arithmetic (months, days, dates in reasons).",
+							   "The same facts give the same due times whoever writes them, whatever the session's TimeZone.",
+							   &cf_timezone_name, "Europe/Oslo", PGC_SUSET, 0,
+							   check_timezone_name, NULL, NULL);
+
+	DefineCustomStringVariable("careflags.frozen_now",
+							   "Holds careflags' clock at this time (for tests); empty means now().",
+							   NULL,
+							   &cf_frozen_now_string, "", PGC_SUSET, 0,
+							   check_frozen_now, assign_frozen_now, NULL);
+
+	DefineCustomIntVariable("careflags.worker_interval",
+							"Seconds between the background worker's passes.",
+							NULL,
+							&cf_worker_interval, 60, 1, 86400, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("careflags.worker_database",
+							   "Database the background worker serves (where CREATE EXTENSION careflags was run).",
+							   "Empty: the worker does nothing.",
+							   &cf_worker_database, "", PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("careflags");
+
+	if (process_shared_preload_libraries_in_progress)
+		cf_worker_register();
+}
+
+/* careflags.clock(): the time careflags reasons with. */
+PG_FUNCTION_INFO_V1(careflags_clock);
+Datum
+careflags_clock(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(cf_now());
+}
+
+/* careflags.version(): version of the loaded library. */
+PG_FUNCTION_INFO_V1(careflags_version);
+Datum
+careflags_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(CAREFLAGS_VERSION));
+}

@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * careflags.h
+ *	  Shared declarations of the careflags core module: settings (GUCs),
+ *	  the clock, and the entry points each C file offers the others.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CAREFLAGS_H
+#define CAREFLAGS_H
+
+#include "postgres.h"
+#include "datatype/timestamp.h"
+
+/* settings (careflags.c) */
+extern bool cf_strict;
+extern char *cf_timezone_name;
+extern int	cf_worker_interval;
+extern char *cf_worker_database;
+
+/* The time careflags reasons with: now(), or careflags.frozen_now. */
+extern TimestampTz cf_now(void);
+
+/* Name of the schema the extension lives in (always "careflags"). */
+#define CF_SCHEMA "careflags"
+
+#endif							/* CAREFLAGS_H */
