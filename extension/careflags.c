@@ -21,6 +21,7 @@
 #include "utils/timestamp.h"
 
 #include "careflags.h"
+#include "scores.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -124,6 +125,7 @@ _PG_init(void)
 							   &cf_worker_database, "", PGC_POSTMASTER, 0,
 							   NULL, NULL, NULL);
 
+	cf_scores_define_gucs();
 	MarkGUCPrefixReserved("careflags");
 
 	if (process_shared_preload_libraries_in_progress)

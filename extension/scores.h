@@ -58,4 +58,42 @@ extern bool cf_score_items(CfInstrument inst, Jsonb *items, CfScore *out, char *
  */
 extern bool cf_score_total(CfInstrument inst, double total, CfScore *out, char **errmsg);
 
+/* ---- additions: explicit Morse cut-offs, settings, numeric helper ---- */
+
+#include "utils/numeric.h"
+
+/* Default Morse bands: < 25 low, 25-45 moderate, > 45 high. */
+#define CF_MORSE_MODERATE_FROM_DEFAULT 25
+#define CF_MORSE_HIGH_ABOVE_DEFAULT 45
+
+/* Parameters of the bands; only Morse has any today. */
+typedef struct CfScoreOptions
+{
+	int			morse_moderate_from;	/* lowest total in the moderate band */
+	int			morse_high_above;	/* totals above this are high */
+} CfScoreOptions;
+
+/* Settings careflags.morse_moderate_from / morse_high_above (scores.c). */
+extern int	cf_morse_moderate_from;
+extern int	cf_morse_high_above;
+
+/* cf_score_items / cf_score_total with explicit cut-offs instead of the settings. */
+extern bool cf_score_items_opts(CfInstrument inst, Jsonb *items, const CfScoreOptions *opts,
+								CfScore *out, char **errmsg);
+extern bool cf_score_total_opts(CfInstrument inst, double total, const CfScoreOptions *opts,
+								CfScore *out, char **errmsg);
+
+/*
+ * A numeric as a double, never raising an error; false for NaN and
+ * infinities.  *is_whole tells whether the exact decimal value is a whole
+ * number.
+ */
+extern bool cf_numeric_to_double(Numeric num, double *result, bool *is_whole);
+
+/* Highest total of an instrument (0 for the *_unspecified ones). */
+extern int	cf_instrument_max_total(CfInstrument inst);
+
+/* Defines the settings above; called once from _PG_init. */
+extern void cf_scores_define_gucs(void);
+
 #endif							/* CAREFLAGS_SCORES_H */
