@@ -1,0 +1,464 @@
+-- sql/parts/60_reports.sql - national quality indicators for quality leads.
+--
+-- Five indicators (clinical-rules.md §5), each counted for the patients aged
+-- min_age (default 67) or more at the period end who are in a setting at the
+-- period end (a snapshot, §7.13), over the 12 months before it:
+--
+--   nutrition_screening   a nutrition screening (any nutrition instrument)
+--   nutrition_plan        of those screened at risk: a nutrition plan in force
+--   medication_review     a medication review (long-term residents by default)
+--   fall_risk_assessment  a fall-risk assessment (any fall-risk instrument)
+--   fall_risk_plan        of those scored at high fall risk: a prevention plan
+--
+-- Each patient of an indicator's population falls in exactly one category,
+-- decided in this order (docs/reports.md has the full text):
+--   not_relevant  an exemption valid at the period end covers the indicator
+--   not_recorded  the data needed to judge is missing: no birth date, or (plan
+--                 indicators) every screening in the period lacks a result
+--   assessed      the qualifying fact is there (numerator)
+--   not_assessed  the rest
+-- denominator = assessed + not_assessed + not_recorded (not relevant patients
+-- are left out, as in the national indicator); share = 100 * numerator /
+-- denominator, one decimal.
+--
+-- Everything reads the fact tables through their patient-first indexes; no
+-- rule is re-evaluated.  The functions a quality lead calls are SECURITY
+-- DEFINER (careflags_quality cannot read careflags.patient) and return counts
+-- only.  Function bodies run with search_path = pg_catalog, pg_temp, so
+-- their plain operators resolve to pg_catalog's; every table and function is
+-- schema-qualified.
+\echo Use "CREATE EXTENSION careflags" to load this file. \quit
+
+-- The calendar of a period: its end as a date (inclusive) gives the instant
+-- the period ends (midnight after it, in careflags.timezone) and the instant
+-- 12 months before.
+CREATE FUNCTION @extschema@.report_period(period_end date,
+                                          OUT ends_at timestamptz, OUT starts_at timestamptz)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN ROW(
+        ((period_end + 1)::timestamp) AT TIME ZONE
+            COALESCE(NULLIF(pg_catalog.current_setting('careflags.timezone', true), ''), 'Europe/Oslo'),
+        ((period_end + 1)::timestamp - interval '12 months') AT TIME ZONE
+            COALESCE(NULLIF(pg_catalog.current_setting('careflags.timezone', true), ''), 'Europe/Oslo'));
+COMMENT ON FUNCTION @extschema@.report_period(date) IS
+    'the 12-month window of an indicator period that ends with the day period_end: [starts_at, ends_at), midnights in careflags.timezone';
+
+-- Today in careflags.timezone: the default period end.
+CREATE FUNCTION @extschema@.report_today() RETURNS date
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN (@extschema@.clock() AT TIME ZONE
+            COALESCE(NULLIF(pg_catalog.current_setting('careflags.timezone', true), ''), 'Europe/Oslo'))::date;
+COMMENT ON FUNCTION @extschema@.report_today() IS
+    'the current date in careflags.timezone (from careflags.clock()): the default period end of the reports';
+
+-- The names of the indicators, in report order, with what they count.
+CREATE FUNCTION @extschema@.indicator_list(OUT indicator text, OUT title text, OUT scope text,
+                                           OUT default_setting @extschema@.care_setting)
+    RETURNS SETOF record
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    VALUES ('nutrition_screening', 'Nutrition screening in the last 12 months', 'nutrition.screening',
+            NULL::@extschema@.care_setting),
+           ('nutrition_plan', 'Nutrition plan among those at risk', 'nutrition.plan', NULL),
+           ('medication_review', 'Medication review in the last 12 months (long-term residents)',
+            'medication_review', 'nursing_home_long_term'),
+           ('fall_risk_assessment', 'Fall-risk assessment in the last 12 months', 'fall_risk.assessment', NULL),
+           ('fall_risk_plan', 'Fall-prevention plan among those at high fall risk', 'fall_risk.high', NULL)
+    $$;
+COMMENT ON FUNCTION @extschema@.indicator_list() IS
+    'the indicators careflags reports: name, title, the exemption scope that makes a patient "not relevant", and the setting used when none is given (NULL: all settings)';
+
+-- The population of an indicator: patients in the setting (and unit) at the
+-- period end, aged min_age or more then (or of unknown age), alive.  The
+-- current episode is the one covering the period end that started last
+-- (§7.14); death ends every episode (§7.12).
+CREATE FUNCTION @extschema@.indicator_population(period_end date, min_age integer,
+                                                 setting @extschema@.care_setting, unit text, scope text)
+    RETURNS TABLE (patient_id bigint, unit_id text, setting @extschema@.care_setting,
+                   age_unknown boolean, exempt boolean)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH w AS (
+        SELECT r.ends_at, ($1 - pg_catalog.make_interval(years => $2))::date AS born_by
+        FROM @extschema@.report_period($1) r
+    ), cur AS (
+        SELECT DISTINCT ON (e.patient_id) e.patient_id, e.setting, e.unit_id
+        FROM @extschema@.episode e, w
+        WHERE e.started_at < w.ends_at AND (e.ended_at IS NULL OR e.ended_at >= w.ends_at)
+        ORDER BY e.patient_id, e.started_at DESC, e.episode_id DESC
+    )
+    SELECT c.patient_id, c.unit_id, c.setting, p.birth_date IS NULL,
+           EXISTS (SELECT FROM @extschema@.exemption x
+                   WHERE x.patient_id = c.patient_id
+                     AND x.valid_from < w.ends_at
+                     AND (x.valid_until IS NULL OR x.valid_until >= w.ends_at)
+                     AND (x.scope = '*' OR x.scope = $5 OR pg_catalog.starts_with($5, x.scope || '.')))
+    FROM cur c
+    JOIN @extschema@.patient p ON p.patient_id = c.patient_id
+    CROSS JOIN w
+    WHERE ($3 IS NULL OR c.setting = $3)
+      AND ($4 IS NULL OR c.unit_id = $4)
+      AND NOT (p.deceased AND (p.deceased_at IS NULL OR p.deceased_at < w.ends_at))
+      AND (p.birth_date IS NULL OR p.birth_date <= w.born_by)
+    $$;
+COMMENT ON FUNCTION @extschema@.indicator_population(date, integer, @extschema@.care_setting, text, text) IS
+    'internal: patients in the setting/unit at the period end, min_age or older then (or of unknown age), with whether an exemption covering scope is valid then';
+
+-- Each patient of an indicator's population with its category.  Internal
+-- (it returns patient ids): the report and extract functions aggregate it.
+CREATE FUNCTION @extschema@.indicator_patients(p_indicator text, p_period_end date, p_min_age integer,
+                                               p_setting @extschema@.care_setting, p_unit text)
+    RETURNS TABLE (patient_id bigint, unit_id text, setting @extschema@.care_setting,
+                   category text, at_risk boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_scope     text;
+    v_starts    timestamptz;
+    v_ends      timestamptz;
+    v_nutrition @extschema@.instrument[] := '{mst,mna_sf,must,nrs_2002,nutrition_unspecified}';
+    v_fall      @extschema@.instrument[] := '{morse,stratify,downton,hendrich_ii,fall_risk_unspecified}';
+    v_instr     @extschema@.instrument[];
+    v_plan      @extschema@.plan_kind;
+BEGIN
+    IF $2 IS NULL THEN
+        RAISE EXCEPTION 'period_end must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF $3 IS NULL OR $3 < 0 OR $3 > 130 THEN
+        RAISE EXCEPTION 'min_age must be between 0 and 130, not %', COALESCE($3::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT l.scope INTO v_scope FROM @extschema@.indicator_list() l WHERE l.indicator = $1;
+    IF v_scope IS NULL THEN
+        RAISE EXCEPTION 'unknown indicator "%"', $1
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'One of: ' || (SELECT pg_catalog.string_agg(l.indicator, ', ') FROM @extschema@.indicator_list() l);
+    END IF;
+    SELECT r.starts_at, r.ends_at INTO v_starts, v_ends FROM @extschema@.report_period($2) r;
+
+    IF $1 = 'medication_review' THEN
+        RETURN QUERY
+        SELECT p.patient_id, p.unit_id, p.setting,
+               CASE WHEN p.exempt THEN 'not_relevant'
+                    WHEN p.age_unknown THEN 'not_recorded'
+                    WHEN EXISTS (SELECT FROM @extschema@.medication_review m
+                                 WHERE m.patient_id = p.patient_id
+                                   AND m.reviewed_at >= v_starts AND m.reviewed_at < v_ends)
+                        THEN 'assessed'
+                    ELSE 'not_assessed' END,
+               NULL::boolean
+        FROM @extschema@.indicator_population($2, $3, $4, $5, v_scope) p;
+        RETURN;
+    END IF;
+
+    v_instr := CASE WHEN $1 LIKE 'nutrition%' THEN v_nutrition ELSE v_fall END;
+
+    IF $1 IN ('nutrition_screening', 'fall_risk_assessment') THEN
+        -- Any screening / assessment in the period counts, with or without
+        -- a recorded result.
+        RETURN QUERY
+        SELECT p.patient_id, p.unit_id, p.setting,
+               CASE WHEN p.exempt THEN 'not_relevant'
+                    WHEN p.age_unknown THEN 'not_recorded'
+                    WHEN a.assessed_at IS NOT NULL THEN 'assessed'
+                    ELSE 'not_assessed' END,
+               a.at_risk
+        FROM @extschema@.indicator_population($2, $3, $4, $5, v_scope) p
+        LEFT JOIN LATERAL (
+            SELECT a.assessed_at, a.at_risk
+            FROM @extschema@.assessment a
+            WHERE a.patient_id = p.patient_id
+              AND a.assessed_at >= v_starts AND a.assessed_at < v_ends
+              AND a.instrument = ANY (v_instr)
+            ORDER BY a.assessed_at DESC
+            LIMIT 1) a ON true;
+        RETURN;
+    END IF;
+
+    -- Plan indicators: the population is those with an at-risk (high-risk)
+    -- result in the period, plus those whose every result in the period is
+    -- missing (not recorded: they may or may not belong).  A plan counts when
+    -- it was in force at some time from the first at-risk result to the
+    -- period end.
+    v_plan := CASE WHEN $1 = 'nutrition_plan' THEN 'nutrition' ELSE 'fall_prevention' END;
+    RETURN QUERY
+    SELECT p.patient_id, p.unit_id, p.setting,
+           CASE WHEN p.exempt THEN 'not_relevant'
+                WHEN p.age_unknown OR r.first_risk IS NULL THEN 'not_recorded'
+                WHEN EXISTS (SELECT FROM @extschema@.care_plan c
+                             WHERE c.patient_id = p.patient_id
+                               AND c.kind = v_plan
+                               AND c.started_at < v_ends
+                               AND (c.ended_at IS NULL OR c.ended_at >= r.first_risk))
+                    THEN 'assessed'
+                ELSE 'not_assessed' END,
+           r.first_risk IS NOT NULL
+    FROM @extschema@.indicator_population($2, $3, $4, $5, v_scope) p
+    CROSS JOIN LATERAL (
+        SELECT pg_catalog.min(a.assessed_at) FILTER (WHERE a.at_risk) AS first_risk,
+               pg_catalog.bool_or(a.at_risk IS NOT NULL) AS any_result,
+               pg_catalog.count(*) AS n
+        FROM @extschema@.assessment a
+        WHERE a.patient_id = p.patient_id
+          AND a.assessed_at >= v_starts AND a.assessed_at < v_ends
+          AND a.instrument = ANY (v_instr)) r
+    WHERE r.first_risk IS NOT NULL OR (r.n > 0 AND NOT r.any_result);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.indicator_patients(text, date, integer, @extschema@.care_setting, text) IS
+    'internal: each patient of an indicator''s population with its category (assessed, not_assessed, not_relevant, not_recorded) and the last/any risk result; not granted to anyone';
+
+-- Counts per category, aggregated from indicator_patients.
+CREATE FUNCTION @extschema@.indicator_counts(indicator text, period_end date, min_age integer,
+                                             setting @extschema@.care_setting, unit text, by_unit boolean)
+    RETURNS TABLE (indicator text, period_end date, setting @extschema@.care_setting, unit_id text,
+                   numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH s AS (
+        SELECT COALESCE($4, l.default_setting) AS setting
+        FROM @extschema@.indicator_list() l WHERE l.indicator = $1
+    ), ip AS (
+        SELECT ip.* FROM s, @extschema@.indicator_patients($1, $2, $3, s.setting, $5) ip
+    ), c AS (
+        -- per unit: one row per unit present
+        SELECT ip.unit_id,
+               pg_catalog.count(*) FILTER (WHERE ip.category = 'assessed') AS assessed,
+               pg_catalog.count(*) FILTER (WHERE ip.category = 'not_assessed') AS not_assessed,
+               pg_catalog.count(*) FILTER (WHERE ip.category = 'not_relevant') AS not_relevant,
+               pg_catalog.count(*) FILTER (WHERE ip.category = 'not_recorded') AS not_recorded,
+               pg_catalog.count(*) AS population
+        FROM ip WHERE $6 GROUP BY ip.unit_id
+        UNION ALL
+        -- overall: always one row, zeros for an empty population
+        SELECT $5,
+               pg_catalog.count(*) FILTER (WHERE ip.category = 'assessed'),
+               pg_catalog.count(*) FILTER (WHERE ip.category = 'not_assessed'),
+               pg_catalog.count(*) FILTER (WHERE ip.category = 'not_relevant'),
+               pg_catalog.count(*) FILTER (WHERE ip.category = 'not_recorded'),
+               pg_catalog.count(*)
+        FROM ip WHERE NOT $6 HAVING NOT $6
+    )
+    SELECT $1, $2, s.setting, c.unit_id,
+           c.assessed, c.assessed + c.not_assessed + c.not_recorded,
+           CASE WHEN c.assessed + c.not_assessed + c.not_recorded > 0
+                THEN pg_catalog.round(100.0 * c.assessed / (c.assessed + c.not_assessed + c.not_recorded), 1) END,
+           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population
+    FROM c, s
+    ORDER BY c.unit_id NULLS LAST
+    $$;
+COMMENT ON FUNCTION @extschema@.indicator_counts(text, date, integer, @extschema@.care_setting, text, boolean) IS
+    'internal: the counts of an indicator, for one unit (or all) or per unit';
+
+-- The public face.  One function per indicator, plus a generic one, all of
+-- the same shape.
+CREATE FUNCTION @extschema@.indicator(indicator text,
+                                      period_end date DEFAULT NULL,
+                                      min_age integer DEFAULT 67,
+                                      setting @extschema@.care_setting DEFAULT NULL,
+                                      unit text DEFAULT NULL)
+    RETURNS TABLE (indicator text, period_end date, setting @extschema@.care_setting, unit_id text,
+                   numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT * FROM @extschema@.indicator_counts($1, COALESCE($2, @extschema@.report_today()), $3, $4, $5, false)
+    $$;
+COMMENT ON FUNCTION @extschema@.indicator(text, date, integer, @extschema@.care_setting, text) IS
+    'one indicator (see careflags.indicator_list()) for the 12 months ending with period_end (default today), patients aged min_age+ in the setting (NULL: the indicator''s default, all settings except medication_review) and unit (NULL: all) at the period end: numerator, denominator, share (%), the four categories; see docs/reports.md';
+
+DO $indicators$
+DECLARE
+    n text;
+BEGIN
+    FOREACH n IN ARRAY ARRAY['nutrition_screening', 'nutrition_plan', 'medication_review',
+                             'fall_risk_assessment', 'fall_risk_plan']
+    LOOP
+        EXECUTE pg_catalog.format($f$
+            CREATE FUNCTION @extschema@.%1$I(period_end date DEFAULT NULL,
+                                             min_age integer DEFAULT 67,
+                                             setting @extschema@.care_setting DEFAULT %2$s,
+                                             unit text DEFAULT NULL)
+                RETURNS TABLE (indicator text, period_end date, setting @extschema@.care_setting, unit_id text,
+                               numerator bigint, denominator bigint, share numeric,
+                               assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                               population bigint)
+                LANGUAGE sql STABLE SECURITY DEFINER
+                SET search_path = pg_catalog, pg_temp
+                AS $b$SELECT * FROM @extschema@.indicator_counts(%3$L, COALESCE($1, @extschema@.report_today()), $2, $3, $4, false)$b$;
+            COMMENT ON FUNCTION @extschema@.%1$I(date, integer, @extschema@.care_setting, text) IS %4$L;
+            REVOKE ALL ON FUNCTION @extschema@.%1$I(date, integer, @extschema@.care_setting, text) FROM PUBLIC;
+            GRANT EXECUTE ON FUNCTION @extschema@.%1$I(date, integer, @extschema@.care_setting, text)
+                TO careflags_quality, careflags_admin;
+            $f$,
+            'indicator_' || n,
+            CASE WHEN n = 'medication_review' THEN '''nursing_home_long_term''' ELSE 'NULL' END,
+            n,
+            'indicator ' || n || ' (' || (SELECT l.title FROM @extschema@.indicator_list() l WHERE l.indicator = n)
+                || '): careflags.indicator(''' || n || ''', ...) with this indicator''s default setting');
+    END LOOP;
+END
+$indicators$;
+
+-- All five at once, in report order (what `careflags report` prints).
+CREATE FUNCTION @extschema@.indicators(period_end date DEFAULT NULL,
+                                       min_age integer DEFAULT 67,
+                                       setting @extschema@.care_setting DEFAULT NULL,
+                                       unit text DEFAULT NULL)
+    RETURNS TABLE (indicator text, title text, period_end date, setting @extschema@.care_setting, unit_id text,
+                   numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT l.indicator, l.title, c.period_end, c.setting, c.unit_id, c.numerator, c.denominator, c.share,
+           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population
+    FROM @extschema@.indicator_list() WITH ORDINALITY AS l
+    CROSS JOIN LATERAL @extschema@.indicator_counts(l.indicator, COALESCE($1, @extschema@.report_today()),
+                                                    $2, $3, $4, false) c
+    ORDER BY l.ordinality
+    $$;
+COMMENT ON FUNCTION @extschema@.indicators(date, integer, @extschema@.care_setting, text) IS
+    'all indicators for one period, setting and unit, in report order (each with its default setting when setting is NULL)';
+
+-- Per-unit comparison: one row per unit of the population (unit_id NULL:
+-- episodes with no unit recorded).
+CREATE FUNCTION @extschema@.indicator_by_unit(indicator text,
+                                              period_end date DEFAULT NULL,
+                                              min_age integer DEFAULT 67,
+                                              setting @extschema@.care_setting DEFAULT NULL)
+    RETURNS TABLE (indicator text, period_end date, setting @extschema@.care_setting, unit_id text,
+                   unit_name text,
+                   numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT c.indicator, c.period_end, c.setting, c.unit_id, u.name,
+           c.numerator, c.denominator, c.share,
+           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population
+    FROM @extschema@.indicator_counts($1, COALESCE($2, @extschema@.report_today()), $3, $4, NULL, true) c
+    LEFT JOIN @extschema@.unit u ON u.unit_id = c.unit_id
+    ORDER BY c.unit_id NULLS LAST
+    $$;
+COMMENT ON FUNCTION @extschema@.indicator_by_unit(text, date, integer, @extschema@.care_setting) IS
+    'an indicator per unit, for comparing units; the row with unit_id NULL counts episodes that have no unit recorded';
+
+-- Monthly series: the indicator at period_end and at the end of each of the
+-- months - 1 months before it (each point covers its own 12 months).
+CREATE FUNCTION @extschema@.indicator_series_points(p_period_end date, p_months integer)
+    RETURNS SETOF date
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF p_months IS NULL OR p_months < 1 OR p_months > 120 THEN
+        RAISE EXCEPTION 'months must be between 1 and 120, not %', COALESCE(p_months::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    SELECT CASE WHEN k = 0 THEN p_period_end
+                ELSE (pg_catalog.date_trunc('month', p_period_end) - pg_catalog.make_interval(months => k - 1)
+                      - interval '1 day')::date END
+    FROM pg_catalog.generate_series(p_months - 1, 0, -1) AS k;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.indicator_series_points(date, integer) IS
+    'internal: the points of a monthly series: the (months - 1) month ends before period_end, oldest first, then period_end';
+REVOKE ALL ON FUNCTION @extschema@.indicator_series_points(date, integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.indicator_series(indicator text,
+                                             period_end date DEFAULT NULL,
+                                             months integer DEFAULT 12,
+                                             min_age integer DEFAULT 67,
+                                             setting @extschema@.care_setting DEFAULT NULL,
+                                             unit text DEFAULT NULL)
+    RETURNS TABLE (indicator text, period_end date, setting @extschema@.care_setting, unit_id text,
+                   numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT c.*
+    FROM @extschema@.indicator_series_points(COALESCE($2, @extschema@.report_today()), $3) WITH ORDINALITY AS pt(point, n)
+    CROSS JOIN LATERAL @extschema@.indicator_counts($1, pt.point, $4, $5, $6, false) c
+    ORDER BY pt.n
+    $$;
+COMMENT ON FUNCTION @extschema@.indicator_series(text, date, integer, integer, @extschema@.care_setting, text) IS
+    'monthly time series of an indicator: the value at period_end and at each of the (months - 1) month ends before it, oldest first; each point covers the 12 months before it';
+
+-- How long flags waited: from due (due_from) to resolved with the action
+-- recorded (resolution ''done''), for flags resolved in the 12 months of
+-- the period.
+CREATE FUNCTION @extschema@.flag_response_times(period_end date DEFAULT NULL,
+                                                min_age integer DEFAULT 67,
+                                                setting @extschema@.care_setting DEFAULT NULL,
+                                                unit text DEFAULT NULL)
+    RETURNS TABLE (domain @extschema@.domain, rule_id text, resolved bigint,
+                   median_days numeric, p90_days numeric, on_time_share numeric)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH w AS (
+        SELECT r.starts_at, r.ends_at,
+               (COALESCE($1, @extschema@.report_today()) - pg_catalog.make_interval(years => $2))::date AS born_by
+        FROM @extschema@.report_period(COALESCE($1, @extschema@.report_today())) r
+    ), f AS (
+        SELECT f.domain, f.rule_id,
+               GREATEST(0, EXTRACT(epoch FROM f.resolved_at - f.due_from) / 86400.0) AS days,
+               f.resolved_at <= f.due_at AS on_time
+        FROM w, @extschema@.flag f
+        JOIN @extschema@.patient p ON p.patient_id = f.patient_id
+        WHERE f.resolved_at >= w.starts_at AND f.resolved_at < w.ends_at
+          AND f.resolution = 'done'
+          AND ($3 IS NULL OR f.setting = $3)
+          AND ($4 IS NULL OR f.unit_id = $4)
+          AND p.birth_date <= w.born_by
+    )
+    SELECT f.domain, f.rule_id, pg_catalog.count(*),
+           pg_catalog.round(pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY f.days)::numeric, 1),
+           pg_catalog.round(pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY f.days)::numeric, 1),
+           pg_catalog.round(100.0 * pg_catalog.count(*) FILTER (WHERE f.on_time) / NULLIF(pg_catalog.count(*), 0), 1)
+    FROM f
+    GROUP BY ROLLUP (f.domain, f.rule_id)
+    ORDER BY f.domain NULLS LAST, f.rule_id NULLS FIRST
+    $$;
+COMMENT ON FUNCTION @extschema@.flag_response_times(date, integer, @extschema@.care_setting, text) IS
+    'response times of flags resolved as done in the 12 months ending with period_end, per rule, per domain (rule_id NULL) and overall (both NULL): count, median and 90th percentile days from due_from to resolution (0 when done before it was due), and the share done by due_at (%)';
+
+-- Who may call what.
+REVOKE ALL ON FUNCTION @extschema@.indicator_population(date, integer, @extschema@.care_setting, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.indicator_patients(text, date, integer, @extschema@.care_setting, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.indicator_counts(text, date, integer, @extschema@.care_setting, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.indicator(text, date, integer, @extschema@.care_setting, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.indicators(date, integer, @extschema@.care_setting, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.indicator_by_unit(text, date, integer, @extschema@.care_setting) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.indicator_series(text, date, integer, integer, @extschema@.care_setting, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.flag_response_times(date, integer, @extschema@.care_setting, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.indicator(text, date, integer, @extschema@.care_setting, text),
+    @extschema@.indicators(date, integer, @extschema@.care_setting, text),
+    @extschema@.indicator_by_unit(text, date, integer, @extschema@.care_setting),
+    @extschema@.indicator_series(text, date, integer, integer, @extschema@.care_setting, text),
+    @extschema@.flag_response_times(date, integer, @extschema@.care_setting, text)
+    TO careflags_quality, careflags_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.report_period(date), @extschema@.report_today(),
+    @extschema@.indicator_list() TO careflags_quality, careflags_admin, careflags_nurse;
+
+-- Index the reports lean on (besides the patient-first ones of 10_facts):
+-- whether a plan of a kind was in force, per patient.
+CREATE INDEX care_plan_patient_kind ON @extschema@.care_plan (patient_id, kind, started_at);
