@@ -341,7 +341,7 @@ BEGIN
       FROM @extschema@.measurement m
      WHERE m.patient_id OPERATOR(pg_catalog.=) weight_change_percent.patient_id
        AND m.kind OPERATOR(pg_catalog.=) 'weight'
-       AND m.measured_at OPERATOR(pg_catalog.>=) latest_at OPERATOR(pg_catalog.-) within
+       AND m.measured_at OPERATOR(pg_catalog.>=) (latest_at OPERATOR(pg_catalog.-) within)
        AND m.measured_at OPERATOR(pg_catalog.<=) latest_at
        AND m.measurement_id OPERATOR(pg_catalog.<>) latest_id
      ORDER BY m.measured_at, m.measurement_id
@@ -395,10 +395,12 @@ SELECT pg_catalog.count(DISTINCT CASE
    AND NOT m.as_needed
    AND m.started_at OPERATOR(pg_catalog.<=) active_regular_medicines.at
    AND (m.stopped_at IS NULL OR m.stopped_at OPERATOR(pg_catalog.>=) active_regular_medicines.at)
-   AND m.status OPERATOR(pg_catalog.<>) ALL (ARRAY['stopped', 'completed', 'cancelled', 'entered_in_error']::@extschema@.medication_status[])
+   AND m.status OPERATOR(pg_catalog.<>) 'entered_in_error'
+   AND (m.stopped_at IS NOT NULL
+        OR m.status OPERATOR(pg_catalog.<>) ALL (ARRAY['stopped', 'completed', 'cancelled']::@extschema@.medication_status[]))
 $$;
 COMMENT ON FUNCTION @extschema@.active_regular_medicines(bigint, timestamptz) IS
-    'number of distinct active regular (not as-needed) medicines at a time (clinical-rules.md §7.6): started at or before it, not stopped before it, status not stopped/completed/cancelled/entered_in_error; distinct by ATC code, else by source code, else each row counts once';
+    'number of distinct active regular (not as-needed) medicines at a time (clinical-rules.md §7.6): started at or before it and not stopped before it; never when entered_in_error; without a stop time, not when the status is stopped, completed or cancelled (with one, the stop time decides, so past dates count it); distinct by ATC code, else by source code, else each row counts once';
 REVOKE EXECUTE ON FUNCTION @extschema@.active_regular_medicines(bigint, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.active_regular_medicines(bigint, timestamptz)
     TO careflags_nurse, careflags_admin;
