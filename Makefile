@@ -32,7 +32,8 @@ PG_CPPFLAGS = -isystem $(INCSERVER) -I$(CURDIR)/extension -DCAREFLAGS_VERSION='"
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK  = -lcrypto
 
-PLUGINS     = $(patsubst %/Makefile,%,$(wildcard plugins/*/Makefile))
+PLUGINS    ?= $(patsubst %/Makefile,%,$(wildcard plugins/*/Makefile))
+CLI        ?= $(wildcard cli/Makefile)
 
 ifneq ($(PGXS),)
 include $(PGXS)
@@ -44,7 +45,7 @@ endif
 $(DATA_built): $(SQL_PARTS) $(EXTENSION).control
 	@mkdir -p sql
 	{ echo '-- careflags $(EXTVERSION): generated from sql/parts/ by make; do not edit.'; \
-	  echo '\echo Use "CREATE EXTENSION careflags" to load this file. \quit'; \
+	  printf '%s\n' '\echo Use "CREATE EXTENSION careflags" to load this file. \quit'; \
 	  for f in $(SQL_PARTS); do echo; echo "-- ==== $$f ===="; sed '/^\\echo Use "CREATE EXTENSION/d' $$f; done; } > $@
 
 all: plugins-all cli-all
@@ -59,11 +60,11 @@ plugins-install:
 plugins-clean:
 	@for p in $(PLUGINS); do $(MAKE) -C $$p PG_CONFIG=$(PG_CONFIG) clean; done
 cli-all:
-	@if [ -f cli/Makefile ]; then $(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) all; fi
+	@if [ -n "$(CLI)" ]; then $(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) all; fi
 cli-install:
-	@if [ -f cli/Makefile ]; then $(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) install; fi
+	@if [ -n "$(CLI)" ]; then $(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) install; fi
 cli-clean:
-	@if [ -f cli/Makefile ]; then $(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) clean; fi
+	@if [ -n "$(CLI)" ]; then $(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) clean; fi
 
 demo:
 	./scripts/demo.sh

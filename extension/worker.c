@@ -1,16 +1,110 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *	  The careflags background worker (registered only under
- *	  shared_preload_libraries).
+ *	  The careflags background worker.
+ *
+ *	  Registered in _PG_init only when careflags is in
+ *	  shared_preload_libraries.  It connects to careflags.worker_database and
+ *	  every careflags.worker_interval seconds runs careflags.tick() in its own
+ *	  transaction: patients whose flags change with time (a birthday, an
+ *	  exemption ending, a future-dated fact) are re-evaluated, and flags that
+ *	  became due or overdue are announced with NOTIFY careflags.  States are
+ *	  derived at read time anyway, so a stopped worker delays notifications
+ *	  and time-driven re-evaluation, never what the worklist shows for
+ *	  due and overdue.
+ *
+ *	  SIGHUP reloads the settings; SIGTERM ends the worker cleanly.  After an
+ *	  error the postmaster restarts it after 10 seconds.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+
+#include "careflags.h"
 #include "worker.h"
+
+PGDLLEXPORT void careflags_worker_main(Datum arg);
 
 void
 cf_worker_register(void)
 {
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = 10;
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "careflags");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "careflags_worker_main");
+	snprintf(w.bgw_name, BGW_MAXLEN, "careflags worker");
+	snprintf(w.bgw_type, BGW_MAXLEN, "careflags worker");
+	RegisterBackgroundWorker(&w);
+}
+
+static void
+run_tick(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "SELECT careflags.tick()");
+
+	if (OidIsValid(get_extension_oid("careflags", true)))
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute("SELECT * FROM careflags.tick()", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "careflags.tick() failed");
+		SPI_finish();
+	}
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+void
+careflags_worker_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (cf_worker_database == NULL || cf_worker_database[0] == '\0')
+	{
+		ereport(LOG,
+				(errmsg("careflags worker: careflags.worker_database is not set; the worker stops"),
+				 errhint("Set careflags.worker_database to the database where careflags is installed.")));
+		proc_exit(0);
+	}
+	BackgroundWorkerInitializeConnection(cf_worker_database, NULL, 0);
+	ereport(LOG, (errmsg("careflags worker started in database \"%s\"", cf_worker_database)));
+
+	for (;;)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 (long) cf_worker_interval * 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		run_tick();
+	}
 }

@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * calendar.h
+ *	  Calendar arithmetic in careflags.timezone (default Europe/Oslo), never
+ *	  in the writing session's TimeZone, so that the same facts give the same
+ *	  due times whoever writes them (clinical-rules.md §7.15).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CAREFLAGS_CALENDAR_H
+#define CAREFLAGS_CALENDAR_H
+
+#include "evaluator.h"
+
+/* The evaluator's operations, backed by PostgreSQL's time zone code. */
+extern void cf_calendar_ops(CfEvalOps *ops);
+
+extern CfTime cf_calendar_add(CfTime t, const CfInterval *iv, int sign);
+
+#endif							/* CAREFLAGS_CALENDAR_H */

@@ -1,0 +1,207 @@
+/*-------------------------------------------------------------------------
+ *
+ * triggers.c
+ *	  Trigger functions that keep flags true as the record changes.
+ *
+ *	  careflags.facts_changed(): AFTER ... FOR EACH STATEMENT with transition
+ *	  tables on every fact table.  It collects the distinct patients of the
+ *	  rows the statement touched (old and new rows) and re-evaluates each
+ *	  once, so a bulk INSERT ... SELECT or COPY costs one evaluation per
+ *	  patient, not per row.
+ *
+ *	  careflags.fact_changed_row(): the same, FOR EACH ROW, for setups that
+ *	  cannot have statement triggers with transition tables (Citus
+ *	  distributed tables).  Switched with careflags.set_trigger_mode().
+ *
+ *	  Failure isolation: the evaluation of one statement runs in a
+ *	  subtransaction.  If it fails (it should not: facts were validated by
+ *	  the guard), the failure is written to careflags.quarantine with a
+ *	  WARNING and the record's write goes on, unless careflags.strict is on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/tuplestore.h"
+
+#include "careflags.h"
+#include "flags.h"
+#include "quarantine.h"
+
+typedef struct IdList
+{
+	int64	   *ids;
+	int			n;
+	int			cap;
+} IdList;
+
+static void
+idlist_add(IdList *l, int64 id)
+{
+	if (l->n == l->cap)
+	{
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->ids = l->ids ? repalloc_huge(l->ids, sizeof(int64) * l->cap) :
+			palloc(sizeof(int64) * l->cap);
+	}
+	l->ids[l->n++] = id;
+}
+
+static void
+collect_ids(Tuplestorestate *ts, Relation rel, AttrNumber attnum, IdList *l)
+{
+	TupleTableSlot *slot;
+
+	if (ts == NULL)
+		return;
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	tuplestore_rescan(ts);
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, attnum, &isnull);
+
+		if (!isnull)
+			idlist_add(l, DatumGetInt64(d));
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * Evaluate the patients; on failure, quarantine and carry on (or raise when
+ * careflags.strict).
+ */
+static void
+evaluate_isolated(int64 *ids, int n, const char *table)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	if (n == 0)
+		return;
+	if (cf_strict)
+	{
+		(void) cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
+		return;
+	}
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		(void) cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		cf_quarantine_evaluation(table, ids, n, edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+static AttrNumber
+patient_attnum(Relation rel)
+{
+	AttrNumber	attnum = SPI_fnumber(RelationGetDescr(rel), "patient_id");
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("careflags trigger on table \"%s\" which has no patient_id column",
+						RelationGetRelationName(rel))));
+	return attnum;
+}
+
+/* careflags.facts_changed(): statement-level, reads the transition tables. */
+PG_FUNCTION_INFO_V1(careflags_facts_changed);
+Datum
+careflags_facts_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	IdList		ids = {0};
+	AttrNumber	attnum;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("careflags.facts_changed() must be called as a trigger")));
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("careflags.facts_changed() must be an AFTER ... FOR EACH STATEMENT trigger")));
+	if (td->tg_newtable == NULL && td->tg_oldtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("careflags.facts_changed() needs REFERENCING NEW TABLE and/or OLD TABLE")));
+
+	attnum = patient_attnum(td->tg_relation);
+	collect_ids(td->tg_newtable, td->tg_relation, attnum, &ids);
+	collect_ids(td->tg_oldtable, td->tg_relation, attnum, &ids);
+	ids.n = cf_unique_ids(ids.ids, ids.n);
+	evaluate_isolated(ids.ids, ids.n, RelationGetRelationName(td->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+/* careflags.fact_changed_row(): row-level, for setups without statement triggers. */
+PG_FUNCTION_INFO_V1(careflags_fact_changed_row);
+Datum
+careflags_fact_changed_row(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	AttrNumber	attnum;
+	int64		ids[2];
+	int			n = 0;
+	bool		isnull;
+	Datum		d;
+	TupleDesc	desc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("careflags.fact_changed_row() must be called as a trigger")));
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("careflags.fact_changed_row() must be an AFTER ... FOR EACH ROW trigger")));
+
+	desc = RelationGetDescr(td->tg_relation);
+	attnum = patient_attnum(td->tg_relation);
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		HeapTuple	t = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+
+		d = heap_getattr(t, attnum, desc, &isnull);
+		if (!isnull)
+			ids[n++] = DatumGetInt64(d);
+	}
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		d = heap_getattr(td->tg_trigtuple, attnum, desc, &isnull);
+		if (!isnull)
+			ids[n++] = DatumGetInt64(d);
+	}
+	n = cf_unique_ids(ids, n);
+	evaluate_isolated(ids, n, RelationGetRelationName(td->tg_relation));
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,93 @@
+-- sql/parts/45_evaluation.sql - the evaluator's entry points and triggers.
+\echo Use "CREATE EXTENSION careflags" to load this file. \quit
+
+CREATE TABLE @extschema@.patient_state (
+    patient_id      bigint PRIMARY KEY REFERENCES @extschema@.patient ON DELETE CASCADE,
+    evaluated_at    timestamptz NOT NULL,
+    next_check_at   timestamptz
+);
+COMMENT ON TABLE @extschema@.patient_state IS
+    'when each patient was last evaluated, and the next time its flags can change without a write (a birthday, an exemption ending, a future-dated fact); the background worker re-evaluates patients whose next_check_at has passed';
+CREATE INDEX patient_state_next_check ON @extschema@.patient_state (next_check_at) WHERE next_check_at IS NOT NULL;
+CREATE INDEX flag_to_notify ON @extschema@.flag (due_from)
+    WHERE resolved_at IS NULL AND notified_state OPERATOR(pg_catalog.<>) 'overdue';
+
+CREATE FUNCTION @extschema@.facts_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_facts_changed';
+COMMENT ON FUNCTION @extschema@.facts_changed() IS
+    'AFTER ... FOR EACH STATEMENT trigger with transition tables: re-evaluates each patient the statement touched, once';
+
+CREATE FUNCTION @extschema@.fact_changed_row() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_fact_changed_row';
+COMMENT ON FUNCTION @extschema@.fact_changed_row() IS
+    'AFTER ... FOR EACH ROW trigger: re-evaluates the row''s patient (for setups without statement triggers, e.g. Citus)';
+
+-- Which triggers keep flags true: statement-level (default) or row-level.
+CREATE FUNCTION @extschema@.set_trigger_mode(mode text) RETURNS text
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    t text;
+BEGIN
+    IF mode IS NULL OR mode NOT IN ('statement', 'row') THEN
+        RAISE EXCEPTION 'trigger mode must be ''statement'' or ''row'', not %', pg_catalog.quote_nullable(mode)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH t IN ARRAY ARRAY['patient', 'episode', 'assessment', 'measurement', 'medication',
+                             'medication_review', 'care_plan', 'fall', 'exemption']
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS z_evaluate_insert ON @extschema@.%I', t);
+        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS z_evaluate_update ON @extschema@.%I', t);
+        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS z_evaluate_delete ON @extschema@.%I', t);
+        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS z_evaluate_row ON @extschema@.%I', t);
+        IF mode = 'statement' THEN
+            EXECUTE pg_catalog.format(
+                'CREATE TRIGGER z_evaluate_insert AFTER INSERT ON @extschema@.%I
+                     REFERENCING NEW TABLE AS new_rows
+                     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.facts_changed()', t);
+            EXECUTE pg_catalog.format(
+                'CREATE TRIGGER z_evaluate_update AFTER UPDATE ON @extschema@.%I
+                     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.facts_changed()', t);
+            EXECUTE pg_catalog.format(
+                'CREATE TRIGGER z_evaluate_delete AFTER DELETE ON @extschema@.%I
+                     REFERENCING OLD TABLE AS old_rows
+                     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.facts_changed()', t);
+        ELSE
+            EXECUTE pg_catalog.format(
+                'CREATE TRIGGER z_evaluate_row AFTER INSERT OR UPDATE OR DELETE ON @extschema@.%I
+                     FOR EACH ROW EXECUTE FUNCTION @extschema@.fact_changed_row()', t);
+        END IF;
+    END LOOP;
+    RETURN mode;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.set_trigger_mode(text) IS
+    'statement (default): one evaluation per patient per statement, via transition tables; row: one per row (Citus distributed tables refuse transition tables)';
+SELECT @extschema@.set_trigger_mode('statement');
+
+CREATE FUNCTION @extschema@.recompute_patient(patient_id bigint) RETURNS bigint
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'careflags_recompute_patient';
+COMMENT ON FUNCTION @extschema@.recompute_patient(bigint) IS 're-evaluates one patient; returns the number of flag changes';
+
+CREATE FUNCTION @extschema@.recompute_all() RETURNS bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_recompute_all';
+COMMENT ON FUNCTION @extschema@.recompute_all() IS
+    'rebuilds every patient''s flags (progress as NOTICEs); returns the number of flag changes';
+
+CREATE FUNCTION @extschema@.check_consistency()
+    RETURNS TABLE (patient_id bigint, rule_id text, difference text)
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_check_consistency';
+COMMENT ON FUNCTION @extschema@.check_consistency() IS
+    'every difference between the stored open flags and a fresh evaluation; empty when flags are true';
+
+CREATE FUNCTION @extschema@.tick(OUT patients_reevaluated integer, OUT flags_notified bigint)
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_tick';
+COMMENT ON FUNCTION @extschema@.tick() IS
+    'one pass of the background worker: re-evaluates patients whose next_check_at passed, notifies flags that became due or overdue';
+
+REVOKE ALL ON FUNCTION @extschema@.facts_changed(), @extschema@.fact_changed_row(), @extschema@.fact_guard(),
+    @extschema@.set_trigger_mode(text), @extschema@.recompute_patient(bigint), @extschema@.recompute_all(),
+    @extschema@.check_consistency(), @extschema@.tick() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.recompute_patient(bigint), @extschema@.recompute_all(),
+    @extschema@.check_consistency(), @extschema@.tick() TO careflags_admin;
