@@ -1,0 +1,333 @@
+/*
+ * check.c
+ *	  careflags check: is this install healthy?  One line per check, then a
+ *	  verdict; exit status 0 when healthy, 1 when any check failed, 2 when
+ *	  the database could not be reached.
+ *
+ *	  Checks: the server; careflags installed, library version = extension
+ *	  version (and whether an update is pending); the background worker
+ *	  connected to this database; the record-system plugins (extensions
+ *	  careflags_*) and whether their triggers are enabled;
+ *	  careflags.check_consistency() empty; careflags.verify_audit() intact;
+ *	  open quarantine entries.  Warnings do not make an install unhealthy.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "careflags.h"
+
+typedef struct CheckState
+{
+	PGconn	   *conn;
+	int			failed;
+	int			warned;
+} CheckState;
+
+static void
+check_usage(FILE *out)
+{
+	fprintf(out,
+			"careflags check - is the careflags install in this database healthy?\n"
+			"\n"
+			"Usage: careflags check [OPTION]...\n"
+			"\n"
+			"Checks versions, the background worker, plugins, careflags.check_consistency(),\n"
+			"the audit chain (careflags.verify_audit()) and the quarantine.\n"
+			"\n"
+			"Options:\n"
+			"      --max-quarantine=N  fail when more than N facts wait in quarantine\n"
+			"                          (default: open quarantine entries only warn)\n"
+			"      --help              show this help\n"
+			"\n"
+			"Exit status: 0 healthy, 1 unhealthy, 2 bad usage or no connection.\n"
+			"\n"
+			"Connection options:\n%s",
+			cf_conn_help());
+}
+
+static void
+report(CheckState *st, const char *status, const char *what, const char *fmt,...)
+__attribute__((format(printf, 4, 5)));
+
+
+static void
+report(CheckState *st, const char *status, const char *what, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (strcmp(status, "FAIL") == 0)
+		st->failed++;
+	else if (strcmp(status, "warn") == 0)
+		st->warned++;
+	printf("%-5s %-12s ", status, what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* The server's error of the last query, one line. */
+static const char *
+last_error(PGconn *conn)
+{
+	static char buf[512];
+	const char *msg = PQerrorMessage(conn);
+
+	snprintf(buf, sizeof(buf), "%s", msg);
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strncmp(buf, "ERROR:  ", 8) == 0)
+		memmove(buf, buf + 8, strlen(buf + 8) + 1);
+	return buf;
+}
+
+/* Does a function (by regprocedure text) exist? */
+static bool
+function_exists(PGconn *conn, const char *signature)
+{
+	const char *p[1] = {signature};
+	PGresult   *res = cf_query_soft(conn, "SELECT to_regprocedure($1) IS NOT NULL", 1, p);
+	bool		exists = res && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+
+	PQclear(res);
+	return exists;
+}
+
+static bool
+check_versions(CheckState *st)
+{
+	PGresult   *res;
+
+	res = cf_query_soft(st->conn,
+						"SELECT current_setting('server_version'), e.extversion, a.default_version "
+						"FROM (SELECT 1) one "
+						"LEFT JOIN pg_catalog.pg_extension e ON e.extname = 'careflags' "
+						"LEFT JOIN pg_catalog.pg_available_extensions a ON a.name = 'careflags'", 0, NULL);
+	if (res == NULL)
+	{
+		report(st, "FAIL", "server", "%s", last_error(st->conn));
+		return false;
+	}
+	report(st, "ok", "server", "PostgreSQL %s, database \"%s\"", PQgetvalue(res, 0, 0), PQdb(st->conn));
+	if (PQgetisnull(res, 0, 1))
+	{
+		report(st, "FAIL", "extension", "careflags is not installed in database \"%s\" (CREATE EXTENSION careflags)",
+			   PQdb(st->conn));
+		PQclear(res);
+		return false;
+	}
+	{
+		char	   *extversion = strdup(PQgetvalue(res, 0, 1));
+		char	   *available = strdup(PQgetvalue(res, 0, 2));
+		PGresult   *lib = cf_query_soft(st->conn, "SELECT careflags.version()", 0, NULL);
+
+		if (lib == NULL)
+			report(st, "FAIL", "extension", "careflags %s installed, but its library does not load: %s",
+				   extversion, last_error(st->conn));
+		else if (strcmp(PQgetvalue(lib, 0, 0), extversion) != 0)
+			report(st, "FAIL", "extension", "careflags %s installed, but the loaded library is %s "
+				   "(ALTER EXTENSION careflags UPDATE, or restart after installing the library)",
+				   extversion, PQgetvalue(lib, 0, 0));
+		else if (available[0] && strcmp(available, extversion) != 0)
+			report(st, "warn", "extension", "careflags %s (library %s); version %s is available: "
+				   "ALTER EXTENSION careflags UPDATE", extversion, PQgetvalue(lib, 0, 0), available);
+		else
+			report(st, "ok", "extension", "careflags %s (library %s)", extversion, PQgetvalue(lib, 0, 0));
+		PQclear(lib);
+		free(extversion);
+		free(available);
+	}
+	PQclear(res);
+	return true;
+}
+
+static void
+check_worker(CheckState *st)
+{
+	PGresult   *res = cf_query_soft(st->conn,
+									"SELECT count(*) FILTER (WHERE datname = current_database()), "
+									"       string_agg(DISTINCT datname, ', ') FILTER (WHERE datname <> current_database()) "
+									"FROM pg_catalog.pg_stat_activity WHERE backend_type = 'careflags worker'",
+									0, NULL);
+
+	if (res == NULL)
+		report(st, "FAIL", "worker", "could not look: %s", last_error(st->conn));
+	else if (atoi(PQgetvalue(res, 0, 0)) > 0)
+		report(st, "ok", "worker", "background worker running (%s process%s)", PQgetvalue(res, 0, 0),
+			   atoi(PQgetvalue(res, 0, 0)) == 1 ? "" : "es");
+	else if (!PQgetisnull(res, 0, 1))
+		report(st, "FAIL", "worker", "no careflags worker serves this database (it serves: %s); "
+			   "set careflags.worker_database and restart", PQgetvalue(res, 0, 1));
+	else
+		report(st, "FAIL", "worker", "no careflags worker is running: is careflags in shared_preload_libraries "
+			   "and careflags.worker_database set to \"%s\"?", PQdb(st->conn));
+	PQclear(res);
+}
+
+static void
+check_plugins(CheckState *st)
+{
+	PGresult   *res = cf_query_soft(st->conn,
+									"SELECT e.extname, e.extversion, "
+									"       count(t.oid), count(t.oid) FILTER (WHERE t.tgenabled = 'D') "
+									"FROM pg_catalog.pg_extension e "
+									"LEFT JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_extension'::regclass "
+									"     AND d.refobjid = e.oid AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e' "
+									"LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = d.objid AND NOT t.tgisinternal "
+									"WHERE e.extname LIKE 'careflags\\_%' "
+									"GROUP BY e.extname, e.extversion ORDER BY e.extname", 0, NULL);
+	int			r;
+
+	if (res == NULL)
+	{
+		report(st, "FAIL", "plugins", "could not look: %s", last_error(st->conn));
+		return;
+	}
+	if (PQntuples(res) == 0)
+		report(st, "ok", "plugins", "none installed (facts are written to careflags' tables directly)");
+	for (r = 0; r < PQntuples(res); r++)
+	{
+		int			triggers = atoi(PQgetvalue(res, r, 2));
+		int			disabled = atoi(PQgetvalue(res, r, 3));
+
+		if (disabled > 0)
+			report(st, "FAIL", "plugins", "%s %s: %d of %d triggers disabled", PQgetvalue(res, r, 0),
+				   PQgetvalue(res, r, 1), disabled, triggers);
+		else if (triggers == 0)
+			report(st, "warn", "plugins", "%s %s is installed but attached to no table", PQgetvalue(res, r, 0),
+				   PQgetvalue(res, r, 1));
+		else
+			report(st, "ok", "plugins", "%s %s attached (%d trigger%s)", PQgetvalue(res, r, 0),
+				   PQgetvalue(res, r, 1), triggers, triggers == 1 ? "" : "s");
+	}
+	PQclear(res);
+}
+
+static void
+check_consistency(CheckState *st)
+{
+	PGresult   *res;
+
+	if (!function_exists(st->conn, "careflags.check_consistency()"))
+	{
+		report(st, "warn", "consistency", "cannot be checked: careflags.check_consistency() is missing");
+		return;
+	}
+	res = cf_query_soft(st->conn,
+						"SELECT count(*), string_agg(patient_id || ' ' || rule_id || ': ' || difference, '; ') "
+						"FILTER (WHERE n <= 3) "
+						"FROM (SELECT c.*, row_number() OVER () AS n FROM careflags.check_consistency() c) c",
+						0, NULL);
+	if (res == NULL)
+		report(st, "FAIL", "consistency", "check_consistency() failed: %s", last_error(st->conn));
+	else if (strcmp(PQgetvalue(res, 0, 0), "0") == 0)
+		report(st, "ok", "consistency", "stored flags match the rules (check_consistency() is empty)");
+	else
+		report(st, "FAIL", "consistency", "%s stored flag(s) differ from the rules, e.g. patient %s",
+			   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	PQclear(res);
+}
+
+static void
+check_audit(CheckState *st)
+{
+	PGresult   *res;
+
+	if (!function_exists(st->conn, "careflags.verify_audit()"))
+	{
+		report(st, "warn", "audit", "cannot be checked: careflags.verify_audit() is missing");
+		return;
+	}
+	res = cf_query_soft(st->conn, "SELECT intact, checked, first_broken, problem FROM careflags.verify_audit()",
+						0, NULL);
+	if (res == NULL || PQntuples(res) != 1)
+		report(st, "FAIL", "audit", "verify_audit() failed: %s", last_error(st->conn));
+	else if (PQgetvalue(res, 0, 0)[0] == 't')
+		report(st, "ok", "audit", "audit chain intact (%s entries checked)", PQgetvalue(res, 0, 1));
+	else
+		report(st, "FAIL", "audit", "audit chain broken at entry %s: %s", PQgetvalue(res, 0, 2),
+			   PQgetvalue(res, 0, 3));
+	PQclear(res);
+}
+
+static void
+check_quarantine(CheckState *st, long max_quarantine)
+{
+	PGresult   *res = cf_query_soft(st->conn,
+									"SELECT count(*), min(recorded_at)::text FROM careflags.quarantine WHERE resolved_at IS NULL",
+									0, NULL);
+	long		n;
+
+	if (res == NULL)
+	{
+		report(st, "FAIL", "quarantine", "could not look: %s", last_error(st->conn));
+		return;
+	}
+	n = atol(PQgetvalue(res, 0, 0));
+	if (n == 0)
+		report(st, "ok", "quarantine", "empty");
+	else if (max_quarantine >= 0 && n > max_quarantine)
+		report(st, "FAIL", "quarantine", "%ld fact(s) wait in careflags.quarantine (more than %ld), oldest from %s",
+			   n, max_quarantine, PQgetvalue(res, 0, 1));
+	else
+		report(st, "warn", "quarantine", "%ld fact(s) wait in careflags.quarantine, oldest from %s",
+			   n, PQgetvalue(res, 0, 1));
+	PQclear(res);
+}
+
+int
+cf_cmd_check(int argc, char **argv)
+{
+	CfConnOpts	co = {0};
+	CheckState	st = {0};
+	const char *maxq_s = NULL;
+	long		maxq = -1;
+	int			i;
+
+	for (i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-?") == 0)
+		{
+			check_usage(stdout);
+			return CF_EXIT_OK;
+		}
+		if (cf_conn_option(&co, argc, argv, &i) ||
+			cf_opt_value(argc, argv, &i, "max-quarantine", 0, &maxq_s))
+			continue;
+		cf_error("check: unknown option \"%s\"", argv[i]);
+		fprintf(stderr, "Try \"careflags check --help\".\n");
+		return CF_EXIT_USAGE;
+	}
+	if (maxq_s)
+	{
+		char	   *end;
+
+		maxq = strtol(maxq_s, &end, 10);
+		if (*end || maxq < 0)
+		{
+			cf_error("check: --max-quarantine must be a number, not \"%s\"", maxq_s);
+			return CF_EXIT_USAGE;
+		}
+	}
+
+	st.conn = cf_connect(&co, false);
+	if (st.conn == NULL)
+		return CF_EXIT_USAGE;
+	if (check_versions(&st))
+	{
+		check_worker(&st);
+		check_plugins(&st);
+		check_consistency(&st);
+		check_audit(&st);
+		check_quarantine(&st, maxq);
+	}
+	PQfinish(st.conn);
+	if (st.failed)
+		printf("careflags check: UNHEALTHY (%d problem%s, %d warning%s)\n", st.failed,
+			   st.failed == 1 ? "" : "s", st.warned, st.warned == 1 ? "" : "s");
+	else
+		printf("careflags check: healthy (%d warning%s)\n", st.warned, st.warned == 1 ? "" : "s");
+	fflush(stdout);
+	return st.failed ? CF_EXIT_FAIL : CF_EXIT_OK;
+}

@@ -1,0 +1,507 @@
+/*
+ * report.c
+ *	  careflags report: the national quality indicators of one period, as an
+ *	  aligned table, CSV, JSON, or one self-contained HTML page with inline
+ *	  SVG charts (each indicator per unit, and its monthly trend).
+ *
+ *	  Every number comes from the extension's SQL functions
+ *	  (careflags.indicators, indicator_by_unit, indicator_series,
+ *	  flag_response_times); the client only lays them out.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "careflags.h"
+
+/* Columns of careflags.indicators() as selected by Q_INDICATORS. */
+enum
+{
+	I_INDICATOR, I_TITLE, I_PERIOD_END, I_SETTING, I_UNIT, I_NUMERATOR, I_DENOMINATOR,
+	I_SHARE, I_ASSESSED, I_NOT_ASSESSED, I_NOT_RELEVANT, I_NOT_RECORDED, I_POPULATION
+};
+
+static const char *Q_INDICATORS =
+"SELECT indicator, title, period_end, setting::text AS setting, unit_id, numerator, denominator, share, "
+"       assessed, not_assessed, not_relevant, not_recorded, population "
+"FROM careflags.indicators($1::date, $2::integer, $3::careflags.care_setting, $4::text)";
+
+static const char *Q_RESPONSE =
+"SELECT COALESCE(domain::text, 'all') AS domain, COALESCE(rule_id, CASE WHEN domain IS NULL THEN 'all' ELSE 'all ' || domain::text END) AS rule_id, "
+"       resolved, median_days, p90_days, on_time_share "
+"FROM careflags.flag_response_times($1::date, $2::integer, $3::careflags.care_setting, $4::text)";
+
+static const char *Q_BY_UNIT =
+"SELECT COALESCE(unit_id, '(no unit)') AS unit_id, COALESCE(unit_name, unit_id, 'episodes without a unit') AS unit_name, "
+"       numerator, denominator, share "
+"FROM careflags.indicator_by_unit($1::text, $2::date, $3::integer, $4::careflags.care_setting)";
+
+static const char *Q_SERIES =
+"SELECT period_end, numerator, denominator, share "
+"FROM careflags.indicator_series($1::text, $2::date, 12, $3::integer, $4::careflags.care_setting, $5::text)";
+
+static void
+report_usage(FILE *out)
+{
+	fprintf(out,
+			"careflags report - the national quality indicators from this database\n"
+			"\n"
+			"Usage: careflags report [OPTION]...\n"
+			"\n"
+			"Indicators (12 months before the period end; patients aged 67+ in the setting at the\n"
+			"period end): nutrition screening, nutrition plan among those at risk, medication\n"
+			"review (long-term residents), fall-risk assessment, fall-prevention plan among\n"
+			"those at high risk; each with numerator, denominator, share and the categories\n"
+			"assessed / not assessed / not relevant / not recorded.\n"
+			"\n"
+			"Options:\n"
+			"      --period-end=DATE    last day of the period (default: today)\n"
+			"      --unit=UNIT          one unit only (default: all units)\n"
+			"      --setting=SETTING    nursing_home_long_term, nursing_home_short_term,\n"
+			"                           home_nursing, home_services, gp (default: all; the\n"
+			"                           medication review counts long-term residents)\n"
+			"      --min-age=N          minimum age at the period end (default: 67)\n"
+			"      --format=FORMAT      table (default), csv, json or html\n"
+			"  -o, --output=FILE        write to FILE instead of standard output\n"
+			"      --help               show this help\n"
+			"\n"
+			"html writes one self-contained page (inline SVG charts: each indicator per unit\n"
+			"and its monthly trend) to open in a browser.\n"
+			"\n"
+			"Connection options:\n%s",
+			cf_conn_help());
+}
+
+/* The period, setting and unit a report is about, as one line. */
+static void
+describe(FILE *out, PGresult *ind, const char *min_age, const char *setting, const char *unit)
+{
+	fprintf(out, "12 months ending %s, patients aged %s or more, setting: %s, unit: %s",
+			PQntuples(ind) ? PQgetvalue(ind, 0, I_PERIOD_END) : "?", min_age,
+			setting ? setting : "all (medication review: long-term residents)",
+			unit ? unit : "all");
+}
+
+static void
+write_table(FILE *out, PGresult *ind, PGresult *resp, const char *min_age,
+			const char *setting, const char *unit)
+{
+	static const char *const ih[] = {"indicator", "numerator", "denominator", "share %",
+		"assessed", "not assessed", "not relevant", "not recorded"};
+	static const int ic[] = {I_INDICATOR, I_NUMERATOR, I_DENOMINATOR, I_SHARE,
+		I_ASSESSED, I_NOT_ASSESSED, I_NOT_RELEVANT, I_NOT_RECORDED};
+	static const char *const rh[] = {"domain", "rule", "resolved", "median days", "p90 days", "on time %"};
+	static const int rc[] = {0, 1, 2, 3, 4, 5};
+
+	fputs("careflags quality indicators: ", out);
+	describe(out, ind, min_age, setting, unit);
+	fputs("\n\n", out);
+	cf_print_table(out, ind, ih, ic, 8);
+	fputs("\nshare % = numerator / denominator; denominator = assessed + not assessed + not recorded\n"
+		  "(patients for whom the indicator is not relevant are left out).\n", out);
+	fputs("\nFlag response times (flags resolved as done in the period; days from due to done):\n\n", out);
+	cf_print_table(out, resp, rh, rc, 6);
+}
+
+static void
+write_csv(FILE *out, PGresult *ind)
+{
+	int			r,
+				c;
+
+	for (c = 0; c < PQnfields(ind); c++)
+	{
+		if (c)
+			fputc(',', out);
+		cf_csv_field(out, PQfname(ind, c));
+	}
+	fputs("\r\n", out);
+	for (r = 0; r < PQntuples(ind); r++)
+	{
+		for (c = 0; c < PQnfields(ind); c++)
+		{
+			if (c)
+				fputc(',', out);
+			if (!PQgetisnull(ind, r, c))
+				cf_csv_field(out, PQgetvalue(ind, r, c));
+		}
+		fputs("\r\n", out);
+	}
+}
+
+static void
+json_rows(FILE *out, PGresult *res)
+{
+	int			r,
+				c;
+
+	fputc('[', out);
+	for (r = 0; r < PQntuples(res); r++)
+	{
+		fputs(r ? ",\n    {" : "\n    {", out);
+		for (c = 0; c < PQnfields(res); c++)
+		{
+			if (c)
+				fputs(", ", out);
+			cf_json_string(out, PQfname(res, c));
+			fputs(": ", out);
+			cf_json_value(out, res, r, c);
+		}
+		fputc('}', out);
+	}
+	fputs(PQntuples(res) ? "\n  ]" : "]", out);
+}
+
+static void
+write_json(FILE *out, PGresult *ind, PGresult *resp, const char *min_age,
+		   const char *setting, const char *unit)
+{
+	fputs("{\n  \"period_end\": ", out);
+	if (PQntuples(ind))
+		cf_json_string(out, PQgetvalue(ind, 0, I_PERIOD_END));
+	else
+		fputs("null", out);
+	fprintf(out, ",\n  \"min_age\": %d,\n  \"setting\": ", atoi(min_age));
+	if (setting)
+		cf_json_string(out, setting);
+	else
+		fputs("null", out);
+	fputs(",\n  \"unit\": ", out);
+	if (unit)
+		cf_json_string(out, unit);
+	else
+		fputs("null", out);
+	fputs(",\n  \"indicators\": ", out);
+	json_rows(out, ind);
+	fputs(",\n  \"response_times\": ", out);
+	json_rows(out, resp);
+	fputs("\n}\n", out);
+}
+
+/* ---- HTML ---------------------------------------------------------------- */
+
+static const char *HTML_STYLE =
+"body{font-family:'DejaVu Sans',Arial,sans-serif;margin:2em auto;max-width:62em;color:#222;padding:0 1em}"
+"h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}"
+".meta{color:#555}table{border-collapse:collapse;margin:1em 0}"
+"th,td{border:1px solid #ccc;padding:.25em .6em}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+"th{background:#f0f3f6;text-align:left}.charts{display:flex;flex-wrap:wrap;gap:1.5em}"
+"figure{margin:0}figcaption{font-size:.85em;color:#555}"
+"svg text{font-family:'DejaVu Sans',Arial,sans-serif;font-size:11px;fill:#333}"
+"svg .bar{fill:#3b7dd8}svg .grid{stroke:#ddd;stroke-width:1}svg .line{fill:none;stroke:#d8703b;stroke-width:2}"
+"svg .point{fill:#d8703b}svg .axis{stroke:#888;stroke-width:1}"
+".note{font-size:.9em;color:#444}";
+
+static void
+html_cell(FILE *out, PGresult *res, int r, int c, const char *field)
+{
+	Oid			t = PQftype(res, c);
+	bool		num = (t == 20 || t == 21 || t == 23 || t == 1700);
+
+	fprintf(out, "<td%s data-field=\"%s\">", num ? " class=\"n\"" : "", field);
+	cf_html_text(out, PQgetvalue(res, r, c));
+	fputs("</td>", out);
+}
+
+/* Horizontal bars: the indicator's share in each unit. */
+static void
+svg_units(FILE *out, const char *indicator, PGresult *u)
+{
+	const int	label_w = 170,
+				bar_w = 300,
+				row_h = 24,
+				top = 8;
+	int			n = PQntuples(u);
+	int			h = top * 2 + (n ? n : 1) * row_h + 18;
+	int			r,
+				k;
+
+	fprintf(out, "<svg class=\"chart unit-chart\" data-indicator=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" "
+			"width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">",
+			indicator, label_w + bar_w + 110, h, label_w + bar_w + 110, h);
+	for (k = 0; k <= 4; k++)
+	{
+		int			x = label_w + bar_w * k / 4;
+
+		fprintf(out, "<line class=\"grid\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>", x, top, x, h - 18);
+		fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d%%</text>", x, h - 5, 25 * k);
+	}
+	if (n == 0)
+		fprintf(out, "<text x=\"%d\" y=\"%d\">no patients in any unit</text>", label_w, top + 16);
+	for (r = 0; r < n; r++)
+	{
+		const char *share = PQgetvalue(u, r, 4);
+		bool		null = PQgetisnull(u, r, 4);
+		double		v = null ? 0.0 : atof(share);
+		int			y = top + r * row_h;
+		int			w = (int) (v * bar_w / 100.0 + 0.5);
+
+		fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 6, y + 16);
+		cf_html_text(out, PQgetvalue(u, r, 1));
+		fputs("</text>", out);
+		fputs("<rect class=\"bar\" data-unit=\"", out);
+		cf_html_text(out, PQgetvalue(u, r, 0));
+		fprintf(out, "\" data-share=\"%s\" data-numerator=\"%s\" data-denominator=\"%s\" "
+				"x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"><title>",
+				null ? "" : share, PQgetvalue(u, r, 2), PQgetvalue(u, r, 3),
+				label_w, y + 4, w, row_h - 8);
+		cf_html_text(out, PQgetvalue(u, r, 1));
+		fprintf(out, ": %s%s (%s of %s)</title></rect>", null ? "no patients" : share,
+				null ? "" : " %", PQgetvalue(u, r, 2), PQgetvalue(u, r, 3));
+		fprintf(out, "<text x=\"%d\" y=\"%d\">%s%s (%s/%s)</text>", label_w + w + 6, y + 16,
+				null ? "–" : share, null ? "" : " %", PQgetvalue(u, r, 2), PQgetvalue(u, r, 3));
+	}
+	fputs("</svg>", out);
+}
+
+/* A line of the monthly values (gaps where a month had no patients). */
+static void
+svg_trend(FILE *out, const char *indicator, PGresult *s)
+{
+	const int	W = 520,
+				H = 210,
+				L = 44,
+				R = 14,
+				T = 10,
+				B = 46;
+	int			n = PQntuples(s);
+	int			r,
+				k;
+	bool		pen = false;
+
+	fprintf(out, "<svg class=\"chart trend-chart\" data-indicator=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" "
+			"width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">", indicator, W, H, W, H);
+	for (k = 0; k <= 4; k++)
+	{
+		int			y = T + (H - T - B) * (4 - k) / 4;
+
+		fprintf(out, "<line class=\"grid\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>", L, y, W - R, y);
+		fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%d%%</text>", L - 4, y + 4, 25 * k);
+	}
+	fprintf(out, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>", L, H - B, W - R, H - B);
+	fputs("<path class=\"line\" d=\"", out);
+	for (r = 0; r < n; r++)
+	{
+		int			x = L + (n > 1 ? (W - L - R) * r / (n - 1) : (W - L - R) / 2);
+		double		v = atof(PQgetvalue(s, r, 3));
+		int			y = T + (int) ((H - T - B) * (100.0 - v) / 100.0 + 0.5);
+
+		if (PQgetisnull(s, r, 3))
+		{
+			pen = false;
+			continue;
+		}
+		fprintf(out, "%s%d %d ", pen ? "L" : "M", x, y);
+		pen = true;
+	}
+	fputs("\"/>", out);
+	for (r = 0; r < n; r++)
+	{
+		int			x = L + (n > 1 ? (W - L - R) * r / (n - 1) : (W - L - R) / 2);
+		const char *pe = PQgetvalue(s, r, 0);
+		bool		null = PQgetisnull(s, r, 3);
+		double		v = null ? 0.0 : atof(PQgetvalue(s, r, 3));
+		int			y = T + (int) ((H - T - B) * (100.0 - v) / 100.0 + 0.5);
+
+		if (!null)
+			fprintf(out, "<circle class=\"point\" data-period-end=\"%s\" data-share=\"%s\" "
+					"data-numerator=\"%s\" data-denominator=\"%s\" cx=\"%d\" cy=\"%d\" r=\"3.5\">"
+					"<title>%s: %s %% (%s of %s)</title></circle>",
+					pe, PQgetvalue(s, r, 3), PQgetvalue(s, r, 1), PQgetvalue(s, r, 2), x, y,
+					pe, PQgetvalue(s, r, 3), PQgetvalue(s, r, 1), PQgetvalue(s, r, 2));
+		/* label: YYYY-MM, slanted */
+		fprintf(out, "<text x=\"%d\" y=\"%d\" transform=\"rotate(-40 %d %d)\" text-anchor=\"end\">%.7s</text>",
+				x, H - B + 14, x, H - B + 14, pe);
+	}
+	fputs("</svg>", out);
+}
+
+static void
+write_html(FILE *out, PGconn *conn, PGresult *ind, PGresult *resp, const char *const *params,
+		   const char *min_age, const char *setting, const char *unit)
+{
+	int			r,
+				c;
+	char		stamp[64];
+	time_t		now = time(NULL);
+	static const char *const fields[] = {"indicator", "title", "period_end", "setting", "unit_id",
+		"numerator", "denominator", "share", "assessed", "not_assessed", "not_relevant",
+	"not_recorded", "population"};
+
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M", localtime(&now));
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+		  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>careflags quality report, ", out);
+	cf_html_text(out, PQntuples(ind) ? PQgetvalue(ind, 0, I_PERIOD_END) : "");
+	fprintf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n", HTML_STYLE);
+	fputs("<h1>Quality indicators</h1>\n<p class=\"meta\" id=\"period\">", out);
+	describe(out, ind, min_age, setting, unit);
+	fputs(". Database ", out);
+	cf_html_text(out, PQdb(conn));
+	fprintf(out, ", made %s.</p>\n", stamp);
+
+	fputs("<table id=\"indicators\">\n<thead><tr><th>Indicator</th><th>Numerator</th><th>Denominator</th>"
+		  "<th>Share %</th><th>Assessed</th><th>Not assessed</th><th>Not relevant</th><th>Not recorded</th>"
+		  "</tr></thead>\n<tbody>\n", out);
+	for (r = 0; r < PQntuples(ind); r++)
+	{
+		fputs("<tr data-indicator=\"", out);
+		cf_html_text(out, PQgetvalue(ind, r, I_INDICATOR));
+		fputs("\"><td data-field=\"title\">", out);
+		cf_html_text(out, PQgetvalue(ind, r, I_TITLE));
+		fputs("</td>", out);
+		for (c = I_NUMERATOR; c <= I_NOT_RECORDED; c++)
+			html_cell(out, ind, r, c, fields[c]);
+		fputs("</tr>\n", out);
+	}
+	fputs("</tbody>\n</table>\n<p class=\"note\">Share = numerator / denominator; the denominator is "
+		  "assessed + not assessed + not recorded (patients for whom the indicator is not relevant are "
+		  "left out). <em>Not recorded</em> means the data needed to judge is missing (e.g. no birth date, "
+		  "or a screening without a result): it is a data-quality figure.</p>\n", out);
+
+	for (r = 0; r < PQntuples(ind); r++)
+	{
+		const char *name = PQgetvalue(ind, r, I_INDICATOR);
+		const char *pu[4];
+		const char *ps[5];
+		PGresult   *units,
+				   *series;
+
+		pu[0] = name;
+		pu[1] = PQgetvalue(ind, r, I_PERIOD_END);
+		pu[2] = params[1];
+		pu[3] = params[2];
+		units = cf_query(conn, Q_BY_UNIT, 4, pu);
+		ps[0] = name;
+		ps[1] = PQgetvalue(ind, r, I_PERIOD_END);
+		ps[2] = params[1];
+		ps[3] = params[2];
+		ps[4] = params[3];
+		series = cf_query(conn, Q_SERIES, 5, ps);
+
+		fprintf(out, "<section class=\"indicator\" id=\"ind-%s\">\n<h2>", name);
+		cf_html_text(out, PQgetvalue(ind, r, I_TITLE));
+		fprintf(out, ": %s%s</h2>\n<div class=\"charts\">\n<figure>",
+				PQgetisnull(ind, r, I_SHARE) ? "no patients" : PQgetvalue(ind, r, I_SHARE),
+				PQgetisnull(ind, r, I_SHARE) ? "" : " %");
+		svg_units(out, name, units);
+		fputs("<figcaption>Share per unit (all units, same period)</figcaption></figure>\n<figure>", out);
+		svg_trend(out, name, series);
+		fputs("<figcaption>Monthly trend: each point covers the 12 months before it</figcaption></figure>\n"
+			  "</div>\n</section>\n", out);
+		PQclear(units);
+		PQclear(series);
+	}
+
+	fputs("<h2>Flag response times</h2>\n<p class=\"note\">Flags resolved as done in the period: days from "
+		  "due to done (0 when done before it was due), and the share done by the deadline.</p>\n"
+		  "<table id=\"response-times\">\n<thead><tr><th>Domain</th><th>Rule</th><th>Resolved</th>"
+		  "<th>Median days</th><th>90th percentile days</th><th>On time %</th></tr></thead>\n<tbody>\n", out);
+	for (r = 0; r < PQntuples(resp); r++)
+	{
+		static const char *const rf[] = {"domain", "rule_id", "resolved", "median_days", "p90_days", "on_time_share"};
+
+		fputs("<tr>", out);
+		for (c = 0; c < 6; c++)
+			html_cell(out, resp, r, c, rf[c]);
+		fputs("</tr>\n", out);
+	}
+	fputs("</tbody>\n</table>\n</body>\n</html>\n", out);
+}
+
+int
+cf_cmd_report(int argc, char **argv)
+{
+	CfConnOpts	co = {0};
+	const char *period_end = NULL,
+			   *unit = NULL,
+			   *setting = NULL,
+			   *min_age = "67",
+			   *format = "table",
+			   *output = NULL;
+	const char *params[4];
+	PGconn	   *conn;
+	PGresult   *ind,
+			   *resp;
+	FILE	   *out = stdout;
+	int			i;
+
+	for (i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-?") == 0)
+		{
+			report_usage(stdout);
+			return CF_EXIT_OK;
+		}
+		if (cf_conn_option(&co, argc, argv, &i) ||
+			cf_opt_value(argc, argv, &i, "period-end", 0, &period_end) ||
+			cf_opt_value(argc, argv, &i, "unit", 0, &unit) ||
+			cf_opt_value(argc, argv, &i, "setting", 0, &setting) ||
+			cf_opt_value(argc, argv, &i, "min-age", 0, &min_age) ||
+			cf_opt_value(argc, argv, &i, "format", 0, &format) ||
+			cf_opt_value(argc, argv, &i, "output", 'o', &output))
+			continue;
+		cf_error("report: unknown option \"%s\"", argv[i]);
+		fprintf(stderr, "Try \"careflags report --help\".\n");
+		return CF_EXIT_USAGE;
+	}
+	if (strcmp(format, "table") != 0 && strcmp(format, "csv") != 0 &&
+		strcmp(format, "json") != 0 && strcmp(format, "html") != 0)
+	{
+		cf_error("report: unknown format \"%s\" (table, csv, json or html)", format);
+		return CF_EXIT_USAGE;
+	}
+	if (min_age[0] == '\0' || strspn(min_age, "0123456789") != strlen(min_age) || strlen(min_age) > 3)
+	{
+		cf_error("report: --min-age must be a whole number, not \"%s\"", min_age);
+		return CF_EXIT_USAGE;
+	}
+
+	conn = cf_connect(&co, false);
+	if (conn == NULL)
+		return CF_EXIT_USAGE;
+	params[0] = period_end;
+	params[1] = min_age;
+	params[2] = setting;
+	params[3] = unit;
+	ind = cf_query(conn, Q_INDICATORS, 4, params);
+	resp = cf_query(conn, Q_RESPONSE, 4, params);
+
+	if (output != NULL && strcmp(output, "-") != 0)
+	{
+		out = fopen(output, "w");
+		if (out == NULL)
+		{
+			cf_error("report: could not write \"%s\": %s", output, strerror(errno));
+			PQfinish(conn);
+			return CF_EXIT_FAIL;
+		}
+	}
+	if (strcmp(format, "table") == 0)
+		write_table(out, ind, resp, min_age, setting, unit);
+	else if (strcmp(format, "csv") == 0)
+		write_csv(out, ind);
+	else if (strcmp(format, "json") == 0)
+		write_json(out, ind, resp, min_age, setting, unit);
+	else
+		write_html(out, conn, ind, resp, params, min_age, setting, unit);
+
+	PQclear(ind);
+	PQclear(resp);
+	PQfinish(conn);
+	if (out != stdout)
+	{
+		if (fclose(out) != 0)
+		{
+			cf_error("report: could not write \"%s\": %s", output, strerror(errno));
+			return CF_EXIT_FAIL;
+		}
+	}
+	else if (fflush(stdout) != 0 || ferror(stdout))
+	{
+		cf_error("report: could not write to standard output");
+		return CF_EXIT_FAIL;
+	}
+	return CF_EXIT_OK;
+}
