@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -189,7 +191,11 @@ guard_assessment(Row *row)
 				return psprintf("recorded total %s differs from the total of the item answers (%g)",
 								get_text(row, "total"), score.total);
 		}
-		set(row, "total", double_numeric(score.total), false);
+		/* NaN: a negative NRS 2002 pre-screening has no total */
+		if (isnan(score.total))
+			set(row, "total", (Datum) 0, true);
+		else
+			set(row, "total", double_numeric(score.total), false);
 	}
 	else if (!items_null && unspecified)
 		return psprintf("instrument %s takes no item answers", inst_name);
@@ -202,6 +208,8 @@ guard_assessment(Row *row)
 			return psprintf("instrument %s takes no total; record the instrument used", inst_name);
 		if (!cf_numeric_to_double(DatumGetNumeric(total), &recorded, &whole))
 			return psprintf("total %s is not a number", get_text(row, "total"));
+		if (!whole)
+			return psprintf("%s total %s is not a whole number", inst_name, get_text(row, "total"));
 		if (!cf_score_total((CfInstrument) inst, recorded, &score, &err))
 			return err;
 	}

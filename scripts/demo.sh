@@ -15,7 +15,7 @@ export ROOT
 ./scripts/build.sh
 
 . ./scripts/cluster.sh
-cluster_start
+cluster_start "careflags.worker_database = 'careflags_demo'" "careflags.worker_interval = 5"
 
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE careflags_demo" >/dev/null
 export PGDATABASE=careflags_demo

@@ -23,7 +23,7 @@ if [ "$(id -u)" -eq 0 ]; then
     mkdir -p /var/run/postgresql && chown postgres: /var/run/postgresql
     CLUSTER_EXTRA_SOCKET_DIRS=/var/run/postgresql
 fi
-cluster_start
+cluster_start "careflags.worker_database = 'careflags_test'" "careflags.worker_interval = 1"
 
 # The shared database of the core suite: pgTAP and careflags, nothing else.
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE careflags_test" >/dev/null
