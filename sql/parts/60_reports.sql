@@ -214,6 +214,29 @@ $$;
 COMMENT ON FUNCTION @extschema@.indicator_patients(text, date, integer, @extschema@.care_setting, text) IS
     'internal: each patient of an indicator''s population with its category (assessed, not_assessed, not_relevant, not_recorded) and the last/any risk result; not granted to anyone';
 
+-- The setting an indicator counts: the one asked for, else the indicator's
+-- default; an unknown indicator is an error.
+CREATE FUNCTION @extschema@.indicator_setting(p_indicator text, p_setting @extschema@.care_setting)
+    RETURNS @extschema@.care_setting
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_default @extschema@.care_setting;
+BEGIN
+    SELECT l.default_setting INTO v_default FROM @extschema@.indicator_list() l WHERE l.indicator = p_indicator;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown indicator "%"', p_indicator
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'One of: ' || (SELECT pg_catalog.string_agg(l.indicator, ', ') FROM @extschema@.indicator_list() l);
+    END IF;
+    RETURN COALESCE(p_setting, v_default);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.indicator_setting(text, @extschema@.care_setting) IS
+    'internal: the setting an indicator counts (the given one, else its default); raises for an unknown indicator';
+REVOKE ALL ON FUNCTION @extschema@.indicator_setting(text, @extschema@.care_setting) FROM PUBLIC;
+
 -- Counts per category, aggregated from indicator_patients.
 CREATE FUNCTION @extschema@.indicator_counts(indicator text, period_end date, min_age integer,
                                              setting @extschema@.care_setting, unit text, by_unit boolean)
@@ -225,8 +248,7 @@ CREATE FUNCTION @extschema@.indicator_counts(indicator text, period_end date, mi
     SET search_path = pg_catalog, pg_temp
     AS $$
     WITH s AS (
-        SELECT COALESCE($4, l.default_setting) AS setting
-        FROM @extschema@.indicator_list() l WHERE l.indicator = $1
+        SELECT @extschema@.indicator_setting($1, $4) AS setting
     ), ip AS (
         SELECT ip.* FROM s, @extschema@.indicator_patients($1, $2, $3, s.setting, $5) ip
     ), c AS (
