@@ -1128,7 +1128,8 @@ CREATE FUNCTION @extschema@.flag_resource(f careflags.flag, fhir_patient_id text
             'subject', pg_catalog.jsonb_build_object('reference', 'Patient/' OPERATOR(pg_catalog.||) fhir_patient_id),
             'period', pg_catalog.jsonb_build_object(
                 'start', @extschema@.fhir_instant(f.due_from),
-                'end', @extschema@.fhir_instant(GREATEST(f.resolved_at, f.due_from))),
+                'end', CASE WHEN f.resolved_at IS NOT NULL
+                            THEN @extschema@.fhir_instant(GREATEST(f.resolved_at, f.due_from)) END),
             'author', pg_catalog.jsonb_build_object('display', 'careflags')))
         FROM (SELECT CASE f.domain WHEN 'nutrition' THEN 'diet' WHEN 'medication_review' THEN 'drug' ELSE 'safety' END AS code,
                      CASE f.domain WHEN 'nutrition' THEN 'Diet' WHEN 'medication_review' THEN 'Drug' ELSE 'Safety' END AS display) AS c
