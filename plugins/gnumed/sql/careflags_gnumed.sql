@@ -869,7 +869,8 @@ INSERT INTO @extschema@.hint (domain, title, hint) VALUES
     ('fall_risk', 'Fall risk: assessment or prevention plan due (careflags)',
      'careflags found a fall-risk task for this patient: a fall-risk assessment (e.g. Morse Fall Scale) is missing, due again or due after a fall, or a high score has no fall-prevention plan yet. Record the score as a test result or the plan as a procedure and this reminder clears itself.');
 
--- The open flags a GNUmed user should see: open, not snoozed, not acknowledged.
+-- The flags a GNUmed user should see: open, not snoozed, not acknowledged,
+-- and at least due soon (a repeat screening due next month is no reminder yet).
 CREATE FUNCTION @extschema@.visible_flags(pk_identity integer, domain text)
     RETURNS SETOF careflags.flag
     LANGUAGE sql STABLE
@@ -878,21 +879,22 @@ AS $$
     SELECT f.* FROM careflags.patient p
       JOIN careflags.flag f ON f.patient_id OPERATOR(pg_catalog.=) p.patient_id
      WHERE p.source_system OPERATOR(pg_catalog.=) 'gnumed'
-       AND p.source_key OPERATOR(pg_catalog.=) pk_identity::text
-       AND f.domain OPERATOR(pg_catalog.=) domain::careflags.domain
+       AND p.source_key OPERATOR(pg_catalog.=) visible_flags.pk_identity::text
+       AND f.domain OPERATOR(pg_catalog.=) visible_flags.domain::careflags.domain
        AND f.resolved_at IS NULL
        AND f.acknowledged_at IS NULL
        AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
+       AND careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) OPERATOR(pg_catalog.<>) 'upcoming'
      ORDER BY f.severity, f.due_at, f.rule_id
 $$;
 COMMENT ON FUNCTION @extschema@.visible_flags(integer, text) IS
-    'a GNUmed person''s stored careflags flags of one domain that are open, not snoozed and not acknowledged';
+    'a GNUmed person''s stored careflags flags of one domain that are open, not snoozed, not acknowledged and due soon, due or overdue (not upcoming) at careflags.clock()';
 
 CREATE FUNCTION @extschema@.hint_applies(pk_identity integer, domain text) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT EXISTS (SELECT FROM @extschema@.visible_flags(pk_identity, domain))
+    SELECT EXISTS (SELECT FROM @extschema@.visible_flags(hint_applies.pk_identity, hint_applies.domain))
 $$;
 COMMENT ON FUNCTION @extschema@.hint_applies(integer, text) IS
     'the query of careflags'' GNUmed hints: true when the person has a visible open flag in the domain; only reads stored flags (GNUmed runs hint queries read-only)';
@@ -903,11 +905,11 @@ CREATE FUNCTION @extschema@.describe_due(due_from timestamptz, due_at timestampt
     SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE careflags.flag_state(due_from, due_at, due_soon_window, careflags.clock())
-        WHEN 'overdue' THEN 'overdue since ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_at, 'FMDD Mon YYYY')
-        WHEN 'due' THEN 'due now, at the latest by ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_at, 'FMDD Mon YYYY')
-        WHEN 'due_soon' THEN 'due soon: from ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_from, 'FMDD Mon YYYY')
-                             OPERATOR(pg_catalog.||) ', at the latest by ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_at, 'FMDD Mon YYYY')
-        ELSE 'coming up: from ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_from, 'FMDD Mon YYYY')
+        WHEN 'overdue' THEN 'overdue since ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_at, 'FMDD FMMonth YYYY')
+        WHEN 'due' THEN 'due now, at the latest by ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_at, 'FMDD FMMonth YYYY')
+        WHEN 'due_soon' THEN 'due soon: from ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_from, 'FMDD FMMonth YYYY')
+                             OPERATOR(pg_catalog.||) ', at the latest by ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_at, 'FMDD FMMonth YYYY')
+        ELSE 'coming up: from ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_from, 'FMDD FMMonth YYYY')
     END
 $$;
 COMMENT ON FUNCTION @extschema@.describe_due(timestamptz, timestamptz, interval) IS 'a flag''s due state in plain words (upcoming, due soon, due, overdue) with its dates';
@@ -921,7 +923,7 @@ AS $$
                OPERATOR(pg_catalog.||) @extschema@.describe_due(f.due_from, f.due_at, f.due_soon_window)
                OPERATOR(pg_catalog.||) '. ' OPERATOR(pg_catalog.||) f.reason,
                E'\n' ORDER BY f.severity, f.due_at, f.rule_id)
-      FROM @extschema@.visible_flags(pk_identity, domain) f
+      FROM @extschema@.visible_flags(hint_text.pk_identity, hint_text.domain) f
       LEFT JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
 $$;
 COMMENT ON FUNCTION @extschema@.hint_text(integer, text) IS
