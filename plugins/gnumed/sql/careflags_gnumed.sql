@@ -766,6 +766,7 @@ $triggers$;
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION @extschema@.resync(kinds text[] DEFAULT ARRAY['identity', 'hospital_stay', 'test_result', 'substance_intake', 'procedure'],
+                                   recompute boolean DEFAULT true,
                                    OUT kind text, OUT mapped bigint, OUT quarantined bigint)
     RETURNS SETOF record
     LANGUAGE plpgsql
@@ -807,14 +808,14 @@ BEGIN
         END IF;
         RETURN NEXT;
     END LOOP;
-    IF pg_catalog.to_regprocedure('careflags.recompute_all()') IS NOT NULL THEN
+    IF recompute AND pg_catalog.to_regprocedure('careflags.recompute_all()') IS NOT NULL THEN
         EXECUTE 'SELECT careflags.recompute_all()';
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.resync(text[]) IS
-    'map every GNUmed row of the given kinds again (backfill at install; after editing GNUmed data with the triggers off), then recompute all flags; returns per kind how many rows mapped and how many were quarantined';
-REVOKE ALL ON FUNCTION @extschema@.resync(text[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.resync(text[], boolean) IS
+    'map every GNUmed row of the given kinds again (backfill at install; after editing GNUmed data with the triggers off), then (recompute) rebuild all flags; returns per kind how many rows mapped and how many were quarantined';
+REVOKE ALL ON FUNCTION @extschema@.resync(text[], boolean) FROM PUBLIC;
 
 -- Editing a mapping table re-maps what it governs.
 CREATE FUNCTION @extschema@.on_mapping_change() RETURNS trigger
@@ -828,7 +829,7 @@ BEGIN
         WHEN 'unit_conversion' THEN ARRAY['test_result']
         WHEN 'procedure_map' THEN ARRAY['procedure']
         WHEN 'substance_atc' THEN ARRAY['substance_intake']
-        WHEN 'settings' THEN ARRAY['substance_intake'] END);
+        WHEN 'settings' THEN ARRAY['substance_intake'] END, false);
     RETURN NULL;
 END
 $$;
