@@ -27,6 +27,7 @@
 PG_MODULE_MAGIC;
 
 bool		cf_strict = false;
+bool		cf_isolate_evaluation = true;
 char	   *cf_timezone_name = NULL;
 int			cf_worker_interval = 60;
 char	   *cf_worker_database = NULL;
@@ -100,6 +101,11 @@ _PG_init(void)
 							 "Raise an error for a fact careflags cannot accept, instead of quarantining it.",
 							 "Off by default: the record's own write goes through and the fact is kept in careflags.quarantine.",
 							 &cf_strict, false, PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("careflags.isolate_evaluation",
+							 "Run each statement's re-evaluation in a subtransaction, so that a failure is quarantined instead of failing the write.",
+							 "A transaction that writes facts in thousands of separate statements may turn it off (SET LOCAL) to avoid subtransaction overflow; facts are validated before they are stored either way.",
+							 &cf_isolate_evaluation, true, PGC_USERSET, 0, NULL, NULL, NULL);
 
 	DefineCustomStringVariable("careflags.timezone",
 							   "Time zone of careflags' calendar arithmetic (months, days, dates in reasons).",

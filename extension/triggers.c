@@ -17,6 +17,9 @@
  *	  subtransaction.  If it fails (it should not: facts were validated by
  *	  the guard), the failure is written to careflags.quarantine with a
  *	  WARNING and the record's write goes on, unless careflags.strict is on.
+ *	  A query cancel or a lost connection is never swallowed.  A transaction
+ *	  of thousands of statements can SET LOCAL careflags.isolate_evaluation
+ *	  = off to stay clear of subtransaction overflow.
  *
  *-------------------------------------------------------------------------
  */
@@ -88,7 +91,7 @@ evaluate_isolated(int64 *ids, int n, const char *table)
 
 	if (n == 0)
 		return;
-	if (cf_strict)
+	if (cf_strict || !cf_isolate_evaluation)
 	{
 		(void) cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
 		return;
@@ -109,6 +112,11 @@ evaluate_isolated(int64 *ids, int n, const char *table)
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+			edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+			edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED)
+			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
