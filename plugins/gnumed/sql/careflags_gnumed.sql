@@ -402,8 +402,8 @@ DECLARE
     t record;
     pid bigint;
     val numeric;
-    unit text;
-    factor numeric;
+    v_unit text;
+    v_factor numeric;
 BEGIN
     SELECT tr.clin_when, tr.val_num, tr.val_alpha, tr.fk_type,
            pg_catalog.lower(pg_catalog.btrim(COALESCE(NULLIF(pg_catalog.btrim(tr.val_unit), ''), tt.reference_unit))) AS unit,
@@ -433,21 +433,21 @@ BEGIN
             RAISE EXCEPTION 'test result % (%) has no numeric value', pk_result, t.measurement
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        unit := r.unit;
-        IF unit IS NULL AND t.measurement OPERATOR(pg_catalog.=) 'bmi' THEN
-            factor := 1;
+        v_unit := r.unit;
+        IF v_unit IS NULL AND t.measurement OPERATOR(pg_catalog.=) 'bmi' THEN
+            v_factor := 1;
         ELSE
-            SELECT c.factor INTO factor FROM @extschema@.unit_conversion c
-             WHERE c.kind OPERATOR(pg_catalog.=) t.measurement AND c.unit OPERATOR(pg_catalog.=) unit;
+            SELECT c.factor INTO v_factor FROM @extschema@.unit_conversion c
+             WHERE c.kind OPERATOR(pg_catalog.=) t.measurement AND c.unit OPERATOR(pg_catalog.=) v_unit;
         END IF;
-        IF factor IS NULL THEN
-            RAISE EXCEPTION 'unit "%" of test result % is not known for %', unit, pk_result, t.measurement
+        IF v_factor IS NULL THEN
+            RAISE EXCEPTION 'unit "%" of test result % is not known for %', v_unit, pk_result, t.measurement
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Add it to careflags_gnumed.unit_conversion.';
         END IF;
         PERFORM @extschema@.forget_if_moved('measurement', key, pid);
         INSERT INTO careflags.measurement AS ms (patient_id, source_system, source_key, kind, value, measured_at)
-        VALUES (pid, 'gnumed', key, t.measurement, val OPERATOR(pg_catalog.*) factor, r.clin_when)
+        VALUES (pid, 'gnumed', key, t.measurement, val OPERATOR(pg_catalog.*) v_factor, r.clin_when)
         ON CONFLICT (source_system, source_key) DO UPDATE
             SET kind = EXCLUDED.kind, value = EXCLUDED.value, measured_at = EXCLUDED.measured_at
             WHERE (ms.kind, ms.value, ms.measured_at) IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.value, EXCLUDED.measured_at);
