@@ -52,9 +52,6 @@ SELECT is((SELECT count(*)::int FROM careflags.quarantine WHERE source_system = 
 SELECT * FROM finish();
 ROLLBACK;
 \else
-BEGIN;
-SELECT plan(1);
-SELECT skip('GNUmed database unavailable: ' || :'gm_status', 1);
-SELECT * FROM finish();
-ROLLBACK;
+-- TAP "skip all": pg_prove reports the file as skipped, with the reason.
+\echo 1..0 # SKIP GNUmed database unavailable: :gm_status
 \endif

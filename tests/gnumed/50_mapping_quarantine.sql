@@ -128,9 +128,6 @@ SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'GNUmed''s deferred checks pass
 SELECT * FROM finish();
 ROLLBACK;
 \else
-BEGIN;
-SELECT plan(1);
-SELECT skip('GNUmed database unavailable: ' || :'gm_status', 1);
-SELECT * FROM finish();
-ROLLBACK;
+-- TAP "skip all": pg_prove reports the file as skipped, with the reason.
+\echo 1..0 # SKIP GNUmed database unavailable: :gm_status
 \endif
