@@ -46,6 +46,8 @@
 #include "scores.h"
 
 
+bool		cf_reconciling = false;
+
 /* ---- owner context ---- */
 
 Oid
@@ -902,7 +904,7 @@ cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 	MemoryContext old;
 	RuleSet		rs;
 	CfEvalOps	ops;
-	int64		changes = 0;
+	volatile int64 changes = 0;
 
 	if (n <= 0)
 		return 0;
@@ -917,15 +919,24 @@ cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 
 	patient_cxt = AllocSetContextCreate(CurrentMemoryContext, "careflags patient",
 										ALLOCSET_DEFAULT_SIZES);
-	for (int i = 0; i < n; i++)
+	cf_reconciling = true;
+	PG_TRY();
 	{
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(patient_cxt);
-		changes += reconcile_patient(patient_ids[i], &rs, &ops, mode, on_difference, arg);
-		MemoryContextSwitchTo(old);
-		SPI_freetuptable(SPI_tuptable);
-		MemoryContextReset(patient_cxt);
+		for (int i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			old = MemoryContextSwitchTo(patient_cxt);
+			changes += reconcile_patient(patient_ids[i], &rs, &ops, mode, on_difference, arg);
+			MemoryContextSwitchTo(old);
+			SPI_freetuptable(SPI_tuptable);
+			MemoryContextReset(patient_cxt);
+		}
 	}
+	PG_FINALLY();
+	{
+		cf_reconciling = false;
+	}
+	PG_END_TRY();
 	MemoryContextDelete(patient_cxt);
 
 	SPI_finish();

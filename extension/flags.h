@@ -48,6 +48,9 @@ extern void cf_enter_owner_context(CfOwnerContext *ctx);
 extern void cf_leave_owner_context(CfOwnerContext *ctx);
 extern Oid	cf_extension_owner(void);
 
+/* True while careflags itself writes careflags.flag. */
+extern bool cf_reconciling;
+
 /* NOTIFY careflags with ids only. */
 extern void cf_notify(const char *event, int64 flag_id, int64 patient_id,
 					  const char *rule_id, const char *unit_id);

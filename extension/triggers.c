@@ -25,7 +25,9 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -212,4 +214,48 @@ careflags_fact_changed_row(PG_FUNCTION_ARGS)
 	n = cf_unique_ids(ids, n);
 	evaluate_isolated(ids, n, RelationGetRelationName(td->tg_relation));
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * careflags.flag_restored_row_wins(): BEFORE INSERT ON careflags.flag.  A
+ * flag written by anyone but careflags' evaluation (pg_restore loading the
+ * saved flags) replaces a flag of the same id, or the open flag of the same
+ * patient and rule, that the evaluation raised moments before.
+ */
+PG_FUNCTION_INFO_V1(careflags_flag_restored_row_wins);
+Datum
+careflags_flag_restored_row_wins(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	Datum		v[4];
+	Oid			types[4] = {INT8OID, INT8OID, TEXTOID, BOOLOID};
+	bool		isnull;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("careflags.flag_restored_row_wins() must be a BEFORE INSERT ... FOR EACH ROW trigger")));
+	if (cf_reconciling)
+		return PointerGetDatum(td->tg_trigtuple);
+
+	desc = RelationGetDescr(td->tg_relation);
+	v[0] = heap_getattr(td->tg_trigtuple, SPI_fnumber(desc, "patient_id"), desc, &isnull);
+	v[1] = heap_getattr(td->tg_trigtuple, SPI_fnumber(desc, "flag_id"), desc, &isnull);
+	v[2] = heap_getattr(td->tg_trigtuple, SPI_fnumber(desc, "rule_id"), desc, &isnull);
+	(void) heap_getattr(td->tg_trigtuple, SPI_fnumber(desc, "resolved_at"), desc, &isnull);
+	v[3] = BoolGetDatum(isnull);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("DELETE FROM careflags.flag f "
+							  "WHERE f.patient_id OPERATOR(pg_catalog.=) $1 "
+							  "AND (f.flag_id OPERATOR(pg_catalog.=) $2 "
+							  "OR ($4 AND f.resolved_at IS NULL AND f.rule_id OPERATOR(pg_catalog.=) $3))",
+							  4, types, v, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "careflags: could not replace a restored flag");
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	return PointerGetDatum(td->tg_trigtuple);
 }

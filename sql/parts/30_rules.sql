@@ -125,7 +125,8 @@ CREATE FUNCTION @extschema@.rule_remember_change() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-    IF pg_catalog.current_setting('careflags.applying_rule_change', true) OPERATOR(pg_catalog.=) 'on' THEN
+    -- a change applied from careflags.rule_site_change (restore) is already there
+    IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1 THEN
         RETURN NULL;
     END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
@@ -137,12 +138,10 @@ BEGIN
         DELETE FROM @extschema@.rule_site_change WHERE rule_id OPERATOR(pg_catalog.=) OLD.rule_id;
         RETURN NULL;
     END IF;
-    PERFORM pg_catalog.set_config('careflags.applying_rule_change', 'on', true);
     INSERT INTO @extschema@.rule_site_change (rule_id, rule)
         VALUES (NEW.rule_id, pg_catalog.to_jsonb(NEW))
         ON CONFLICT (rule_id) DO UPDATE
             SET rule = EXCLUDED.rule, changed_at = pg_catalog.now(), changed_by = CURRENT_USER;
-    PERFORM pg_catalog.set_config('careflags.applying_rule_change', 'off', true);
     RETURN NULL;
 END
 $$;
@@ -151,10 +150,10 @@ CREATE FUNCTION @extschema@.rule_apply_change() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-    IF pg_catalog.current_setting('careflags.applying_rule_change', true) OPERATOR(pg_catalog.=) 'on' THEN
+    -- only when loaded on its own (pg_restore), not when remembering an edit
+    IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1 THEN
         RETURN NULL;
     END IF;
-    PERFORM pg_catalog.set_config('careflags.applying_rule_change', 'on', true);
     INSERT INTO @extschema@.rule
         SELECT * FROM pg_catalog.jsonb_populate_record(NULL::@extschema@.rule, NEW.rule)
         ON CONFLICT (rule_id) DO UPDATE SET
@@ -164,7 +163,6 @@ BEGIN
             follow_up = EXCLUDED.follow_up, threshold = EXCLUDED.threshold,
             severity = EXCLUDED.severity, max_snooze = EXCLUDED.max_snooze,
             enabled = EXCLUDED.enabled, description = EXCLUDED.description;
-    PERFORM pg_catalog.set_config('careflags.applying_rule_change', 'off', true);
     RETURN NULL;
 END
 $$;

@@ -56,3 +56,16 @@ CREATE FUNCTION @extschema@.flag_state(due_from timestamptz, due_at timestamptz,
     END;
 COMMENT ON FUNCTION @extschema@.flag_state(timestamptz, timestamptz, interval, timestamptz) IS
     'upcoming before due_from - window, due_soon within the window, due from due_from, overdue from due_at';
+
+-- pg_restore loads the facts before the flags, and the evaluation triggers
+-- raise flags as the facts arrive.  When the saved flags then come in, the
+-- saved row wins: the freshly raised duplicate (same id, or the same open
+-- patient/rule) is removed.  Inserts by careflags' own evaluation skip the
+-- check (they never conflict: an open flag is resolved before its successor
+-- is inserted).
+CREATE FUNCTION @extschema@.flag_restored_row_wins() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_flag_restored_row_wins';
+COMMENT ON FUNCTION @extschema@.flag_restored_row_wins() IS
+    'BEFORE INSERT on careflags.flag: during pg_restore, a saved flag replaces the one just raised for the same patient and rule';
+CREATE TRIGGER a_restored_row_wins BEFORE INSERT ON @extschema@.flag
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.flag_restored_row_wins();
