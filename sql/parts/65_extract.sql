@@ -143,7 +143,10 @@ CREATE FUNCTION @extschema@.extract_rows(p_period_end date, p_periods integer, p
                    medication_review text,
                    fall_risk_assessment text, fall_risk_high boolean, fall_risk_plan text)
     LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp AS
+    SET search_path = pg_catalog, pg_temp
+    -- five function scans joined look expensive to the planner; compiling
+    -- them with JIT costs more than the query itself
+    SET jit = off AS
 $$
 #variable_conflict use_column
 DECLARE
