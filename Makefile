@@ -15,8 +15,9 @@ MODULE_big  = careflags
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
 
 # The install script of the current version is assembled from sql/parts/, in
-# file-name order; scripts of earlier versions and upgrade scripts are kept as
-# they were released.
+# file-name order, with @extschema@ written out as careflags (the script
+# creates that schema itself; see the control file); scripts of earlier
+# versions and upgrade scripts are kept as they were released.
 SQL_PARTS   = $(sort $(wildcard sql/parts/*.sql))
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
@@ -46,7 +47,8 @@ $(DATA_built): $(SQL_PARTS) $(EXTENSION).control
 	@mkdir -p sql
 	{ echo '-- careflags $(EXTVERSION): generated from sql/parts/ by make; do not edit.'; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION careflags" to load this file. \quit'; \
-	  for f in $(SQL_PARTS); do echo; echo "-- ==== $$f ===="; sed '/^\\echo Use "CREATE EXTENSION/d' $$f; done; } > $@
+	  for f in $(SQL_PARTS); do echo; echo "-- ==== $$f ===="; \
+	    sed -e '/^\\echo Use "CREATE EXTENSION/d' -e 's/@extschema@/careflags/g' $$f; done; } > $@
 
 all: plugins-all cli-all
 install: plugins-install cli-install

@@ -1,6 +1,9 @@
 -- sql/parts/00_types.sql - roles, types and the clock of careflags.
 \echo Use "CREATE EXTENSION careflags" to load this file. \quit
 
+CREATE SCHEMA @extschema@;
+COMMENT ON SCHEMA @extschema@ IS 'careflags: care-quality flags for elderly patients';
+
 -- Roles are cluster-wide: created once, left in place by DROP EXTENSION
 -- (they may own grants in other databases).
 DO $roles$
