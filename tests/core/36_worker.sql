@@ -1,0 +1,36 @@
+-- The background worker: running, and turning a flag overdue with no write
+-- (committed data, real clock; cleaned up at the end).
+\set ON_ERROR_STOP 1
+\set QUIET 1
+SET client_min_messages = warning;
+SELECT plan(4);
+
+SELECT ok(EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'careflags worker'),
+          'the careflags worker runs (shared_preload_libraries)');
+SELECT is(current_setting('careflags.worker_interval'), '1s', 'every second in the test cluster');
+
+-- a rule whose deadline passes in two seconds
+UPDATE careflags.rule SET due_interval = '2 seconds', due_soon_window = '0' WHERE rule_id = 'nutrition.screening.admission_short_term';
+INSERT INTO careflags.patient (source_system, source_key, birth_date) VALUES ('worker-test', 'w1', '1940-01-01');
+INSERT INTO careflags.episode (patient_id, setting, started_at)
+     SELECT patient_id, 'nursing_home_short_term', now() FROM careflags.patient WHERE source_system = 'worker-test';
+SELECT is((SELECT notified_state FROM careflags.flag f JOIN careflags.patient p USING (patient_id)
+            WHERE p.source_system = 'worker-test' AND f.rule_id = 'nutrition.screening.admission_short_term'),
+          'due', 'the flag is raised due');
+
+DO $$
+BEGIN
+    FOR i IN 1..40 LOOP
+        PERFORM pg_sleep(0.25);
+        EXIT WHEN EXISTS (SELECT FROM careflags.flag f JOIN careflags.patient p USING (patient_id)
+                           WHERE p.source_system = 'worker-test' AND f.notified_state = 'overdue');
+    END LOOP;
+END $$;
+SELECT is((SELECT notified_state FROM careflags.flag f JOIN careflags.patient p USING (patient_id)
+            WHERE p.source_system = 'worker-test' AND f.rule_id = 'nutrition.screening.admission_short_term'),
+          'overdue', 'without any write, the worker notices it became overdue (and sends NOTIFY careflags)');
+
+DELETE FROM careflags.patient WHERE source_system = 'worker-test';
+UPDATE careflags.rule SET due_interval = '1 day', due_soon_window = '7 days' WHERE rule_id = 'nutrition.screening.admission_short_term';
+DELETE FROM careflags.rule_site_change WHERE rule_id = 'nutrition.screening.admission_short_term';
+SELECT * FROM finish();
