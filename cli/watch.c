@@ -265,7 +265,7 @@ cf_cmd_watch(int argc, char **argv)
 			backoff = 1;
 			continue;
 		}
-		while ((note = PQnotifies(conn)) != NULL)
+		while (!stop_requested && (note = PQnotifies(conn)) != NULL)
 		{
 			if (print_event(conn, note->extra, unit, events))
 				printed++;

@@ -73,7 +73,7 @@ PGHOST=$state PGPORT=$port PGUSER=postgres
 export PGHOST PGPORT PGUSER
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE careflags_cli" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d careflags_cli -c "CREATE EXTENSION careflags" \
-     -f "$ROOT/tests/cli/population.sql" >/dev/null
+     -f "$ROOT/tests/cli/population.psql" >/dev/null
 # The worker gave up on the database that did not exist yet: a restart
 # starts it at once; wait until it is connected.
 as_owner "$PGBIN/pg_ctl" -D "$state/data" -l "$state/server.log" -m fast -w restart >/dev/null
