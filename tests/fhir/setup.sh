@@ -6,7 +6,7 @@
 # transaction and rolls everything back.  Run by scripts/test.sh after the
 # cluster starts (PGHOST/PGPORT/PGUSER set).
 set -eu
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS careflags_fhir_test" \
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS careflags_fhir_test" \
      -c "CREATE DATABASE careflags_fhir_test" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d careflags_fhir_test \
      -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION careflags" -c "CREATE EXTENSION careflags_fhir" >/dev/null
