@@ -484,3 +484,5 @@ GRANT EXECUTE ON FUNCTION @extschema@.report_period(date), @extschema@.report_to
 -- Index the reports lean on (besides the patient-first ones of 10_facts):
 -- whether a plan of a kind was in force, per patient.
 CREATE INDEX care_plan_patient_kind ON @extschema@.care_plan (patient_id, kind, started_at);
+COMMENT ON INDEX @extschema@.care_plan_patient_kind IS
+    'reports: was a plan of a kind in force for a patient (indicator_patients)';

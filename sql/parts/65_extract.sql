@@ -60,6 +60,8 @@ COMMENT ON FUNCTION @extschema@.pseudonym_key_replace() IS
 REVOKE ALL ON FUNCTION @extschema@.pseudonym_key_replace() FROM PUBLIC;
 CREATE TRIGGER replace_on_insert BEFORE INSERT ON @extschema@.pseudonym_key
     FOR EACH ROW EXECUTE FUNCTION @extschema@.pseudonym_key_replace();
+COMMENT ON TRIGGER replace_on_insert ON @extschema@.pseudonym_key IS
+    'a secret restored by pg_restore replaces the one CREATE EXTENSION made';
 
 INSERT INTO @extschema@.pseudonym_key (secret) VALUES (@extschema@.pseudonym_new_secret());
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pseudonym_key', '');
