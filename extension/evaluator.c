@@ -195,6 +195,32 @@ last_event(EvalState *st, CfDomain domain, CfTime from, bool *at_risk)
 	return a->assessed_at;
 }
 
+/* Time of the first qualifying event of the domain in [from, now]. */
+static CfTime
+first_event(EvalState *st, CfDomain domain, CfTime from)
+{
+	const CfPatientFacts *f = st->f;
+	CfTime		best = CF_TIME_NONE;
+
+	if (domain == CF_DOM_MEDICATION_REVIEW)
+	{
+		for (int i = 0; i < f->n_reviews; i++)
+			if (f->reviews[i] >= from && f->reviews[i] <= st->now &&
+				(best == CF_TIME_NONE || f->reviews[i] < best))
+				best = f->reviews[i];
+		return best;
+	}
+	for (int i = 0; i < f->n_assessments; i++)
+	{
+		const CfAssessment *a = &f->assessments[i];
+
+		if (a->domain == domain && a->assessed_at >= from && a->assessed_at <= st->now &&
+			(best == CF_TIME_NONE || a->assessed_at < best))
+			best = a->assessed_at;
+	}
+	return best;
+}
+
 static bool
 medication_active(const CfMedication *m, CfTime at)
 {
@@ -296,10 +322,15 @@ active_frid(EvalState *st, const char **description)
 	return NULL;
 }
 
+/*
+ * A plan of the kind in force at or after `since`; *made is when it was made
+ * (or `since` for a plan that already existed).
+ */
 static bool
-has_plan(EvalState *st, CfPlanKind kind, CfTime since)
+has_plan(EvalState *st, CfPlanKind kind, CfTime since, CfTime *made)
 {
 	const CfPatientFacts *f = st->f;
+	bool		found = false;
 
 	for (int i = 0; i < f->n_plans; i++)
 	{
@@ -313,9 +344,15 @@ has_plan(EvalState *st, CfPlanKind kind, CfTime since)
 			continue;
 		}
 		if (p->ended_at == CF_TIME_NONE || p->ended_at > since)
-			return true;
+		{
+			CfTime		t = p->started_at > since ? p->started_at : since;
+
+			if (!found || t < *made)
+				*made = t;
+			found = true;
+		}
 	}
-	return false;
+	return found;
 }
 
 /* ---- rules by anchor ---- */
@@ -346,9 +383,11 @@ rule_episode_start(EvalState *st, const CfRule *rule, CfFlagResult *r)
 	if (ev != CF_TIME_NONE)
 	{
 		r->outcome = CF_OUT_DONE;
+		r->event_at = first_event(st, rule->domain, start);
 		return;
 	}
 	set_flag(r, st, start, add_iv(st, start, &rule->due_interval, 1));
+	r->event_at = start;
 	fmt_date(st, start, d1, sizeof(d1));
 	fmt_date(st, r->due_at, d2, sizeof(d2));
 	snprintf(r->reason, CF_REASON_LEN, "No %s since admission on %s; due %s",
@@ -379,6 +418,7 @@ rule_last_event(EvalState *st, const CfRule *rule, CfFlagResult *r)
 	}
 	due = add_iv(st, ev, &rule->due_interval, 1);
 	set_flag(r, st, due, due);
+	r->event_at = ev;
 	fmt_date(st, ev, d1, sizeof(d1));
 	fmt_date(st, due, d2, sizeof(d2));
 	snprintf(r->reason, CF_REASON_LEN, "Last %s on %s; next due %s",
@@ -406,12 +446,13 @@ rule_risk_result(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		r->outcome = CF_OUT_CLEARED;
 		return;
 	}
-	if (has_plan(st, kind, a->assessed_at))
+	if (has_plan(st, kind, a->assessed_at, &r->event_at))
 	{
 		r->outcome = CF_OUT_DONE;
 		return;
 	}
 	set_flag(r, st, a->assessed_at, add_iv(st, a->assessed_at, &rule->follow_up, 1));
+	r->event_at = a->assessed_at;
 	fmt_date(st, a->assessed_at, d1, sizeof(d1));
 	fmt_date(st, r->due_at, d2, sizeof(d2));
 	snprintf(total, sizeof(total), "%g", a->total);
@@ -462,6 +503,7 @@ rule_plan_evaluation(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		last = plan->last_evaluated_at;
 	due = add_iv(st, last, &rule->due_interval, 1);
 	set_flag(r, st, due, due);
+	r->event_at = last;
 	fmt_date(st, last, d1, sizeof(d1));
 	fmt_date(st, due, d2, sizeof(d2));
 	snprintf(r->reason, CF_REASON_LEN, "%s plan %s on %s; evaluation due %s",
@@ -608,6 +650,7 @@ rule_weight_series(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		return;
 	}
 	set_flag(r, st, w->measured_at, add_iv(st, w->measured_at, &rule->follow_up, 1));
+	r->event_at = w->measured_at;
 	snprintf(r->reason, CF_REASON_LEN, "Signs of %s malnutrition: %s", degree, figures);
 }
 
@@ -642,9 +685,11 @@ rule_medicine_count(EvalState *st, const CfRule *rule, CfFlagResult *r)
 	else if (review != CF_TIME_NONE && review >= reached)
 	{
 		r->outcome = CF_OUT_DONE;
+		r->event_at = review;
 		return;
 	}
 	set_flag(r, st, due_from, add_iv(st, due_from, &rule->follow_up, 1));
+	r->event_at = review != CF_TIME_NONE && review > reached ? review : reached;
 	fmt_date(st, r->due_from, d2, sizeof(d2));
 	if (review != CF_TIME_NONE)
 	{
@@ -701,9 +746,12 @@ rule_fall(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		if (first == CF_TIME_NONE)
 		{
 			r->outcome = a != NULL ? CF_OUT_DONE : CF_OUT_CLEARED;
+			if (a != NULL)
+				r->event_at = a->assessed_at;
 			return;
 		}
 		set_flag(r, st, first, add_iv(st, first, &rule->follow_up, 1));
+		r->event_at = first;
 		fmt_date(st, first, d1, sizeof(d1));
 		fmt_date(st, r->due_at, d2, sizeof(d2));
 		if (a != NULL)
@@ -766,10 +814,12 @@ rule_fall(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		if (review != CF_TIME_NONE && review >= trigger)
 		{
 			r->outcome = CF_OUT_DONE;
+			r->event_at = review;
 			return;
 		}
 		why = (trigger == fall) ? "Fall" : "High fall-risk score";
 		set_flag(r, st, trigger, add_iv(st, trigger, &rule->follow_up, 1));
+		r->event_at = trigger;
 		fmt_date(st, trigger, d1, sizeof(d1));
 		fmt_date(st, r->due_at, d2, sizeof(d2));
 		snprintf(r->reason, CF_REASON_LEN,
@@ -834,6 +884,7 @@ cf_evaluate(const CfPatientFacts *facts,
 	{
 		memset(&results[i], 0, sizeof(CfFlagResult));
 		results[i].rule = &rules[i];
+		results[i].event_at = CF_TIME_NONE;
 		results[i].outcome = CF_OUT_NOT_IN_SCOPE;
 	}
 

@@ -192,6 +192,12 @@ typedef struct CfFlagResult
 {
 	const CfRule *rule;
 	CfOutcome	outcome;
+	/*
+	 * CF_OUT_FLAG: the event the due time counts from; CF_OUT_DONE: when the
+	 * action was done (the fact's own time, for response times); else
+	 * CF_TIME_NONE.
+	 */
+	CfTime		event_at;
 	/* the rest only for CF_OUT_FLAG */
 	const CfEpisode *episode;
 	CfTime		due_from;

@@ -208,7 +208,7 @@ static const char *const query_text[Q_COUNT] = {
 	[Q_UPDATE_FLAG] = "UPDATE careflags.flag SET reason = $3, unit_id = $4, "
 	"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7 "
 	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2",
-	[Q_RESOLVE_FLAG] = "UPDATE careflags.flag SET resolved_at = $3, resolution = $4 "
+	[Q_RESOLVE_FLAG] = "UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5 "
 	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2",
 	[Q_STATE] = "INSERT INTO careflags.patient_state AS s (patient_id, evaluated_at, next_check_at) "
 	"VALUES ($1, $2, $3) ON CONFLICT (patient_id) DO UPDATE "
@@ -219,7 +219,7 @@ static const int query_nargs[Q_COUNT] = {
 	[Q_PATIENT] = 1,[Q_PATIENT_LOCK] = 1,[Q_EPISODES] = 1,[Q_ASSESSMENTS] = 1,[Q_MEASUREMENTS] = 1,
 	[Q_MEDICATIONS] = 1,[Q_REVIEWS] = 1,[Q_PLANS] = 1,[Q_FALLS] = 1,
 	[Q_EXEMPTIONS] = 1,[Q_OPEN_FLAGS] = 1,[Q_INSERT_FLAG] = 12,[Q_UPDATE_FLAG] = 7,
-	[Q_RESOLVE_FLAG] = 4,[Q_STATE] = 3,
+	[Q_RESOLVE_FLAG] = 5,[Q_STATE] = 3,
 };
 
 static const Oid query_argtypes[Q_COUNT][12] = {
@@ -230,7 +230,7 @@ static const Oid query_argtypes[Q_COUNT][12] = {
 	[Q_INSERT_FLAG] = {INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID,
 	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, TEXTOID},
 	[Q_UPDATE_FLAG] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID},
-	[Q_RESOLVE_FLAG] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID},
+	[Q_RESOLVE_FLAG] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID},
 	[Q_STATE] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID},
 };
 
@@ -754,11 +754,15 @@ reconcile_patient(int64 patient_id, const RuleSet *rs, const CfEvalOps *ops,
 				continue;
 			}
 			{
-				Datum		v[4] = {Int64GetDatum(patient_id), Int64GetDatum(of->flag_id),
+				Datum		v[5] = {Int64GetDatum(patient_id), Int64GetDatum(of->flag_id),
 					TimestampTzGetDatum((TimestampTz) now),
-				CStringGetTextDatum(cf_outcome_resolution(fr->outcome))};
+					CStringGetTextDatum(cf_outcome_resolution(fr->outcome)),
+				TimestampTzGetDatum((TimestampTz) fr->event_at)};
+				char		nulls[5] = "     ";
 
-				run(Q_RESOLVE_FLAG, v, NULL, false, SPI_OK_UPDATE);
+				if (fr->outcome != CF_OUT_DONE || fr->event_at == CF_TIME_NONE)
+					nulls[4] = 'n';
+				run(Q_RESOLVE_FLAG, v, nulls, false, SPI_OK_UPDATE);
 				cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
 			}
 			continue;
@@ -816,19 +820,28 @@ reconcile_patient(int64 patient_id, const RuleSet *rs, const CfEvalOps *ops,
 		if (of != NULL)
 		{
 			const char *why;
-			Datum		v[4];
+			Datum		v[5];
+			char		nulls[5] = "    n";
 
 			if (of->episode_id != fr->episode->episode_id)
 				why = "episode_ended";
 			else if (fr->due_from > of->due_from)
+			{
+				/* a newer event moved the due time on: that event was the action */
 				why = "done";
+				if (fr->event_at != CF_TIME_NONE)
+				{
+					v[4] = TimestampTzGetDatum((TimestampTz) fr->event_at);
+					nulls[4] = ' ';
+				}
+			}
 			else
 				why = "superseded";
 			v[0] = Int64GetDatum(patient_id);
 			v[1] = Int64GetDatum(of->flag_id);
 			v[2] = TimestampTzGetDatum((TimestampTz) now);
 			v[3] = CStringGetTextDatum(why);
-			run(Q_RESOLVE_FLAG, v, NULL, false, SPI_OK_UPDATE);
+			run(Q_RESOLVE_FLAG, v, nulls, false, SPI_OK_UPDATE);
 			cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
 		}
 		{
@@ -871,10 +884,10 @@ reconcile_patient(int64 patient_id, const RuleSet *rs, const CfEvalOps *ops,
 			continue;
 		}
 		{
-			Datum		v[4] = {Int64GetDatum(patient_id), Int64GetDatum(open[i].flag_id),
-				TimestampTzGetDatum((TimestampTz) now), CStringGetTextDatum("rule_disabled")};
+			Datum		v[5] = {Int64GetDatum(patient_id), Int64GetDatum(open[i].flag_id),
+				TimestampTzGetDatum((TimestampTz) now), CStringGetTextDatum("rule_disabled"), (Datum) 0};
 
-			run(Q_RESOLVE_FLAG, v, NULL, false, SPI_OK_UPDATE);
+			run(Q_RESOLVE_FLAG, v, "    n", false, SPI_OK_UPDATE);
 			cf_notify("resolved", open[i].flag_id, patient_id, open[i].rule_id, open[i].unit_id);
 		}
 	}

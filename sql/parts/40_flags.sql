@@ -24,6 +24,7 @@ CREATE TABLE @extschema@.flag (
     details         jsonb,
     resolved_at     timestamptz,
     resolution      text,
+    action_at       timestamptz,
     acknowledged_at timestamptz,
     acknowledged_by name,
     snoozed_until   timestamptz,
@@ -36,6 +37,8 @@ COMMENT ON TABLE @extschema@.flag IS
     'flags raised by the rules: open while resolved_at is NULL; due_from/due_at give the read-time state';
 COMMENT ON COLUMN @extschema@.flag.resolution IS
     'why the flag closed: done (the action was recorded), cleared, episode_ended, deceased, exempt, rule_disabled, superseded';
+COMMENT ON COLUMN @extschema@.flag.action_at IS
+    'for resolution done: when the action was done (the fact''s own time; resolved_at is when careflags learned of it, which may be later for imported history)';
 CREATE UNIQUE INDEX flag_one_open ON @extschema@.flag (patient_id, rule_id) WHERE resolved_at IS NULL;
 CREATE INDEX flag_open_unit ON @extschema@.flag (unit_id, severity, due_at) WHERE resolved_at IS NULL;
 CREATE INDEX flag_resolved ON @extschema@.flag (resolved_at) WHERE resolved_at IS NOT NULL;

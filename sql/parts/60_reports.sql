@@ -423,9 +423,9 @@ CREATE FUNCTION @extschema@.indicator_series(indicator text,
 COMMENT ON FUNCTION @extschema@.indicator_series(text, date, integer, integer, @extschema@.care_setting, text) IS
     'monthly time series of an indicator: the value at period_end and at each of the (months - 1) month ends before it, oldest first; each point covers the 12 months before it';
 
--- How long flags waited: from due (due_from) to resolved with the action
--- recorded (resolution ''done''), for flags resolved in the 12 months of
--- the period.
+-- How long flags waited: from due (due_from) to the action (action_at, the
+-- fact's own time; resolved_at when unknown) for flags resolved as done,
+-- whose action fell in the 12 months of the period.
 CREATE FUNCTION @extschema@.flag_response_times(period_end date DEFAULT NULL,
                                                 min_age integer DEFAULT 67,
                                                 setting @extschema@.care_setting DEFAULT NULL,
@@ -441,11 +441,11 @@ CREATE FUNCTION @extschema@.flag_response_times(period_end date DEFAULT NULL,
         FROM @extschema@.report_period(COALESCE($1, @extschema@.report_today())) r
     ), f AS (
         SELECT f.domain, f.rule_id,
-               GREATEST(0, EXTRACT(epoch FROM f.resolved_at - f.due_from) / 86400.0) AS days,
-               f.resolved_at <= f.due_at AS on_time
+               GREATEST(0, EXTRACT(epoch FROM COALESCE(f.action_at, f.resolved_at) - f.due_from) / 86400.0) AS days,
+               COALESCE(f.action_at, f.resolved_at) <= f.due_at AS on_time
         FROM w, @extschema@.flag f
         JOIN @extschema@.patient p ON p.patient_id = f.patient_id
-        WHERE f.resolved_at >= w.starts_at AND f.resolved_at < w.ends_at
+        WHERE COALESCE(f.action_at, f.resolved_at) >= w.starts_at AND COALESCE(f.action_at, f.resolved_at) < w.ends_at
           AND f.resolution = 'done'
           AND ($3 IS NULL OR f.setting = $3)
           AND ($4 IS NULL OR f.unit_id = $4)

@@ -2,7 +2,7 @@
 -- the boundary, and a later fact that resolves it (clinical-rules.md §2, §7).
 BEGIN;
 \ir fixtures.psql
-SELECT plan(44);
+SELECT plan(45);
 
 SELECT cft.at('2026-03-10 12:00+01');
 
@@ -21,6 +21,13 @@ SELECT cft.at('2026-03-12 12:00+01');
 SELECT cft.screen((SELECT id FROM p), '2026-03-12 11:00+01', 0);
 SELECT ok(NOT cft.is_open((SELECT id FROM p), 'nutrition.screening.admission_long_term'), 'a late screening still resolves it');
 SELECT is(cft.resolution((SELECT id FROM p), 'nutrition.screening.admission_long_term'), 'done', 'resolved as done');
+SELECT cft.at('2026-04-01 12:00+01');
+CREATE TEMP TABLE late AS SELECT cft.patient('nursing_home_long_term', '2026-03-03 10:00+01') AS id;
+SELECT cft.screen((SELECT id FROM late), '2026-03-08 09:00+01', 0);
+SELECT is((SELECT row(action_at, resolved_at)::text FROM careflags.flag WHERE patient_id = (SELECT id FROM p)
+            AND rule_id = 'nutrition.screening.admission_long_term'),
+          row('2026-03-12 11:00+01'::timestamptz, '2026-03-12 12:00+01'::timestamptz)::text,
+          'the action time is the screening''s own time; resolved_at is when careflags learned it');
 
 -- screening before admission does not count; screening on the day does
 SELECT cft.at('2026-03-10 12:00+01');
