@@ -37,6 +37,7 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "calendar.h"
@@ -92,6 +93,17 @@ cf_enter_owner_context(CfOwnerContext *ctx)
 	SetUserIdAndSecContext(owner, ctx->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	ctx->save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+
+	/*
+	 * careflags' statements read one patient through an index led by
+	 * patient_id.  Their plans are prepared once per backend and kept; a plan
+	 * made while a table was small (or had no statistics, as in the
+	 * transaction that loads it) must not stay a sequential scan as the table
+	 * grows, so sequential scans are ruled out when they are planned.
+	 */
+	(void) set_config_option("enable_seqscan", "off",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
 }
@@ -248,7 +260,9 @@ plan_for(QueryId q)
 {
 	if (plans[q] == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(query_text[q], query_nargs[q], (Oid *) query_argtypes[q]);
+		/* always the generic plan: planned once, never re-planned per call */
+		SPIPlanPtr	p = SPI_prepare_cursor(query_text[q], query_nargs[q], (Oid *) query_argtypes[q],
+										   CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed for careflags query %d: %s", (int) q,
@@ -473,7 +487,7 @@ load_rules(RuleSet *rs)
 /* ---- facts ---- */
 
 static bool
-load_facts(int64 patient_id, CfPatientFacts *f, bool lock)
+load_facts(int64 patient_id, CfPatientFacts *f)
 {
 	Datum		arg[1] = {Int64GetDatum(patient_id)};
 	int			n;
@@ -481,10 +495,7 @@ load_facts(int64 patient_id, CfPatientFacts *f, bool lock)
 	memset(f, 0, sizeof(*f));
 	f->patient_id = patient_id;
 
-	if (lock)
-		run(Q_PATIENT_LOCK, arg, NULL, false, SPI_OK_SELECT);
-	else
-		run(Q_PATIENT, arg, NULL, read_only_batch, SPI_OK_SELECT);
+	run(Q_PATIENT, arg, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
 	f->has_birth_date = !col_null(0, 1);
@@ -497,7 +508,7 @@ load_facts(int64 patient_id, CfPatientFacts *f, bool lock)
 	f->deceased = col_bool(0, 2);
 	f->deceased_at = col_time(0, 3);
 
-	run(Q_EPISODES, arg, NULL, read_only_batch, SPI_OK_SELECT);
+	run(Q_EPISODES, arg, NULL, true, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	if (n > 0)
 	{
@@ -520,7 +531,7 @@ load_facts(int64 patient_id, CfPatientFacts *f, bool lock)
 	if (f->n_episodes == 0 && !f->deceased)
 		return true;			/* nothing else matters without an episode */
 
-	run(Q_ASSESSMENTS, arg, NULL, read_only_batch, SPI_OK_SELECT);
+	run(Q_ASSESSMENTS, arg, NULL, true, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	if (n > 0)
 	{
@@ -543,7 +554,7 @@ load_facts(int64 patient_id, CfPatientFacts *f, bool lock)
 		f->n_assessments = n;
 	}
 
-	run(Q_MEASUREMENTS, arg, NULL, read_only_batch, SPI_OK_SELECT);
+	run(Q_MEASUREMENTS, arg, NULL, true, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	if (n > 0)
 	{
@@ -563,7 +574,7 @@ load_facts(int64 patient_id, CfPatientFacts *f, bool lock)
 		f->n_measurements = n;
 	}
 
-	run(Q_MEDICATIONS, arg, NULL, read_only_batch, SPI_OK_SELECT);
+	run(Q_MEDICATIONS, arg, NULL, true, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	if (n > 0)
 	{
@@ -583,7 +594,7 @@ load_facts(int64 patient_id, CfPatientFacts *f, bool lock)
 		f->n_medications = n;
 	}
 
-	run(Q_REVIEWS, arg, NULL, read_only_batch, SPI_OK_SELECT);
+	run(Q_REVIEWS, arg, NULL, true, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	if (n > 0)
 	{
@@ -595,7 +606,7 @@ load_facts(int64 patient_id, CfPatientFacts *f, bool lock)
 		f->n_reviews = n;
 	}
 
-	run(Q_PLANS, arg, NULL, read_only_batch, SPI_OK_SELECT);
+	run(Q_PLANS, arg, NULL, true, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	if (n > 0)
 	{
@@ -612,7 +623,7 @@ load_facts(int64 patient_id, CfPatientFacts *f, bool lock)
 		f->n_plans = n;
 	}
 
-	run(Q_FALLS, arg, NULL, read_only_batch, SPI_OK_SELECT);
+	run(Q_FALLS, arg, NULL, true, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	if (n > 0)
 	{
@@ -624,7 +635,7 @@ load_facts(int64 patient_id, CfPatientFacts *f, bool lock)
 		f->n_falls = n;
 	}
 
-	run(Q_EXEMPTIONS, arg, NULL, read_only_batch, SPI_OK_SELECT);
+	run(Q_EXEMPTIONS, arg, NULL, true, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	if (n > 0)
 	{
@@ -701,13 +712,31 @@ reconcile_patient(int64 patient_id, const RuleSet *rs, const CfEvalOps *ops,
 	int			n_open;
 	int64		changes = 0;
 
-	if (!load_facts(patient_id, &facts, mode == CF_RECONCILE_WRITE))
+	/*
+	 * Writing: lock the patient first, then read everything under one fresh
+	 * snapshot taken after the lock, so that a session that waited for
+	 * another one's reconciliation of this patient sees its committed facts
+	 * and flags.  Checking: read under the statement's snapshot.
+	 */
+	if (mode == CF_RECONCILE_WRITE)
+	{
+		run(Q_PATIENT_LOCK, a1, NULL, false, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			return 0;			/* patient deleted */
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
+	if (!load_facts(patient_id, &facts))
+	{
+		if (mode == CF_RECONCILE_WRITE)
+			PopActiveSnapshot();
 		return 0;				/* patient deleted */
+	}
 
 	res = palloc0(sizeof(CfFlagResult) * Max(rs->n, 1));
 	cf_evaluate(&facts, rs->rules, rs->n, &rs->frids, now, ops, res, &next_check);
 
-	run(Q_OPEN_FLAGS, a1, NULL, read_only_batch, SPI_OK_SELECT);
+	run(Q_OPEN_FLAGS, a1, NULL, true, SPI_OK_SELECT);
 	n_open = (int) SPI_processed;
 	open = palloc0(sizeof(OpenFlag) * Max(n_open, 1));
 	for (int i = 0; i < n_open; i++)
@@ -726,6 +755,8 @@ reconcile_patient(int64 patient_id, const RuleSet *rs, const CfEvalOps *ops,
 		open[i].severity = DatumGetInt32(col(i, 8, &isnull));
 		open[i].setting = col_text(i, 9);
 	}
+	if (mode == CF_RECONCILE_WRITE)
+		PopActiveSnapshot();
 
 	for (int r = 0; r < rs->n; r++)
 	{
