@@ -28,6 +28,7 @@ PG_MODULE_MAGIC;
 
 bool		cf_strict = false;
 bool		cf_isolate_evaluation = true;
+bool		cf_defer_evaluation = false;
 char	   *cf_timezone_name = NULL;
 int			cf_worker_interval = 60;
 char	   *cf_worker_database = NULL;
@@ -106,6 +107,11 @@ _PG_init(void)
 							 "Run each statement's re-evaluation in a subtransaction, so that a failure is quarantined instead of failing the write.",
 							 "A transaction that writes facts in thousands of separate statements may turn it off (SET LOCAL) to avoid subtransaction overflow; facts are validated before they are stored either way.",
 							 &cf_isolate_evaluation, true, PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("careflags.defer_evaluation",
+							 "Re-evaluate the patients a transaction wrote once, at its commit, instead of after each statement.",
+							 "For bulk loads and transactions that write many patients: one evaluation per patient, patients locked in one ascending pass at commit. careflags.evaluate_deferred() evaluates earlier.",
+							 &cf_defer_evaluation, false, PGC_USERSET, 0, NULL, NULL, NULL);
 
 	DefineCustomStringVariable("careflags.timezone",
 							   "Time zone of careflags' calendar arithmetic (months, days, dates in reasons).",

@@ -15,6 +15,7 @@
 /* settings (careflags.c) */
 extern bool cf_strict;
 extern bool cf_isolate_evaluation;
+extern bool cf_defer_evaluation;
 extern char *cf_timezone_name;
 extern int	cf_worker_interval;
 extern char *cf_worker_database;

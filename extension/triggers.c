@@ -37,6 +37,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/tuplestore.h"
+#include "utils/memutils.h"
 
 #include "careflags.h"
 #include "flags.h"
@@ -59,6 +60,78 @@ idlist_add(IdList *l, int64 id)
 			palloc(sizeof(int64) * l->cap);
 	}
 	l->ids[l->n++] = id;
+}
+
+/*
+ * Deferred evaluation (careflags.defer_evaluation): the patients written in
+ * this transaction, kept in TopTransactionContext until a deferred
+ * constraint trigger on careflags.deferred_evaluation evaluates them at
+ * commit (one marker row per transaction queues it).
+ */
+static IdList *pending = NULL;
+static bool xact_callback_registered = false;
+
+static void
+pending_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		pending = NULL;			/* freed with the transaction's memory */
+}
+
+static void
+defer_ids(const int64 *ids, int n)
+{
+	MemoryContext old;
+	bool		first = (pending == NULL);
+
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(pending_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	if (pending == NULL)
+		pending = palloc0(sizeof(IdList));
+	for (int i = 0; i < n; i++)
+		idlist_add(pending, ids[i]);
+	MemoryContextSwitchTo(old);
+
+	if (first)
+	{
+		CfOwnerContext oc;
+		MemoryContext cxt = CurrentMemoryContext;
+
+		cf_enter_owner_context(&oc);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute("INSERT INTO careflags.deferred_evaluation DEFAULT VALUES", false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "careflags: could not queue the deferred evaluation");
+		SPI_finish();
+		cf_leave_owner_context(&oc);
+		MemoryContextSwitchTo(cxt);
+	}
+}
+
+static void evaluate_isolated(int64 *ids, int n, const char *table);
+
+/* Evaluate what was deferred so far; returns the number of patients. */
+static int
+evaluate_pending(void)
+{
+	int64	   *ids;
+	int			n;
+
+	if (pending == NULL || pending->n == 0)
+		return 0;
+	n = pending->n;
+	ids = palloc(sizeof(int64) * n);
+	memcpy(ids, pending->ids, sizeof(int64) * n);
+	pending->n = 0;
+	n = cf_unique_ids(ids, n);
+	evaluate_isolated(ids, n, "deferred_evaluation");
+	return n;
 }
 
 static void
@@ -93,6 +166,11 @@ evaluate_isolated(int64 *ids, int n, const char *table)
 
 	if (n == 0)
 		return;
+	if (cf_defer_evaluation && strcmp(table, "deferred_evaluation") != 0)
+	{
+		defer_ids(ids, n);
+		return;
+	}
 	if (cf_strict || !cf_isolate_evaluation)
 	{
 		(void) cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
@@ -258,4 +336,43 @@ careflags_flag_restored_row_wins(PG_FUNCTION_ARGS)
 	SPI_finish();
 	MemoryContextSwitchTo(cxt);
 	return PointerGetDatum(td->tg_trigtuple);
+}
+
+/*
+ * careflags.evaluate_at_commit(): deferred constraint trigger on
+ * careflags.deferred_evaluation; evaluates the patients this transaction
+ * deferred, and removes the marker row.
+ */
+PG_FUNCTION_INFO_V1(careflags_evaluate_at_commit);
+Datum
+careflags_evaluate_at_commit(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	CfOwnerContext oc;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("careflags.evaluate_at_commit() must be an AFTER ... FOR EACH ROW trigger")));
+	(void) evaluate_pending();
+	if (pending != NULL)
+		pending = NULL;			/* a later deferral queues a new marker */
+	cf_enter_owner_context(&oc);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) SPI_execute("DELETE FROM careflags.deferred_evaluation", false, 0);
+	SPI_finish();
+	cf_leave_owner_context(&oc);
+	MemoryContextSwitchTo(cxt);
+	return PointerGetDatum(NULL);
+}
+
+/* careflags.evaluate_deferred(): evaluate what was deferred, now. */
+PG_FUNCTION_INFO_V1(careflags_evaluate_deferred);
+Datum
+careflags_evaluate_deferred(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(evaluate_pending());
 }

@@ -66,6 +66,27 @@ COMMENT ON FUNCTION @extschema@.set_trigger_mode(text) IS
     'statement (default): one evaluation per patient per statement, via transition tables; row: one per row (Citus distributed tables refuse transition tables)';
 SELECT @extschema@.set_trigger_mode('statement');
 
+-- Deferred evaluation (SET careflags.defer_evaluation = on): the first
+-- deferral of a transaction inserts a marker row here; its deferred
+-- constraint trigger evaluates the transaction's patients at commit and
+-- removes it.  The table is empty outside a running transaction.
+CREATE TABLE @extschema@.deferred_evaluation (
+    queued_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+COMMENT ON TABLE @extschema@.deferred_evaluation IS
+    'marker rows of transactions whose evaluation was deferred to commit (careflags.defer_evaluation); always empty when no such transaction runs';
+CREATE FUNCTION @extschema@.evaluate_at_commit() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_evaluate_at_commit';
+COMMENT ON FUNCTION @extschema@.evaluate_at_commit() IS
+    'deferred constraint trigger: evaluates the patients a transaction deferred, at its commit';
+CREATE CONSTRAINT TRIGGER evaluate_at_commit AFTER INSERT ON @extschema@.deferred_evaluation
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.evaluate_at_commit();
+
+CREATE FUNCTION @extschema@.evaluate_deferred() RETURNS integer
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_evaluate_deferred';
+COMMENT ON FUNCTION @extschema@.evaluate_deferred() IS
+    'evaluates now the patients whose evaluation this transaction deferred (careflags.defer_evaluation); returns how many';
+
 CREATE FUNCTION @extschema@.recompute_patient(patient_id bigint) RETURNS bigint
     LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'careflags_recompute_patient';
 COMMENT ON FUNCTION @extschema@.recompute_patient(bigint) IS 're-evaluates one patient; returns the number of flag changes';
@@ -86,6 +107,7 @@ CREATE FUNCTION @extschema@.tick(OUT patients_reevaluated integer, OUT flags_not
 COMMENT ON FUNCTION @extschema@.tick() IS
     'one pass of the background worker: re-evaluates patients whose next_check_at passed, notifies flags that became due or overdue';
 
+REVOKE ALL ON FUNCTION @extschema@.evaluate_at_commit() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.facts_changed(), @extschema@.fact_changed_row(), @extschema@.fact_guard(),
     @extschema@.set_trigger_mode(text), @extschema@.recompute_patient(bigint), @extschema@.recompute_all(),
     @extschema@.check_consistency(), @extschema@.tick() FROM PUBLIC;
