@@ -1444,7 +1444,9 @@ COMMENT ON FUNCTION @extschema@.reject_entry(text, text, text, jsonb) IS
 
 CREATE FUNCTION @extschema@.load_bundle(bundle jsonb) RETURNS TABLE (outcome text, resources bigint)
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SET search_path = pg_catalog, pg_temp
+    -- each patient is evaluated once, after the whole load (see careflags.defer_evaluation)
+    SET careflags.defer_evaluation = on AS
 $$
 DECLARE
     e jsonb;
@@ -1492,6 +1494,7 @@ BEGIN
         END IF;
         counts := jsonb_set(counts, ARRAY[o], to_jsonb(coalesce((counts ->> o)::bigint, 0) + 1));
     END LOOP;
+    PERFORM careflags.evaluate_deferred();
     RETURN QUERY SELECT k, v::bigint FROM jsonb_each_text(counts) AS c(k, v) ORDER BY k;
 END
 $$;
@@ -1500,7 +1503,9 @@ COMMENT ON FUNCTION @extschema@.load_bundle(jsonb) IS
 
 CREATE FUNCTION @extschema@.load_ndjson(resource_type text, ndjson text) RETURNS TABLE (outcome text, resources bigint)
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SET search_path = pg_catalog, pg_temp
+    -- each patient is evaluated once, after the whole load (see careflags.defer_evaluation)
+    SET careflags.defer_evaluation = on AS
 $$
 DECLARE
     line text;
@@ -1548,6 +1553,7 @@ BEGIN
         END;
         counts := jsonb_set(counts, ARRAY[o], to_jsonb(coalesce((counts ->> o)::bigint, 0) + 1));
     END LOOP;
+    PERFORM careflags.evaluate_deferred();
     RETURN QUERY SELECT k, v::bigint FROM jsonb_each_text(counts) AS c(k, v) ORDER BY k;
 END
 $$;
