@@ -296,11 +296,16 @@ count_active_regular(EvalState *st, int threshold, CfTime *reached)
 	return n;
 }
 
-/* The first active FRID (by ATC prefix), or NULL. */
+/*
+ * The active FRID (by ATC prefix) that has been in use longest (ties: the
+ * smaller ATC code), or NULL: the same facts name the same medicine however
+ * they were written.
+ */
 static const CfMedication *
 active_frid(EvalState *st, const char **description)
 {
 	const CfPatientFacts *f = st->f;
+	const CfMedication *best = NULL;
 
 	for (int i = 0; i < f->n_medications; i++)
 	{
@@ -314,12 +319,17 @@ active_frid(EvalState *st, const char **description)
 
 			if (strncmp(m->atc, p, strlen(p)) == 0)
 			{
-				*description = st->frids->descriptions[k];
-				return m;
+				if (best == NULL || m->started_at < best->started_at ||
+					(m->started_at == best->started_at && strcmp(m->atc, best->atc) < 0))
+				{
+					best = m;
+					*description = st->frids->descriptions[k];
+				}
+				break;
 			}
 		}
 	}
-	return NULL;
+	return best;
 }
 
 /*

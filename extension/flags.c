@@ -142,6 +142,9 @@ cf_notify(const char *event, int64 flag_id, int64 patient_id,
 	pfree(buf.data);
 }
 
+/* Patients read and reconciled together (one query per table per chunk). */
+#define CF_CHUNK 500
+
 /* ---- ids ---- */
 
 static int
@@ -190,39 +193,49 @@ typedef enum
 } QueryId;
 
 static const char *const query_text[Q_COUNT] = {
-	[Q_PATIENT] = "SELECT birth_date, deceased, deceased_at FROM careflags.patient "
-	"WHERE patient_id OPERATOR(pg_catalog.=) $1",
+	/*
+	 * Reads take a chunk of patients ($1, int8[]) and return rows ordered by
+	 * patient_id first, so they are dealt out to the patients in one pass.
+	 */
+	[Q_PATIENT] = "SELECT p.patient_id, p.birth_date, p.deceased, p.deceased_at, s.next_check_at, "
+	"s.patient_id IS NOT NULL FROM careflags.patient p LEFT JOIN careflags.patient_state s "
+	"ON s.patient_id OPERATOR(pg_catalog.=) p.patient_id "
+	"WHERE p.patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY p.patient_id",
 	/* the per-patient serialisation: a row lock that does not block FK checks */
-	[Q_PATIENT_LOCK] = "SELECT birth_date, deceased, deceased_at FROM careflags.patient "
-	"WHERE patient_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-	[Q_EPISODES] = "SELECT episode_id, setting::pg_catalog.text, unit_id, started_at, ended_at "
-	"FROM careflags.episode WHERE patient_id OPERATOR(pg_catalog.=) $1 ORDER BY started_at, episode_id",
-	[Q_ASSESSMENTS] = "SELECT instrument::pg_catalog.text, assessed_at, total IS NOT NULL, "
+	[Q_PATIENT_LOCK] = "SELECT p.patient_id, p.birth_date, p.deceased, p.deceased_at, s.next_check_at, "
+	"s.patient_id IS NOT NULL FROM careflags.patient p LEFT JOIN careflags.patient_state s "
+	"ON s.patient_id OPERATOR(pg_catalog.=) p.patient_id "
+	"WHERE p.patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY p.patient_id FOR NO KEY UPDATE OF p",
+	[Q_EPISODES] = "SELECT patient_id, episode_id, setting::pg_catalog.text, unit_id, started_at, ended_at "
+	"FROM careflags.episode WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, started_at, episode_id",
+	[Q_ASSESSMENTS] = "SELECT patient_id, instrument::pg_catalog.text, assessed_at, total IS NOT NULL, "
 	"COALESCE(at_risk, false), COALESCE(total, 0)::pg_catalog.float8 "
-	"FROM careflags.assessment WHERE patient_id OPERATOR(pg_catalog.=) $1 ORDER BY assessed_at",
-	[Q_MEASUREMENTS] = "SELECT kind::pg_catalog.text, value::pg_catalog.float8, measured_at "
-	"FROM careflags.measurement WHERE patient_id OPERATOR(pg_catalog.=) $1 ORDER BY measured_at",
-	[Q_MEDICATIONS] = "SELECT COALESCE(atc, code, 'medication/' OPERATOR(pg_catalog.||) medication_id::pg_catalog.text), "
+	"FROM careflags.assessment WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, assessed_at, assessment_id",
+	[Q_MEASUREMENTS] = "SELECT patient_id, kind::pg_catalog.text, value::pg_catalog.float8, measured_at "
+	"FROM careflags.measurement WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, measured_at, measurement_id",
+	[Q_MEDICATIONS] = "SELECT patient_id, COALESCE(atc, code, 'medication/' OPERATOR(pg_catalog.||) medication_id::pg_catalog.text), "
 	"atc, name, started_at, stopped_at, as_needed, "
 	"(status OPERATOR(pg_catalog.=) ANY ('{cancelled,entered_in_error}'::careflags.medication_status[]) "
 	" OR (stopped_at IS NULL AND status OPERATOR(pg_catalog.=) ANY ('{stopped,completed}'::careflags.medication_status[]))) "
-	"FROM careflags.medication WHERE patient_id OPERATOR(pg_catalog.=) $1 ORDER BY started_at",
-	[Q_REVIEWS] = "SELECT reviewed_at FROM careflags.medication_review "
-	"WHERE patient_id OPERATOR(pg_catalog.=) $1 ORDER BY reviewed_at",
-	[Q_PLANS] = "SELECT kind::pg_catalog.text, started_at, ended_at, last_evaluated_at "
-	"FROM careflags.care_plan WHERE patient_id OPERATOR(pg_catalog.=) $1 ORDER BY started_at",
-	[Q_FALLS] = "SELECT fell_at FROM careflags.fall WHERE patient_id OPERATOR(pg_catalog.=) $1 ORDER BY fell_at",
-	[Q_EXEMPTIONS] = "SELECT scope, valid_from, valid_until FROM careflags.exemption "
-	"WHERE patient_id OPERATOR(pg_catalog.=) $1",
-	[Q_OPEN_FLAGS] = "SELECT flag_id, rule_id, due_from, due_at, episode_id, unit_id, reason, severity, "
+	"FROM careflags.medication WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, started_at, medication_id",
+	[Q_REVIEWS] = "SELECT patient_id, reviewed_at FROM careflags.medication_review "
+	"WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, reviewed_at",
+	[Q_PLANS] = "SELECT patient_id, kind::pg_catalog.text, started_at, ended_at, last_evaluated_at "
+	"FROM careflags.care_plan WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, started_at, plan_id",
+	[Q_FALLS] = "SELECT patient_id, fell_at FROM careflags.fall WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) "
+	"ORDER BY patient_id, fell_at",
+	[Q_EXEMPTIONS] = "SELECT patient_id, scope, valid_from, valid_until FROM careflags.exemption "
+	"WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, exemption_id",
+	[Q_OPEN_FLAGS] = "SELECT patient_id, flag_id, rule_id, due_from, due_at, episode_id, unit_id, reason, severity, "
 	"setting::pg_catalog.text FROM careflags.flag "
-	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND resolved_at IS NULL",
+	"WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) AND resolved_at IS NULL ORDER BY patient_id",
 	[Q_INSERT_FLAG] = "INSERT INTO careflags.flag (patient_id, rule_id, domain, episode_id, unit_id, setting, "
 	"severity, raised_at, due_from, due_at, due_soon_window, reason, notified_state) "
 	"VALUES ($1, $2, $3::pg_catalog.text::careflags.domain, $4, $5, $6::pg_catalog.text::careflags.care_setting, "
 	"$7, $8, $9, $10, $11, $12, careflags.flag_state($9, $10, $11, $8)) RETURNING flag_id",
 	[Q_UPDATE_FLAG] = "UPDATE careflags.flag SET reason = $3, unit_id = $4, "
-	"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7 "
+	"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7, "
+	"due_from = $8, due_at = $9 "
 	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2",
 	[Q_RESOLVE_FLAG] = "UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5 "
 	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2",
@@ -234,18 +247,18 @@ static const char *const query_text[Q_COUNT] = {
 static const int query_nargs[Q_COUNT] = {
 	[Q_PATIENT] = 1,[Q_PATIENT_LOCK] = 1,[Q_EPISODES] = 1,[Q_ASSESSMENTS] = 1,[Q_MEASUREMENTS] = 1,
 	[Q_MEDICATIONS] = 1,[Q_REVIEWS] = 1,[Q_PLANS] = 1,[Q_FALLS] = 1,
-	[Q_EXEMPTIONS] = 1,[Q_OPEN_FLAGS] = 1,[Q_INSERT_FLAG] = 12,[Q_UPDATE_FLAG] = 7,
+	[Q_EXEMPTIONS] = 1,[Q_OPEN_FLAGS] = 1,[Q_INSERT_FLAG] = 12,[Q_UPDATE_FLAG] = 9,
 	[Q_RESOLVE_FLAG] = 5,[Q_STATE] = 3,
 };
 
 static const Oid query_argtypes[Q_COUNT][12] = {
-	[Q_PATIENT] = {INT8OID},[Q_PATIENT_LOCK] = {INT8OID},[Q_EPISODES] = {INT8OID},[Q_ASSESSMENTS] = {INT8OID},
-	[Q_MEASUREMENTS] = {INT8OID},[Q_MEDICATIONS] = {INT8OID},[Q_REVIEWS] = {INT8OID},
-	[Q_PLANS] = {INT8OID},[Q_FALLS] = {INT8OID},[Q_EXEMPTIONS] = {INT8OID},
-	[Q_OPEN_FLAGS] = {INT8OID},
+	[Q_PATIENT] = {INT8ARRAYOID},[Q_PATIENT_LOCK] = {INT8ARRAYOID},[Q_EPISODES] = {INT8ARRAYOID},
+	[Q_ASSESSMENTS] = {INT8ARRAYOID},[Q_MEASUREMENTS] = {INT8ARRAYOID},[Q_MEDICATIONS] = {INT8ARRAYOID},
+	[Q_REVIEWS] = {INT8ARRAYOID},[Q_PLANS] = {INT8ARRAYOID},[Q_FALLS] = {INT8ARRAYOID},
+	[Q_EXEMPTIONS] = {INT8ARRAYOID},[Q_OPEN_FLAGS] = {INT8ARRAYOID},
 	[Q_INSERT_FLAG] = {INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID,
 	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, TEXTOID},
-	[Q_UPDATE_FLAG] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID},
+	[Q_UPDATE_FLAG] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
 	[Q_RESOLVE_FLAG] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID},
 	[Q_STATE] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID},
 };
@@ -488,176 +501,7 @@ load_rules(RuleSet *rs)
 	}
 }
 
-/* ---- facts ---- */
-
-static bool
-load_facts(int64 patient_id, CfPatientFacts *f)
-{
-	Datum		arg[1] = {Int64GetDatum(patient_id)};
-	int			n;
-
-	memset(f, 0, sizeof(*f));
-	f->patient_id = patient_id;
-
-	run(Q_PATIENT, arg, NULL, true, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-		return false;
-	f->has_birth_date = !col_null(0, 1);
-	if (f->has_birth_date)
-	{
-		bool		isnull;
-
-		f->birth_date = DatumGetDateADT(col(0, 1, &isnull));
-	}
-	f->deceased = col_bool(0, 2);
-	f->deceased_at = col_time(0, 3);
-
-	run(Q_EPISODES, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfEpisode  *e = palloc0(sizeof(CfEpisode) * n);
-
-		for (int i = 0; i < n; i++)
-		{
-			bool		isnull;
-			int			s = setting_from_name(col_text(i, 2));
-
-			e[i].episode_id = DatumGetInt64(col(i, 1, &isnull));
-			e[i].setting = s < 0 ? CF_SET_GP : (CfSetting) s;
-			e[i].unit_id = col_text(i, 3);
-			e[i].started_at = col_time(i, 4);
-			e[i].ended_at = col_time(i, 5);
-		}
-		f->episodes = e;
-		f->n_episodes = n;
-	}
-	if (f->n_episodes == 0 && !f->deceased)
-		return true;			/* nothing else matters without an episode */
-
-	run(Q_ASSESSMENTS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfAssessment *a = palloc0(sizeof(CfAssessment) * n);
-
-		for (int i = 0; i < n; i++)
-		{
-			char	   *inst = col_text(i, 1);
-			int			k = cf_instrument_from_name(inst);
-
-			a[i].instrument = inst;
-			a[i].domain = (k >= 0 && cf_instrument_is_nutrition((CfInstrument) k)) ?
-				CF_DOM_NUTRITION : CF_DOM_FALL_RISK;
-			a[i].assessed_at = col_time(i, 2);
-			a[i].scored = col_bool(i, 3);
-			a[i].at_risk = col_bool(i, 4);
-			a[i].total = col_float(i, 5);
-		}
-		f->assessments = a;
-		f->n_assessments = n;
-	}
-
-	run(Q_MEASUREMENTS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfMeasurement *m = palloc0(sizeof(CfMeasurement) * n);
-
-		for (int i = 0; i < n; i++)
-		{
-			char	   *k = col_text(i, 1);
-
-			m[i].kind = strcmp(k, "weight") == 0 ? CF_MEAS_WEIGHT :
-				strcmp(k, "height") == 0 ? CF_MEAS_HEIGHT :
-				strcmp(k, "bmi") == 0 ? CF_MEAS_BMI : CF_MEAS_CALF;
-			m[i].value = col_float(i, 2);
-			m[i].measured_at = col_time(i, 3);
-		}
-		f->measurements = m;
-		f->n_measurements = n;
-	}
-
-	run(Q_MEDICATIONS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfMedication *m = palloc0(sizeof(CfMedication) * n);
-
-		for (int i = 0; i < n; i++)
-		{
-			m[i].key = col_text(i, 1);
-			m[i].atc = col_text(i, 2);
-			m[i].name = col_text(i, 3);
-			m[i].started_at = col_time(i, 4);
-			m[i].stopped_at = col_time(i, 5);
-			m[i].as_needed = col_bool(i, 6);
-			m[i].cancelled = col_bool(i, 7);
-		}
-		f->medications = m;
-		f->n_medications = n;
-	}
-
-	run(Q_REVIEWS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfTime	   *t = palloc(sizeof(CfTime) * n);
-
-		for (int i = 0; i < n; i++)
-			t[i] = col_time(i, 1);
-		f->reviews = t;
-		f->n_reviews = n;
-	}
-
-	run(Q_PLANS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfPlan	   *p = palloc0(sizeof(CfPlan) * n);
-
-		for (int i = 0; i < n; i++)
-		{
-			p[i].kind = strcmp(col_text(i, 1), "nutrition") == 0 ? CF_PLAN_NUTRITION : CF_PLAN_FALL_PREVENTION;
-			p[i].started_at = col_time(i, 2);
-			p[i].ended_at = col_time(i, 3);
-			p[i].last_evaluated_at = col_time(i, 4);
-		}
-		f->plans = p;
-		f->n_plans = n;
-	}
-
-	run(Q_FALLS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfTime	   *t = palloc(sizeof(CfTime) * n);
-
-		for (int i = 0; i < n; i++)
-			t[i] = col_time(i, 1);
-		f->falls = t;
-		f->n_falls = n;
-	}
-
-	run(Q_EXEMPTIONS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfExemption *e = palloc0(sizeof(CfExemption) * n);
-
-		for (int i = 0; i < n; i++)
-		{
-			e[i].scope = col_text(i, 1);
-			e[i].valid_from = col_time(i, 2);
-			e[i].valid_until = col_time(i, 3);
-		}
-		f->exemptions = e;
-		f->n_exemptions = n;
-	}
-	return true;
-}
-
-/* ---- reconciliation ---- */
+/* ---- facts, for a chunk of patients ---- */
 
 typedef struct OpenFlag
 {
@@ -672,6 +516,287 @@ typedef struct OpenFlag
 	char	   *setting;
 	bool		matched;
 } OpenFlag;
+
+/* Everything read for a chunk of patients (ids sorted, distinct). */
+typedef struct Chunk
+{
+	int			n;
+	const int64 *ids;
+	bool	   *exists;			/* the patient row is there */
+	bool	   *has_state;		/* a patient_state row is there */
+	CfTime	   *old_next;		/* its next_check_at (CF_TIME_NEVER if NULL) */
+	CfPatientFacts *facts;
+	OpenFlag  **open;
+	int		   *n_open;
+} Chunk;
+
+static inline int64
+col_int8(int row, int c)
+{
+	bool		isnull;
+
+	return DatumGetInt64(col(row, c, &isnull));
+}
+
+/*
+ * Index in the chunk of the patient of `row` (column 1), advancing *k: the
+ * rows come ordered by patient, like the ids.  -1 if not in the chunk.
+ */
+static inline int
+owner_of(const Chunk *c, int row, int *k)
+{
+	int64		pid = col_int8(row, 1);
+
+	while (*k < c->n && c->ids[*k] < pid)
+		(*k)++;
+	return (*k < c->n && c->ids[*k] == pid) ? *k : -1;
+}
+
+/* Deal rows out: facts[idx].<array> starts at the patient's first row. */
+#define DEAL_OUT(c, rows, n_rows, T, field, count)						\
+	do {																\
+		int			k_ = 0;												\
+		for (int r_ = 0; r_ < (n_rows); r_++)							\
+		{																\
+			int			idx_ = owner_of((c), r_, &k_);					\
+			if (idx_ < 0)												\
+				continue;												\
+			if ((c)->facts[idx_].count == 0)							\
+				(c)->facts[idx_].field = &((T *) (rows))[r_];			\
+			(c)->facts[idx_].count++;									\
+		}																\
+	} while (0)
+
+static void
+load_chunk(Chunk *c, bool lock)
+{
+	Datum		arg[1];
+	int			n;
+
+	{
+		Datum	   *d = palloc(sizeof(Datum) * c->n);
+
+		for (int i = 0; i < c->n; i++)
+			d[i] = Int64GetDatum(c->ids[i]);
+		arg[0] = PointerGetDatum(construct_array(d, c->n, INT8OID, sizeof(int64),
+												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	}
+	c->exists = palloc0(sizeof(bool) * c->n);
+	c->has_state = palloc0(sizeof(bool) * c->n);
+	c->old_next = palloc(sizeof(CfTime) * c->n);
+	c->facts = palloc0(sizeof(CfPatientFacts) * c->n);
+	c->open = palloc0(sizeof(OpenFlag *) * c->n);
+	c->n_open = palloc0(sizeof(int) * c->n);
+
+	/*
+	 * Writing: lock the patients first (ascending ids), then read everything
+	 * under one fresh snapshot taken after the locks, so that a session that
+	 * waited for another one's reconciliation of a patient sees its committed
+	 * facts and flags.  Checking: read under the statement's snapshot.
+	 */
+	run(lock ? Q_PATIENT_LOCK : Q_PATIENT, arg, NULL, !lock, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	{
+		int			k = 0;
+
+		for (int r = 0; r < n; r++)
+		{
+			int			i = owner_of(c, r, &k);
+			CfPatientFacts *f;
+			bool		isnull;
+			Datum		d;
+
+			if (i < 0)
+				continue;
+			f = &c->facts[i];
+			c->exists[i] = true;
+			f->patient_id = c->ids[i];
+			d = col(r, 2, &isnull);
+			f->has_birth_date = !isnull;
+			if (!isnull)
+				f->birth_date = DatumGetDateADT(d);
+			f->deceased = col_bool(r, 3);
+			f->deceased_at = col_time(r, 4);
+			d = col(r, 5, &isnull);
+			c->old_next[i] = isnull ? CF_TIME_NEVER : (CfTime) DatumGetTimestampTz(d);
+			c->has_state[i] = col_bool(r, 6);
+		}
+	}
+	if (lock)
+	{
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
+
+	run(Q_EPISODES, arg, NULL, true, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	if (n > 0)
+	{
+		CfEpisode  *e = palloc0(sizeof(CfEpisode) * n);
+
+		for (int r = 0; r < n; r++)
+		{
+			int			s = setting_from_name(col_text(r, 3));
+
+			e[r].episode_id = col_int8(r, 2);
+			e[r].setting = s < 0 ? CF_SET_GP : (CfSetting) s;
+			e[r].unit_id = col_text(r, 4);
+			e[r].started_at = col_time(r, 5);
+			e[r].ended_at = col_time(r, 6);
+		}
+		DEAL_OUT(c, e, n, CfEpisode, episodes, n_episodes);
+	}
+
+	run(Q_ASSESSMENTS, arg, NULL, true, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	if (n > 0)
+	{
+		CfAssessment *a = palloc0(sizeof(CfAssessment) * n);
+
+		for (int r = 0; r < n; r++)
+		{
+			char	   *inst = col_text(r, 2);
+			int			k = cf_instrument_from_name(inst);
+
+			a[r].instrument = inst;
+			a[r].domain = (k >= 0 && cf_instrument_is_nutrition((CfInstrument) k)) ?
+				CF_DOM_NUTRITION : CF_DOM_FALL_RISK;
+			a[r].assessed_at = col_time(r, 3);
+			a[r].scored = col_bool(r, 4);
+			a[r].at_risk = col_bool(r, 5);
+			a[r].total = col_float(r, 6);
+		}
+		DEAL_OUT(c, a, n, CfAssessment, assessments, n_assessments);
+	}
+
+	run(Q_MEASUREMENTS, arg, NULL, true, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	if (n > 0)
+	{
+		CfMeasurement *m = palloc0(sizeof(CfMeasurement) * n);
+
+		for (int r = 0; r < n; r++)
+		{
+			char	   *k = col_text(r, 2);
+
+			m[r].kind = strcmp(k, "weight") == 0 ? CF_MEAS_WEIGHT :
+				strcmp(k, "height") == 0 ? CF_MEAS_HEIGHT :
+				strcmp(k, "bmi") == 0 ? CF_MEAS_BMI : CF_MEAS_CALF;
+			m[r].value = col_float(r, 3);
+			m[r].measured_at = col_time(r, 4);
+		}
+		DEAL_OUT(c, m, n, CfMeasurement, measurements, n_measurements);
+	}
+
+	run(Q_MEDICATIONS, arg, NULL, true, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	if (n > 0)
+	{
+		CfMedication *m = palloc0(sizeof(CfMedication) * n);
+
+		for (int r = 0; r < n; r++)
+		{
+			m[r].key = col_text(r, 2);
+			m[r].atc = col_text(r, 3);
+			m[r].name = col_text(r, 4);
+			m[r].started_at = col_time(r, 5);
+			m[r].stopped_at = col_time(r, 6);
+			m[r].as_needed = col_bool(r, 7);
+			m[r].cancelled = col_bool(r, 8);
+		}
+		DEAL_OUT(c, m, n, CfMedication, medications, n_medications);
+	}
+
+	run(Q_REVIEWS, arg, NULL, true, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	if (n > 0)
+	{
+		CfTime	   *t = palloc(sizeof(CfTime) * n);
+
+		for (int r = 0; r < n; r++)
+			t[r] = col_time(r, 2);
+		DEAL_OUT(c, t, n, CfTime, reviews, n_reviews);
+	}
+
+	run(Q_PLANS, arg, NULL, true, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	if (n > 0)
+	{
+		CfPlan	   *p = palloc0(sizeof(CfPlan) * n);
+
+		for (int r = 0; r < n; r++)
+		{
+			p[r].kind = strcmp(col_text(r, 2), "nutrition") == 0 ? CF_PLAN_NUTRITION : CF_PLAN_FALL_PREVENTION;
+			p[r].started_at = col_time(r, 3);
+			p[r].ended_at = col_time(r, 4);
+			p[r].last_evaluated_at = col_time(r, 5);
+		}
+		DEAL_OUT(c, p, n, CfPlan, plans, n_plans);
+	}
+
+	run(Q_FALLS, arg, NULL, true, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	if (n > 0)
+	{
+		CfTime	   *t = palloc(sizeof(CfTime) * n);
+
+		for (int r = 0; r < n; r++)
+			t[r] = col_time(r, 2);
+		DEAL_OUT(c, t, n, CfTime, falls, n_falls);
+	}
+
+	run(Q_EXEMPTIONS, arg, NULL, true, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	if (n > 0)
+	{
+		CfExemption *e = palloc0(sizeof(CfExemption) * n);
+
+		for (int r = 0; r < n; r++)
+		{
+			e[r].scope = col_text(r, 2);
+			e[r].valid_from = col_time(r, 3);
+			e[r].valid_until = col_time(r, 4);
+		}
+		DEAL_OUT(c, e, n, CfExemption, exemptions, n_exemptions);
+	}
+
+	run(Q_OPEN_FLAGS, arg, NULL, true, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	if (n > 0)
+	{
+		OpenFlag   *o = palloc0(sizeof(OpenFlag) * n);
+		int			k = 0;
+
+		for (int r = 0; r < n; r++)
+		{
+			bool		isnull;
+			Datum		d;
+			int			i = owner_of(c, r, &k);
+
+			o[r].flag_id = col_int8(r, 2);
+			o[r].rule_id = col_text(r, 3);
+			o[r].due_from = col_time(r, 4);
+			o[r].due_at = col_time(r, 5);
+			d = col(r, 6, &isnull);
+			o[r].episode_id = isnull ? -1 : DatumGetInt64(d);
+			o[r].unit_id = col_text(r, 7);
+			o[r].reason = col_text(r, 8);
+			o[r].severity = DatumGetInt32(col(r, 9, &isnull));
+			o[r].setting = col_text(r, 10);
+			if (i < 0)
+				continue;
+			if (c->n_open[i] == 0)
+				c->open[i] = &o[r];
+			c->n_open[i]++;
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	SPI_tuptable = NULL;
+	if (lock)
+		PopActiveSnapshot();
+}
+
+/* ---- reconciliation ---- */
 
 static bool
 str_eq(const char *a, const char *b)
@@ -697,6 +822,30 @@ report(CfDifferenceFn fn, void *arg, int64 patient_id, const char *rule_id, cons
 	fn(arg, patient_id, rule_id, buf);
 }
 
+/*
+ * Does a later due time of the same rule and episode mean that the action
+ * the open flag asked for was done?  Yes where the due time counts from the
+ * last action (a screening, a review, an evaluation, an assessment after a
+ * fall); no where it counts from the start or from a new finding (a later
+ * admission time, a newer weight, a newer at-risk result, a newer fall):
+ * then the open flag is the same gap and is kept.
+ */
+static bool
+later_due_means_done(const CfRule *r)
+{
+	switch (r->anchor)
+	{
+		case CF_ANCHOR_LAST_EVENT:
+		case CF_ANCHOR_PLAN_EVALUATION:
+		case CF_ANCHOR_MEDICINE_COUNT:
+			return true;
+		case CF_ANCHOR_FALL:
+			return r->domain == CF_DOM_FALL_RISK;
+		default:
+			return false;
+	}
+}
+
 static char *
 ts_text(CfTime t)
 {
@@ -704,63 +853,26 @@ ts_text(CfTime t)
 }
 
 static int64
-reconcile_patient(int64 patient_id, const RuleSet *rs, const CfEvalOps *ops,
+reconcile_patient(Chunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 				  CfReconcileMode mode, CfDifferenceFn on_difference, void *arg)
 {
-	CfPatientFacts facts;
+	int64		patient_id = c->ids[ci];
+	CfPatientFacts *fp = &c->facts[ci];
 	CfFlagResult *res;
 	CfTime		next_check;
 	CfTime		now = (CfTime) cf_now();
-	Datum		a1[1] = {Int64GetDatum(patient_id)};
-	OpenFlag   *open;
-	int			n_open;
+	OpenFlag   *open = c->open[ci];
+	int			n_open = c->n_open[ci];
 	int64		changes = 0;
+	CfPatientFacts facts;
 
-	/*
-	 * Writing: lock the patient first, then read everything under one fresh
-	 * snapshot taken after the lock, so that a session that waited for
-	 * another one's reconciliation of this patient sees its committed facts
-	 * and flags.  Checking: read under the statement's snapshot.
-	 */
-	if (mode == CF_RECONCILE_WRITE)
-	{
-		run(Q_PATIENT_LOCK, a1, NULL, false, SPI_OK_SELECT);
-		if (SPI_processed == 0)
-			return 0;			/* patient deleted */
-		CommandCounterIncrement();
-		PushActiveSnapshot(GetTransactionSnapshot());
-	}
-	if (!load_facts(patient_id, &facts))
-	{
-		if (mode == CF_RECONCILE_WRITE)
-			PopActiveSnapshot();
+	if (!c->exists[ci])
 		return 0;				/* patient deleted */
-	}
+	facts = *fp;
 
 	res = palloc0(sizeof(CfFlagResult) * Max(rs->n, 1));
 	cf_evaluate(&facts, rs->rules, rs->n, &rs->frids, now, ops, res, &next_check);
 
-	run(Q_OPEN_FLAGS, a1, NULL, true, SPI_OK_SELECT);
-	n_open = (int) SPI_processed;
-	open = palloc0(sizeof(OpenFlag) * Max(n_open, 1));
-	for (int i = 0; i < n_open; i++)
-	{
-		bool		isnull;
-		Datum		d;
-
-		open[i].flag_id = DatumGetInt64(col(i, 1, &isnull));
-		open[i].rule_id = col_text(i, 2);
-		open[i].due_from = col_time(i, 3);
-		open[i].due_at = col_time(i, 4);
-		d = col(i, 5, &isnull);
-		open[i].episode_id = isnull ? -1 : DatumGetInt64(d);
-		open[i].unit_id = col_text(i, 6);
-		open[i].reason = col_text(i, 7);
-		open[i].severity = DatumGetInt32(col(i, 8, &isnull));
-		open[i].setting = col_text(i, 9);
-	}
-	if (mode == CF_RECONCILE_WRITE)
-		PopActiveSnapshot();
 
 	for (int r = 0; r < rs->n; r++)
 	{
@@ -803,26 +915,38 @@ reconcile_patient(int64 patient_id, const RuleSet *rs, const CfEvalOps *ops,
 			continue;
 		}
 
-		/* a flag applies */
-		if (of != NULL && of->due_from == fr->due_from && of->due_at == fr->due_at &&
-			of->episode_id == fr->episode->episode_id)
+		/*
+		 * A flag applies.  The open flag of the same rule and episode is kept
+		 * and brought up to date (its acknowledgement and snooze stay) unless
+		 * its due time moved later: then the action it asked for was done,
+		 * and the next gap gets a new flag.
+		 */
+		if (of != NULL && of->episode_id == fr->episode->episode_id &&
+			(fr->due_from <= of->due_from || !later_due_means_done(rule)))
 		{
 			const char *set = setting_name(fr->episode->setting);
 
-			if (str_eq(of->reason, fr->reason) && str_eq(of->unit_id, fr->episode->unit_id) &&
+			if (of->due_from == fr->due_from && of->due_at == fr->due_at &&
+				str_eq(of->reason, fr->reason) && str_eq(of->unit_id, fr->episode->unit_id) &&
 				of->severity == rule->severity && str_eq(of->setting, set))
 				continue;
 			changes++;
 			if (mode == CF_RECONCILE_CHECK)
 			{
-				report(on_difference, arg, patient_id, rule->rule_id,
-					   "open flag %lld has reason \"%s\", expected \"%s\"",
-					   (long long) of->flag_id, of->reason, fr->reason);
+				if (of->due_from != fr->due_from || of->due_at != fr->due_at)
+					report(on_difference, arg, patient_id, rule->rule_id,
+						   "open flag %lld is due from %s to %s, expected %s to %s",
+						   (long long) of->flag_id, ts_text(of->due_from), ts_text(of->due_at),
+						   ts_text(fr->due_from), ts_text(fr->due_at));
+				else
+					report(on_difference, arg, patient_id, rule->rule_id,
+						   "open flag %lld has reason \"%s\", expected \"%s\"",
+						   (long long) of->flag_id, of->reason, fr->reason);
 				continue;
 			}
 			{
-				Datum		v[7];
-				char		nulls[7] = "       ";
+				Datum		v[9];
+				char		nulls[9] = "         ";
 
 				v[0] = Int64GetDatum(patient_id);
 				v[1] = Int64GetDatum(of->flag_id);
@@ -834,6 +958,8 @@ reconcile_patient(int64 patient_id, const RuleSet *rs, const CfEvalOps *ops,
 				v[4] = CStringGetTextDatum(set);
 				v[5] = Int32GetDatum(rule->severity);
 				v[6] = from_cf_interval(&rule->due_soon_window);
+				v[7] = TimestampTzGetDatum((TimestampTz) fr->due_from);
+				v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
 				run(Q_UPDATE_FLAG, v, nulls, false, SPI_OK_UPDATE);
 			}
 			continue;
@@ -860,7 +986,7 @@ reconcile_patient(int64 patient_id, const RuleSet *rs, const CfEvalOps *ops,
 
 			if (of->episode_id != fr->episode->episode_id)
 				why = "episode_ended";
-			else if (fr->due_from > of->due_from)
+			else
 			{
 				/* a newer event moved the due time on: that event was the action */
 				why = "done";
@@ -870,8 +996,6 @@ reconcile_patient(int64 patient_id, const RuleSet *rs, const CfEvalOps *ops,
 					nulls[4] = ' ';
 				}
 			}
-			else
-				why = "superseded";
 			v[0] = Int64GetDatum(patient_id);
 			v[1] = Int64GetDatum(of->flag_id);
 			v[2] = TimestampTzGetDatum((TimestampTz) now);
@@ -927,7 +1051,9 @@ reconcile_patient(int64 patient_id, const RuleSet *rs, const CfEvalOps *ops,
 		}
 	}
 
-	if (mode == CF_RECONCILE_WRITE)
+	/* patient_state: only when something changed, or it is missing */
+	if (mode == CF_RECONCILE_WRITE &&
+		(changes > 0 || !c->has_state[ci] || c->old_next[ci] != next_check))
 	{
 		Datum		v[3];
 		char		nulls[3] = "   ";
@@ -965,18 +1091,26 @@ cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 	load_rules(&rs);
 	cf_calendar_ops(&ops);
 
-	patient_cxt = AllocSetContextCreate(CurrentMemoryContext, "careflags patient",
+	patient_cxt = AllocSetContextCreate(CurrentMemoryContext, "careflags chunk",
 										ALLOCSET_DEFAULT_SIZES);
 	cf_reconciling = true;
 	PG_TRY();
 	{
-		for (int i = 0; i < n; i++)
+		for (int start = 0; start < n; start += CF_CHUNK)
 		{
+			Chunk		c;
+
 			CHECK_FOR_INTERRUPTS();
 			old = MemoryContextSwitchTo(patient_cxt);
-			changes += reconcile_patient(patient_ids[i], &rs, &ops, mode, on_difference, arg);
+			memset(&c, 0, sizeof(c));
+			c.n = Min(CF_CHUNK, n - start);
+			c.ids = patient_ids + start;
+			load_chunk(&c, mode == CF_RECONCILE_WRITE);
+			for (int i = 0; i < c.n; i++)
+				changes += reconcile_patient(&c, i, &rs, &ops, mode, on_difference, arg);
 			MemoryContextSwitchTo(old);
 			SPI_freetuptable(SPI_tuptable);
+			SPI_tuptable = NULL;
 			MemoryContextReset(patient_cxt);
 		}
 	}

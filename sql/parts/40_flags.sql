@@ -36,7 +36,7 @@ CREATE TABLE @extschema@.flag (
 COMMENT ON TABLE @extschema@.flag IS
     'flags raised by the rules: open while resolved_at is NULL; due_from/due_at give the read-time state';
 COMMENT ON COLUMN @extschema@.flag.resolution IS
-    'why the flag closed: done (the action was recorded), cleared, episode_ended, deceased, exempt, rule_disabled, superseded';
+    'why the flag closed: done (the action was recorded), cleared, episode_ended, deceased, exempt, rule_disabled';
 COMMENT ON COLUMN @extschema@.flag.action_at IS
     'for resolution done: when the action was done (the fact''s own time; resolved_at is when careflags learned of it, which may be later for imported history)';
 CREATE UNIQUE INDEX flag_one_open ON @extschema@.flag (patient_id, rule_id) WHERE resolved_at IS NULL;

@@ -3,7 +3,7 @@
 -- age, overlapping episodes, time zones, strict mode, constraints, row mode.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(37);
+SELECT plan(38);
 
 SELECT cft.at('2026-03-10 12:00+01');
 
@@ -175,6 +175,18 @@ SELECT is(cft.open_rules((SELECT id FROM o)),
           '{fall_risk.assessment.admission,nutrition.screening.admission_short_term}'::text[],
           'a short-term stay during home nursing: the stay''s rules apply');
 SELECT is((SELECT DISTINCT unit_id FROM careflags.flag WHERE patient_id = (SELECT id FROM o) AND resolved_at IS NULL), 'short-1', 'on the stay''s unit');
+
+-- ---- an acknowledged flag stays acknowledged while its gap stays open ----
+CREATE TEMP TABLE k AS SELECT cft.patient('nursing_home_long_term', '2026-03-09 10:00+01', '1940-01-01') AS id;
+UPDATE careflags.flag SET acknowledged_at = '2026-03-10 11:00+01', acknowledged_by = 'someone'
+ WHERE patient_id = (SELECT id FROM k) AND rule_id = 'nutrition.screening.admission_long_term';
+CREATE TEMP TABLE k_flag AS SELECT flag_id FROM careflags.flag WHERE patient_id = (SELECT id FROM k) AND rule_id = 'nutrition.screening.admission_long_term';
+SELECT cft.weight((SELECT id FROM k), '2026-03-10 10:00+01', 71);
+UPDATE careflags.episode SET started_at = '2026-03-08 09:00+01' WHERE patient_id = (SELECT id FROM k);
+SELECT is((SELECT row(flag_id, acknowledged_by, due_from)::text FROM careflags.flag
+            WHERE patient_id = (SELECT id FROM k) AND rule_id = 'nutrition.screening.admission_long_term' AND resolved_at IS NULL),
+          row((SELECT flag_id FROM k_flag), 'someone'::name, '2026-03-08 09:00+01'::timestamptz)::text,
+          'an unrelated fact and a corrected admission time keep the same flag, with its acknowledgement, due from the new start');
 
 -- ---- the writer's time zone does not change due times ----
 SET LOCAL TimeZone = 'America/New_York';
