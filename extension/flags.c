@@ -229,10 +229,15 @@ static const char *const query_text[Q_COUNT] = {
 	[Q_OPEN_FLAGS] = "SELECT patient_id, flag_id, rule_id, due_from, due_at, episode_id, unit_id, reason, severity, "
 	"setting::pg_catalog.text FROM careflags.flag "
 	"WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) AND resolved_at IS NULL ORDER BY patient_id",
+	/* new flags of a whole chunk in one statement: arrays, one element a flag */
 	[Q_INSERT_FLAG] = "INSERT INTO careflags.flag (patient_id, rule_id, domain, episode_id, unit_id, setting, "
 	"severity, raised_at, due_from, due_at, due_soon_window, reason, notified_state) "
-	"VALUES ($1, $2, $3::pg_catalog.text::careflags.domain, $4, $5, $6::pg_catalog.text::careflags.care_setting, "
-	"$7, $8, $9, $10, $11, $12, careflags.flag_state($9, $10, $11, $8)) RETURNING flag_id",
+	"SELECT u.p, u.r, u.d::careflags.domain, u.e, u.un, u.s::careflags.care_setting, u.sev, $8, u.f, u.a, u.w, u.re, "
+	"careflags.flag_state(u.f, u.a, u.w, $8) "
+	"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+	"pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($9), "
+	"pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12)) AS u(p, r, d, e, un, s, sev, f, a, w, re) "
+	"RETURNING flag_id, patient_id, rule_id, unit_id",
 	[Q_UPDATE_FLAG] = "UPDATE careflags.flag SET reason = $3, unit_id = $4, "
 	"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7, "
 	"due_from = $8, due_at = $9 "
@@ -256,8 +261,8 @@ static const Oid query_argtypes[Q_COUNT][12] = {
 	[Q_ASSESSMENTS] = {INT8ARRAYOID},[Q_MEASUREMENTS] = {INT8ARRAYOID},[Q_MEDICATIONS] = {INT8ARRAYOID},
 	[Q_REVIEWS] = {INT8ARRAYOID},[Q_PLANS] = {INT8ARRAYOID},[Q_FALLS] = {INT8ARRAYOID},
 	[Q_EXEMPTIONS] = {INT8ARRAYOID},[Q_OPEN_FLAGS] = {INT8ARRAYOID},
-	[Q_INSERT_FLAG] = {INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, TEXTOID},
+	[Q_INSERT_FLAG] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	INT4ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INTERVALARRAYOID, TEXTARRAYOID},
 	[Q_UPDATE_FLAG] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
 	[Q_RESOLVE_FLAG] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID},
 	[Q_STATE] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID},
@@ -798,6 +803,75 @@ load_chunk(Chunk *c, bool lock)
 
 /* ---- reconciliation ---- */
 
+/* Flags to insert at the end of a chunk, column by column. */
+typedef struct NewFlags
+{
+	int			n;
+	int			cap;
+	Datum	   *col[11];		/* p, r, d, e, un, s, sev, f, a, w, re */
+	bool	   *unit_null;
+} NewFlags;
+
+static const Oid new_flag_elem_type[11] = {
+	INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, TEXTOID
+};
+
+static void
+new_flag_add(NewFlags *nf, Datum *v, bool unit_null)
+{
+	if (nf->n == nf->cap)
+	{
+		int			cap = nf->cap ? nf->cap * 2 : 64;
+
+		for (int k = 0; k < 11; k++)
+			nf->col[k] = nf->cap ? repalloc(nf->col[k], sizeof(Datum) * cap) : palloc(sizeof(Datum) * cap);
+		nf->unit_null = nf->cap ? repalloc(nf->unit_null, sizeof(bool) * cap) : palloc(sizeof(bool) * cap);
+		nf->cap = cap;
+	}
+	for (int k = 0; k < 11; k++)
+		nf->col[k][nf->n] = v[k];
+	nf->unit_null[nf->n] = unit_null;
+	nf->n++;
+}
+
+/* Insert the chunk's new flags in one statement and announce each. */
+static void
+new_flags_flush(NewFlags *nf, CfTime now)
+{
+	Datum		args[12];
+	int			map[11] = {0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11};
+
+	if (nf->n == 0)
+		return;
+	for (int k = 0; k < 11; k++)
+	{
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		int			dims[1] = {nf->n};
+		int			lbs[1] = {1};
+
+		get_typlenbyvalalign(new_flag_elem_type[k], &typlen, &typbyval, &typalign);
+		args[map[k]] = PointerGetDatum(construct_md_array(nf->col[k], k == 4 ? nf->unit_null : NULL,
+														  1, dims, lbs, new_flag_elem_type[k],
+														  typlen, typbyval, typalign));
+	}
+	args[7] = TimestampTzGetDatum((TimestampTz) now);
+	run(Q_INSERT_FLAG, args, NULL, false, SPI_OK_INSERT_RETURNING);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		flag_id = DatumGetInt64(col((int) i, 1, &isnull));
+		int64		pid = DatumGetInt64(col((int) i, 2, &isnull));
+		char	   *rule_id = col_text((int) i, 3);
+		char	   *unit_id = col_text((int) i, 4);
+
+		cf_notify("raised", flag_id, pid, rule_id, unit_id);
+	}
+	nf->n = 0;
+}
+
 static bool
 str_eq(const char *a, const char *b)
 {
@@ -854,7 +928,8 @@ ts_text(CfTime t)
 
 static int64
 reconcile_patient(Chunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
-				  CfReconcileMode mode, CfDifferenceFn on_difference, void *arg)
+				  CfReconcileMode mode, CfDifferenceFn on_difference, void *arg,
+				  NewFlags *new_flags)
 {
 	int64		patient_id = c->ids[ci];
 	CfPatientFacts *fp = &c->facts[ci];
@@ -1004,29 +1079,20 @@ reconcile_patient(Chunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 			cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
 		}
 		{
-			Datum		v[12];
-			char		nulls[12] = "            ";
-			bool		isnull;
-			int64		flag_id;
+			Datum		v[11];
 
 			v[0] = Int64GetDatum(patient_id);
 			v[1] = CStringGetTextDatum(rule->rule_id);
 			v[2] = CStringGetTextDatum(domain_name(rule->domain));
 			v[3] = Int64GetDatum(fr->episode->episode_id);
-			if (fr->episode->unit_id)
-				v[4] = CStringGetTextDatum(fr->episode->unit_id);
-			else
-				nulls[4] = 'n';
+			v[4] = fr->episode->unit_id ? CStringGetTextDatum(fr->episode->unit_id) : (Datum) 0;
 			v[5] = CStringGetTextDatum(setting_name(fr->episode->setting));
 			v[6] = Int32GetDatum(rule->severity);
-			v[7] = TimestampTzGetDatum((TimestampTz) now);
-			v[8] = TimestampTzGetDatum((TimestampTz) fr->due_from);
-			v[9] = TimestampTzGetDatum((TimestampTz) fr->due_at);
-			v[10] = from_cf_interval(&rule->due_soon_window);
-			v[11] = CStringGetTextDatum(fr->reason);
-			run(Q_INSERT_FLAG, v, nulls, false, SPI_OK_INSERT_RETURNING);
-			flag_id = DatumGetInt64(col(0, 1, &isnull));
-			cf_notify("raised", flag_id, patient_id, rule->rule_id, fr->episode->unit_id);
+			v[7] = TimestampTzGetDatum((TimestampTz) fr->due_from);
+			v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
+			v[9] = from_cf_interval(&rule->due_soon_window);
+			v[10] = CStringGetTextDatum(fr->reason);
+			new_flag_add(new_flags, v, fr->episode->unit_id == NULL);
 		}
 	}
 
@@ -1099,15 +1165,18 @@ cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 		for (int start = 0; start < n; start += CF_CHUNK)
 		{
 			Chunk		c;
+			NewFlags	nf;
 
 			CHECK_FOR_INTERRUPTS();
+			memset(&nf, 0, sizeof(nf));
 			old = MemoryContextSwitchTo(patient_cxt);
 			memset(&c, 0, sizeof(c));
 			c.n = Min(CF_CHUNK, n - start);
 			c.ids = patient_ids + start;
 			load_chunk(&c, mode == CF_RECONCILE_WRITE);
 			for (int i = 0; i < c.n; i++)
-				changes += reconcile_patient(&c, i, &rs, &ops, mode, on_difference, arg);
+				changes += reconcile_patient(&c, i, &rs, &ops, mode, on_difference, arg, &nf);
+			new_flags_flush(&nf, (CfTime) cf_now());
 			MemoryContextSwitchTo(old);
 			SPI_freetuptable(SPI_tuptable);
 			SPI_tuptable = NULL;
