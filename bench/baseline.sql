@@ -67,17 +67,15 @@ COMMENT ON VIEW baseline.frid_atc IS 'ATC prefixes of fall-risk-increasing drugs
 
 -- Each living patient's current episode: open now, the one that started last.
 CREATE VIEW baseline.current_episode AS
-SELECT patient_id, episode_id, setting::text AS setting, unit_id, started_at, birth_date, now
-FROM (SELECT e.patient_id, e.episode_id, e.setting, e.unit_id, e.started_at, p.birth_date, c.now,
-             pg_catalog.row_number() OVER (PARTITION BY e.patient_id
-                                           ORDER BY e.started_at DESC, e.episode_id DESC) AS rn
-      FROM careflags.episode e
-      JOIN careflags.patient p ON p.patient_id = e.patient_id
-      CROSS JOIN (SELECT baseline.clock() AS now) c
-      WHERE NOT p.deceased
-        AND e.started_at <= c.now
-        AND (e.ended_at IS NULL OR e.ended_at > c.now)) e
-WHERE rn = 1;
+SELECT DISTINCT ON (e.patient_id)
+       e.patient_id, e.episode_id, e.setting::text AS setting, e.unit_id, e.started_at, p.birth_date, c.now
+FROM careflags.episode e
+JOIN careflags.patient p ON p.patient_id = e.patient_id
+CROSS JOIN (SELECT baseline.clock() AS now) c
+WHERE NOT p.deceased
+  AND e.started_at <= c.now
+  AND (e.ended_at IS NULL OR e.ended_at > c.now)
+ORDER BY e.patient_id, e.started_at DESC, e.episode_id DESC;
 COMMENT ON VIEW baseline.current_episode IS 'per living patient, the episode open now that started last';
 
 -- (patient, rule) pairs in scope: setting, age, no exemption valid now.
@@ -118,38 +116,52 @@ FROM (SELECT a.patient_id,
       WHERE m.reviewed_at <= ce.now) x;
 COMMENT ON VIEW baseline.event IS 'assessments and medication reviews up to now, ranked latest first within the episode and overall';
 
+-- Per patient and domain: the latest event of the episode, the latest
+-- scored one of the episode, the latest ever, the latest scored ever.
+CREATE VIEW baseline.last_event AS
+SELECT e.patient_id, e.domain,
+       pg_catalog.max(e.at) FILTER (WHERE e.in_episode AND e.ep_rank = 1) AS ep_at,
+       pg_catalog.bool_or(e.at_risk) FILTER (WHERE e.in_episode AND e.ep_rank = 1) AS ep_at_risk,
+       pg_catalog.max(e.at) FILTER (WHERE e.in_episode AND e.scored AND e.scored_ep_rank = 1) AS ep_scored_at,
+       pg_catalog.bool_or(e.at_risk) FILTER (WHERE e.in_episode AND e.scored AND e.scored_ep_rank = 1) AS ep_scored_at_risk,
+       pg_catalog.max(e.at) FILTER (WHERE e.all_rank = 1) AS all_at,
+       pg_catalog.max(e.at) FILTER (WHERE e.scored AND e.scored_rank = 1) AS scored_at,
+       pg_catalog.bool_or(e.at_risk) FILTER (WHERE e.scored AND e.scored_rank = 1) AS scored_at_risk
+FROM baseline.event e
+WHERE e.ep_rank = 1 OR e.all_rank = 1 OR e.scored_ep_rank = 1 OR e.scored_rank = 1
+GROUP BY e.patient_id, e.domain;
+COMMENT ON VIEW baseline.last_event IS 'per patient and domain, the latest events that the rules look at';
+
 -- Admission rules: no event of the domain since the episode started.
 CREATE VIEW baseline.flag_episode_start AS
 SELECT s.patient_id, s.rule_id, s.domain, s.started_at AS due_from,
        baseline.add(s.started_at, s.due_interval) AS due_at
 FROM baseline.in_scope s
-WHERE s.anchor = 'episode_start'
-  AND NOT EXISTS (SELECT FROM baseline.event e
-                  WHERE e.patient_id = s.patient_id AND e.domain = s.domain AND e.in_episode);
+LEFT JOIN baseline.last_event l ON l.patient_id = s.patient_id AND l.domain = s.domain
+WHERE s.anchor = 'episode_start' AND l.ep_at IS NULL;
 
 -- Repeat rules: the interval after the last event of the episode (none: the
 -- admission rule covers the gap; nutrition at risk: the plan rules take over).
 CREATE VIEW baseline.flag_last_event AS
 SELECT s.patient_id, s.rule_id, s.domain,
-       baseline.add(e.at, s.due_interval) AS due_from, baseline.add(e.at, s.due_interval) AS due_at
+       baseline.add(l.ep_at, s.due_interval) AS due_from, baseline.add(l.ep_at, s.due_interval) AS due_at
 FROM baseline.in_scope s
-JOIN baseline.event e ON e.patient_id = s.patient_id AND e.domain = s.domain AND e.in_episode AND e.ep_rank = 1
+JOIN baseline.last_event l ON l.patient_id = s.patient_id AND l.domain = s.domain AND l.ep_at IS NOT NULL
 WHERE s.anchor = 'last_event'
-  AND NOT (s.domain = 'nutrition' AND e.at_risk);
+  AND NOT (s.domain = 'nutrition' AND l.ep_at_risk);
 
 -- Plan rules: the last scored result of the episode is at risk and no plan
 -- of the kind has been in force since.
 CREATE VIEW baseline.flag_risk_result AS
-SELECT s.patient_id, s.rule_id, s.domain, e.at AS due_from, baseline.add(e.at, s.follow_up) AS due_at
+SELECT s.patient_id, s.rule_id, s.domain, l.ep_scored_at AS due_from, baseline.add(l.ep_scored_at, s.follow_up) AS due_at
 FROM baseline.in_scope s
-JOIN baseline.event e ON e.patient_id = s.patient_id AND e.domain = s.domain AND e.in_episode
-                      AND e.scored AND e.scored_ep_rank = 1
-WHERE s.anchor = 'risk_result' AND e.at_risk
+JOIN baseline.last_event l ON l.patient_id = s.patient_id AND l.domain = s.domain AND l.ep_scored_at_risk
+WHERE s.anchor = 'risk_result'
   AND NOT EXISTS (SELECT FROM careflags.care_plan c
                   WHERE c.patient_id = s.patient_id
                     AND c.kind = CASE s.domain WHEN 'nutrition' THEN 'nutrition' ELSE 'fall_prevention' END::careflags.plan_kind
                     AND c.started_at <= s.now
-                    AND (c.ended_at IS NULL OR c.ended_at > e.at));
+                    AND (c.ended_at IS NULL OR c.ended_at > l.ep_scored_at));
 
 -- Plan evaluation: the interval after the last evaluation (or the start) of
 -- the plan in force that started last.
@@ -170,36 +182,42 @@ WHERE s.anchor = 'plan_evaluation';
 
 -- Weight loss or low BMI (clinical-rules.md §2, §7.7), from the latest weight.
 CREATE VIEW baseline.weight_signs AS
-WITH m AS (
-    SELECT m.patient_id, m.kind, m.value::float8 AS value, m.measured_at,
-           pg_catalog.row_number() OVER (PARTITION BY m.patient_id, m.kind ORDER BY m.measured_at DESC) AS rn
+WITH w AS (
+    SELECT m.patient_id, m.value::float8 AS value, m.measured_at,
+           pg_catalog.max(m.measured_at) OVER p AS last_at,
+           pg_catalog.first_value(m.value::float8) OVER (p ORDER BY m.measured_at DESC) AS last_value
     FROM careflags.measurement m
     JOIN baseline.current_episode ce ON ce.patient_id = m.patient_id
-    WHERE m.measured_at <= ce.now AND m.kind IN ('weight', 'height', 'bmi')
-), w AS (
-    SELECT w.patient_id, w.value, w.measured_at,
-           CASE WHEN h.value > 0 THEN w.value / ((h.value / 100.0) * (h.value / 100.0))
-                WHEN b.measured_at >= w.measured_at THEN b.value END AS bmi,
-           ce.birth_date IS NOT NULL
-               AND ce.birth_date <= (baseline.local_date(w.measured_at) - interval '70 years')::date AS over70
-    FROM m w
-    JOIN baseline.current_episode ce ON ce.patient_id = w.patient_id
-    LEFT JOIN m h ON h.patient_id = w.patient_id AND h.kind = 'height' AND h.rn = 1
-    LEFT JOIN m b ON b.patient_id = w.patient_id AND b.kind = 'bmi' AND b.rn = 1
-    WHERE w.kind = 'weight' AND w.rn = 1
-), loss AS (
-    SELECT w.*,
-           (SELECT pg_catalog.max(e.value) FROM m e
-             WHERE e.patient_id = w.patient_id AND e.kind = 'weight' AND e.value > 0
-               AND e.measured_at >= baseline.add(w.measured_at, interval '-6 months') AND e.measured_at < w.measured_at) AS max6,
-           (SELECT pg_catalog.max(e.value) FROM m e
-             WHERE e.patient_id = w.patient_id AND e.kind = 'weight' AND e.value > 0
-               AND e.measured_at >= baseline.add(w.measured_at, interval '-2 months') AND e.measured_at < w.measured_at) AS max2
+    WHERE m.kind = 'weight' AND m.measured_at <= ce.now
+    WINDOW p AS (PARTITION BY m.patient_id)
+), series AS (
+    SELECT patient_id, last_at, last_value,
+           pg_catalog.max(value) FILTER (WHERE value > 0 AND measured_at < last_at
+                                           AND measured_at >= baseline.add(last_at, interval '-6 months')) AS max6,
+           pg_catalog.max(value) FILTER (WHERE value > 0 AND measured_at < last_at
+                                           AND measured_at >= baseline.add(last_at, interval '-2 months')) AS max2
     FROM w
+    GROUP BY patient_id, last_at, last_value
+), other AS (
+    SELECT DISTINCT ON (m.patient_id, m.kind) m.patient_id, m.kind, m.value::float8 AS value, m.measured_at
+    FROM careflags.measurement m
+    JOIN baseline.current_episode ce ON ce.patient_id = m.patient_id
+    WHERE m.kind IN ('height', 'bmi') AND m.measured_at <= ce.now
+    ORDER BY m.patient_id, m.kind, m.measured_at DESC
+), x AS (
+    SELECT s.patient_id, s.last_at AS measured_at, s.last_value AS value, s.max6, s.max2,
+           CASE WHEN h.value > 0 THEN s.last_value / ((h.value / 100.0) * (h.value / 100.0))
+                WHEN b.measured_at >= s.last_at THEN b.value END AS bmi,
+           ce.birth_date IS NOT NULL
+               AND ce.birth_date <= (baseline.local_date(s.last_at) - interval '70 years')::date AS over70
+    FROM series s
+    JOIN baseline.current_episode ce ON ce.patient_id = s.patient_id
+    LEFT JOIN other h ON h.patient_id = s.patient_id AND h.kind = 'height'
+    LEFT JOIN other b ON b.patient_id = s.patient_id AND b.kind = 'bmi'
 )
 SELECT patient_id, measured_at, value, bmi, over70,
        (max6 - value) / max6 * 100.0 AS loss6, (max2 - value) / max2 * 100.0 AS loss2
-FROM loss
+FROM x
 WHERE bmi < CASE WHEN over70 THEN 20.0 ELSE 18.5 END
    OR (max6 - value) / max6 * 100.0 > 10.0
    OR (max2 - value) / max2 * 100.0 > 5.0
@@ -255,37 +273,33 @@ SELECT patient_id, rule_id, domain, due AS due_from, baseline.add(due, follow_up
 -- the 12 months before it), unless the admission assessment is still open.
 CREATE VIEW baseline.flag_after_fall AS
 WITH a AS (
-    SELECT s.patient_id, s.rule_id, s.domain, s.follow_up, s.now,
-           (SELECT e.at FROM baseline.event e
-             WHERE e.patient_id = s.patient_id AND e.domain = 'fall_risk' AND e.all_rank = 1) AS last_assessed,
+    SELECT s.patient_id, s.rule_id, s.domain, s.follow_up, s.now, l.all_at AS last_assessed,
            baseline.add(s.started_at, interval '-12 months') AS year_before
     FROM baseline.in_scope s
-    WHERE s.rule_id = 'fall_risk.assessment.after_fall'
-      AND NOT EXISTS (SELECT FROM baseline.flag_episode_start f
-                      WHERE f.patient_id = s.patient_id AND f.rule_id = 'fall_risk.assessment.admission')
-), f AS (
-    SELECT a.*,
-           (SELECT pg_catalog.min(x.fell_at) FROM careflags.fall x
-             WHERE x.patient_id = a.patient_id AND x.fell_at <= a.now
-               AND CASE WHEN a.last_assessed IS NOT NULL THEN x.fell_at > a.last_assessed
-                        ELSE x.fell_at >= a.year_before END) AS first_fall
-    FROM a
+    LEFT JOIN baseline.last_event l ON l.patient_id = s.patient_id AND l.domain = 'fall_risk'
+    LEFT JOIN baseline.flag_episode_start adm ON adm.patient_id = s.patient_id
+                                             AND adm.rule_id = 'fall_risk.assessment.admission'
+    WHERE s.rule_id = 'fall_risk.assessment.after_fall' AND adm.patient_id IS NULL
 )
-SELECT patient_id, rule_id, domain, first_fall AS due_from, baseline.add(first_fall, follow_up) AS due_at
-FROM f WHERE first_fall IS NOT NULL;
+SELECT a.patient_id, a.rule_id, a.domain, pg_catalog.min(x.fell_at) AS due_from,
+       baseline.add(pg_catalog.min(x.fell_at), a.follow_up) AS due_at
+FROM a
+JOIN careflags.fall x ON x.patient_id = a.patient_id AND x.fell_at <= a.now
+                     AND CASE WHEN a.last_assessed IS NOT NULL THEN x.fell_at > a.last_assessed
+                              ELSE x.fell_at >= a.year_before END
+GROUP BY a.patient_id, a.rule_id, a.domain, a.follow_up;
 
 -- High fall risk (the last scored assessment) or a fall in 12 months, a FRID
 -- in use, and no medication review since.
 CREATE VIEW baseline.flag_fall_risk_drugs AS
 WITH t AS (
     SELECT s.patient_id, s.rule_id, s.domain, s.follow_up, s.now,
-           GREATEST((SELECT e.at FROM baseline.event e
-                      WHERE e.patient_id = s.patient_id AND e.domain = 'fall_risk' AND e.scored
-                        AND e.scored_rank = 1 AND e.at_risk),
+           GREATEST(CASE WHEN l.scored_at_risk THEN l.scored_at END,
                     (SELECT pg_catalog.max(x.fell_at) FROM careflags.fall x
                       WHERE x.patient_id = s.patient_id AND x.fell_at <= s.now
                         AND x.fell_at >= baseline.add(s.now, interval '-12 months'))) AS trig
     FROM baseline.in_scope s
+    LEFT JOIN baseline.last_event l ON l.patient_id = s.patient_id AND l.domain = 'fall_risk'
     WHERE s.rule_id = 'medication_review.fall_risk_drugs'
 )
 SELECT t.patient_id, t.rule_id, t.domain, t.trig AS due_from, baseline.add(t.trig, t.follow_up) AS due_at
@@ -330,3 +344,87 @@ CROSS JOIN (SELECT baseline.clock() AS now) c
 WHERE c.now >= f.due_from - f.due_soon_window
 ORDER BY f.severity, f.due_at, f.patient_id, f.rule_id;
 COMMENT ON VIEW baseline.worklist IS 'what a nurse should act on now, by severity then due time; filter by unit_id';
+
+-- The national indicators (clinical-rules.md §5, the categories of
+-- docs/reports.md), by hand: who is in the setting at the period end, aged
+-- 67 or more, and what was recorded in the 12 months before it.
+CREATE FUNCTION baseline.indicator(p_indicator text, p_period_end date, p_min_age integer DEFAULT 67)
+    RETURNS TABLE (indicator text, numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH conf AS (
+        SELECT c.*, ((p_period_end + 1)::timestamp AT TIME ZONE 'Europe/Oslo') AS ends,
+               (((p_period_end + 1)::timestamp - interval '12 months') AT TIME ZONE 'Europe/Oslo') AS starts
+        FROM (VALUES
+            ('nutrition_screening', 'nutrition.screening', NULL::text, 'nutrition', NULL::text),
+            ('nutrition_plan', 'nutrition.plan', NULL, 'nutrition', 'nutrition'),
+            ('medication_review', 'medication_review', 'nursing_home_long_term', 'medication_review', NULL),
+            ('fall_risk_assessment', 'fall_risk.assessment', NULL, 'fall_risk', NULL),
+            ('fall_risk_plan', 'fall_risk.high', NULL, 'fall_risk', 'fall_prevention')) AS c(name, scope, setting, domain, plan)
+        WHERE c.name = p_indicator
+    ), cur AS (
+        SELECT DISTINCT ON (e.patient_id) e.patient_id, e.setting::text AS setting
+        FROM careflags.episode e, conf
+        WHERE e.started_at < conf.ends AND (e.ended_at IS NULL OR e.ended_at >= conf.ends)
+        ORDER BY e.patient_id, e.started_at DESC, e.episode_id DESC
+    ), pop AS (
+        SELECT c.patient_id, p.birth_date IS NULL AS age_unknown,
+               EXISTS (SELECT FROM careflags.exemption x
+                       WHERE x.patient_id = c.patient_id AND x.valid_from < conf.ends
+                         AND (x.valid_until IS NULL OR x.valid_until >= conf.ends)
+                         AND (x.scope = '*' OR x.scope = conf.scope OR pg_catalog.starts_with(conf.scope, x.scope || '.'))) AS exempt
+        FROM cur c
+        JOIN careflags.patient p ON p.patient_id = c.patient_id
+        CROSS JOIN conf
+        WHERE (conf.setting IS NULL OR c.setting = conf.setting)
+          AND NOT (p.deceased AND (p.deceased_at IS NULL OR p.deceased_at < conf.ends))
+          AND (p.birth_date IS NULL OR p.birth_date <= (p_period_end - p_min_age * interval '1 year')::date)
+    ), fact AS (
+        SELECT a.patient_id,
+               pg_catalog.min(a.assessed_at) FILTER (WHERE a.at_risk) AS first_risk,
+               pg_catalog.bool_or(a.at_risk IS NOT NULL) AS any_result
+        FROM careflags.assessment a, conf
+        WHERE a.assessed_at >= conf.starts AND a.assessed_at < conf.ends
+          AND conf.domain = CASE WHEN a.instrument IN ('mst', 'mna_sf', 'must', 'nrs_2002', 'nutrition_unspecified')
+                                 THEN 'nutrition' ELSE 'fall_risk' END
+        GROUP BY a.patient_id
+        UNION ALL
+        SELECT r.patient_id, NULL, true
+        FROM careflags.medication_review r, conf
+        WHERE conf.domain = 'medication_review' AND r.reviewed_at >= conf.starts AND r.reviewed_at < conf.ends
+        GROUP BY r.patient_id
+    ), cat AS (
+        SELECT p.patient_id,
+               CASE WHEN p.exempt THEN 'not_relevant'
+                    WHEN conf.plan IS NULL AND p.age_unknown THEN 'not_recorded'
+                    WHEN conf.plan IS NULL AND f.patient_id IS NOT NULL THEN 'assessed'
+                    WHEN conf.plan IS NULL THEN 'not_assessed'
+                    WHEN p.age_unknown OR f.first_risk IS NULL THEN 'not_recorded'
+                    WHEN EXISTS (SELECT FROM careflags.care_plan c
+                                 WHERE c.patient_id = p.patient_id AND c.kind::text = conf.plan
+                                   AND c.started_at < conf.ends
+                                   AND (c.ended_at IS NULL OR c.ended_at >= f.first_risk)) THEN 'assessed'
+                    ELSE 'not_assessed' END AS category
+        FROM pop p
+        CROSS JOIN conf
+        LEFT JOIN fact f ON f.patient_id = p.patient_id
+        WHERE conf.plan IS NULL OR f.first_risk IS NOT NULL OR (f.patient_id IS NOT NULL AND NOT f.any_result)
+    ), n AS (
+        SELECT pg_catalog.count(*) FILTER (WHERE category = 'assessed') AS assessed,
+               pg_catalog.count(*) FILTER (WHERE category = 'not_assessed') AS not_assessed,
+               pg_catalog.count(*) FILTER (WHERE category = 'not_relevant') AS not_relevant,
+               pg_catalog.count(*) FILTER (WHERE category = 'not_recorded') AS not_recorded,
+               pg_catalog.count(*) AS population
+        FROM cat
+    )
+    SELECT p_indicator, n.assessed, n.assessed + n.not_assessed + n.not_recorded,
+           CASE WHEN n.assessed + n.not_assessed + n.not_recorded > 0
+                THEN pg_catalog.round(100.0 * n.assessed / (n.assessed + n.not_assessed + n.not_recorded), 1) END,
+           n.assessed, n.not_assessed, n.not_relevant, n.not_recorded, n.population
+    FROM n
+    WHERE EXISTS (SELECT FROM conf)
+    $$;
+COMMENT ON FUNCTION baseline.indicator(text, date, integer) IS
+    'one national indicator for the 12 months ending with p_period_end: numerator, denominator, share and the four categories';

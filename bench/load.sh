@@ -7,15 +7,17 @@
 # Environment: BENCH_ANCHOR (the "now" of the data set, default
 # 2026-11-25 12:00 UTC), BENCH_YEARS (history, default 5).
 #
-# Drops and creates DB, installs careflags, runs bench/generate.sql, and
+# Drops and creates DB, installs careflags, runs bench/generate.sql and
+# bench/baseline.sql, and
 # streams every table with COPY (SELECT ... FROM bench.gen_x) TO STDOUT into
 # COPY careflags.x FROM STDIN (generation and loading run in two backends at
 # once).  The row guard (careflags.fact_guard: scores, validation) stays on
 # during the load; the evaluation triggers are switched off and the flags are
 # then built with one careflags.recompute_all(), which is timed and recorded
-# in bench.result as "recompute_all (initial)".  The database's clock is
-# frozen at the anchor (ALTER DATABASE ... SET careflags.frozen_now), so every
-# session - also a nurse's - sees the data set at the same instant.
+# in bench.result as "recompute_all (initial)".  The database's clocks are
+# frozen at the anchor (ALTER DATABASE ... SET careflags.frozen_now and
+# baseline.now), so every session - also a nurse's - sees the data set at
+# the same instant.
 set -eu
 cd "$(dirname "$0")/.."
 db=${1:?usage: bench/load.sh DB [patients] [seed]}
@@ -24,6 +26,8 @@ seed=${3:-42}
 anchor=${BENCH_ANCHOR:-2026-11-25 12:00:00+00}
 years=${BENCH_YEARS:-5}
 PSQL="psql -X -q -v ON_ERROR_STOP=1"
+PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+export PGOPTIONS
 
 now_s() { date +%s.%N; }
 say() { [ -n "${BENCH_QUIET:-}" ] || echo "$@"; }
@@ -33,7 +37,9 @@ $PSQL -d "$db" -c "SET client_min_messages = warning" -c "CREATE EXTENSION caref
 $PSQL -d "$db" -v patients="$patients" -v seed="$seed" -v anchor="$anchor" -v years="$years" \
       -f bench/generate.sql >/dev/null
 $PSQL -d "$db" -f bench/results.sql >/dev/null
-$PSQL -d "$db" -c "ALTER DATABASE $db SET careflags.frozen_now = '$anchor'" >/dev/null
+$PSQL -d "$db" -f bench/baseline.sql >/dev/null
+$PSQL -d "$db" -c "ALTER DATABASE $db SET careflags.frozen_now = '$anchor'" \
+      -c "ALTER DATABASE $db SET baseline.now = '$anchor'" >/dev/null
 
 # evaluation triggers off for the load (the guard stays on)
 $PSQL -d "$db" >/dev/null <<'SQL'
