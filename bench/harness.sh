@@ -1,0 +1,299 @@
+#!/bin/sh
+# bench/harness.sh - what careflags costs a record system and how fast it
+# answers, side by side with the hand-written SQL of bench/baseline.sql.
+#
+# Usage (PGHOST/PGPORT/PGUSER of the cluster, a superuser; DB loaded by
+# bench/load.sh; run as root or as the cluster's owner, so that /proc of the
+# backend can be read):
+#   bench/harness.sh DB
+# Steps (BENCH_STEPS, default all, in this order):
+#   machine     the machine, the server settings and the data set
+#   agree       careflags' open flags = baseline.flag (patient, rule,
+#               due_from, due_at) at the frozen clock; indicators' counts
+#               equal; the harness stops (exit 2) when they differ
+#   recompute   careflags.recompute_all(): patients/s, backend memory
+#               (peak RssAnon sampled from /proc every 0.1 s, and VmHWM)
+#   write       single-row fact writes, BENCH_CLIENTS clients, pgbench:
+#               tps with careflags' triggers vs with them disabled
+#   bulk        1,000,000 facts by INSERT ... SELECT and by COPY, each in a
+#               transaction rolled back afterwards: with vs without triggers
+#   worklist    one 30-bed unit's worklist: p50/p99 as a nurse (RLS) and as
+#               superuser, and the same question to baseline.worklist
+#   indicators  each national indicator: careflags vs baseline.indicator
+# "Without careflags" = the same tables with every careflags trigger off
+# (ALTER TABLE ... DISABLE TRIGGER USER: the guard and the evaluation; the
+# foreign keys stay).  Every figure goes to bench.result in DB.
+#
+# Knobs (defaults are the full-scale run): BENCH_RUNS (3) repetitions of
+# recompute and of each write/bulk mode, BENCH_CLIENTS (8), BENCH_SECONDS
+# (30) per write run, BENCH_BULK_ROWS (1000000), BENCH_WORKLIST_TX (1000),
+# BENCH_BASELINE_TX (5), BENCH_INDICATOR_TX (5), BENCH_UNIT (nh-lt-001).
+set -eu
+cd "$(dirname "$0")/.."
+db=${1:?usage: bench/harness.sh DB}
+steps=${BENCH_STEPS:-machine agree recompute write bulk worklist indicators}
+runs=${BENCH_RUNS:-3}
+clients=${BENCH_CLIENTS:-8}
+seconds=${BENCH_SECONDS:-30}
+bulk_rows=${BENCH_BULK_ROWS:-1000000}
+worklist_tx=${BENCH_WORKLIST_TX:-1000}
+baseline_tx=${BENCH_BASELINE_TX:-5}
+indicator_tx=${BENCH_INDICATOR_TX:-5}
+unit=${BENCH_UNIT:-nh-lt-001}
+PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+export PGOPTIONS
+PSQL="psql -X -q -v ON_ERROR_STOP=1 -d $db"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/careflags-bench.XXXXXX")
+chmod 755 "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+
+q() { $PSQL -At -c "$1"; }
+say() { [ -n "${BENCH_QUIET:-}" ] || echo "$@"; }
+record() {  # step what metric value unit detail
+    echo "SELECT bench.record(:'step', :'what', :'metric', NULLIF(:'value', '')::numeric, :'unit', NULLIF(:'detail', ''))" |
+        $PSQL -v step="$1" -v what="$2" -v metric="$3" -v value="$4" -v unit="$5" -v detail="$6" >/dev/null
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+now_s() { date +%s.%N; }
+
+patients=$(q "SELECT count(*) FROM careflags.patient")
+anchor_epoch=$(q "SELECT extract(epoch FROM careflags.clock())::bigint")
+period_end=${BENCH_PERIOD_END:-$(q "SELECT careflags.report_today() - 1")}
+t_harness=$(q "SELECT clock_timestamp()")
+say "careflags benchmark on $db: $patients patients, clock $(q "SELECT careflags.clock()")"
+
+# latencies of a pgbench script: prints "p50 p99 mean" in ms
+latencies() {  # label file transactions user [pgbench options...]
+    label=$1 file=$2 tx=$3 user=$4
+    shift 4
+    rm -f "$tmp"/lat*
+    pgbench -n -M prepared -c 1 -t "$tx" -U "$user" -l --log-prefix="$tmp/lat" "$@" -f "$file" "$db" \
+        >"$tmp/pgbench.out" 2>&1 || { cat "$tmp/pgbench.out" >&2; echo "bench/harness.sh: $label failed" >&2; exit 1; }
+    grep -q "number of failed transactions: 0" "$tmp/pgbench.out" ||
+        { cat "$tmp/pgbench.out" >&2; echo "bench/harness.sh: $label had failed transactions" >&2; exit 1; }
+    cat "$tmp"/lat* | awk '{ print $3 / 1000.0 }' | sort -g |
+        awk '{ v[NR] = $1; s += $1 } END { i50 = int((NR + 1) * 0.50); i99 = int(NR * 0.99 + 0.999);
+               if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1; if (i99 > NR) i99 = NR;
+               printf "%.3f %.3f %.3f\n", v[i50], v[i99], s / NR }'
+}
+
+set_triggers() {  # on|off table...
+    mode=$1
+    shift
+    for t in "$@"; do
+        if [ "$mode" = on ]; then q "ALTER TABLE careflags.$t ENABLE TRIGGER USER" >/dev/null
+        else q "ALTER TABLE careflags.$t DISABLE TRIGGER USER" >/dev/null; fi
+    done
+}
+
+for step in $steps; do
+case $step in
+machine)
+    record machine "cores" count "$(nproc)" cores "$(uname -srm)"
+    record machine "memory" GB "$(free -g | awk '/^Mem:/ { print $2 }')" GB ""
+    record machine "load average (1, 5, 15 min)" load "$(cut -d' ' -f1 /proc/loadavg)" "" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    record machine "server" version "$(q "SHOW server_version_num")" "" "$(q "SELECT version()")"
+    record machine "settings" "" "" "" "$(q "SELECT string_agg(name || '=' || setting || COALESCE(unit, ''), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'work_mem', 'fsync', 'synchronous_commit', 'max_wal_size', 'jit', 'max_parallel_workers_per_gather')")"
+    record machine "careflags" version "" "" "$(q "SELECT careflags.version()")"
+    record machine "patients" rows "$patients" rows ""
+    for t in episode assessment measurement medication medication_review care_plan fall exemption; do
+        record machine "careflags.$t" rows "$(q "SELECT count(*) FROM careflags.$t")" rows ""
+    done
+    record machine "open flags" rows "$(q "SELECT count(*) FROM careflags.flag WHERE resolved_at IS NULL")" rows ""
+    record machine "database size" MB "$(q "SELECT pg_database_size(current_database()) / 1048576")" MB ""
+    say "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    ;;
+agree)
+    t0=$(now_s)
+    $PSQL -At -F '|' >"$tmp/agree" <<'SQL'
+WITH c AS (SELECT patient_id, rule_id, due_from, due_at FROM careflags.flag WHERE resolved_at IS NULL),
+     b AS (SELECT patient_id, rule_id, due_from, due_at FROM baseline.flag),
+     j AS (SELECT COALESCE(c.rule_id, b.rule_id) AS rule_id, c.patient_id AS cp, b.patient_id AS bp,
+                  c.due_from IS DISTINCT FROM b.due_from OR c.due_at IS DISTINCT FROM b.due_at AS differ
+           FROM c FULL JOIN b USING (patient_id, rule_id))
+SELECT r.rule_id, count(j.cp), count(j.bp),
+       count(*) FILTER (WHERE j.cp IS NULL AND j.bp IS NOT NULL),
+       count(*) FILTER (WHERE j.bp IS NULL AND j.cp IS NOT NULL),
+       count(*) FILTER (WHERE j.cp IS NOT NULL AND j.bp IS NOT NULL AND j.differ)
+FROM baseline.rule r LEFT JOIN j ON j.rule_id = r.rule_id
+GROUP BY r.rule_id ORDER BY r.rule_id;
+SQL
+    secs=$(echo "$(now_s) - $t0" | bc -l)
+    bad=0
+    while IFS='|' read -r rule ncf nbl onlyb onlyc differ; do
+        record agree "$rule" open_flags "$ncf" flags "baseline $nbl; only baseline $onlyb; only careflags $onlyc; due times differ $differ"
+        bad=$((bad + onlyb + onlyc + differ))
+    done <"$tmp/agree"
+    total=$(awk -F'|' '{ s += $2 } END { print s + 0 }' "$tmp/agree")
+    record agree "flags: careflags vs baseline, all rules" differences "$bad" flags "$total open flags compared (patient, rule, due_from, due_at); $(printf '%.1f' "$secs") s"
+    ind_bad=$(q "SELECT count(*) FROM careflags.indicator_list() l,
+                      careflags.indicator(l.indicator, '$period_end') c, baseline.indicator(l.indicator, '$period_end') b
+                 WHERE (c.numerator, c.denominator, c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population)
+                       IS DISTINCT FROM (b.numerator, b.denominator, b.assessed, b.not_assessed, b.not_relevant, b.not_recorded, b.population)")
+    record agree "indicators: careflags vs baseline, period ending $period_end" differences "$ind_bad" indicators ""
+    say "agree: $total open flags, $bad differences; indicators differing: $ind_bad"
+    if [ "$bad" -ne 0 ] || [ "$ind_bad" -ne 0 ]; then
+        echo "bench/harness.sh: careflags and the baseline disagree; no timing" >&2
+        exit 2
+    fi
+    ;;
+recompute)
+    for run in $(seq 1 "$runs"); do
+        app=bench_recompute_$$_$run
+        t0=$(now_s)
+        PGAPPNAME=$app $PSQL -c "SELECT careflags.recompute_all()" >/dev/null &
+        job=$!
+        pid=""
+        while [ -z "$pid" ] && kill -0 "$job" 2>/dev/null; do
+            pid=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = '$app'")
+        done
+        : >"$tmp/rss"
+        while kill -0 "$job" 2>/dev/null; do
+            [ -n "$pid" ] && [ -r "/proc/$pid/status" ] &&
+                awk '/^(RssAnon|VmHWM|VmRSS):/ { v[$1] = $2 } END { if (v["RssAnon:"] != "") print v["RssAnon:"], v["VmHWM:"], v["VmRSS:"] }' \
+                    "/proc/$pid/status" >>"$tmp/rss" 2>/dev/null || true
+            sleep 0.1
+        done
+        wait "$job" || { echo "bench/harness.sh: recompute_all failed" >&2; exit 1; }
+        secs=$(echo "$(now_s) - $t0" | bc -l)
+        rate=$(echo "$patients / $secs" | bc -l)
+        n=$(wc -l <"$tmp/rss")
+        if [ "$n" -gt 0 ]; then
+            peak=$(awk 'BEGIN { m = 0 } { if ($1 > m) m = $1 } END { print m }' "$tmp/rss")
+            hwm=$(awk 'BEGIN { m = 0 } { if ($2 > m) m = $2 } END { print m }' "$tmp/rss")
+            curve=$(awk -v n="$n" '{ v[NR] = $1 } END { printf "%d/%d/%d/%d/%d", v[1], v[int(n * 0.25) + 1], v[int(n * 0.5) + 1], v[int(n * 0.75) + 1], v[n] }' "$tmp/rss")
+        else
+            peak="" hwm="" curve="(too short to sample)"
+        fi
+        record recompute "recompute_all (steady state), run $run" patients_per_s "$(printf '%.0f' "$rate")" patients/s "$(printf '%.2f' "$secs") s for $patients patients"
+        record recompute "backend private memory during recompute_all, run $run" peak_rss_anon_kb "$peak" kB "RssAnon at 0/25/50/75/100 % of the run: $curve kB ($n samples); VmHWM $hwm kB (includes shared buffers touched)"
+        say "recompute run $run: $(printf '%.0f' "$rate") patients/s, peak RssAnon ${peak:-?} kB ($curve)"
+    done
+    ;;
+write)
+    tables="measurement assessment medication"
+    scripts="-f bench/pgbench/write_measurement.sql@5 -f bench/pgbench/write_assessment.sql@3 -f bench/pgbench/write_medication.sql@2"
+    : >"$tmp/tps_on"; : >"$tmp/tps_off"
+    for run in $(seq 1 "$runs"); do
+        for mode in off on; do
+            set_triggers "$mode" $tables
+            # shellcheck disable=SC2086
+            pgbench -n -M prepared -c "$clients" -j "$clients" -T "$seconds" -D patients="$patients" \
+                    -D anchor_epoch="$anchor_epoch" $scripts "$db" >"$tmp/pgbench.out" 2>&1 ||
+                { set_triggers on $tables; cat "$tmp/pgbench.out" >&2; exit 1; }
+            tps=$(awk '/^tps = / { print $3; exit }' "$tmp/pgbench.out")
+            lat=$(awk '/^latency average = / { print $4; exit }' "$tmp/pgbench.out")
+            failed=$(awk -F': ' '/number of failed transactions/ { print $2 + 0; exit }' "$tmp/pgbench.out")
+            echo "$tps" >>"$tmp/tps_$mode"
+            what="single-row writes, $clients clients, triggers $mode, run $run"
+            [ "$mode" = on ] && what="single-row writes, $clients clients, with careflags, run $run"
+            [ "$mode" = off ] && what="single-row writes, $clients clients, without careflags, run $run"
+            record write "$what" tps "$tps" tx/s "latency average $lat ms; failed ${failed:-?}; $seconds s; measurement:assessment:medication = 5:3:2"
+            say "write run $run, careflags $mode: $tps tps, $lat ms"
+        done
+    done
+    set_triggers on $tables
+    on=$(median <"$tmp/tps_on"); off=$(median <"$tmp/tps_off")
+    record write "single-row writes: time per write with / without careflags (median tps without / with)" ratio "$(echo "$off / $on" | bc -l | xargs printf '%.2f')" x "median tps with $on, without $off; target <= 1.3"
+    say "write: with/without time ratio $(echo "$off / $on" | bc -l | xargs printf '%.2f')"
+    # the written facts go again (triggers on: their patients are re-evaluated)
+    for t in $tables; do q "DELETE FROM careflags.$t WHERE source_system = 'bench_write'" >/dev/null; done
+    q "VACUUM ANALYZE careflags.measurement, careflags.assessment, careflags.medication, careflags.flag, careflags.patient_state" >/dev/null
+    ;;
+bulk)
+    gen="SELECT 1 + i % $patients, 'bench_bulk', 'k' || i, 'weight'::careflags.measurement_kind, 40 + (i % 600) / 10.0,
+                pg_catalog.to_timestamp($anchor_epoch - (i % 2000) * 3600)
+         FROM pg_catalog.generate_series(1, $bulk_rows) AS i"
+    cols="patient_id, source_system, source_key, kind, value, measured_at"
+    $PSQL -c "\\copy ($gen) TO '$tmp/bulk.tsv'"
+    for method in insert copy; do
+        : >"$tmp/bulk_on"; : >"$tmp/bulk_off"
+        for run in $(seq 1 "$runs"); do
+            for mode in off on; do
+                if [ "$method" = insert ]; then load="INSERT INTO careflags.measurement ($cols) $gen;"
+                else load="\\copy careflags.measurement ($cols) FROM '$tmp/bulk.tsv'"; fi
+                off_sql=""
+                [ "$mode" = off ] && off_sql="ALTER TABLE careflags.measurement DISABLE TRIGGER USER;"
+                secs=$($PSQL -At <<SQL
+BEGIN;
+$off_sql
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+$load
+SELECT extract(epoch FROM clock_timestamp()) - :t0 AS secs \gset
+ROLLBACK;
+SELECT :secs;
+SQL
+)
+                echo "$secs" >>"$tmp/bulk_$mode"
+                label="with careflags (statement triggers)"
+                [ "$mode" = off ] && label="without careflags"
+                record bulk "$bulk_rows facts by $(echo "$method" | tr a-z A-Z), $label, run $run" seconds "$(printf '%.2f' "$secs")" s "over all $patients patients; rolled back afterwards"
+                say "bulk $method run $run, careflags $mode: $(printf '%.1f' "$secs") s"
+            done
+            q "VACUUM careflags.measurement" >/dev/null
+        done
+        on=$(median <"$tmp/bulk_on"); off=$(median <"$tmp/bulk_off")
+        record bulk "$bulk_rows facts by $(echo "$method" | tr a-z A-Z): time with / without careflags" ratio "$(echo "$on / $off" | bc -l | xargs printf '%.2f')" x "median $(printf '%.1f' "$on") s with, $(printf '%.1f' "$off") s without; target <= 1.5"
+    done
+    rm -f "$tmp/bulk.tsv"
+    q "VACUUM ANALYZE careflags.measurement" >/dev/null
+    ;;
+worklist)
+    $PSQL >/dev/null <<SQL
+DO \$\$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_nurse') THEN CREATE ROLE bench_nurse LOGIN; END IF;
+END \$\$;
+GRANT careflags_nurse TO bench_nurse;
+INSERT INTO careflags.unit_access (unit_id, role_name) VALUES ('$unit', 'bench_nurse') ON CONFLICT DO NOTHING;
+SQL
+    beds=$(q "SELECT count(*) FROM baseline.current_episode WHERE unit_id = '$unit'")
+    rows=$(q "SELECT count(*) FROM careflags.worklist WHERE unit_id = '$unit'")
+    nurse_rows=$(psql -X -At -U bench_nurse -d "$db" -c "SELECT count(*) FROM careflags.worklist")
+    differ=$(q "SELECT count(*) FROM ((SELECT patient_id, rule_id, due_from, due_at FROM careflags.worklist WHERE unit_id = '$unit'
+                                      EXCEPT SELECT patient_id, rule_id, due_from, due_at FROM baseline.worklist WHERE unit_id = '$unit')
+                                     UNION ALL
+                                     (SELECT patient_id, rule_id, due_from, due_at FROM baseline.worklist WHERE unit_id = '$unit'
+                                      EXCEPT SELECT patient_id, rule_id, due_from, due_at FROM careflags.worklist WHERE unit_id = '$unit')) d")
+    record worklist "worklist of $unit: careflags vs baseline rows" differences "$differ" rows "$rows rows for $beds patients; the nurse sees $nurse_rows"
+    if [ "$differ" -ne 0 ] || [ "$nurse_rows" -ne "$rows" ]; then
+        echo "bench/harness.sh: the worklists of $unit differ" >&2
+        exit 2
+    fi
+    set -- $(latencies "nurse worklist" bench/pgbench/worklist_nurse.sql "$worklist_tx" bench_nurse)
+    record worklist "worklist, nurse of $unit (RLS)" p50_ms "$1" ms "p99 $2 ms; mean $3 ms; $worklist_tx queries; $rows rows"
+    record worklist "worklist, nurse of $unit (RLS)" p99_ms "$2" ms "target < 5 ms"
+    cf50=$1
+    say "worklist nurse: p50 $1 ms, p99 $2 ms"
+    set -- $(latencies "superuser worklist" bench/pgbench/worklist_unit.sql "$worklist_tx" "${PGUSER:-postgres}" -D unit="$unit")
+    record worklist "worklist, superuser, WHERE unit_id = '$unit'" p50_ms "$1" ms "p99 $2 ms; mean $3 ms; $worklist_tx queries"
+    record worklist "worklist, superuser, WHERE unit_id = '$unit'" p99_ms "$2" ms ""
+    say "worklist superuser: p50 $1 ms, p99 $2 ms"
+    set -- $(latencies "baseline worklist" bench/pgbench/worklist_baseline.sql "$baseline_tx" "${PGUSER:-postgres}" -D unit="$unit")
+    record worklist "worklist, baseline.worklist WHERE unit_id = '$unit'" p50_ms "$1" ms "p99 $2 ms; mean $3 ms; $baseline_tx queries"
+    record worklist "worklist, baseline.worklist WHERE unit_id = '$unit'" p99_ms "$2" ms ""
+    record worklist "worklist: baseline p50 / careflags nurse p50" speedup "$(echo "$1 / $cf50" | bc -l | xargs printf '%.1f')" x "target >= 10"
+    say "worklist baseline: p50 $1 ms, p99 $2 ms"
+    ;;
+indicators)
+    for ind in $(q "SELECT indicator FROM careflags.indicator_list()"); do
+        set -- $(latencies "careflags $ind" bench/pgbench/indicator_careflags.sql "$indicator_tx" "${PGUSER:-postgres}" -D indicator="$ind" -D period_end="$period_end")
+        cf=$1
+        record indicators "careflags.indicator('$ind'), period ending $period_end" p50_ms "$1" ms "p99 $2 ms; $indicator_tx runs; target < 1000 ms"
+        set -- $(latencies "baseline $ind" bench/pgbench/indicator_baseline.sql "$indicator_tx" "${PGUSER:-postgres}" -D indicator="$ind" -D period_end="$period_end")
+        record indicators "baseline.indicator('$ind'), period ending $period_end" p50_ms "$1" ms "p99 $2 ms; $indicator_tx runs"
+        record indicators "$ind: baseline p50 / careflags p50" speedup "$(echo "$1 / $cf" | bc -l | xargs printf '%.2f')" x ""
+        say "indicator $ind: careflags p50 $cf ms, baseline p50 $1 ms"
+    done
+    ;;
+*)
+    echo "bench/harness.sh: unknown step \"$step\"" >&2
+    exit 1
+    ;;
+esac
+done
+
+say ""
+say "figures of this run (bench.result):"
+[ -n "${BENCH_QUIET:-}" ] || $PSQL -c "SELECT step, what, metric, value, unit, detail, load FROM bench.result
+                                        WHERE recorded_at >= '$t_harness' AND step <> 'agree' OR (step = 'agree' AND what LIKE '%all rules' AND recorded_at >= '$t_harness')
+                                        ORDER BY result_id"
