@@ -74,7 +74,8 @@ SELECT n AS patient_id, seed, anchor, years, setting,
        END AS unit_id,
        -- start of the current episode
        CASE setting
-           WHEN 'nursing_home_long_term' THEN anchor - (1 + u_start * 1460) * interval '1 day'
+           WHEN 'nursing_home_long_term' THEN anchor - (CASE WHEN u_start < 0.1 THEN u_start * 140
+                                                             ELSE 1 + u_start * 1460 END) * interval '1 day'
            WHEN 'nursing_home_short_term' THEN anchor - (u_start * 20) * interval '1 day'
            WHEN 'gp' THEN anchor - (365 * years + u_start * 1825) * interval '1 day'
            ELSE anchor - (2 + u_start * 1800) * interval '1 day'
