@@ -2,7 +2,7 @@
 # tests/reliability/setup.sh - prepares the reliability suite.
 #
 # Makes careflags_reliability on the suite's cluster (pgTAP, careflags,
-# dblink for second sessions) with a table public.result; then runs what
+# dblink for second sessions, pgrowlocks) with a table public.result; runs what
 # cannot run inside a pgTAP file and records its figures there:
 #   - drivers/stress.sh: 16 concurrent sessions and two kill -9 crashes on a
 #     private cluster of its own (the suite's cluster is never killed);
@@ -19,7 +19,7 @@ PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d post
     -c "DROP DATABASE IF EXISTS $DB" -c "DROP DATABASE IF EXISTS ${DB}_restored" \
     -c "CREATE DATABASE $DB" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION careflags" \
-    -c "CREATE EXTENSION dblink" \
+    -c "CREATE EXTENSION dblink" -c "CREATE EXTENSION pgrowlocks" \
     -c "CREATE TABLE public.result (scenario text, measure text, value numeric, PRIMARY KEY (scenario, measure))" \
     >/dev/null
 
