@@ -211,13 +211,42 @@ static const char *const query_text[Q_COUNT] = {
 	[Q_ASSESSMENTS] = "SELECT patient_id, instrument::pg_catalog.text, assessed_at, total IS NOT NULL, "
 	"COALESCE(at_risk, false), COALESCE(total, 0)::pg_catalog.float8 "
 	"FROM careflags.assessment WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, assessed_at, assessment_id",
-	[Q_MEASUREMENTS] = "SELECT patient_id, kind::pg_catalog.text, value::pg_catalog.float8, measured_at "
-	"FROM careflags.measurement WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, measured_at, measurement_id",
+	/*
+	 * Of the measurement series only what the weight rule can use: weights
+	 * from 7 months before the latest one (the rule looks back 6 calendar
+	 * months), the latest height and BMI, and anything dated after now.
+	 */
+	[Q_MEASUREMENTS] = "SELECT p.id, m.kind::pg_catalog.text, m.value::pg_catalog.float8, m.measured_at "
+	"FROM pg_catalog.unnest($1) AS p(id) "
+	"CROSS JOIN LATERAL (SELECT pg_catalog.max(w.measured_at) AS at FROM careflags.measurement w "
+	"  WHERE w.patient_id OPERATOR(pg_catalog.=) p.id AND w.kind OPERATOR(pg_catalog.=) 'weight' "
+	"  AND w.measured_at OPERATOR(pg_catalog.<=) $2) AS last_w "
+	"CROSS JOIN LATERAL ("
+	"  (SELECT * FROM careflags.measurement m1 WHERE m1.patient_id OPERATOR(pg_catalog.=) p.id "
+	"    AND m1.kind OPERATOR(pg_catalog.=) 'weight' "
+	"    AND (m1.measured_at OPERATOR(pg_catalog.>=) (last_w.at OPERATOR(pg_catalog.-) interval '7 months') "
+	"         OR (last_w.at IS NULL AND m1.measured_at OPERATOR(pg_catalog.>) $2))) "
+	"  UNION ALL (SELECT * FROM careflags.measurement m2 WHERE m2.patient_id OPERATOR(pg_catalog.=) p.id "
+	"    AND m2.kind OPERATOR(pg_catalog.=) 'height' AND m2.measured_at OPERATOR(pg_catalog.<=) $2 "
+	"    ORDER BY m2.measured_at DESC LIMIT 1) "
+	"  UNION ALL (SELECT * FROM careflags.measurement m3 WHERE m3.patient_id OPERATOR(pg_catalog.=) p.id "
+	"    AND m3.kind OPERATOR(pg_catalog.=) 'bmi' AND m3.measured_at OPERATOR(pg_catalog.<=) $2 "
+	"    ORDER BY m3.measured_at DESC LIMIT 1) "
+	"  UNION ALL (SELECT * FROM careflags.measurement m4 WHERE m4.patient_id OPERATOR(pg_catalog.=) p.id "
+	"    AND m4.kind OPERATOR(pg_catalog.<>) 'weight' AND m4.measured_at OPERATOR(pg_catalog.>) $2)"
+	") AS m "
+	"ORDER BY p.id, m.measured_at, m.measurement_id",
+	/*
+	 * Medicines that can still be active: not cancelled, not stopped before
+	 * now (they can neither count nor be a FRID any more).
+	 */
 	[Q_MEDICATIONS] = "SELECT patient_id, COALESCE(atc, code, 'medication/' OPERATOR(pg_catalog.||) medication_id::pg_catalog.text), "
-	"atc, name, started_at, stopped_at, as_needed, "
-	"(status OPERATOR(pg_catalog.=) ANY ('{cancelled,entered_in_error}'::careflags.medication_status[]) "
+	"atc, name, started_at, stopped_at, as_needed, false "
+	"FROM careflags.medication WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) "
+	"AND (stopped_at IS NULL OR stopped_at OPERATOR(pg_catalog.>) $2) "
+	"AND NOT (status OPERATOR(pg_catalog.=) ANY ('{cancelled,entered_in_error}'::careflags.medication_status[]) "
 	" OR (stopped_at IS NULL AND status OPERATOR(pg_catalog.=) ANY ('{stopped,completed}'::careflags.medication_status[]))) "
-	"FROM careflags.medication WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, started_at, medication_id",
+	"ORDER BY patient_id, started_at, medication_id",
 	[Q_REVIEWS] = "SELECT patient_id, reviewed_at FROM careflags.medication_review "
 	"WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, reviewed_at",
 	[Q_PLANS] = "SELECT patient_id, kind::pg_catalog.text, started_at, ended_at, last_evaluated_at "
@@ -250,15 +279,16 @@ static const char *const query_text[Q_COUNT] = {
 };
 
 static const int query_nargs[Q_COUNT] = {
-	[Q_PATIENT] = 1,[Q_PATIENT_LOCK] = 1,[Q_EPISODES] = 1,[Q_ASSESSMENTS] = 1,[Q_MEASUREMENTS] = 1,
-	[Q_MEDICATIONS] = 1,[Q_REVIEWS] = 1,[Q_PLANS] = 1,[Q_FALLS] = 1,
+	[Q_PATIENT] = 1,[Q_PATIENT_LOCK] = 1,[Q_EPISODES] = 1,[Q_ASSESSMENTS] = 1,[Q_MEASUREMENTS] = 2,
+	[Q_MEDICATIONS] = 2,[Q_REVIEWS] = 1,[Q_PLANS] = 1,[Q_FALLS] = 1,
 	[Q_EXEMPTIONS] = 1,[Q_OPEN_FLAGS] = 1,[Q_INSERT_FLAG] = 12,[Q_UPDATE_FLAG] = 9,
 	[Q_RESOLVE_FLAG] = 5,[Q_STATE] = 3,
 };
 
 static const Oid query_argtypes[Q_COUNT][12] = {
 	[Q_PATIENT] = {INT8ARRAYOID},[Q_PATIENT_LOCK] = {INT8ARRAYOID},[Q_EPISODES] = {INT8ARRAYOID},
-	[Q_ASSESSMENTS] = {INT8ARRAYOID},[Q_MEASUREMENTS] = {INT8ARRAYOID},[Q_MEDICATIONS] = {INT8ARRAYOID},
+	[Q_ASSESSMENTS] = {INT8ARRAYOID},[Q_MEASUREMENTS] = {INT8ARRAYOID, TIMESTAMPTZOID},
+	[Q_MEDICATIONS] = {INT8ARRAYOID, TIMESTAMPTZOID},
 	[Q_REVIEWS] = {INT8ARRAYOID},[Q_PLANS] = {INT8ARRAYOID},[Q_FALLS] = {INT8ARRAYOID},
 	[Q_EXEMPTIONS] = {INT8ARRAYOID},[Q_OPEN_FLAGS] = {INT8ARRAYOID},
 	[Q_INSERT_FLAG] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
@@ -575,7 +605,7 @@ owner_of(const Chunk *c, int row, int *k)
 static void
 load_chunk(Chunk *c, bool lock)
 {
-	Datum		arg[1];
+	Datum		arg[2];
 	int			n;
 
 	{
@@ -585,6 +615,7 @@ load_chunk(Chunk *c, bool lock)
 			d[i] = Int64GetDatum(c->ids[i]);
 		arg[0] = PointerGetDatum(construct_array(d, c->n, INT8OID, sizeof(int64),
 												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		arg[1] = TimestampTzGetDatum(cf_now());
 	}
 	c->exists = palloc0(sizeof(bool) * c->n);
 	c->has_state = palloc0(sizeof(bool) * c->n);

@@ -41,21 +41,22 @@ COMMENT ON VIEW @extschema@.worklist IS
     'open flags a nurse should act on now (due soon, due, overdue; not snoozed), for the caller''s units, by severity then due time; state is computed at read time';
 
 -- ---- row-level security ----
+-- (SELECT my_units()) is evaluated once per query, as an InitPlan, not per row.
 ALTER TABLE @extschema@.flag ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nurse_units ON @extschema@.flag FOR SELECT TO careflags_nurse
-    USING (unit_id OPERATOR(pg_catalog.=) ANY (@extschema@.my_units()));
+    USING (unit_id OPERATOR(pg_catalog.=) ANY ((SELECT @extschema@.my_units())::text[]));
 CREATE POLICY admin_all ON @extschema@.flag FOR SELECT TO careflags_admin USING (true);
 
 ALTER TABLE @extschema@.episode ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nurse_units ON @extschema@.episode FOR SELECT TO careflags_nurse
-    USING (unit_id OPERATOR(pg_catalog.=) ANY (@extschema@.my_units()));
+    USING (unit_id OPERATOR(pg_catalog.=) ANY ((SELECT @extschema@.my_units())::text[]));
 CREATE POLICY admin_all ON @extschema@.episode FOR SELECT TO careflags_admin USING (true);
 
 ALTER TABLE @extschema@.patient ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nurse_units ON @extschema@.patient FOR SELECT TO careflags_nurse
     USING (EXISTS (SELECT FROM @extschema@.episode e
                     WHERE e.patient_id OPERATOR(pg_catalog.=) patient.patient_id
-                      AND e.unit_id OPERATOR(pg_catalog.=) ANY (@extschema@.my_units())));
+                      AND e.unit_id OPERATOR(pg_catalog.=) ANY ((SELECT @extschema@.my_units())::text[])));
 
 GRANT SELECT ON @extschema@.worklist, @extschema@.flag, @extschema@.patient, @extschema@.episode,
     @extschema@.unit, @extschema@.unit_access TO careflags_nurse;
