@@ -32,6 +32,9 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "utils/date.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -534,6 +537,106 @@ load_rules(RuleSet *rs)
 		rs->frids.descriptions = d;
 		rs->frids.n = n;
 	}
+}
+
+/*
+ * The rule set is read once per backend and kept in TopMemoryContext until
+ * careflags.rule or careflags.frid_atc changes: the statement trigger
+ * careflags.rules_changed() sends a relcache invalidation for the table
+ * (seen here at the next command, by other backends at commit, and undone
+ * on abort), and the callback below drops the cache.
+ */
+static MemoryContext rules_cxt = NULL;
+static RuleSet *rules_cache = NULL;
+static Oid	rules_cache_ext = InvalidOid;
+static Oid	rules_relid = InvalidOid;
+static Oid	frid_relid = InvalidOid;
+static bool rules_callback_registered = false;
+
+static void
+rules_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == rules_relid || relid == frid_relid)
+		rules_cache = NULL;
+}
+
+static char *
+copy_str(const char *s)
+{
+	return s ? pstrdup(s) : NULL;
+}
+
+static RuleSet *
+cached_rules(void)
+{
+	Oid			ext = get_extension_oid("careflags", false);
+	RuleSet		fresh;
+	MemoryContext old;
+	RuleSet    *rs;
+
+	if (rules_cache != NULL && rules_cache_ext == ext)
+		return rules_cache;
+
+	if (!rules_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(rules_relcache_callback, (Datum) 0);
+		rules_callback_registered = true;
+	}
+	if (rules_cxt == NULL)
+		rules_cxt = AllocSetContextCreate(TopMemoryContext, "careflags rules", ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(rules_cxt);
+	rules_cache = NULL;
+
+	{
+		Oid			nsp = get_namespace_oid(CF_SCHEMA, false);
+
+		rules_relid = get_relname_relid("rule", nsp);
+		frid_relid = get_relname_relid("frid_atc", nsp);
+	}
+	load_rules(&fresh);
+
+	old = MemoryContextSwitchTo(rules_cxt);
+	rs = palloc0(sizeof(RuleSet));
+	rs->n = fresh.n;
+	rs->rules = palloc0(sizeof(CfRule) * Max(fresh.n, 1));
+	for (int i = 0; i < fresh.n; i++)
+	{
+		rs->rules[i] = fresh.rules[i];
+		rs->rules[i].rule_id = copy_str(fresh.rules[i].rule_id);
+		rs->rules[i].title = copy_str(fresh.rules[i].title);
+	}
+	{
+		const char **p = palloc0(sizeof(char *) * Max(fresh.frids.n, 1));
+		const char **d = palloc0(sizeof(char *) * Max(fresh.frids.n, 1));
+
+		for (int i = 0; i < fresh.frids.n; i++)
+		{
+			p[i] = copy_str(fresh.frids.prefixes[i]);
+			d[i] = copy_str(fresh.frids.descriptions[i]);
+		}
+		rs->frids.prefixes = p;
+		rs->frids.descriptions = d;
+		rs->frids.n = fresh.frids.n;
+	}
+	MemoryContextSwitchTo(old);
+	rules_cache = rs;
+	rules_cache_ext = ext;
+	return rs;
+}
+
+/* careflags.rules_changed(): statement trigger on the rule tables. */
+PG_FUNCTION_INFO_V1(careflags_rules_changed);
+Datum
+careflags_rules_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("careflags.rules_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(td->tg_relation);
+	return PointerGetDatum(NULL);
 }
 
 /* ---- facts, for a chunk of patients ---- */
@@ -1185,7 +1288,7 @@ cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 		elog(ERROR, "SPI_connect failed");
 
 	read_only_batch = (mode == CF_RECONCILE_CHECK);
-	load_rules(&rs);
+	rs = *cached_rules();
 	cf_calendar_ops(&ops);
 
 	patient_cxt = AllocSetContextCreate(CurrentMemoryContext, "careflags chunk",

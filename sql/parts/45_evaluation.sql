@@ -87,6 +87,18 @@ CREATE FUNCTION @extschema@.evaluate_deferred() RETURNS integer
 COMMENT ON FUNCTION @extschema@.evaluate_deferred() IS
     'evaluates now the patients whose evaluation this transaction deferred (careflags.defer_evaluation); returns how many';
 
+-- The evaluator keeps the rules in memory; a change to them tells every
+-- backend to read them again.
+CREATE FUNCTION @extschema@.rules_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_rules_changed';
+COMMENT ON FUNCTION @extschema@.rules_changed() IS
+    'statement trigger on careflags.rule and careflags.frid_atc: makes every backend read the rules again';
+CREATE TRIGGER rules_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.rule
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.rules_changed();
+CREATE TRIGGER rules_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.frid_atc
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.rules_changed();
+REVOKE ALL ON FUNCTION @extschema@.rules_changed() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.recompute_patient(patient_id bigint) RETURNS bigint
     LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'careflags_recompute_patient';
 COMMENT ON FUNCTION @extschema@.recompute_patient(bigint) IS 're-evaluates one patient; returns the number of flag changes';

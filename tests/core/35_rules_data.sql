@@ -3,7 +3,7 @@
 -- restore; disabling a rule resolves its flags; no SQL text anywhere.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(14);
+SELECT plan(16);
 SELECT cft.at('2026-03-10 12:00+01');
 
 SELECT set_eq($$SELECT rule_id FROM careflags.rule WHERE origin = 'default'$$,
@@ -32,6 +32,17 @@ SELECT is((SELECT rule->>'due_interval' FROM careflags.rule_site_change WHERE ru
 SELECT careflags.recompute_patient((SELECT id FROM p));
 SELECT is(cft.due((SELECT id FROM p), 'medication_review.admission'), '2026-03-05 10:00:00 .. 2026-03-08 10:00:00',
           're-evaluation uses the edited interval');
+
+-- the evaluator's cached rules follow a rolled-back edit back
+SAVEPOINT edit;
+UPDATE careflags.rule SET due_interval = '1 day' WHERE rule_id = 'medication_review.admission';
+SELECT careflags.recompute_patient((SELECT id FROM p));
+SELECT is(cft.due((SELECT id FROM p), 'medication_review.admission'), '2026-03-05 10:00:00 .. 2026-03-06 10:00:00',
+          'an edit is used at once');
+ROLLBACK TO SAVEPOINT edit;
+SELECT careflags.recompute_patient((SELECT id FROM p));
+SELECT is(cft.due((SELECT id FROM p), 'medication_review.admission'), '2026-03-05 10:00:00 .. 2026-03-08 10:00:00',
+          'and a rolled-back edit is forgotten');
 
 -- what pg_restore does: defaults come back with CREATE EXTENSION, then the saved change is loaded
 CREATE TEMP TABLE saved AS SELECT * FROM careflags.rule_site_change;
