@@ -165,7 +165,8 @@ audit_append(int64 patient_id, int64 flag_id, const char *action, const char *ac
 
 	if (SPI_execute("LOCK TABLE careflags.audit IN SHARE ROW EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "careflags: could not lock the audit");
-	if (SPI_execute("SELECT last_hash, row_count FROM careflags.audit_head", true, 1) != SPI_OK_SELECT)
+	/* a fresh snapshot, taken after the lock: the head another session just wrote */
+	if (SPI_execute("SELECT last_hash, row_count FROM careflags.audit_head", false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "careflags: could not read the audit head");
 	if (SPI_processed == 1)
 	{

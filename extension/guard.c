@@ -21,6 +21,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -337,6 +338,44 @@ guard_exemption(Row *row)
 	return NULL;
 }
 
+/*
+ * Every time of a fact must be one careflags can reckon with: finite and
+ * between 1850 and 2200 (facts are about living patients; the bounds keep
+ * the calendar arithmetic of the evaluator far from the ends of the range).
+ */
+static char *
+guard_times(Row *row)
+{
+	static TimestampTz lo = 0,
+				hi = 0;
+
+	if (lo == 0)
+	{
+		lo = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum("1850-01-01 00:00+00"),
+													 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		hi = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum("2200-01-01 00:00+00"),
+													 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	}
+	for (int i = 0; i < row->desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(row->desc, i);
+		bool		isnull;
+		Datum		d;
+		TimestampTz t;
+
+		if (att->attisdropped || att->atttypid != TIMESTAMPTZOID)
+			continue;
+		d = heap_getattr(row->tuple, i + 1, row->desc, &isnull);
+		if (isnull)
+			continue;
+		t = DatumGetTimestampTz(d);
+		if (TIMESTAMP_NOT_FINITE(t) || t < lo || t > hi)
+			return psprintf("%s %s is not a plausible time (allowed: 1850 to 2200)",
+							NameStr(att->attname), ts_out(d));
+	}
+	return NULL;
+}
+
 /* careflags.fact_guard(): validate and complete a fact before it is stored. */
 PG_FUNCTION_INFO_V1(careflags_fact_guard);
 Datum
@@ -363,7 +402,10 @@ careflags_fact_guard(PG_FUNCTION_ARGS)
 	row.tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	table = RelationGetRelationName(row.rel);
 
-	if (strcmp(table, "patient") == 0)
+	reason = guard_times(&row);
+	if (reason != NULL)
+		;
+	else if (strcmp(table, "patient") == 0)
 		reason = guard_patient(&row);
 	else if (strcmp(table, "episode") == 0)
 		reason = guard_episode(&row);

@@ -36,6 +36,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
 #include "utils/tuplestore.h"
 #include "utils/memutils.h"
 
@@ -165,6 +166,15 @@ evaluate_isolated(int64 *ids, int n, const char *table)
 	ResourceOwner oldowner = CurrentResourceOwner;
 
 	if (n == 0)
+		return;
+
+	/*
+	 * pg_dump's output loads data with row_security off; so does nothing
+	 * else in normal operation.  A restore brings the flags as they were
+	 * saved, so the facts it loads are not evaluated again (which, with the
+	 * tables loaded in name order, would run under rules not yet restored).
+	 */
+	if (!row_security)
 		return;
 	if (cf_defer_evaluation && strcmp(table, "deferred_evaluation") != 0)
 	{

@@ -3,7 +3,7 @@
 -- age, overlapping episodes, time zones, strict mode, constraints, row mode.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(38);
+SELECT plan(41);
 
 SELECT cft.at('2026-03-10 12:00+01');
 
@@ -117,6 +117,20 @@ SELECT ok(EXISTS (SELECT FROM careflags.fall WHERE source_key = 'f-broken'), 'th
 SELECT alike((SELECT reason FROM careflags.quarantine WHERE fact_table = 'evaluation' ORDER BY quarantine_id DESC LIMIT 1),
              '%patient_state%', 'the failed evaluation is quarantined with the reason');
 ROLLBACK TO SAVEPOINT broken;
+
+-- times careflags cannot reckon with are quarantined, not stored
+INSERT INTO careflags.measurement (patient_id, source_key, kind, value, measured_at)
+     VALUES ((SELECT id FROM q), 'm-inf', 'weight', 70, 'infinity'), ((SELECT id FROM q), 'm-old', 'weight', 70, '0100-01-01');
+SELECT is((SELECT count(*) FROM careflags.quarantine WHERE source_key IN ('m-inf', 'm-old') AND reason LIKE 'measured_at % is not a plausible time%'),
+          2::bigint, 'an infinite or ancient fact time is quarantined with the reason');
+
+-- restoring a dump (row_security off, as in pg_dump's output) loads facts without evaluating them
+SET LOCAL row_security = off;
+CREATE TEMP TABLE rs AS SELECT cft.patient('nursing_home_long_term', '2026-03-05 10:00+01') AS id;
+SELECT is(cft.open_rules((SELECT id FROM rs)), '{}'::text[], 'with row_security off (a restore) facts are not evaluated');
+RESET row_security;
+SELECT careflags.recompute_patient((SELECT id FROM rs));
+SELECT is(array_length(cft.open_rules((SELECT id FROM rs)), 1), 3, 'recompute_patient() evaluates them');
 
 -- strict mode raises instead
 SET LOCAL careflags.strict = on;
