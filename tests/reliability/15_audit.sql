@@ -4,8 +4,7 @@
 -- after the lock was granted.  Two cases where the statement's snapshot is
 -- older than that: a second session that waited for the lock, and a
 -- statement acknowledging several flags.  Both must leave a chain that
--- verifies.  TODO until extension/audit.c reads the head with a fresh
--- snapshot (docs/reliability.md, "audit head").
+-- verifies (docs/reliability.md, "audit head").
 \c careflags_reliability
 \set QUIET 1
 \set ON_ERROR_STOP 1
@@ -33,7 +32,6 @@ SELECT pg_sleep(0.3) \g /dev/null
 SELECT dblink_exec('a', 'COMMIT') \g /dev/null
 SELECT is((SELECT count(*) FROM dblink_get_result('b') AS t(id bigint)), 1::bigint, 'b''s acknowledgement completes after a commits');
 SELECT count(*) FROM dblink_get_result('b') AS t(id bigint) \g /dev/null
-SELECT todo('audit head read under the statement''s snapshot', 3);
 SELECT is((SELECT v FROM dblink('a', 'SELECT intact::text FROM careflags.verify_audit()') AS t(v text)), 'true',
           'the chain verifies after two sessions appended one after the other');
 -- one statement, three actions

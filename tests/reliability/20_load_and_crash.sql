@@ -36,7 +36,6 @@ SELECT is(pg_temp.r('load', 'quarantined'), 0::numeric, 'load: nothing quarantin
 SELECT is(pg_temp.r('load', 'audit_rows'), pg_temp.r('load', 'ledger_actions'), 'load: one audit row per acknowledgement and snooze that committed');
 SELECT cmp_ok(pg_temp.r('load', 'flags_after'), '>', pg_temp.r('load', 'flags_before'), 'load: flags were raised and resolved during the run');
 SELECT is(pg_temp.r('load', 'inconsistent'), 0::numeric, 'load: check_consistency() empty at the end');
-SELECT todo('audit head read under the statement''s snapshot (15_audit.sql): concurrent appends break the chain', 1);
 SELECT is(pg_temp.r('load', 'audit_intact'), 1::numeric, 'load: the audit chain verifies after concurrent acknowledgements');
 
 -- 2. kill -9 in the middle of a bulk load (with deferred transactions and acknowledgements)
@@ -47,7 +46,6 @@ SELECT cmp_ok(pg_temp.r('crash_bulk', 'committed_rows'), '>=', 1000::numeric, 'b
 SELECT is(pg_temp.r('crash_bulk', 'stored_rows'), pg_temp.r('crash_bulk', 'committed_rows'), 'bulk crash: every committed bulk row is there, and no row of an aborted one');
 SELECT is(pg_temp.r('crash_bulk', 'stored_deferred'), pg_temp.r('crash_bulk', 'committed_deferred'), 'bulk crash: every committed deferred transaction is there');
 SELECT is(pg_temp.r('crash_bulk', 'audit_rows'), pg_temp.r('crash_bulk', 'ledger_actions'), 'bulk crash: audit rows match the committed acknowledgements');
-SELECT todo('audit head read under the statement''s snapshot (15_audit.sql): concurrent appends break the chain', 1);
 SELECT is(pg_temp.r('crash_bulk', 'audit_intact'), 1::numeric, 'bulk crash: the audit chain verifies after recovery');
 SELECT is(pg_temp.r('crash_bulk', 'inconsistent'), 0::numeric, 'bulk crash: check_consistency() empty after recovery');
 
@@ -63,7 +61,6 @@ SELECT is(pg_temp.r('crash_recompute', 'inconsistent_after_restart'), pg_temp.r(
 SELECT is(pg_temp.r('crash_recompute', 'recompute_changes'), pg_temp.r('crash_recompute', 'inconsistent_after_restart'),
           'recompute crash: recompute_all() after restart changes exactly what the check reported');
 SELECT is(pg_temp.r('crash_recompute', 'inconsistent_after_recompute'), 0::numeric, 'recompute crash: check_consistency() empty after recompute_all()');
-SELECT todo('audit head read under the statement''s snapshot (15_audit.sql): concurrent appends break the chain', 1);
 SELECT is(pg_temp.r('crash_recompute', 'audit_intact'), 1::numeric, 'recompute crash: the audit chain verifies');
 SELECT is(pg_temp.r('crash_recompute', 'worker_back'), 1::numeric, 'recompute crash: the background worker is back');
 SELECT * FROM finish();

@@ -118,11 +118,10 @@ SELECT is((SELECT (SELECT count(*) FROM careflags.measurement WHERE source_syste
                 + (SELECT count(*) FROM careflags.fall WHERE source_system = 'hostile') + (SELECT count(*) FROM careflags.care_plan WHERE source_system = 'hostile')
                 + (SELECT count(*) FROM careflags.exemption WHERE source_system = 'hostile') + (SELECT count(*) FROM careflags.medication_review WHERE source_system = 'hostile')),
           (SELECT count(*) FROM attempt WHERE outcome LIKE 'stored%'), '(a) stored rows = writes that were stored: nothing lost');
--- Known defect (docs/reliability.md, "extreme times"): the guard lets
--- through fact times the evaluator cannot compute with (-infinity, 4713 BC
--- on a weight or a care plan): the write is kept, the evaluation fails and is
--- quarantined (never silent), and check_consistency() stops with "timestamp
--- out of range"; fact times of +infinity are stored as they are.
+-- Fact times the evaluator cannot compute with (+-infinity, 4713 BC, year
+-- 294276) must be stopped by the guard: stored, they made every later
+-- evaluation of the patient fail and check_consistency() stop with
+-- "timestamp out of range" (docs/reliability.md, "extreme times").
 CREATE FUNCTION pg_temp.check_or_error() RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     RETURN (SELECT count(*)::text FROM careflags.check_consistency() c, hp WHERE c.patient_id = ANY (hp.ids));
@@ -132,7 +131,6 @@ END $$;
 SELECT is((SELECT count(*) FROM careflags.quarantine q WHERE q.fact_table = 'evaluation' AND q.reason IS NOT NULL),
           (SELECT count(*) FROM attempt WHERE outcome = 'stored, evaluation failed'),
           '(a) every failed evaluation is in the quarantine with its reason (never silent)');
-SELECT todo('guard: fact times the evaluator cannot compute with', 3);
 SELECT is((SELECT count(*) FROM attempt WHERE outcome = 'stored, evaluation failed'), 0::bigint,
           '(a) no evaluation failed on what the guard let through');
 SELECT is(pg_temp.check_or_error(), '0', '(a) check_consistency() runs and the 40 patients'' flags are consistent');

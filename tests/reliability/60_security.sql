@@ -85,7 +85,7 @@ INSERT INTO careflags.episode (patient_id, source_system, setting, unit_id, star
 SELECT patient_id, 'sec', 'nursing_home_long_term', CASE WHEN source_key OPERATOR(pg_catalog.=) 'secret-key-1' THEN 'sec-a' ELSE 'sec-b' END, '2026-04-20 09:00+02' FROM sp;
 INSERT INTO careflags.assessment (patient_id, source_system, instrument, assessed_at, items)
 SELECT patient_id, 'sec', 'mna_sf', '2026-04-25 09:00+02',
-       '{"food_intake": 1, "weight_loss": 1, "mobility": 2, "stress_or_acute_disease": 0, "neuropsychological": 2, "bmi": 22}' FROM sp;
+       '{"food_intake": "no_decrease", "weight_loss": "none", "mobility": "goes_out", "psychological_stress_or_acute_disease": false, "neuropsychological_problems": "none", "bmi": 22}' FROM sp;
 INSERT INTO careflags.assessment (patient_id, source_system, instrument, assessed_at, items)
 SELECT patient_id, 'sec', 'mst', '2026-04-25 09:00+02', '{"bogus": true}' FROM sp LIMIT 1;   -- quarantined by the guard
 INSERT INTO careflags.measurement (patient_id, source_system, kind, value, measured_at)

@@ -6,7 +6,7 @@
 #
 #   LOAD_SECONDS (15)  CLIENTS (16)  NPAT (200)   the concurrent load
 #   CRASH_SECONDS (3)  bulk load time before the kill
-#   RECOMPUTE_NPAT (3000)  patients in the database when recompute_all is killed
+#   RECOMPUTE_NPAT (12000)  patients in the database when recompute_all is killed
 #
 # 1. load: CLIENTS sessions for LOAD_SECONDS write facts for overlapping
 #    patients (single rows, multi-patient statements, deferred two-patient
@@ -29,7 +29,7 @@ LOAD_SECONDS=${LOAD_SECONDS:-15}
 CLIENTS=${CLIENTS:-16}
 NPAT=${NPAT:-200}
 CRASH_SECONDS=${CRASH_SECONDS:-3}
-RECOMPUTE_NPAT=${RECOMPUTE_NPAT:-3000}
+RECOMPUTE_NPAT=${RECOMPUTE_NPAT:-12000}
 PC_DB=careflags_rel
 . "$HERE/drivers/private_cluster.sh"
 
@@ -155,7 +155,7 @@ victim=""
 i=0
 while [ -z "$victim" ] && [ $i -lt 100 ]; do
     victim=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE '%recompute_all()%' AND state = 'active'
-                  AND pid <> pg_backend_pid() AND now() - query_start > interval '300 ms' LIMIT 1")
+                  AND pid <> pg_backend_pid() AND now() - query_start > interval '100 ms' LIMIT 1")
     i=$((i + 1))
     [ -z "$victim" ] && sleep 0.05
 done
