@@ -1,13 +1,21 @@
 -- careflags 1.0 -> 1.1 (ALTER EXTENSION careflags UPDATE TO '1.1').
 --
--- 1.1 documents every object it owns: the type sex, three trigger functions
--- and the twelve identity sequences that 1.0 left without a comment get one, so
--- that \df+ / \ds+ and pg_description tell a DBA what each is (the project
--- rule: COMMENT ON everything).  No table, row, rule, flag, audit row or
--- site customisation is touched.  The same comments are in the 1.1 install
--- script (sql/parts/), so an upgraded database and a fresh 1.1 one are alike
--- (tests/reliability/50_upgrade.sql compares them).
+-- 1. pg_dump saves careflags.patient_state.  In 1.0 it did not: a restore
+--    (which loads the saved flags and does not re-evaluate) left it empty,
+--    so the background worker no longer knew when a patient's flags change
+--    with time alone (an exemption ending, a birthday, a future-dated fact)
+--    until the next write or recompute_all()
+--    (tests/reliability/40_dump_restore.sql).
+-- 2. Every object has a comment: the type sex, three trigger functions and
+--    the twelve identity sequences that 1.0 left without one, so that \dT+,
+--    \df+, \ds+ and pg_description tell a DBA what each is.
+-- No row, rule, flag, audit row or site customisation is touched.  The same
+-- changes are in the 1.1 install script (sql/parts/), so an upgraded
+-- database and a fresh 1.1 one are alike (tests/reliability/50_upgrade.sql
+-- compares them).
 \echo Use "ALTER EXTENSION careflags UPDATE TO '1.1'" to load this file. \quit
+
+SELECT pg_catalog.pg_extension_config_dump('careflags.patient_state', '');
 
 COMMENT ON TYPE careflags.sex IS 'a patient''s sex as the record gives it (reports break indicators down by it; the extract carries it)';
 

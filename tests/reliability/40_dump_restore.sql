@@ -27,7 +27,7 @@ CREATE FUNCTION pg_temp.one(conn text, q text) RETURNS text LANGUAGE sql AS $$
     SELECT v FROM dblink(conn, q) AS x(v text) $$;
 
 BEGIN;
-SELECT plan(25);
+SELECT plan(27);
 SELECT cmp_ok(pg_temp.one('src', 'SELECT count(*) FROM careflags.flag')::int, '>', 40, 'the site database has flags');
 SELECT cmp_ok(pg_temp.one('src', 'SELECT count(*) FROM careflags.audit')::int, '>', 10, 'and an audit chain');
 SELECT pg_temp.same('SELECT * FROM careflags.patient', 'patients restored');
@@ -58,7 +58,19 @@ SELECT pg_temp.same('SELECT pseudonym, age_band, sex, nutrition_screening FROM c
 SELECT is(pg_temp.one('dst', 'SELECT intact::text || checked FROM careflags.verify_audit()'),
           'true' || pg_temp.one('src', 'SELECT count(*) FROM careflags.audit'), 'the restored audit chain verifies, every row');
 SELECT is(pg_temp.one('dst', 'SELECT count(*) FROM careflags.check_consistency()'), '0', 'restored flags are consistent');
--- what the DBA does about it today: the check lists the stale flags, recompute_all() mends them
+-- time goes on after the restore: an exemption ends, the worker's tick must
+-- reopen the flag (patient_state, which says when to look again, must
+-- survive the restore or be rebuilt).  1.0 does not dump patient_state:
+-- TODO until the install script has pg_extension_config_dump on it (as
+-- sql/careflags--1.0--1.1.sql has).
+SELECT todo('patient_state is not saved by pg_dump in 1.0', 2);
+SELECT dblink_exec(c, format('SET careflags.frozen_now = %L', now() + interval '45 days')) FROM unnest(ARRAY['src', 'dst']) c \g /dev/null
+SELECT is(pg_temp.one('dst', 'SELECT patients_reevaluated FROM careflags.tick()'), pg_temp.one('src', 'SELECT patients_reevaluated FROM careflags.tick()'),
+          '45 days on, the worker re-evaluates as many patients in the restored database as in the original');
+SELECT is(pg_temp.one('dst', 'SELECT count(*) FROM careflags.check_consistency()'), '0',
+          '45 days on, after the worker''s tick, the restored flags are consistent (the ended exemption''s flag reopened)');
+SELECT dblink_exec(c, 'RESET careflags.frozen_now') FROM unnest(ARRAY['src', 'dst']) c \g /dev/null
+-- recompute_all() after a restore changes nothing and leaves the flags consistent
 SELECT cmp_ok(pg_temp.one('dst', 'SELECT careflags.recompute_all()')::int, '>=', 0, 'recompute_all() runs in the restored database');
 SELECT is(pg_temp.one('dst', 'SELECT count(*) FROM careflags.check_consistency()'), '0', 'after recompute_all() the restored flags are consistent');
 -- it works after the restore
