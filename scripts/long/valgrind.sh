@@ -50,6 +50,14 @@ cat >"$dir/pg.supp" <<'SUPP'
    Memcheck:Param
    pwrite64(buf)
    ...
+   fun:XLogWrite
+}
+{
+   postgres-padding-in-stats
+   Memcheck:Param
+   write(buf)
+   ...
+   fun:pgstat_write_statsfile
 }
 SUPP
 chown postgres: "$dir/pg.supp"
@@ -58,7 +66,11 @@ as_owner sh -c "cd '$dir' && valgrind --quiet --trace-children=yes --track-origi
     --num-callers=30 --error-limit=no --suppressions='$dir/pg.supp' --log-file='$dir/valgrind.%p.log' \
     $PGBIN/postgres -D '$dir/data' >'$dir/server.log' 2>&1 &"
 i=0
-until $PGBIN/pg_isready -q -h "$dir" -p "$port"; do i=$((i + 1)); [ $i -lt 600 ] || exit 1; sleep 1; done
+until $PGBIN/pg_isready -q -h "$dir" -p "$port"; do
+    i=$((i + 1))
+    if [ $i -ge 600 ] || ! pgrep -u postgres -f "valgrind.*$dir" >/dev/null; then cat "$dir"/valgrind.*.log >&2; exit 1; fi
+    sleep 1
+done
 export PGHOST="$dir" PGPORT="$port" PGUSER=postgres
 psql -X -q -d postgres -c 'CREATE DATABASE careflags_test'
 psql -X -q -d careflags_test -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION careflags'

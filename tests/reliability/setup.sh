@@ -23,6 +23,10 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "CREATE EXTENSION pgtap" -c "CREATE EX
     -c "CREATE TABLE public.result (scenario text, measure text, value numeric, PRIMARY KEY (scenario, measure))" \
     >/dev/null
 
+# The fuzzer needs clang and its libFuzzer runtime (the project's bootstrap
+# installs missing Debian packages and does nothing when all are there).
+CAREFLAGS_EXTRA_PACKAGES="clang libclang-rt-14-dev" "$ROOT/scripts/bootstrap.sh"
+
 results=$(mktemp /tmp/careflags-rel-results.XXXXXX)
 trap 'rm -f "$results" "$results.fuzz"' EXIT
 # The drivers start their own cluster: keep the suite's connection settings.
