@@ -50,6 +50,9 @@ $(DATA_built): $(SQL_PARTS) $(EXTENSION).control
 	  for f in $(SQL_PARTS); do echo; echo "-- ==== $$f ===="; \
 	    sed -e '/^\\echo Use "CREATE EXTENSION/d' -e 's/@extschema@/careflags/g' $$f; done; } > $@
 
+# the version is compiled into the library (careflags.version())
+extension/careflags.o: $(EXTENSION).control
+
 all: plugins-all cli-all
 install: plugins-install cli-install
 clean: plugins-clean cli-clean

@@ -51,6 +51,7 @@ CREATE TYPE @extschema@.plan_kind AS ENUM ('nutrition', 'fall_prevention');
 COMMENT ON TYPE @extschema@.plan_kind IS 'individual care plans the rules ask for';
 
 CREATE TYPE @extschema@.sex AS ENUM ('female', 'male', 'other', 'unknown');
+COMMENT ON TYPE @extschema@.sex IS 'a patient''s sex as the record gives it (reports break indicators down by it; the extract carries it)';
 
 CREATE TYPE @extschema@.medication_status AS ENUM (
     'active', 'on_hold', 'stopped', 'completed', 'cancelled', 'entered_in_error', 'unknown');

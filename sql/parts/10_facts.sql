@@ -222,6 +222,17 @@ BEGIN
 END
 $guard$;
 
+COMMENT ON SEQUENCE @extschema@.patient_patient_id_seq IS 'ids of careflags.patient (saved by pg_dump)';
+COMMENT ON SEQUENCE @extschema@.episode_episode_id_seq IS 'ids of careflags.episode (saved by pg_dump)';
+COMMENT ON SEQUENCE @extschema@.assessment_assessment_id_seq IS 'ids of careflags.assessment (saved by pg_dump)';
+COMMENT ON SEQUENCE @extschema@.measurement_measurement_id_seq IS 'ids of careflags.measurement (saved by pg_dump)';
+COMMENT ON SEQUENCE @extschema@.medication_medication_id_seq IS 'ids of careflags.medication (saved by pg_dump)';
+COMMENT ON SEQUENCE @extschema@.medication_review_review_id_seq IS 'ids of careflags.medication_review (saved by pg_dump)';
+COMMENT ON SEQUENCE @extschema@.care_plan_plan_id_seq IS 'ids of careflags.care_plan (saved by pg_dump)';
+COMMENT ON SEQUENCE @extschema@.fall_fall_id_seq IS 'ids of careflags.fall (saved by pg_dump)';
+COMMENT ON SEQUENCE @extschema@.exemption_exemption_id_seq IS 'ids of careflags.exemption (saved by pg_dump)';
+COMMENT ON SEQUENCE @extschema@.quarantine_quarantine_id_seq IS 'ids of careflags.quarantine (saved by pg_dump)';
+
 -- Site data: kept by pg_dump.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.unit', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.unit_access', '');

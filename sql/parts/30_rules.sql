@@ -167,6 +167,11 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION @extschema@.rule_remember_change() IS
+    'AFTER trigger on careflags.rule: keeps each site edit of a rule (whole row) in careflags.rule_site_change; refuses to delete a default rule';
+COMMENT ON FUNCTION @extschema@.rule_apply_change() IS
+    'AFTER INSERT trigger on careflags.rule_site_change: re-applies a saved site edit to careflags.rule (pg_restore)';
+
 CREATE TRIGGER remember_site_change AFTER INSERT OR UPDATE OR DELETE ON @extschema@.rule
     FOR EACH ROW EXECUTE FUNCTION @extschema@.rule_remember_change();
 -- Fires when pg_restore loads the saved changes (and only then in practice).

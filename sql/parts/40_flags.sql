@@ -44,6 +44,7 @@ CREATE INDEX flag_open_unit ON @extschema@.flag (unit_id, severity, due_at) WHER
 CREATE INDEX flag_resolved ON @extschema@.flag (resolved_at) WHERE resolved_at IS NOT NULL;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.flag', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.flag_flag_id_seq', '');
+COMMENT ON SEQUENCE @extschema@.flag_flag_id_seq IS 'ids of careflags.flag (saved by pg_dump)';
 
 -- The state a nurse sees, at a given time (clinical-rules.md §7.2).
 CREATE FUNCTION @extschema@.flag_state(due_from timestamptz, due_at timestamptz,

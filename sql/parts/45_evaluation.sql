@@ -8,6 +8,7 @@ CREATE TABLE @extschema@.patient_state (
 );
 COMMENT ON TABLE @extschema@.patient_state IS
     'when each patient was last evaluated, and the next time its flags can change without a write (a birthday, an exemption ending, a future-dated fact); the background worker re-evaluates patients whose next_check_at has passed';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.patient_state', '');
 CREATE INDEX patient_state_next_check ON @extschema@.patient_state (next_check_at) WHERE next_check_at IS NOT NULL;
 CREATE INDEX flag_to_notify ON @extschema@.flag (due_from)
     WHERE resolved_at IS NULL AND notified_state OPERATOR(pg_catalog.<>) 'overdue';

@@ -82,6 +82,7 @@ COMMENT ON TABLE @extschema@.audit IS
     'who acknowledged, snoozed or exempted which flag, and when; each row''s hash is SHA-256 over the previous row''s hash and its own content, so careflags.verify_audit() finds any change, removal or reordering';
 CREATE INDEX audit_flag ON @extschema@.audit (patient_id, flag_id);
 CREATE SEQUENCE @extschema@.audit_id_seq OWNED BY @extschema@.audit.audit_id;
+COMMENT ON SEQUENCE @extschema@.audit_id_seq IS 'audit ids, taken under the audit lock so that they follow the chain (saved by pg_dump)';
 
 CREATE TABLE @extschema@.audit_head (
     singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -99,6 +100,8 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
+COMMENT ON FUNCTION @extschema@.audit_is_append_only() IS
+    'BEFORE UPDATE/DELETE/TRUNCATE trigger on careflags.audit: refuses every change (the audit is append-only)';
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON @extschema@.audit
     FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON @extschema@.audit
