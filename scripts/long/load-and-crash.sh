@@ -26,8 +26,13 @@ awk -F '\t' '
         for (i = 1; i <= n; i++)
             if (v["load/committed_" k[i]] != v["load/stored_" k[i]]) { print "LOST: load " k[i]; bad = 1 }
         if (v["load/ledger_actions"] != v["load/audit_rows"]) { print "LOST: load audit rows"; bad = 1 }
-        if (v["crash_bulk/committed_rows"] != v["crash_bulk/stored_rows"]) { print "LOST: bulk rows"; bad = 1 }
-        if (v["crash_bulk/committed_deferred"] != v["crash_bulk/stored_deferred"]) { print "LOST: deferred rows"; bad = 1 }
+        # stored may exceed acknowledged by whole transactions that committed
+        # while the crash cut their client off (at most one per session)
+        d = v["crash_bulk/stored_rows"] - v["crash_bulk/committed_rows"]
+        if (d < 0 || d % 100 != 0 || d > 600) { print "LOST or partial: bulk rows (" d ")"; bad = 1 }
+        else if (d > 0) print "# " d / 100 " bulk transaction(s) committed without reaching their client"
+        d = v["crash_bulk/stored_deferred"] - v["crash_bulk/committed_deferred"]
+        if (d < 0 || d > 6) { print "LOST: deferred transactions (" d ")"; bad = 1 }
         if (v["crash_recompute/facts_before"] != v["crash_recompute/facts_after"]) { print "LOST: facts at recompute crash"; bad = 1 }
         if (v["load/deadlocks"] + v["load/failed_transactions"] > 0) { print "deadlocks or failed transactions"; bad = 1 }
         if (v["load/inconsistent"] + v["crash_bulk/inconsistent"] + v["crash_recompute/inconsistent_after_recompute"] > 0) { print "INCONSISTENT flags"; bad = 1 }

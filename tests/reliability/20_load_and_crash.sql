@@ -14,7 +14,7 @@
 \c careflags_reliability
 \set QUIET 1
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 CREATE FUNCTION pg_temp.r(s text, m text) RETURNS numeric LANGUAGE sql STABLE AS
 $$ SELECT value FROM public.result WHERE scenario = s AND measure = m $$;
 
@@ -43,8 +43,15 @@ SELECT is(pg_temp.r('crash_bulk', 'victim_found') * pg_temp.r('crash_bulk', 'res
           'bulk crash: a backend in a bulk INSERT was killed with signal 9');
 SELECT is(pg_temp.r('crash_bulk', 'recovered'), 1::numeric, 'bulk crash: the server recovered and accepts connections');
 SELECT cmp_ok(pg_temp.r('crash_bulk', 'committed_rows'), '>=', 1000::numeric, 'bulk crash: at least 1000 rows were committed before the kill');
-SELECT is(pg_temp.r('crash_bulk', 'stored_rows'), pg_temp.r('crash_bulk', 'committed_rows'), 'bulk crash: every committed bulk row is there, and no row of an aborted one');
-SELECT is(pg_temp.r('crash_bulk', 'stored_deferred'), pg_temp.r('crash_bulk', 'committed_deferred'), 'bulk crash: every committed deferred transaction is there');
+-- A transaction can commit on the server while the crash cuts its client off
+-- before the acknowledgement arrives: stored may exceed what pgbench saw
+-- commit, by whole transactions, at most one per session (6).
+SELECT cmp_ok(pg_temp.r('crash_bulk', 'stored_rows'), '>=', pg_temp.r('crash_bulk', 'committed_rows'), 'bulk crash: every bulk row pgbench saw commit is there');
+SELECT ok((pg_temp.r('crash_bulk', 'stored_rows') - pg_temp.r('crash_bulk', 'committed_rows')) % 100 = 0
+          AND pg_temp.r('crash_bulk', 'stored_rows') - pg_temp.r('crash_bulk', 'committed_rows') <= 600,
+          'bulk crash: beyond that only whole 100-row transactions, at most one per session (no partial statement)');
+SELECT ok(pg_temp.r('crash_bulk', 'stored_deferred') BETWEEN pg_temp.r('crash_bulk', 'committed_deferred') AND pg_temp.r('crash_bulk', 'committed_deferred') + 6,
+          'bulk crash: every deferred transaction pgbench saw commit is there (and at most one unacknowledged per session)');
 SELECT is(pg_temp.r('crash_bulk', 'audit_rows'), pg_temp.r('crash_bulk', 'ledger_actions'), 'bulk crash: audit rows match the committed acknowledgements');
 SELECT is(pg_temp.r('crash_bulk', 'audit_intact'), 1::numeric, 'bulk crash: the audit chain verifies after recovery');
 SELECT is(pg_temp.r('crash_bulk', 'inconsistent'), 0::numeric, 'bulk crash: check_consistency() empty after recovery');
