@@ -60,10 +60,7 @@ SELECT is(pg_temp.one('dst', 'SELECT intact::text || checked FROM careflags.veri
 SELECT is(pg_temp.one('dst', 'SELECT count(*) FROM careflags.check_consistency()'), '0', 'restored flags are consistent');
 -- time goes on after the restore: an exemption ends, the worker's tick must
 -- reopen the flag (patient_state, which says when to look again, must
--- survive the restore or be rebuilt).  1.0 does not dump patient_state:
--- TODO until the install script has pg_extension_config_dump on it (as
--- sql/careflags--1.0--1.1.sql has).
-SELECT todo('patient_state is not saved by pg_dump in 1.0', 2);
+-- survive the restore or be rebuilt; 1.0 did not save it, 1.1 does).
 SELECT dblink_exec(c, format('SET careflags.frozen_now = %L', now() + interval '45 days')) FROM unnest(ARRAY['src', 'dst']) c \g /dev/null
 SELECT is(pg_temp.one('dst', 'SELECT patients_reevaluated FROM careflags.tick()'), pg_temp.one('src', 'SELECT patients_reevaluated FROM careflags.tick()'),
           '45 days on, the worker re-evaluates as many patients in the restored database as in the original');
