@@ -7,9 +7,9 @@
 -- a fresh 1.1 install (CREATE EXTENSION careflags VERSION '1.1'), object by
 -- object: members, comments, function definitions, columns, constraints,
 -- indexes, triggers, policies, grants, config-dump tables; and behaviour
--- (the same site script gives the same flags).  Until default_version is
--- 1.1 the fresh install is 1.0 + the update script; from then on it is the
--- generated careflags--1.1.sql, and the two paths are really compared.
+-- (the same site script gives the same flags).  The 1.0 script is the
+-- released one (sql/careflags--1.0.sql), the fresh 1.1 one is generated from
+-- sql/parts/: two independent paths to the same extension.
 \c careflags_reliability
 \set QUIET 1
 \set ON_ERROR_STOP 1
