@@ -17,7 +17,8 @@
  *	  subtransaction.  If it fails (it should not: facts were validated by
  *	  the guard), the failure is written to careflags.quarantine with a
  *	  WARNING and the record's write goes on, unless careflags.strict is on.
- *	  A query cancel or a lost connection is never swallowed.  A transaction
+ *	  A query cancel, a deadlock, a serialization failure or a lock timeout
+ *	  is never swallowed: the writer chose or must see those.  A transaction
  *	  of thousands of statements can SET LOCAL careflags.isolate_evaluation
  *	  = off to stay clear of subtransaction overflow.
  *
@@ -205,7 +206,8 @@ evaluate_isolated(int64 *ids, int n, const char *table)
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
 			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
 			edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
-			edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED)
+			edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+			edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
 			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
