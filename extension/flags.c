@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * flags.c
- *	  Load one patient's facts into the evaluator's structs, evaluate, and
- *	  reconcile careflags.flag: insert new flags, update the reason of
+ *	  Lock a chunk of patients, read their facts (fact_reader.c), evaluate,
+ *	  and reconcile careflags.flag: insert new flags, update the reason of
  *	  unchanged ones, resolve those whose condition cleared (never delete).
  *
  *	  Locking: before reconciling, the patient's row in careflags.patient is
@@ -18,34 +18,42 @@
  *	  SET search_path), so a record system's role that may write facts needs
  *	  no rights on careflags.flag, and nothing on its search_path is called.
  *
- *	  Memory: one context per patient, reset after each.
+ *	  Memory: one context per chunk of up to 500 patients, reset after each.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
-#include "catalog/namespace.h"
-#include "commands/trigger.h"
 #include "utils/date.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "calendar.h"
 #include "careflags.h"
 #include "evaluator.h"
+#include "fact_reader.h"
 #include "flags.h"
 #include "scores.h"
 
@@ -54,18 +62,27 @@ bool		cf_reconciling = false;
 
 /* ---- owner context ---- */
 
+/*
+ * The extension's owner, looked up once per installation: the cache is kept
+ * while the careflags schema (a member of the extension, so dropped and made
+ * anew with it) keeps its oid, which costs a syscache probe per call instead
+ * of a pg_extension scan.
+ */
 Oid
 cf_extension_owner(void)
 {
 	static Oid	owner = InvalidOid;
-	static Oid	ext = InvalidOid;
-	Oid			cur = get_extension_oid("careflags", true);
+	static Oid	owner_nsp = InvalidOid;
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, true);
+	Oid			cur;
 
-	if (!OidIsValid(cur))
+	if (OidIsValid(nsp) && nsp == owner_nsp && OidIsValid(owner))
+		return owner;
+	cur = get_extension_oid("careflags", true);
+	if (!OidIsValid(cur) || !OidIsValid(nsp))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"careflags\" is not installed in this database")));
-	if (cur != ext || !OidIsValid(owner))
 	{
 		int			ret;
 		bool		isnull;
@@ -81,7 +98,7 @@ cf_extension_owner(void)
 			elog(ERROR, "could not find the owner of extension careflags");
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		owner = DatumGetObjectId(d);
-		ext = cur;
+		owner_nsp = nsp;
 		SPI_finish();
 	}
 	return owner;
@@ -100,11 +117,12 @@ cf_enter_owner_context(CfOwnerContext *ctx)
 							 true, 0, false);
 
 	/*
-	 * careflags' statements read one patient through an index led by
-	 * patient_id.  Their plans are prepared once per backend and kept; a plan
-	 * made while a table was small (or had no statistics, as in the
-	 * transaction that loads it) must not stay a sequential scan as the table
-	 * grows, so sequential scans are ruled out when they are planned.
+	 * careflags' statements touch one patient's rows through an index led by
+	 * patient_id.  Their plans are prepared once per backend and kept, and
+	 * are (re)built when first executed; a plan made while a table was small
+	 * (or had no statistics, as in the transaction that loads it) must not
+	 * stay a sequential scan as the table grows, so sequential scans are
+	 * ruled out whenever they may be planned.
 	 */
 	(void) set_config_option("enable_seqscan", "off",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
@@ -177,17 +195,6 @@ cf_unique_ids(int64 *ids, int n)
 
 typedef enum
 {
-	Q_PATIENT,
-	Q_PATIENT_LOCK,
-	Q_EPISODES,
-	Q_ASSESSMENTS,
-	Q_MEASUREMENTS,
-	Q_MEDICATIONS,
-	Q_REVIEWS,
-	Q_PLANS,
-	Q_FALLS,
-	Q_EXEMPTIONS,
-	Q_OPEN_FLAGS,
 	Q_INSERT_FLAG,
 	Q_UPDATE_FLAG,
 	Q_RESOLVE_FLAG,
@@ -196,71 +203,7 @@ typedef enum
 } QueryId;
 
 static const char *const query_text[Q_COUNT] = {
-	/*
-	 * Reads take a chunk of patients ($1, int8[]) and return rows ordered by
-	 * patient_id first, so they are dealt out to the patients in one pass.
-	 */
-	[Q_PATIENT] = "SELECT p.patient_id, p.birth_date, p.deceased, p.deceased_at, s.next_check_at, "
-	"s.patient_id IS NOT NULL FROM careflags.patient p LEFT JOIN careflags.patient_state s "
-	"ON s.patient_id OPERATOR(pg_catalog.=) p.patient_id "
-	"WHERE p.patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY p.patient_id",
-	/* the per-patient serialisation: a row lock that does not block FK checks */
-	[Q_PATIENT_LOCK] = "SELECT p.patient_id, p.birth_date, p.deceased, p.deceased_at, s.next_check_at, "
-	"s.patient_id IS NOT NULL FROM careflags.patient p LEFT JOIN careflags.patient_state s "
-	"ON s.patient_id OPERATOR(pg_catalog.=) p.patient_id "
-	"WHERE p.patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY p.patient_id FOR NO KEY UPDATE OF p",
-	[Q_EPISODES] = "SELECT patient_id, episode_id, setting::pg_catalog.text, unit_id, started_at, ended_at "
-	"FROM careflags.episode WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, started_at, episode_id",
-	[Q_ASSESSMENTS] = "SELECT patient_id, instrument::pg_catalog.text, assessed_at, total IS NOT NULL, "
-	"COALESCE(at_risk, false), COALESCE(total, 0)::pg_catalog.float8 "
-	"FROM careflags.assessment WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, assessed_at, assessment_id",
-	/*
-	 * Of the measurement series only what the weight rule can use: weights
-	 * from 7 months before the latest one (the rule looks back 6 calendar
-	 * months), the latest height and BMI, and anything dated after now.
-	 */
-	[Q_MEASUREMENTS] = "SELECT p.id, m.kind::pg_catalog.text, m.value::pg_catalog.float8, m.measured_at "
-	"FROM pg_catalog.unnest($1) AS p(id) "
-	"CROSS JOIN LATERAL (SELECT pg_catalog.max(w.measured_at) AS at FROM careflags.measurement w "
-	"  WHERE w.patient_id OPERATOR(pg_catalog.=) p.id AND w.kind OPERATOR(pg_catalog.=) 'weight' "
-	"  AND w.measured_at OPERATOR(pg_catalog.<=) $2) AS last_w "
-	"CROSS JOIN LATERAL ("
-	"  (SELECT * FROM careflags.measurement m1 WHERE m1.patient_id OPERATOR(pg_catalog.=) p.id "
-	"    AND m1.kind OPERATOR(pg_catalog.=) 'weight' "
-	"    AND (m1.measured_at OPERATOR(pg_catalog.>=) (last_w.at OPERATOR(pg_catalog.-) interval '7 months') "
-	"         OR (last_w.at IS NULL AND m1.measured_at OPERATOR(pg_catalog.>) $2))) "
-	"  UNION ALL (SELECT * FROM careflags.measurement m2 WHERE m2.patient_id OPERATOR(pg_catalog.=) p.id "
-	"    AND m2.kind OPERATOR(pg_catalog.=) 'height' AND m2.measured_at OPERATOR(pg_catalog.<=) $2 "
-	"    ORDER BY m2.measured_at DESC LIMIT 1) "
-	"  UNION ALL (SELECT * FROM careflags.measurement m3 WHERE m3.patient_id OPERATOR(pg_catalog.=) p.id "
-	"    AND m3.kind OPERATOR(pg_catalog.=) 'bmi' AND m3.measured_at OPERATOR(pg_catalog.<=) $2 "
-	"    ORDER BY m3.measured_at DESC LIMIT 1) "
-	"  UNION ALL (SELECT * FROM careflags.measurement m4 WHERE m4.patient_id OPERATOR(pg_catalog.=) p.id "
-	"    AND m4.kind OPERATOR(pg_catalog.<>) 'weight' AND m4.measured_at OPERATOR(pg_catalog.>) $2)"
-	") AS m "
-	"ORDER BY p.id, m.measured_at, m.measurement_id",
-	/*
-	 * Medicines that can still be active: not cancelled, not stopped before
-	 * now (they can neither count nor be a FRID any more).
-	 */
-	[Q_MEDICATIONS] = "SELECT patient_id, COALESCE(atc, code, 'medication/' OPERATOR(pg_catalog.||) medication_id::pg_catalog.text), "
-	"atc, name, started_at, stopped_at, as_needed, false "
-	"FROM careflags.medication WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) "
-	"AND (stopped_at IS NULL OR stopped_at OPERATOR(pg_catalog.>) $2) "
-	"AND NOT (status OPERATOR(pg_catalog.=) ANY ('{cancelled,entered_in_error}'::careflags.medication_status[]) "
-	" OR (stopped_at IS NULL AND status OPERATOR(pg_catalog.=) ANY ('{stopped,completed}'::careflags.medication_status[]))) "
-	"ORDER BY patient_id, started_at, medication_id",
-	[Q_REVIEWS] = "SELECT patient_id, reviewed_at FROM careflags.medication_review "
-	"WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, reviewed_at",
-	[Q_PLANS] = "SELECT patient_id, kind::pg_catalog.text, started_at, ended_at, last_evaluated_at "
-	"FROM careflags.care_plan WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, started_at, plan_id",
-	[Q_FALLS] = "SELECT patient_id, fell_at FROM careflags.fall WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) "
-	"ORDER BY patient_id, fell_at",
-	[Q_EXEMPTIONS] = "SELECT patient_id, scope, valid_from, valid_until FROM careflags.exemption "
-	"WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY patient_id, exemption_id",
-	[Q_OPEN_FLAGS] = "SELECT patient_id, flag_id, rule_id, due_from, due_at, episode_id, unit_id, reason, severity, "
-	"setting::pg_catalog.text FROM careflags.flag "
-	"WHERE patient_id OPERATOR(pg_catalog.=) ANY ($1) AND resolved_at IS NULL ORDER BY patient_id",
+	/* (the facts are read by fact_reader.c, straight from the indexes) */
 	/* new flags of a whole chunk in one statement: arrays, one element a flag */
 	[Q_INSERT_FLAG] = "INSERT INTO careflags.flag (patient_id, rule_id, domain, episode_id, unit_id, setting, "
 	"severity, raised_at, due_from, due_at, due_soon_window, reason, notified_state) "
@@ -282,18 +225,11 @@ static const char *const query_text[Q_COUNT] = {
 };
 
 static const int query_nargs[Q_COUNT] = {
-	[Q_PATIENT] = 1,[Q_PATIENT_LOCK] = 1,[Q_EPISODES] = 1,[Q_ASSESSMENTS] = 1,[Q_MEASUREMENTS] = 2,
-	[Q_MEDICATIONS] = 2,[Q_REVIEWS] = 1,[Q_PLANS] = 1,[Q_FALLS] = 1,
-	[Q_EXEMPTIONS] = 1,[Q_OPEN_FLAGS] = 1,[Q_INSERT_FLAG] = 12,[Q_UPDATE_FLAG] = 9,
+	[Q_INSERT_FLAG] = 12,[Q_UPDATE_FLAG] = 9,
 	[Q_RESOLVE_FLAG] = 5,[Q_STATE] = 3,
 };
 
 static const Oid query_argtypes[Q_COUNT][12] = {
-	[Q_PATIENT] = {INT8ARRAYOID},[Q_PATIENT_LOCK] = {INT8ARRAYOID},[Q_EPISODES] = {INT8ARRAYOID},
-	[Q_ASSESSMENTS] = {INT8ARRAYOID},[Q_MEASUREMENTS] = {INT8ARRAYOID, TIMESTAMPTZOID},
-	[Q_MEDICATIONS] = {INT8ARRAYOID, TIMESTAMPTZOID},
-	[Q_REVIEWS] = {INT8ARRAYOID},[Q_PLANS] = {INT8ARRAYOID},[Q_FALLS] = {INT8ARRAYOID},
-	[Q_EXEMPTIONS] = {INT8ARRAYOID},[Q_OPEN_FLAGS] = {INT8ARRAYOID},
 	[Q_INSERT_FLAG] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 	INT4ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INTERVALARRAYOID, TEXTARRAYOID},
 	[Q_UPDATE_FLAG] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
@@ -404,19 +340,6 @@ col_float(int row, int c)
 	return isnull ? 0.0 : DatumGetFloat8(d);
 }
 
-static int
-setting_from_name(const char *s)
-{
-	static const char *const names[CF_SET_COUNT] = {
-		"nursing_home_long_term", "nursing_home_short_term", "home_nursing", "home_services", "gp"
-	};
-
-	for (int i = 0; i < CF_SET_COUNT; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i;
-	return -1;
-}
-
 static const char *
 setting_name(CfSetting s)
 {
@@ -507,7 +430,7 @@ load_rules(RuleSet *rs)
 
 			if (enulls[k])
 				continue;
-			s = setting_from_name(TextDatumGetCString(elems[k]));
+			s = cf_setting_from_name(TextDatumGetCString(elems[k]));
 			if (s >= 0)
 				r->settings |= (1u << s);
 		}
@@ -569,7 +492,7 @@ copy_str(const char *s)
 static RuleSet *
 cached_rules(void)
 {
-	Oid			ext = get_extension_oid("careflags", false);
+	Oid			ext = get_namespace_oid(CF_SCHEMA, false);
 	RuleSet		fresh;
 	MemoryContext old;
 	RuleSet    *rs;
@@ -641,296 +564,94 @@ careflags_rules_changed(PG_FUNCTION_ARGS)
 
 /* ---- facts, for a chunk of patients ---- */
 
-typedef struct OpenFlag
+/*
+ * Lock the patients' rows FOR NO KEY UPDATE, in ascending id order, as
+ * SELECT ... ORDER BY patient_id FOR NO KEY UPDATE would (see ExecLockRows):
+ * under READ COMMITTED the latest version of a row updated meanwhile is
+ * locked; under REPEATABLE READ and SERIALIZABLE such a row is a
+ * serialization failure.  A patient deleted meanwhile is skipped.  The
+ * locked version of each row gives the patient's own columns (it is the
+ * version the reading after the locks sees).
+ */
+static void
+lock_patients(CfChunk *c, Snapshot snap)
 {
-	int64		flag_id;
-	char	   *rule_id;
-	CfTime		due_from;
-	CfTime		due_at;
-	int64		episode_id;		/* -1 when NULL */
-	char	   *unit_id;
-	char	   *reason;
-	int			severity;
-	char	   *setting;
-	bool		matched;
-} OpenFlag;
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, false);
+	Relation	rel = table_open(get_relname_relid("patient", nsp), RowShareLock);
+	Relation	idx = index_open(get_relname_relid("patient_pkey", nsp), AccessShareLock);
+	IndexScanDesc scan = index_beginscan(rel, idx, snap, 1, 0);
+	TupleTableSlot *found = table_slot_create(rel, NULL);
+	TupleTableSlot *locked = table_slot_create(rel, NULL);
+	CommandId	cid = GetCurrentCommandId(true);
+	int			flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
+	ScanKeyData key;
 
-/* Everything read for a chunk of patients (ids sorted, distinct). */
-typedef struct Chunk
-{
-	int			n;
-	const int64 *ids;
-	bool	   *exists;			/* the patient row is there */
-	bool	   *has_state;		/* a patient_state row is there */
-	CfTime	   *old_next;		/* its next_check_at (CF_TIME_NEVER if NULL) */
-	CfPatientFacts *facts;
-	OpenFlag  **open;
-	int		   *n_open;
-} Chunk;
+	if (!IsolationUsesXactSnapshot())
+		flags |= TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(0));
+	for (int i = 0; i < c->n; i++)
+	{
+		TM_FailureData tmfd;
+		TM_Result	res;
 
-static inline int64
-col_int8(int row, int c)
-{
-	bool		isnull;
-
-	return DatumGetInt64(col(row, c, &isnull));
+		key.sk_argument = Int64GetDatum(c->ids[i]);
+		index_rescan(scan, &key, 1, NULL, 0);
+		if (!index_getnext_slot(scan, ForwardScanDirection, found))
+			continue;
+		res = table_tuple_lock(rel, &found->tts_tid, snap, locked, cid,
+							   LockTupleNoKeyExclusive, LockWaitBlock, flags, &tmfd);
+		switch (res)
+		{
+			case TM_Ok:
+				cf_chunk_patient_from_slot(c, i, locked);
+				break;
+			case TM_SelfModified:
+				cf_chunk_patient_from_slot(c, i, found);
+				break;
+			case TM_Updated:
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update")));
+				/* read committed: deleted meanwhile */
+				break;
+			default:
+				elog(ERROR, "careflags: unexpected result %d locking patient %lld",
+					 (int) res, (long long) c->ids[i]);
+		}
+	}
+	c->patients_read = true;
+	ExecDropSingleTupleTableSlot(found);
+	ExecDropSingleTupleTableSlot(locked);
+	index_endscan(scan);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
 }
 
 /*
- * Index in the chunk of the patient of `row` (column 1), advancing *k: the
- * rows come ordered by patient, like the ids.  -1 if not in the chunk.
+ * Writing: lock the patients first (ascending ids), then read everything
+ * under one fresh snapshot taken after the locks, so that a session that
+ * waited for another one's reconciliation of a patient sees its committed
+ * facts and flags.  Checking: read under the statement's snapshot.
  */
-static inline int
-owner_of(const Chunk *c, int row, int *k)
-{
-	int64		pid = col_int8(row, 1);
-
-	while (*k < c->n && c->ids[*k] < pid)
-		(*k)++;
-	return (*k < c->n && c->ids[*k] == pid) ? *k : -1;
-}
-
-/* Deal rows out: facts[idx].<array> starts at the patient's first row. */
-#define DEAL_OUT(c, rows, n_rows, T, field, count)						\
-	do {																\
-		int			k_ = 0;												\
-		for (int r_ = 0; r_ < (n_rows); r_++)							\
-		{																\
-			int			idx_ = owner_of((c), r_, &k_);					\
-			if (idx_ < 0)												\
-				continue;												\
-			if ((c)->facts[idx_].count == 0)							\
-				(c)->facts[idx_].field = &((T *) (rows))[r_];			\
-			(c)->facts[idx_].count++;									\
-		}																\
-	} while (0)
-
 static void
-load_chunk(Chunk *c, bool lock)
+load_chunk(CfChunk *c, bool lock, const CfEvalOps *ops)
 {
-	Datum		arg[2];
-	int			n;
-
-	{
-		Datum	   *d = palloc(sizeof(Datum) * c->n);
-
-		for (int i = 0; i < c->n; i++)
-			d[i] = Int64GetDatum(c->ids[i]);
-		arg[0] = PointerGetDatum(construct_array(d, c->n, INT8OID, sizeof(int64),
-												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		arg[1] = TimestampTzGetDatum(cf_now());
-	}
-	c->exists = palloc0(sizeof(bool) * c->n);
-	c->has_state = palloc0(sizeof(bool) * c->n);
-	c->old_next = palloc(sizeof(CfTime) * c->n);
-	c->facts = palloc0(sizeof(CfPatientFacts) * c->n);
-	c->open = palloc0(sizeof(OpenFlag *) * c->n);
-	c->n_open = palloc0(sizeof(int) * c->n);
-
-	/*
-	 * Writing: lock the patients first (ascending ids), then read everything
-	 * under one fresh snapshot taken after the locks, so that a session that
-	 * waited for another one's reconciliation of a patient sees its committed
-	 * facts and flags.  Checking: read under the statement's snapshot.
-	 */
-	run(lock ? Q_PATIENT_LOCK : Q_PATIENT, arg, NULL, !lock, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	{
-		int			k = 0;
-
-		for (int r = 0; r < n; r++)
-		{
-			int			i = owner_of(c, r, &k);
-			CfPatientFacts *f;
-			bool		isnull;
-			Datum		d;
-
-			if (i < 0)
-				continue;
-			f = &c->facts[i];
-			c->exists[i] = true;
-			f->patient_id = c->ids[i];
-			d = col(r, 2, &isnull);
-			f->has_birth_date = !isnull;
-			if (!isnull)
-				f->birth_date = DatumGetDateADT(d);
-			f->deceased = col_bool(r, 3);
-			f->deceased_at = col_time(r, 4);
-			d = col(r, 5, &isnull);
-			c->old_next[i] = isnull ? CF_TIME_NEVER : (CfTime) DatumGetTimestampTz(d);
-			c->has_state[i] = col_bool(r, 6);
-		}
-	}
+	cf_chunk_init(c);
 	if (lock)
 	{
+		/* as SPI does for a statement that writes: see our own changes */
 		CommandCounterIncrement();
 		PushActiveSnapshot(GetTransactionSnapshot());
+		UpdateActiveSnapshotCommandId();
+		lock_patients(c, GetActiveSnapshot());
+		PopActiveSnapshot();
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		UpdateActiveSnapshotCommandId();
 	}
-
-	run(Q_EPISODES, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfEpisode  *e = palloc0(sizeof(CfEpisode) * n);
-
-		for (int r = 0; r < n; r++)
-		{
-			int			s = setting_from_name(col_text(r, 3));
-
-			e[r].episode_id = col_int8(r, 2);
-			e[r].setting = s < 0 ? CF_SET_GP : (CfSetting) s;
-			e[r].unit_id = col_text(r, 4);
-			e[r].started_at = col_time(r, 5);
-			e[r].ended_at = col_time(r, 6);
-		}
-		DEAL_OUT(c, e, n, CfEpisode, episodes, n_episodes);
-	}
-
-	run(Q_ASSESSMENTS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfAssessment *a = palloc0(sizeof(CfAssessment) * n);
-
-		for (int r = 0; r < n; r++)
-		{
-			char	   *inst = col_text(r, 2);
-			int			k = cf_instrument_from_name(inst);
-
-			a[r].instrument = inst;
-			a[r].domain = (k >= 0 && cf_instrument_is_nutrition((CfInstrument) k)) ?
-				CF_DOM_NUTRITION : CF_DOM_FALL_RISK;
-			a[r].assessed_at = col_time(r, 3);
-			a[r].scored = col_bool(r, 4);
-			a[r].at_risk = col_bool(r, 5);
-			a[r].total = col_float(r, 6);
-		}
-		DEAL_OUT(c, a, n, CfAssessment, assessments, n_assessments);
-	}
-
-	run(Q_MEASUREMENTS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfMeasurement *m = palloc0(sizeof(CfMeasurement) * n);
-
-		for (int r = 0; r < n; r++)
-		{
-			char	   *k = col_text(r, 2);
-
-			m[r].kind = strcmp(k, "weight") == 0 ? CF_MEAS_WEIGHT :
-				strcmp(k, "height") == 0 ? CF_MEAS_HEIGHT :
-				strcmp(k, "bmi") == 0 ? CF_MEAS_BMI : CF_MEAS_CALF;
-			m[r].value = col_float(r, 3);
-			m[r].measured_at = col_time(r, 4);
-		}
-		DEAL_OUT(c, m, n, CfMeasurement, measurements, n_measurements);
-	}
-
-	run(Q_MEDICATIONS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfMedication *m = palloc0(sizeof(CfMedication) * n);
-
-		for (int r = 0; r < n; r++)
-		{
-			m[r].key = col_text(r, 2);
-			m[r].atc = col_text(r, 3);
-			m[r].name = col_text(r, 4);
-			m[r].started_at = col_time(r, 5);
-			m[r].stopped_at = col_time(r, 6);
-			m[r].as_needed = col_bool(r, 7);
-			m[r].cancelled = col_bool(r, 8);
-		}
-		DEAL_OUT(c, m, n, CfMedication, medications, n_medications);
-	}
-
-	run(Q_REVIEWS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfTime	   *t = palloc(sizeof(CfTime) * n);
-
-		for (int r = 0; r < n; r++)
-			t[r] = col_time(r, 2);
-		DEAL_OUT(c, t, n, CfTime, reviews, n_reviews);
-	}
-
-	run(Q_PLANS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfPlan	   *p = palloc0(sizeof(CfPlan) * n);
-
-		for (int r = 0; r < n; r++)
-		{
-			p[r].kind = strcmp(col_text(r, 2), "nutrition") == 0 ? CF_PLAN_NUTRITION : CF_PLAN_FALL_PREVENTION;
-			p[r].started_at = col_time(r, 3);
-			p[r].ended_at = col_time(r, 4);
-			p[r].last_evaluated_at = col_time(r, 5);
-		}
-		DEAL_OUT(c, p, n, CfPlan, plans, n_plans);
-	}
-
-	run(Q_FALLS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfTime	   *t = palloc(sizeof(CfTime) * n);
-
-		for (int r = 0; r < n; r++)
-			t[r] = col_time(r, 2);
-		DEAL_OUT(c, t, n, CfTime, falls, n_falls);
-	}
-
-	run(Q_EXEMPTIONS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		CfExemption *e = palloc0(sizeof(CfExemption) * n);
-
-		for (int r = 0; r < n; r++)
-		{
-			e[r].scope = col_text(r, 2);
-			e[r].valid_from = col_time(r, 3);
-			e[r].valid_until = col_time(r, 4);
-		}
-		DEAL_OUT(c, e, n, CfExemption, exemptions, n_exemptions);
-	}
-
-	run(Q_OPEN_FLAGS, arg, NULL, true, SPI_OK_SELECT);
-	n = (int) SPI_processed;
-	if (n > 0)
-	{
-		OpenFlag   *o = palloc0(sizeof(OpenFlag) * n);
-		int			k = 0;
-
-		for (int r = 0; r < n; r++)
-		{
-			bool		isnull;
-			Datum		d;
-			int			i = owner_of(c, r, &k);
-
-			o[r].flag_id = col_int8(r, 2);
-			o[r].rule_id = col_text(r, 3);
-			o[r].due_from = col_time(r, 4);
-			o[r].due_at = col_time(r, 5);
-			d = col(r, 6, &isnull);
-			o[r].episode_id = isnull ? -1 : DatumGetInt64(d);
-			o[r].unit_id = col_text(r, 7);
-			o[r].reason = col_text(r, 8);
-			o[r].severity = DatumGetInt32(col(r, 9, &isnull));
-			o[r].setting = col_text(r, 10);
-			if (i < 0)
-				continue;
-			if (c->n_open[i] == 0)
-				c->open[i] = &o[r];
-			c->n_open[i]++;
-		}
-	}
-	SPI_freetuptable(SPI_tuptable);
-	SPI_tuptable = NULL;
+	cf_read_chunk(c, (CfTime) cf_now(), ops);
 	if (lock)
 		PopActiveSnapshot();
 }
@@ -1061,16 +782,15 @@ ts_text(CfTime t)
 }
 
 static int64
-reconcile_patient(Chunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
+reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 				  CfReconcileMode mode, CfDifferenceFn on_difference, void *arg,
-				  NewFlags *new_flags)
+				  NewFlags *new_flags, CfFlagResult *res)
 {
 	int64		patient_id = c->ids[ci];
 	CfPatientFacts *fp = &c->facts[ci];
-	CfFlagResult *res;
 	CfTime		next_check;
 	CfTime		now = (CfTime) cf_now();
-	OpenFlag   *open = c->open[ci];
+	CfOpenFlag *open = c->open[ci];
 	int			n_open = c->n_open[ci];
 	int64		changes = 0;
 	CfPatientFacts facts;
@@ -1079,7 +799,6 @@ reconcile_patient(Chunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 		return 0;				/* patient deleted */
 	facts = *fp;
 
-	res = palloc0(sizeof(CfFlagResult) * Max(rs->n, 1));
 	cf_evaluate(&facts, rs->rules, rs->n, &rs->frids, now, ops, res, &next_check);
 
 
@@ -1087,7 +806,7 @@ reconcile_patient(Chunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 	{
 		CfFlagResult *fr = &res[r];
 		const CfRule *rule = fr->rule;
-		OpenFlag   *of = NULL;
+		CfOpenFlag *of = NULL;
 
 		for (int i = 0; i < n_open; i++)
 			if (!open[i].matched && strcmp(open[i].rule_id, rule->rule_id) == 0)
@@ -1278,6 +997,7 @@ cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 	MemoryContext old;
 	RuleSet		rs;
 	CfEvalOps	ops;
+	CfFlagResult *res;
 	volatile int64 changes = 0;
 
 	if (n <= 0)
@@ -1291,6 +1011,8 @@ cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 	rs = *cached_rules();
 	cf_calendar_ops(&ops);
 
+	/* one result buffer for all patients (the evaluator clears it) */
+	res = palloc(sizeof(CfFlagResult) * Max(rs.n, 1));
 	patient_cxt = AllocSetContextCreate(CurrentMemoryContext, "careflags chunk",
 										ALLOCSET_DEFAULT_SIZES);
 	cf_reconciling = true;
@@ -1298,7 +1020,7 @@ cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 	{
 		for (int start = 0; start < n; start += CF_CHUNK)
 		{
-			Chunk		c;
+			CfChunk		c;
 			NewFlags	nf;
 
 			CHECK_FOR_INTERRUPTS();
@@ -1307,9 +1029,9 @@ cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 			memset(&c, 0, sizeof(c));
 			c.n = Min(CF_CHUNK, n - start);
 			c.ids = patient_ids + start;
-			load_chunk(&c, mode == CF_RECONCILE_WRITE);
+			load_chunk(&c, mode == CF_RECONCILE_WRITE, &ops);
 			for (int i = 0; i < c.n; i++)
-				changes += reconcile_patient(&c, i, &rs, &ops, mode, on_difference, arg, &nf);
+				changes += reconcile_patient(&c, i, &rs, &ops, mode, on_difference, arg, &nf, res);
 			new_flags_flush(&nf, (CfTime) cf_now());
 			MemoryContextSwitchTo(old);
 			SPI_freetuptable(SPI_tuptable);

@@ -1,0 +1,65 @@
+/*-------------------------------------------------------------------------
+ *
+ * fact_reader.h
+ *	  Reading a chunk of patients' facts and open flags into the
+ *	  evaluator's structs, straight from the tables' patient indexes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CAREFLAGS_FACT_READER_H
+#define CAREFLAGS_FACT_READER_H
+
+#include "postgres.h"
+
+#include "evaluator.h"
+#include "executor/tuptable.h"
+
+/* An open flag of a patient, as stored. */
+typedef struct CfOpenFlag
+{
+	int64		flag_id;
+	char	   *rule_id;
+	CfTime		due_from;
+	CfTime		due_at;
+	int64		episode_id;		/* -1 when NULL */
+	char	   *unit_id;
+	char	   *reason;
+	int			severity;
+	char	   *setting;
+	bool		matched;		/* used by the reconciliation */
+} CfOpenFlag;
+
+/* Everything read for a chunk of patients (ids sorted, distinct). */
+typedef struct CfChunk
+{
+	int			n;
+	const int64 *ids;
+	bool	   *exists;			/* the patient row is there */
+	bool	   *has_state;		/* a patient_state row is there */
+	CfTime	   *old_next;		/* its next_check_at (CF_TIME_NEVER if NULL) */
+	CfPatientFacts *facts;
+	CfOpenFlag **open;
+	int		   *n_open;
+	bool		patients_read;	/* exists and the patient columns are filled */
+} CfChunk;
+
+/* Allocate c's arrays (n and ids set) in the current memory context. */
+extern void cf_chunk_init(CfChunk *c);
+
+/*
+ * Fill the patient's own columns (birth date, deceased) from a tuple of
+ * careflags.patient, e.g. the one the caller has just locked.
+ */
+extern void cf_chunk_patient_from_slot(CfChunk *c, int i, TupleTableSlot *slot);
+
+/*
+ * Fill c (set up by cf_chunk_init) under the active snapshot, allocating in
+ * the current memory context.  now: the evaluation time (what is read of the
+ * measurement and medicine histories depends on it); ops: the calendar.
+ */
+extern void cf_read_chunk(CfChunk *c, CfTime now, const CfEvalOps *ops);
+
+/* The care setting of an enum label; -1 if unknown. */
+extern int	cf_setting_from_name(const char *s);
+
+#endif							/* CAREFLAGS_FACT_READER_H */
