@@ -22,6 +22,7 @@
 
 #include "careflags.h"
 #include "scores.h"
+#include "queue.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -29,8 +30,10 @@ PG_MODULE_MAGIC;
 bool		cf_strict = false;
 bool		cf_isolate_evaluation = true;
 bool		cf_defer_evaluation = false;
+bool		cf_evaluate_in_worker = false;
 char	   *cf_timezone_name = NULL;
 int			cf_worker_interval = 60;
+int			cf_worker_queue_delay = 100;
 char	   *cf_worker_database = NULL;
 static char *cf_frozen_now_string = NULL;
 static TimestampTz *cf_frozen_now = NULL;
@@ -113,6 +116,11 @@ _PG_init(void)
 							 "For bulk loads and transactions that write many patients: one evaluation per patient, patients locked in one ascending pass at commit. careflags.evaluate_deferred() evaluates earlier.",
 							 &cf_defer_evaluation, false, PGC_USERSET, 0, NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("careflags.evaluate_in_worker",
+							 "Leave the re-evaluation of the patients a statement wrote to the background worker, right after the transaction commits.",
+							 "For write-heavy record systems: a fact write only queues its patients (careflags.evaluation_queue) and their flags follow a moment after commit. Used only in the database the worker serves and not with careflags.strict; elsewhere the statement evaluates as usual.",
+							 &cf_evaluate_in_worker, false, PGC_USERSET, 0, NULL, NULL, NULL);
+
 	DefineCustomStringVariable("careflags.timezone",
 							   "Time zone of careflags' calendar arithmetic (months, days, dates in reasons).",
 							   "The same facts give the same due times whoever writes them, whatever the session's TimeZone.",
@@ -131,6 +139,12 @@ _PG_init(void)
 							&cf_worker_interval, 60, 1, 86400, PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("careflags.worker_queue_delay",
+							"How long the background worker gathers queued patients after a commit before it evaluates them (careflags.evaluate_in_worker).",
+							"Longer: fewer, larger passes (less CPU per patient), flags a little later; 0: a pass per wake-up.",
+							&cf_worker_queue_delay, 100, 0, 10000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	DefineCustomStringVariable("careflags.worker_database",
 							   "Database the background worker serves (where CREATE EXTENSION careflags was run).",
 							   "Empty: the worker does nothing.",
@@ -141,7 +155,10 @@ _PG_init(void)
 	MarkGUCPrefixReserved("careflags");
 
 	if (process_shared_preload_libraries_in_progress)
+	{
+		cf_queue_shmem_init();
 		cf_worker_register();
+	}
 }
 
 /* careflags.clock(): the time careflags reasons with. */

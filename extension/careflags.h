@@ -16,8 +16,10 @@
 extern bool cf_strict;
 extern bool cf_isolate_evaluation;
 extern bool cf_defer_evaluation;
+extern bool cf_evaluate_in_worker;
 extern char *cf_timezone_name;
 extern int	cf_worker_interval;
+extern int	cf_worker_queue_delay;
 extern char *cf_worker_database;
 
 /* The time careflags reasons with: now(), or careflags.frozen_now. */

@@ -44,6 +44,7 @@
 #include "careflags.h"
 #include "flags.h"
 #include "quarantine.h"
+#include "queue.h"
 
 typedef struct IdList
 {
@@ -163,9 +164,6 @@ collect_ids(Tuplestorestate *ts, Relation rel, AttrNumber attnum, IdList *l)
 static void
 evaluate_isolated(int64 *ids, int n, const char *table)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-
 	if (n == 0)
 		return;
 
@@ -182,7 +180,18 @@ evaluate_isolated(int64 *ids, int n, const char *table)
 		defer_ids(ids, n);
 		return;
 	}
-	if (cf_strict || !cf_isolate_evaluation)
+	if (cf_evaluate_in_worker && !cf_strict && cf_queue_for_worker(ids, n))
+		return;
+	cf_evaluate_now(ids, n, table, true);
+}
+
+void
+cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	if (may_raise && (cf_strict || !cf_isolate_evaluation))
 	{
 		(void) cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
 		return;

@@ -13,6 +13,12 @@
  *	  and time-driven re-evaluation, never what the worklist shows for
  *	  due and overdue.
  *
+ *	  It also evaluates the patients that writers with
+ *	  careflags.evaluate_in_worker queued (queue.c): writers set its latch
+ *	  when they commit, and it empties careflags.evaluation_queue at every
+ *	  wake-up, gathering for careflags.worker_queue_delay first, so their
+ *	  flags follow within about that time of the commit.
+ *
  *	  SIGHUP reloads the settings; SIGTERM ends the worker cleanly.  After an
  *	  error the postmaster restarts it after 10 seconds.
  *
@@ -32,8 +38,10 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "careflags.h"
+#include "queue.h"
 #include "worker.h"
 
 PGDLLEXPORT void careflags_worker_main(Datum arg);
@@ -52,6 +60,22 @@ cf_worker_register(void)
 	snprintf(w.bgw_name, BGW_MAXLEN, "careflags worker");
 	snprintf(w.bgw_type, BGW_MAXLEN, "careflags worker");
 	RegisterBackgroundWorker(&w);
+}
+
+/* Evaluate what writers queued, in one transaction. */
+static void
+run_queue(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "careflags: evaluating the queued patients");
+	if (OidIsValid(get_extension_oid("careflags", true)))
+		(void) cf_queue_evaluate();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 static void
@@ -80,6 +104,9 @@ run_tick(void)
 void
 careflags_worker_main(Datum arg)
 {
+	TimestampTz next_tick;
+	int			rc;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -92,19 +119,45 @@ careflags_worker_main(Datum arg)
 		proc_exit(0);
 	}
 	BackgroundWorkerInitializeConnection(cf_worker_database, NULL, 0);
+	cf_queue_worker_publish();
 	ereport(LOG, (errmsg("careflags worker started in database \"%s\"", cf_worker_database)));
 
+	next_tick = GetCurrentTimestamp();
 	for (;;)
 	{
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 (long) cf_worker_interval * 1000L, PG_WAIT_EXTENSION);
+		TimestampTz now;
+
+		/* first what writers queued (also what was left before a restart) */
+		run_queue();
+		now = GetCurrentTimestamp();
+		if (now >= next_tick)
+		{
+			run_tick();
+			next_tick = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													(int64) cf_worker_interval * 1000);
+			now = GetCurrentTimestamp();
+		}
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   Max(1L, (long) ((next_tick - now) / 1000)), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * A writer committed: gather what more writers queue for a moment,
+		 * so that one pass evaluates many patients at the chunked rate
+		 * instead of one pass per commit.
+		 */
+		if ((rc & WL_LATCH_SET) && cf_worker_queue_delay > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 cf_worker_queue_delay, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		run_tick();
 	}
 }

@@ -196,7 +196,9 @@ CREATE INDEX quarantine_open ON @extschema@.quarantine (recorded_at) WHERE resol
 CREATE INDEX episode_open ON @extschema@.episode (unit_id, patient_id) WHERE ended_at IS NULL;
 CREATE INDEX assessment_patient_time ON @extschema@.assessment (patient_id, assessed_at);
 CREATE INDEX measurement_patient_time ON @extschema@.measurement (patient_id, kind, measured_at);
-CREATE INDEX medication_patient ON @extschema@.medication (patient_id);
+-- (stopped_at too: the evaluator reads, newest stop first, only the medicines
+-- not stopped before now, and stops at the first one that was)
+CREATE INDEX medication_patient_stop ON @extschema@.medication (patient_id, stopped_at);
 CREATE INDEX medication_review_patient_time ON @extschema@.medication_review (patient_id, reviewed_at);
 CREATE INDEX care_plan_patient ON @extschema@.care_plan (patient_id);
 CREATE INDEX fall_patient_time ON @extschema@.fall (patient_id, fell_at);

@@ -83,6 +83,21 @@ COMMENT ON FUNCTION @extschema@.evaluate_at_commit() IS
 CREATE CONSTRAINT TRIGGER evaluate_at_commit AFTER INSERT ON @extschema@.deferred_evaluation
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.evaluate_at_commit();
 
+-- Evaluation by the background worker (careflags.evaluate_in_worker): a
+-- statement that writes facts appends the ids of its patients here instead
+-- of evaluating them; the worker evaluates them after the writing
+-- transaction commits and deletes the rows in the same transaction.  A
+-- logged table, so that a crash or a stopped worker loses nothing; saved by
+-- pg_dump, so that a restore evaluates what was still waiting.
+CREATE TABLE @extschema@.evaluation_queue (
+    queued_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    patient_ids bigint[] NOT NULL
+);
+COMMENT ON TABLE @extschema@.evaluation_queue IS
+    'patients whose facts committed transactions changed, waiting for the background worker to evaluate them (careflags.evaluate_in_worker); empty when the worker keeps up';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.evaluation_queue', '');
+GRANT SELECT ON @extschema@.evaluation_queue TO careflags_admin;
+
 CREATE FUNCTION @extschema@.evaluate_deferred() RETURNS integer
     LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_evaluate_deferred';
 COMMENT ON FUNCTION @extschema@.evaluate_deferred() IS

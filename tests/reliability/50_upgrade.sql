@@ -2,24 +2,26 @@
 -- (CREATE EXTENSION careflags VERSION '1.0'), populated and customised as a
 -- site would (site.psql: rule edits, a site rule, a site FRID, flags,
 -- acknowledgements, snoozes, exemptions, a rotated pseudonym secret), is
--- updated with ALTER EXTENSION careflags UPDATE TO '1.1'.  Kept: every
+-- updated with ALTER EXTENSION careflags UPDATE TO the current version
+-- (1.0 -> 1.1 -> 1.2, through every released upgrade script).  Kept: every
 -- table's rows (digests before and after).  Alike: the upgraded database and
--- a fresh 1.1 install (CREATE EXTENSION careflags VERSION '1.1'), object by
--- object: members, comments, function definitions, columns, constraints,
--- indexes, triggers, policies, grants, config-dump tables; and behaviour
--- (the same site script gives the same flags).  The 1.0 script is the
--- released one (sql/careflags--1.0.sql), the fresh 1.1 one is generated from
--- sql/parts/: two independent paths to the same extension.
+-- a fresh install of the current version, object by object: members,
+-- comments, function definitions, columns, constraints, indexes, triggers,
+-- policies, grants, config-dump tables; and behaviour (the same site script
+-- gives the same flags).  The 1.0 script is the released one
+-- (sql/careflags--1.0.sql), the fresh one is generated from sql/parts/: two
+-- independent paths to the same extension.
 \c careflags_reliability
 \set QUIET 1
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 \! PGOPTIONS=-cclient_min_messages=warning psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS careflags_rel_old' -c 'DROP DATABASE IF EXISTS careflags_rel_new' -c 'CREATE DATABASE careflags_rel_old' -c 'CREATE DATABASE careflags_rel_new'
 \! psql -X -q -d careflags_rel_old -c "CREATE EXTENSION careflags VERSION '1.0'" -f tests/reliability/site.psql >/dev/null 2>&1 && echo '# 1.0 site database made'
-\! psql -X -q -d careflags_rel_new -c "CREATE EXTENSION careflags VERSION '1.1'" -f tests/reliability/site.psql >/dev/null 2>&1 && echo '# 1.1 site database made'
+\! psql -X -q -d careflags_rel_new -c "CREATE EXTENSION careflags" -f tests/reliability/site.psql >/dev/null 2>&1 && echo '# current-version site database made'
 SELECT format('host=%s port=%s user=%s dbname=', split_part(current_setting('unix_socket_directories'), ',', 1),
               current_setting('port'), current_user) AS conn \gset
 SELECT dblink_connect('old', :'conn' || 'careflags_rel_old'), dblink_connect('new', :'conn' || 'careflags_rel_new') \g /dev/null
+SELECT default_version AS latest FROM pg_available_extensions WHERE name = 'careflags' \gset
 
 CREATE FUNCTION pg_temp.digest(conn text, q text) RETURNS text LANGUAGE sql AS $$
     SELECT d FROM dblink(conn, format('SELECT md5(COALESCE(string_agg(t::text, %L ORDER BY t::text), %L)) FROM (%s) t', chr(10), '', q)) AS x(d text) $$;
@@ -51,10 +53,10 @@ BEGIN;
 SELECT plan(24);
 SELECT is(pg_temp.one('old', $$SELECT extversion FROM pg_extension WHERE extname = 'careflags'$$), '1.0', 'installed from the 1.0 script');
 SELECT cmp_ok(pg_temp.one('old', 'SELECT count(*) FROM careflags.audit')::int, '>', 10, 'populated: flags acted on, audit written');
-SELECT is(pg_temp.one('old', $$SELECT count(*) FROM pg_extension_update_paths('careflags') WHERE source = '1.0' AND target = '1.1' AND path IS NOT NULL$$),
-          '1', 'an update path 1.0 -> 1.1 is installed');
-SELECT is(dblink_exec('old', $$ALTER EXTENSION careflags UPDATE TO '1.1'$$), 'ALTER EXTENSION', 'ALTER EXTENSION careflags UPDATE TO ''1.1'' on the populated database');
-SELECT is(pg_temp.one('old', $$SELECT extversion FROM pg_extension WHERE extname = 'careflags'$$), '1.1', 'now at 1.1');
+SELECT is(pg_temp.one('old', format($$SELECT path FROM pg_extension_update_paths('careflags') WHERE source = '1.0' AND target = %L$$, :'latest')),
+          '1.0--1.1--1.2', 'an update path 1.0 -> 1.1 -> 1.2 is installed (' || :'latest' || ' is the current version)');
+SELECT is(dblink_exec('old', $$ALTER EXTENSION careflags UPDATE$$), 'ALTER EXTENSION', 'ALTER EXTENSION careflags UPDATE on the populated database');
+SELECT is(pg_temp.one('old', $$SELECT extversion FROM pg_extension WHERE extname = 'careflags'$$), :'latest', 'now at the current version');
 SELECT is(pg_temp.digest('old', q), before, what || ' kept by the upgrade') FROM kept ORDER BY what;
 SELECT is(pg_temp.one('old', 'SELECT intact::text FROM careflags.verify_audit()'), 'true', 'the audit chain verifies after the upgrade');
 SELECT is(pg_temp.one('old', 'SELECT count(*) FROM careflags.check_consistency()'), '0', 'flags consistent after the upgrade');
@@ -62,9 +64,9 @@ SELECT is(pg_temp.one('old', $$SELECT count(*) FROM pg_depend d JOIN pg_extensio
                                WHERE d.deptype = 'e' AND d.classid IN ('pg_proc'::regclass, 'pg_class'::regclass, 'pg_type'::regclass)
                                  AND obj_description(d.objid, d.classid::regclass::name) IS NULL
                                  AND NOT EXISTS (SELECT FROM pg_type t WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid AND t.typrelid <> 0)$$),
-          '0', '1.1: every function, relation, sequence and type of the extension has a comment');
+          '0', 'every function, relation, sequence and type of the extension has a comment');
 
--- the upgraded and the fresh 1.1 database are alike
+-- the upgraded and the fresh database are alike
 SELECT is(pg_temp.diff($$SELECT pg_describe_object(d.classid, d.objid, d.objsubid) || ' = ' || COALESCE(ds.description, '(no comment)')
                          FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'careflags'
                          LEFT JOIN pg_description ds ON ds.objoid = d.objid AND ds.classoid = d.classid AND ds.objsubid = 0

@@ -1,0 +1,265 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *	  Evaluation by the background worker (careflags.evaluate_in_worker).
+ *
+ *	  A statement that writes facts normally re-evaluates its patients
+ *	  itself, before it returns.  With careflags.evaluate_in_worker on it
+ *	  only appends their ids to careflags.evaluation_queue (one row per
+ *	  statement, a plain heap insert) and, when its transaction commits, sets
+ *	  the worker's latch.  The worker deletes the queued rows and evaluates
+ *	  those patients in one transaction, right after the writers commit; the
+ *	  rows of a transaction still running are not visible to it yet and wait
+ *	  for the next pass; those of an aborted one never become visible.
+ *
+ *	  The queue is a logged table: a crash, a stopped worker or a restart
+ *	  loses nothing, the worker takes up what is there when it starts.
+ *	  Writes queue only when the worker serves their database (the worker
+ *	  publishes its database and latch in shared memory); otherwise, and
+ *	  with careflags.strict (whose errors must reach the writer), they
+ *	  evaluate in the statement as usual.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "careflags.h"
+#include "flags.h"
+#include "queue.h"
+
+/* What the worker publishes: the database it serves and its latch. */
+typedef struct CfWorkerShared
+{
+	slock_t		mutex;
+	Oid			database;
+	Latch	   *latch;
+} CfWorkerShared;
+
+static CfWorkerShared *shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+queue_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(CfWorkerShared)));
+}
+
+static void
+queue_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("careflags worker", sizeof(CfWorkerShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&shared->mutex);
+		shared->database = InvalidOid;
+		shared->latch = NULL;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+cf_queue_shmem_init(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = queue_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = queue_shmem_startup;
+}
+
+/* The worker's latch if it serves this database, else NULL. */
+static Latch *
+worker_latch(void)
+{
+	Latch	   *latch = NULL;
+
+	if (shared == NULL)
+		return NULL;
+	SpinLockAcquire(&shared->mutex);
+	if (shared->database == MyDatabaseId)
+		latch = shared->latch;
+	SpinLockRelease(&shared->mutex);
+	return latch;
+}
+
+static void
+worker_unpublish(int code, Datum arg)
+{
+	SpinLockAcquire(&shared->mutex);
+	shared->database = InvalidOid;
+	shared->latch = NULL;
+	SpinLockRelease(&shared->mutex);
+}
+
+void
+cf_queue_worker_publish(void)
+{
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	shared->database = MyDatabaseId;
+	shared->latch = MyLatch;
+	SpinLockRelease(&shared->mutex);
+	before_shmem_exit(worker_unpublish, (Datum) 0);
+}
+
+/* careflags.evaluation_queue, or InvalidOid (before ALTER EXTENSION UPDATE) */
+static Oid
+queue_relid(void)
+{
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, true);
+
+	return OidIsValid(nsp) ? get_relname_relid("evaluation_queue", nsp) : InvalidOid;
+}
+
+/* ---- writers ---- */
+
+static bool queued_in_xact = false;
+static bool xact_callback_registered = false;
+
+static void
+queue_xact_callback(XactEvent event, void *arg)
+{
+	if (!queued_in_xact)
+		return;
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+	{
+		Latch	   *latch = worker_latch();
+
+		if (latch != NULL)
+			SetLatch(latch);
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		queued_in_xact = false;
+}
+
+bool
+cf_queue_for_worker(const int64 *ids, int n)
+{
+	Oid			relid;
+	Relation	rel;
+	TupleDesc	td;
+	Datum	   *values;
+	bool	   *nulls;
+	Datum	   *elems;
+	HeapTuple	tup;
+
+	if (n <= 0 || worker_latch() == NULL)
+		return false;
+	relid = queue_relid();
+	if (!OidIsValid(relid))
+		return false;
+
+	rel = table_open(relid, RowExclusiveLock);
+	td = RelationGetDescr(rel);
+	values = palloc0(sizeof(Datum) * td->natts);
+	nulls = palloc(sizeof(bool) * td->natts);
+	memset(nulls, true, sizeof(bool) * td->natts);
+	elems = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(ids[i]);
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, i);
+
+		if (a->attisdropped)
+			continue;
+		if (strcmp(NameStr(a->attname), "queued_at") == 0)
+			values[i] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		else if (strcmp(NameStr(a->attname), "patient_ids") == 0)
+			values[i] = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64),
+														FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		else
+			continue;
+		nulls[i] = false;
+	}
+	tup = heap_form_tuple(td, values, nulls);
+	simple_heap_insert(rel, tup);
+	heap_freetuple(tup);
+	table_close(rel, NoLock);
+
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(queue_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	queued_in_xact = true;
+	return true;
+}
+
+/* ---- the worker ---- */
+
+int64
+cf_queue_evaluate(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64	   *ids = NULL;
+	int			n = 0;
+	int			cap = 0;
+
+	if (!OidIsValid(queue_relid()))
+		return 0;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("DELETE FROM careflags.evaluation_queue RETURNING patient_ids", false, 0) != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "careflags: could not read the evaluation queue");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum	   *elems;
+		bool	   *enulls;
+		int			ne;
+
+		if (isnull)
+			continue;
+		deconstruct_array(DatumGetArrayTypeP(d), INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+						  TYPALIGN_DOUBLE, &elems, &enulls, &ne);
+		if (n + ne > cap)
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			cap = Max(cap * 2, n + ne + 1024);
+			ids = ids ? repalloc_huge(ids, sizeof(int64) * cap) :
+				MemoryContextAllocHuge(cxt, sizeof(int64) * cap);
+			MemoryContextSwitchTo(old);
+		}
+		for (int i = 0; i < ne; i++)
+			if (!enulls[i])
+				ids[n++] = DatumGetInt64(elems[i]);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	if (n == 0)
+		return 0;
+	n = cf_unique_ids(ids, n);
+	cf_evaluate_now(ids, n, "evaluation_queue", false);
+	return n;
+}

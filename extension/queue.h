@@ -1,0 +1,36 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.h
+ *	  Evaluation by the background worker (careflags.evaluate_in_worker):
+ *	  the queue of patients written by committed transactions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CAREFLAGS_QUEUE_H
+#define CAREFLAGS_QUEUE_H
+
+#include "postgres.h"
+
+/* _PG_init, in shared_preload_libraries: the worker's shared state */
+extern void cf_queue_shmem_init(void);
+
+/* the worker: announce that it serves this database */
+extern void cf_queue_worker_publish(void);
+
+/*
+ * A writing statement: queue the patients (sorted, distinct) for the worker.
+ * False when the worker does not serve this database: evaluate them now.
+ */
+extern bool cf_queue_for_worker(const int64 *ids, int n);
+
+/* the worker: evaluate and remove what committed transactions queued */
+extern int64 cf_queue_evaluate(void);
+
+/*
+ * Evaluate the patients now, in a subtransaction: a failure is quarantined,
+ * or raised when may_raise and careflags.strict or not isolate_evaluation
+ * (triggers.c).
+ */
+extern void cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise);
+
+#endif							/* CAREFLAGS_QUEUE_H */

@@ -1,0 +1,74 @@
+-- Evaluation by the background worker (careflags.evaluate_in_worker): a fact
+-- write queues its patients, the worker evaluates them once the transaction
+-- commits; nothing is queued by a rolled-back write; strict mode evaluates
+-- in the statement.  Committed data, real clock; cleaned up at the end.
+\set ON_ERROR_STOP 1
+\set QUIET 1
+SET client_min_messages = warning;
+SELECT plan(12);
+
+CREATE FUNCTION pg_temp.flag_of(key text, rule text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT f.flag_id FROM careflags.flag f JOIN careflags.patient p USING (patient_id)
+     WHERE p.source_system = 'queue-test' AND p.source_key = key AND f.rule_id = rule AND f.resolved_at IS NULL $$;
+-- wait (up to 20 s) until the worker has emptied the queue
+CREATE FUNCTION pg_temp.drained() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..200 LOOP
+        IF NOT EXISTS (SELECT FROM careflags.evaluation_queue) THEN RETURN true; END IF;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+    RETURN false;
+END $$;
+
+SELECT ok(EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'careflags worker' AND datname = current_database()),
+          'the worker serves this database');
+SET careflags.evaluate_in_worker = on;
+
+BEGIN;
+INSERT INTO careflags.patient (source_system, source_key, birth_date) VALUES ('queue-test', 'q1', '1940-01-01');
+INSERT INTO careflags.episode (patient_id, setting, started_at)
+     SELECT patient_id, 'nursing_home_long_term', now() FROM careflags.patient WHERE source_system = 'queue-test';
+SELECT is(pg_temp.flag_of('q1', 'nutrition.screening.admission_long_term'), NULL, 'inside the writing transaction: not evaluated yet');
+SELECT is((SELECT count(*)::int FROM careflags.evaluation_queue q, unnest(q.patient_ids) AS i
+            WHERE i = (SELECT patient_id FROM careflags.patient WHERE source_key = 'q1')), 2,
+          'the two statements queued the patient (each a row)');
+COMMIT;
+SELECT ok(pg_temp.drained(), 'after commit the worker empties the queue');
+SELECT isnt(pg_temp.flag_of('q1', 'nutrition.screening.admission_long_term'), NULL, 'and the admission screening flag is there');
+SELECT is((SELECT count(*)::int FROM careflags.check_consistency()), 0, 'flags as the statement would have left them');
+
+-- a screening written later resolves it, again through the worker
+INSERT INTO careflags.assessment (patient_id, instrument, assessed_at, total)
+     SELECT patient_id, 'mst', now(), 0 FROM careflags.patient WHERE source_key = 'q1';
+SELECT ok(pg_temp.drained(), 'the screening was queued and evaluated');
+SELECT is(pg_temp.flag_of('q1', 'nutrition.screening.admission_long_term'), NULL, 'the screening resolved the flag');
+
+-- a write that is rolled back queues nothing
+BEGIN;
+INSERT INTO careflags.measurement (patient_id, kind, value, measured_at)
+     SELECT patient_id, 'weight', 70, now() FROM careflags.patient WHERE source_key = 'q1';
+ROLLBACK;
+SELECT is((SELECT count(*)::int FROM careflags.evaluation_queue), 0, 'a rolled-back write leaves nothing in the queue');
+
+-- careflags.strict: errors must reach the writer, so the statement evaluates
+SET careflags.strict = on;
+BEGIN;
+INSERT INTO careflags.patient (source_system, source_key, birth_date) VALUES ('queue-test', 'q2', '1940-01-01');
+INSERT INTO careflags.episode (patient_id, setting, started_at)
+     SELECT patient_id, 'nursing_home_long_term', now() FROM careflags.patient WHERE source_key = 'q2';
+SELECT isnt(pg_temp.flag_of('q2', 'nutrition.screening.admission_long_term'), NULL, 'with careflags.strict the statement evaluates itself');
+SELECT is((SELECT count(*)::int FROM careflags.evaluation_queue), 0, '... and queues nothing');
+COMMIT;
+RESET careflags.strict;
+
+-- without the setting (the default), the statement evaluates
+RESET careflags.evaluate_in_worker;
+BEGIN;
+INSERT INTO careflags.patient (source_system, source_key, birth_date) VALUES ('queue-test', 'q3', '1940-01-01');
+INSERT INTO careflags.episode (patient_id, setting, started_at)
+     SELECT patient_id, 'nursing_home_long_term', now() FROM careflags.patient WHERE source_key = 'q3';
+SELECT isnt(pg_temp.flag_of('q3', 'nutrition.screening.admission_long_term'), NULL, 'by default the writing statement evaluates');
+COMMIT;
+
+DELETE FROM careflags.patient WHERE source_system = 'queue-test';
+SELECT * FROM finish();
