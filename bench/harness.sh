@@ -14,7 +14,9 @@
 #   recompute   careflags.recompute_all(): patients/s, backend memory
 #               (peak RssAnon sampled from /proc every 0.1 s, and VmHWM)
 #   write       single-row fact writes, BENCH_CLIENTS clients, pgbench:
-#               tps with careflags' triggers vs with them disabled
+#               tps with careflags' triggers vs with them disabled; and,
+#               when the worker serves DB, with careflags.evaluate_in_worker
+#               (counted until the worker has emptied the queue)
 #   bulk        1,000,000 facts by INSERT ... SELECT and by COPY, each in a
 #               transaction rolled back afterwards: with vs without triggers
 #   worklist    one 30-bed unit's worklist: p50/p99 as a nurse (RLS) and as
@@ -78,10 +80,10 @@ latencies() {  # label file transactions user [pgbench options...]
 }
 
 set_triggers() {  # on|off table...
-    mode=$1
+    trigger_mode=$1
     shift
     for t in "$@"; do
-        if [ "$mode" = on ]; then q "ALTER TABLE careflags.$t ENABLE TRIGGER USER" >/dev/null
+        if [ "$trigger_mode" = on ]; then q "ALTER TABLE careflags.$t ENABLE TRIGGER USER" >/dev/null
         else q "ALTER TABLE careflags.$t DISABLE TRIGGER USER" >/dev/null; fi
     done
 }
@@ -173,32 +175,66 @@ recompute)
 write)
     tables="measurement assessment medication"
     scripts="-f bench/pgbench/write_measurement.sql@5 -f bench/pgbench/write_assessment.sql@3 -f bench/pgbench/write_medication.sql@2"
-    : >"$tmp/tps_on"; : >"$tmp/tps_off"
+    # "worker" = careflags.evaluate_in_worker on: the writes queue their
+    # patients and the background worker evaluates them after commit; its
+    # CPU competes with the writers', and the run counts until the worker
+    # has emptied the queue (the backlog a run leaves is part of its cost)
+    modes="off on"
+    if [ "$(q "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'careflags worker' AND datname = current_database())
+               AND to_regclass('careflags.evaluation_queue') IS NOT NULL")" = t ]; then
+        modes="off on worker"
+    else
+        say "write: the careflags worker does not serve $db (careflags.worker_database): no run with careflags.evaluate_in_worker"
+    fi
+    : >"$tmp/tps_on"; : >"$tmp/tps_off"; : >"$tmp/tps_worker"
     for run in $(seq 1 "$runs"); do
-        for mode in off on; do
-            set_triggers "$mode" $tables
+        for mode in $modes; do
+            if [ "$mode" = off ]; then set_triggers off $tables; else set_triggers on $tables; fi
+            opts=""
+            [ "$mode" = worker ] && opts="-c careflags.evaluate_in_worker=on"
+            t0=$(now_s)
             # shellcheck disable=SC2086
-            pgbench -n -M prepared -c "$clients" -j "$clients" -T "$seconds" -D patients="$patients" \
+            PGOPTIONS="$PGOPTIONS $opts" pgbench -n -M prepared -c "$clients" -j "$clients" -T "$seconds" -D patients="$patients" \
                     -D anchor_epoch="$anchor_epoch" $scripts "$db" >"$tmp/pgbench.out" 2>&1 ||
                 { set_triggers on $tables; cat "$tmp/pgbench.out" >&2; exit 1; }
-            tps=$(awk '/^tps = / { print $3; exit }' "$tmp/pgbench.out")
+            t1=$(now_s)
+            backlog="" t2=$t1
+            if [ "$mode" = worker ]; then
+                backlog=$(q "SELECT COALESCE(sum(cardinality(patient_ids)), 0) FROM careflags.evaluation_queue")
+                while [ "$(q "SELECT EXISTS (SELECT FROM careflags.evaluation_queue)")" = t ]; do sleep 0.05; done
+                t2=$(now_s)
+            fi
+            tx=$(awk -F': ' '/number of transactions actually processed/ { split($2, a, "/"); print a[1] + 0; exit }' "$tmp/pgbench.out")
             lat=$(awk '/^latency average = / { print $4; exit }' "$tmp/pgbench.out")
             failed=$(awk -F': ' '/number of failed transactions/ { print $2 + 0; exit }' "$tmp/pgbench.out")
+            # throughput over the writes and, with the worker, until it caught up
+            tps=$(echo "$tx / ($t2 - $t0)" | bc -l | xargs printf '%.1f')
+            drain=$(echo "$t2 - $t1" | bc -l | xargs printf '%.2f')
             echo "$tps" >>"$tmp/tps_$mode"
-            what="single-row writes, $clients clients, triggers $mode, run $run"
-            [ "$mode" = on ] && what="single-row writes, $clients clients, with careflags, run $run"
-            [ "$mode" = off ] && what="single-row writes, $clients clients, without careflags, run $run"
-            record write "$what" tps "$tps" tx/s "latency average $lat ms; failed ${failed:-?}; $seconds s; measurement:assessment:medication = 5:3:2"
-            say "write run $run, careflags $mode: $tps tps, $lat ms"
+            case $mode in
+            off) what="single-row writes, $clients clients, without careflags, run $run" ;;
+            on) what="single-row writes, $clients clients, with careflags, run $run" ;;
+            worker) what="single-row writes, $clients clients, with careflags evaluating in the worker, run $run" ;;
+            esac
+            detail="$tx writes in $seconds s; latency average $lat ms; failed ${failed:-?}; measurement:assessment:medication = 5:3:2"
+            [ "$mode" = worker ] && detail="$detail; queue at the end: $backlog patients, emptied $drain s later (counted)"
+            record write "$what" tps "$tps" tx/s "$detail"
+            say "write run $run, careflags $mode: $tps tps, $lat ms${backlog:+, backlog $backlog emptied in $drain s}"
         done
     done
     set_triggers on $tables
-    on=$(median <"$tmp/tps_on"); off=$(median <"$tmp/tps_off")
-    record write "single-row writes: time per write with / without careflags (median tps without / with)" ratio "$(echo "$off / $on" | bc -l | xargs printf '%.2f')" x "median tps with $on, without $off; target <= 1.3"
-    say "write: with/without time ratio $(echo "$off / $on" | bc -l | xargs printf '%.2f')"
+    off=$(median <"$tmp/tps_off")
+    for mode in $modes; do
+        [ "$mode" = off ] && continue
+        v=$(median <"$tmp/tps_$mode")
+        label="in the writing statement (default)"
+        [ "$mode" = worker ] && label="in the worker (careflags.evaluate_in_worker)"
+        record write "single-row writes: time per write with / without careflags, evaluation $label" ratio \
+            "$(echo "$off / $v" | bc -l | xargs printf '%.2f')" x "median tps with $v, without $off; target <= 1.3"
+        say "write, evaluation $label: with/without time ratio $(echo "$off / $v" | bc -l | xargs printf '%.2f')"
+    done
     # the written facts go again (triggers on: their patients are re-evaluated)
     for t in $tables; do q "DELETE FROM careflags.$t WHERE source_system = 'bench_write'" >/dev/null; done
-    q "VACUUM ANALYZE careflags.measurement, careflags.assessment, careflags.medication, careflags.flag, careflags.patient_state" >/dev/null
     ;;
 bulk)
     gen="SELECT 1 + i % $patients, 'bench_bulk', 'k' || i, 'weight'::careflags.measurement_kind, 40 + (i % 600) / 10.0,
