@@ -220,6 +220,14 @@ write)
             [ "$mode" = worker ] && detail="$detail; queue at the end: $backlog patients, emptied $drain s later (counted)"
             record write "$what" tps "$tps" tx/s "$detail"
             say "write run $run, careflags $mode: $tps tps, $lat ms${backlog:+, backlog $backlog emptied in $drain s}"
+            # every run starts from the same data: the written facts go
+            # (evaluation off), the flags are made true again, and the dead
+            # rows of facts, flags and patient_state are vacuumed
+            set_triggers off $tables
+            for t in $tables; do q "DELETE FROM careflags.$t WHERE source_system = 'bench_write'" >/dev/null; done
+            set_triggers on $tables
+            q "SELECT careflags.recompute_all()" >/dev/null
+            q "VACUUM ANALYZE careflags.measurement, careflags.assessment, careflags.medication, careflags.flag, careflags.patient_state" >/dev/null
         done
     done
     set_triggers on $tables
@@ -233,8 +241,6 @@ write)
             "$(echo "$off / $v" | bc -l | xargs printf '%.2f')" x "median tps with $v, without $off; target <= 1.3"
         say "write, evaluation $label: with/without time ratio $(echo "$off / $v" | bc -l | xargs printf '%.2f')"
     done
-    # the written facts go again (triggers on: their patients are re-evaluated)
-    for t in $tables; do q "DELETE FROM careflags.$t WHERE source_system = 'bench_write'" >/dev/null; done
     ;;
 bulk)
     gen="SELECT 1 + i % $patients, 'bench_bulk', 'k' || i, 'weight'::careflags.measurement_kind, 40 + (i % 600) / 10.0,
@@ -266,7 +272,8 @@ SQL
                 record bulk "$bulk_rows facts by $(echo "$method" | tr a-z A-Z), $label, run $run" seconds "$(printf '%.2f' "$secs")" s "over all $patients patients; rolled back afterwards"
                 say "bulk $method run $run, careflags $mode: $(printf '%.1f' "$secs") s"
             done
-            q "VACUUM careflags.measurement" >/dev/null
+            # the rolled-back rows: facts, and the flags and states the run changed
+            q "VACUUM careflags.measurement, careflags.flag, careflags.patient_state" >/dev/null
         done
         on=$(median <"$tmp/bulk_on"); off=$(median <"$tmp/bulk_off")
         record bulk "$bulk_rows facts by $(echo "$method" | tr a-z A-Z): time with / without careflags" ratio "$(echo "$on / $off" | bc -l | xargs printf '%.2f')" x "median $(printf '%.1f' "$on") s with, $(printf '%.1f' "$off") s without; target <= 1.5"
