@@ -6,7 +6,7 @@
  *
  *	  Checks: the server; careflags installed, library version = extension
  *	  version (and whether an update is pending); the background worker
- *	  connected to this database; the record-system plugins (extensions
+ *	  connected to this database, and the patients queued for it; the record-system plugins (extensions
  *	  careflags_*) and whether their triggers are enabled;
  *	  careflags.check_consistency() empty; careflags.verify_audit() intact;
  *	  open quarantine entries.  Warnings do not make an install unhealthy.
@@ -162,6 +162,24 @@ check_worker(CheckState *st)
 	else
 		report(st, "FAIL", "worker", "no careflags worker is running: is careflags in shared_preload_libraries "
 			   "and careflags.worker_database set to \"%s\"?", PQdb(st->conn));
+	PQclear(res);
+
+	/* patients queued for the worker (careflags.evaluate_in_worker; 1.2 on) */
+	res = cf_query_soft(st->conn,
+						"SELECT count(*), COALESCE(sum(pg_catalog.cardinality(patient_ids)), 0), "
+						"       COALESCE(round(extract(epoch FROM now() - min(queued_at))), 0) "
+						"FROM careflags.evaluation_queue", 0, NULL);
+	if (res == NULL)
+		return;					/* before ALTER EXTENSION careflags UPDATE to 1.2 */
+	if (atoi(PQgetvalue(res, 0, 0)) == 0)
+		report(st, "ok", "queue", "no patients waiting for the worker's evaluation");
+	else if (atoi(PQgetvalue(res, 0, 2)) <= 60)
+		report(st, "ok", "queue", "%s patients waiting for the worker's evaluation, the oldest for %s s",
+			   PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+	else
+		report(st, "FAIL", "queue", "%s patients waiting for the worker's evaluation, the oldest for %s s: "
+			   "their flags are out of date (is the worker running and keeping up?)",
+			   PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
 	PQclear(res);
 }
 

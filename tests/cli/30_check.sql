@@ -18,11 +18,12 @@
 \set help `tests/cli/cf.sh check --help; echo "exit=$?"`
 
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 SELECT ok(:'healthy' ~ 'careflags check: healthy' AND :'healthy' ~ 'exit=0$', 'a fresh install is healthy: exit 0');
 SELECT ok(:'healthy' ~ '(^|\n)ok +extension +careflags [0-9.]+ \(library [0-9.]+\)', 'it names the versions');
 SELECT ok(:'healthy' ~ '(^|\n)ok +worker +background worker running', 'the background worker is running');
+SELECT ok(:'healthy' ~ '(^|\n)ok +queue +no patients waiting for the worker''s evaluation', 'no patients are waiting in the evaluation queue');
 SELECT ok(:'healthy' ~ '(^|\n)ok +consistency' AND :'healthy' ~ '(^|\n)ok +audit' AND :'healthy' ~ '(^|\n)ok +quarantine +empty'
           AND :'healthy' ~ '(^|\n)ok +plugins',
           'consistency, audit chain, quarantine and plugins are checked');
