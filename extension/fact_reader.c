@@ -34,6 +34,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
@@ -59,7 +60,8 @@
  * tuple, so an entry that is not wanted costs no heap access (ts_fetch
  * fetches the row).
  *
- * A chunk whose ids lie close together (recompute_all, a bulk load) is read
+ * A chunk whose ids lie close enough together for the table (recompute_all,
+ * a bulk load, the worker's larger batches; see range_is_cheaper) is read
  * with one range scan over the ids, unless the caller reads only the head
  * of each patient's entries; otherwise each patient costs a descent of the
  * index.
@@ -101,6 +103,39 @@ relation_in_schema(Oid nsp, const char *name, bool index)
 	return relid;
 }
 
+/* reltuples of a relation in pg_class (-1 when unknown) */
+static double
+rel_tuples(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	double		n = -1;
+
+	if (HeapTupleIsValid(tup))
+	{
+		n = ((Form_pg_class) GETSTRUCT(tup))->reltuples;
+		ReleaseSysCache(tup);
+	}
+	return n;
+}
+
+/*
+ * Is one scan over the chunk's id range cheaper than a descent per patient?
+ * The range reads every entry of the patients in between, the wanted and
+ * the others: with g ids per wanted patient and e entries per patient (the
+ * statistics' estimate), about g * e entries per patient instead of one
+ * descent (some 30 entries' worth of work: a few pages and binary searches).
+ */
+static bool
+range_is_cheaper(Relation index, Oid nsp, const CfChunk *c)
+{
+	double		gap = (double) (c->ids[c->n - 1] - c->ids[0] + 1) / c->n;
+	double		entries = index->rd_rel->reltuples;
+	double		patients = rel_tuples(get_relname_relid("patient", nsp));
+	double		per_patient = (entries > 0 && patients > 0) ? Max(entries / patients, 1.0) : 1.0;
+
+	return gap * per_patient <= 32.0;
+}
+
 /*
  * Open table for a chunk's scan through index (or, when that index is not
  * there, through the one an older install script made, if given).
@@ -119,7 +154,7 @@ ts_open_either(TableScan *t, Oid nsp, const char *table, const char *index,
 	t->heap = table_open(relation_in_schema(nsp, table, false), AccessShareLock);
 	t->index = index_open(indexid, AccessShareLock);
 	t->c = c;
-	t->range = may_range && c->n > 1 && c->ids[c->n - 1] - c->ids[0] < (int64) c->n * 4;
+	t->range = may_range && c->n > 1 && range_is_cheaper(t->index, nsp, c);
 	t->slot = table_slot_create(t->heap, NULL);
 	if (t->range)
 	{
