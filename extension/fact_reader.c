@@ -47,6 +47,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "careflags.h"
 #include "fact_reader.h"
 #include "scores.h"
 
@@ -86,7 +87,7 @@ typedef struct TableScan
 static Oid
 careflags_namespace(void)
 {
-	return get_namespace_oid("careflags", false);
+	return get_namespace_oid(CF_SCHEMA, false);
 }
 
 static Oid
@@ -519,55 +520,69 @@ typedef struct Reader
 	LabelMemo	labels;
 } Reader;
 
+/* The enum labels of CfSetting, in its order. */
+static const char *const setting_names[CF_SET_COUNT] = {
+	"nursing_home_long_term", "nursing_home_short_term", "home_nursing", "home_services", "gp"
+};
+
 int
 cf_setting_from_name(const char *s)
 {
-	static const char *const names[CF_SET_COUNT] = {
-		"nursing_home_long_term", "nursing_home_short_term", "home_nursing", "home_services", "gp"
-	};
-
 	if (s == NULL)
 		return -1;
 	for (int i = 0; i < CF_SET_COUNT; i++)
-		if (strcmp(s, names[i]) == 0)
+		if (strcmp(s, setting_names[i]) == 0)
 			return i;
 	return -1;
 }
 
-void
-cf_chunk_patient_from_slot(CfChunk *c, int i, TupleTableSlot *slot)
+const char *
+cf_setting_name(CfSetting s)
 {
-	CfPatientFacts *f = &c->facts[i];
-	TupleDesc	td = slot->tts_tupleDescriptor;
-	bool		isnull;
+	return setting_names[s];
+}
 
-	c->exists[i] = true;
+void
+cf_patient_columns(TupleDesc td, CfPatientColumns *cols)
+{
+	cols->birth_date = cols->deceased = cols->deceased_at = InvalidAttrNumber;
 	for (int k = 0; k < td->natts; k++)
 	{
 		Form_pg_attribute a = TupleDescAttr(td, k);
 		const char *name = NameStr(a->attname);
-		Datum		d;
 
 		if (a->attisdropped)
 			continue;
 		if (strcmp(name, "birth_date") == 0)
-		{
-			d = slot_getattr(slot, a->attnum, &isnull);
-			f->has_birth_date = !isnull;
-			if (!isnull)
-				f->birth_date = DatumGetDateADT(d);
-		}
+			cols->birth_date = a->attnum;
 		else if (strcmp(name, "deceased") == 0)
-		{
-			d = slot_getattr(slot, a->attnum, &isnull);
-			f->deceased = !isnull && DatumGetBool(d);
-		}
+			cols->deceased = a->attnum;
 		else if (strcmp(name, "deceased_at") == 0)
-		{
-			d = slot_getattr(slot, a->attnum, &isnull);
-			f->deceased_at = isnull ? CF_TIME_NONE : (CfTime) DatumGetTimestampTz(d);
-		}
+			cols->deceased_at = a->attnum;
 	}
+	if (cols->birth_date == InvalidAttrNumber || cols->deceased == InvalidAttrNumber ||
+		cols->deceased_at == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("careflags: careflags.patient lacks birth_date, deceased or deceased_at")));
+}
+
+void
+cf_chunk_patient_from_slot(CfChunk *c, int i, TupleTableSlot *slot, const CfPatientColumns *cols)
+{
+	CfPatientFacts *f = &c->facts[i];
+	bool		isnull;
+	Datum		d;
+
+	c->exists[i] = true;
+	d = slot_getattr(slot, cols->birth_date, &isnull);
+	f->has_birth_date = !isnull;
+	if (!isnull)
+		f->birth_date = DatumGetDateADT(d);
+	d = slot_getattr(slot, cols->deceased, &isnull);
+	f->deceased = !isnull && DatumGetBool(d);
+	d = slot_getattr(slot, cols->deceased_at, &isnull);
+	f->deceased_at = isnull ? CF_TIME_NONE : (CfTime) DatumGetTimestampTz(d);
 }
 
 /*
@@ -604,11 +619,13 @@ read_patients(Reader *r)
 	if (!c->patients_read)
 	{
 		TableScan	p;
+		CfPatientColumns cols;
 
 		ts_open(&p, r->nsp, "patient", "patient_pkey", c, r->snap);
+		cf_patient_columns(RelationGetDescr(p.heap), &cols);
 		while (ts_next_entry(&p, &i, &first))
 			if (ts_fetch(&p))
-				cf_chunk_patient_from_slot(c, i, p.slot);
+				cf_chunk_patient_from_slot(c, i, p.slot, &cols);
 		ts_close(&p);
 		c->patients_read = true;
 	}

@@ -46,11 +46,22 @@ typedef struct CfChunk
 /* Allocate c's arrays (n and ids set) in the current memory context. */
 extern void cf_chunk_init(CfChunk *c);
 
+/* Where careflags.patient keeps the columns the evaluator reads. */
+typedef struct CfPatientColumns
+{
+	AttrNumber	birth_date;
+	AttrNumber	deceased;
+	AttrNumber	deceased_at;
+} CfPatientColumns;
+
+extern void cf_patient_columns(TupleDesc td, CfPatientColumns *cols);
+
 /*
  * Fill the patient's own columns (birth date, deceased) from a tuple of
  * careflags.patient, e.g. the one the caller has just locked.
  */
-extern void cf_chunk_patient_from_slot(CfChunk *c, int i, TupleTableSlot *slot);
+extern void cf_chunk_patient_from_slot(CfChunk *c, int i, TupleTableSlot *slot,
+									   const CfPatientColumns *cols);
 
 /*
  * Fill c (set up by cf_chunk_init) under the active snapshot, allocating in
@@ -59,7 +70,8 @@ extern void cf_chunk_patient_from_slot(CfChunk *c, int i, TupleTableSlot *slot);
  */
 extern void cf_read_chunk(CfChunk *c, CfTime now, const CfEvalOps *ops);
 
-/* The care setting of an enum label; -1 if unknown. */
+/* The care setting of an enum label (-1 if unknown), and the label of one. */
 extern int	cf_setting_from_name(const char *s);
+extern const char *cf_setting_name(CfSetting s);
 
 #endif							/* CAREFLAGS_FACT_READER_H */

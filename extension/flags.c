@@ -340,15 +340,6 @@ col_float(int row, int c)
 	return isnull ? 0.0 : DatumGetFloat8(d);
 }
 
-static const char *
-setting_name(CfSetting s)
-{
-	static const char *const names[CF_SET_COUNT] = {
-		"nursing_home_long_term", "nursing_home_short_term", "home_nursing", "home_services", "gp"
-	};
-
-	return names[s];
-}
 
 static const char *
 domain_name(CfDomain d)
@@ -582,10 +573,12 @@ lock_patients(CfChunk *c, Snapshot snap)
 	IndexScanDesc scan = index_beginscan(rel, idx, snap, 1, 0);
 	TupleTableSlot *found = table_slot_create(rel, NULL);
 	TupleTableSlot *locked = table_slot_create(rel, NULL);
+	CfPatientColumns cols;
 	CommandId	cid = GetCurrentCommandId(true);
 	int			flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
 	ScanKeyData key;
 
+	cf_patient_columns(RelationGetDescr(rel), &cols);
 	if (!IsolationUsesXactSnapshot())
 		flags |= TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(0));
@@ -603,10 +596,10 @@ lock_patients(CfChunk *c, Snapshot snap)
 		switch (res)
 		{
 			case TM_Ok:
-				cf_chunk_patient_from_slot(c, i, locked);
+				cf_chunk_patient_from_slot(c, i, locked, &cols);
 				break;
 			case TM_SelfModified:
-				cf_chunk_patient_from_slot(c, i, found);
+				cf_chunk_patient_from_slot(c, i, found, &cols);
 				break;
 			case TM_Updated:
 			case TM_Deleted:
@@ -852,7 +845,7 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 		if (of != NULL && of->episode_id == fr->episode->episode_id &&
 			(fr->due_from <= of->due_from || !later_due_means_done(rule)))
 		{
-			const char *set = setting_name(fr->episode->setting);
+			const char *set = cf_setting_name(fr->episode->setting);
 
 			if (of->due_from == fr->due_from && of->due_at == fr->due_at &&
 				str_eq(of->reason, fr->reason) && str_eq(of->unit_id, fr->episode->unit_id) &&
@@ -939,7 +932,7 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 			v[2] = CStringGetTextDatum(domain_name(rule->domain));
 			v[3] = Int64GetDatum(fr->episode->episode_id);
 			v[4] = fr->episode->unit_id ? CStringGetTextDatum(fr->episode->unit_id) : (Datum) 0;
-			v[5] = CStringGetTextDatum(setting_name(fr->episode->setting));
+			v[5] = CStringGetTextDatum(cf_setting_name(fr->episode->setting));
 			v[6] = Int32GetDatum(rule->severity);
 			v[7] = TimestampTzGetDatum((TimestampTz) fr->due_from);
 			v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
