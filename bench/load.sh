@@ -41,21 +41,20 @@ $PSQL -d "$db" -f bench/baseline.sql >/dev/null
 $PSQL -d "$db" -c "ALTER DATABASE $db SET careflags.frozen_now = '$anchor'" \
       -c "ALTER DATABASE $db SET baseline.now = '$anchor'" >/dev/null
 
-# evaluation triggers off for the load (the guard stays on)
-$PSQL -d "$db" >/dev/null <<'SQL'
-DO $$
-DECLARE t text; g text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['patient', 'episode', 'assessment', 'measurement', 'medication',
-                             'medication_review', 'care_plan', 'fall', 'exemption'] LOOP
-        FOR g IN SELECT tgname FROM pg_trigger
-                  WHERE tgrelid = ('careflags.' || t)::regclass AND tgname LIKE 'z_evaluate%' LOOP
-            EXECUTE format('ALTER TABLE careflags.%I DISABLE TRIGGER %I', t, g);
-        END LOOP;
-    END LOOP;
-END
-$$;
+# evaluation_triggers ENABLE|DISABLE: careflags' evaluation triggers on the
+# fact tables (the guard stays on either way)
+evaluation_triggers() {
+    $PSQL -d "$db" -v action="$1" >/dev/null <<'SQL'
+SELECT format('ALTER TABLE careflags.%I %s TRIGGER %I', c.relname, :'action', t.tgname)
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = 'careflags'::regnamespace AND t.tgname LIKE 'z_evaluate%'
+   AND c.relname IN ('patient', 'episode', 'assessment', 'measurement', 'medication',
+                     'medication_review', 'care_plan', 'fall', 'exemption') \gexec
 SQL
+}
+
+# evaluation triggers off for the load (the guard stays on)
+evaluation_triggers DISABLE
 
 copy_table() {
     table=$1
@@ -91,20 +90,7 @@ if [ "$quarantined" -ne 0 ]; then
     exit 1
 fi
 
-$PSQL -d "$db" >/dev/null <<'SQL'
-DO $$
-DECLARE t text; g text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['patient', 'episode', 'assessment', 'measurement', 'medication',
-                             'medication_review', 'care_plan', 'fall', 'exemption'] LOOP
-        FOR g IN SELECT tgname FROM pg_trigger
-                  WHERE tgrelid = ('careflags.' || t)::regclass AND tgname LIKE 'z_evaluate%' LOOP
-            EXECUTE format('ALTER TABLE careflags.%I ENABLE TRIGGER %I', t, g);
-        END LOOP;
-    END LOOP;
-END
-$$;
-SQL
+evaluation_triggers ENABLE
 $PSQL -d "$db" -c "VACUUM ANALYZE" >/dev/null
 t_vac=$(now_s)
 facts=$($PSQL -At -d "$db" -c "SELECT (SELECT count(*) FROM careflags.assessment) + (SELECT count(*) FROM careflags.measurement) + (SELECT count(*) FROM careflags.medication) + (SELECT count(*) FROM careflags.medication_review) + (SELECT count(*) FROM careflags.care_plan) + (SELECT count(*) FROM careflags.fall) + (SELECT count(*) FROM careflags.exemption) + (SELECT count(*) FROM careflags.episode)")
