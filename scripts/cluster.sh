@@ -9,7 +9,7 @@
 # After cluster_start: PGHOST, PGPORT, PGUSER are exported for psql, pg_prove
 # and the careflags client; CLUSTER_DIR is the temporary directory.
 
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)}
 
 # The server refuses to run as root: then run it as the postgres user.
 as_owner() {

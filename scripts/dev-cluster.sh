@@ -9,7 +9,7 @@
 # Same settings as the test cluster (scripts/cluster.sh), but it stays up
 # between commands.  Never touches the system cluster.
 set -eu
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)}
 cmd=${1:?usage: dev-cluster.sh start|stop|restart NAME}
 name=${2:?usage: dev-cluster.sh start|stop|restart NAME}
 dir=/tmp/careflags-dev-$name

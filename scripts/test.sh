@@ -8,10 +8,18 @@
 #
 #   CAREFLAGS_KEEP_CLUSTER=1   keep the cluster directory for a look afterwards
 #   PG_PROVE_OPTS=...          extra options for pg_prove (e.g. --verbose)
+#   CAREFLAGS_TESTS="tests/core tests/fhir/04_flag_writeback.sql"
+#                              run only these files or suite directories (their
+#                              suites' setup.sh still run, other suites' do not)
+#   PG_CONFIG=.../pg_config    build against and run that PostgreSQL 15
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-export ROOT
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGBIN=$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+PATH="$PGBIN:$PATH"
+export ROOT PG_CONFIG PGBIN PATH
+TESTS=${CAREFLAGS_TESTS:-tests/}
 
 ./scripts/bootstrap.sh
 ./scripts/build.sh
@@ -33,14 +41,19 @@ psql -X -q -v ON_ERROR_STOP=1 -d careflags_test \
 # Suite preparation hooks, in name order.
 for setup in tests/*/setup.sh; do
     [ -x "$setup" ] || continue
-    echo "# preparing $(dirname "$setup")"
+    suite=$(dirname "$setup")
+    case " $TESTS " in
+        *" tests/ "*|*" tests "*|*" $suite "*|*" $suite/"*) ;;
+        *) continue ;;
+    esac
+    echo "# preparing $suite"
     "$setup"
 done
 
 export PGDATABASE=careflags_test
 set +e
 # shellcheck disable=SC2086
-pg_prove --ext .sql --recurse --failures ${PG_PROVE_OPTS:-} tests/
+pg_prove --ext .sql --recurse --failures ${PG_PROVE_OPTS:-} $TESTS
 rc=$?
 set -e
 if [ $rc -ne 0 ]; then

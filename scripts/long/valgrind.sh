@@ -16,7 +16,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)}
 [ $# -gt 0 ] || set -- tests/core tests/reliability/60_security.sql
 dir=$(mktemp -d /tmp/careflags-valgrind.XXXXXX)
 chmod 755 "$dir"; chown postgres: "$dir"

@@ -15,13 +15,14 @@ state=${CAREFLAGS_CLI_STATE:-${PGHOST:?PGHOST must name the test cluster}/cli-su
 . "$state/env"
 export PGHOST="$CLI_HOST" PGPORT="$CLI_PORT" PGUSER=postgres PGDATABASE=careflags_cli
 unset PGSERVICE PGPASSWORD
+PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)}
 as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 client=$(command -v careflags || echo "$ROOT/cli/careflags")
 cmd=${1:?usage: cf.sh report|watch|check|psql|restart|stop|state ...}
 case $cmd in
     psql)    shift; exec psql -X -q -v ON_ERROR_STOP=1 "$@" ;;
-    restart) as_owner /usr/lib/postgresql/15/bin/pg_ctl -D "$CLI_DATA" -l "$state/server.log" -m fast -w restart >/dev/null ;;
-    stop)    as_owner /usr/lib/postgresql/15/bin/pg_ctl -D "$CLI_DATA" -m immediate -w stop >/dev/null 2>&1 || true ;;
+    restart) as_owner "$PGBIN/pg_ctl" -D "$CLI_DATA" -l "$state/server.log" -m fast -w restart >/dev/null ;;
+    stop)    as_owner "$PGBIN/pg_ctl" -D "$CLI_DATA" -m immediate -w stop >/dev/null 2>&1 || true ;;
     state)   echo "$state" ;;
     client)  echo "$client" ;;
     *)       exec "$client" "$@" ;;

@@ -11,7 +11,7 @@
 # report) when it is missing and we are root.
 set -eu
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)}
 state=${PGHOST:?PGHOST must name the test cluster}/cli-suite
 as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 

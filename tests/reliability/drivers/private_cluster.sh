@@ -7,7 +7,7 @@
 # caller owns the exit trap (these functions set none).  The server runs as
 # the postgres user when we are root.
 
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)}
 PC_DB=${PC_DB:-careflags_rel}
 
 pc_as_owner() {
