@@ -34,6 +34,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "audit.h"
 #include "careflags.h"
 #include "flags.h"
 
@@ -217,6 +218,20 @@ audit_append(int64 patient_id, int64 flag_id, const char *action, const char *ac
 			elog(ERROR, "careflags: could not move the audit head");
 	}
 	return audit_id;
+}
+
+/*
+ * A change careflags itself made to a resolved flag (reopened, resolution
+ * corrected), appended to the audit chain: the actor is the session user
+ * whose write or recomputation led to it.  SPI connected, as the owner.
+ */
+void
+cf_audit_system_change(int64 patient_id, int64 flag_id, const char *action,
+					   TimestampTz at, const char *detail_json)
+{
+	char	   *actor = GetUserNameFromId(GetSessionUserId(), false);
+
+	(void) audit_append(patient_id, flag_id, action, actor, at, detail_json);
 }
 
 typedef struct ActionContext

@@ -45,6 +45,7 @@ typedef struct EvalState
 	CfTime		next_check;
 	const CfEpisode *episode;	/* current episode, NULL if none */
 	bool		admission_open[CF_DOM_COUNT];
+	bool		after_fall_open;	/* fall_risk.assessment.after_fall applies */
 } EvalState;
 
 static void
@@ -367,12 +368,39 @@ has_plan(EvalState *st, CfPlanKind kind, CfTime since, CfTime *made)
 
 /* ---- rules by anchor ---- */
 
-static void
-set_flag(CfFlagResult *r, EvalState *st, CfTime due_from, CfTime due_at)
+/*
+ * Does the rule's due time follow a triggering fact (an event or plan rule,
+ * §7.2), rather than the episode start or the last action?
+ */
+static bool
+event_or_plan_rule(const CfRule *rule)
 {
-	/* A flag is never due before the episode starts (§7.4). */
+	switch (rule->anchor)
+	{
+		case CF_ANCHOR_RISK_RESULT:
+		case CF_ANCHOR_WEIGHT_SERIES:
+		case CF_ANCHOR_MEDICINE_COUNT:
+		case CF_ANCHOR_FALL:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static void
+set_flag(CfFlagResult *r, EvalState *st, const CfRule *rule, CfTime due_from, CfTime due_at)
+{
+	/*
+	 * A flag is never due before the episode starts (§7.4).  An event or
+	 * plan rule whose trigger predates the start is due from the start, with
+	 * its full follow-up time after it: the new unit gets its 7 days (§7.2).
+	 */
 	if (due_from < st->episode->started_at)
+	{
 		due_from = st->episode->started_at;
+		if (event_or_plan_rule(rule))
+			due_at = add_iv(st, due_from, &rule->follow_up, 1);
+	}
 	if (due_at < due_from)
 		due_at = due_from;
 	r->outcome = CF_OUT_FLAG;
@@ -396,7 +424,7 @@ rule_episode_start(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		r->event_at = first_event(st, rule->domain, start);
 		return;
 	}
-	set_flag(r, st, start, add_iv(st, start, &rule->due_interval, 1));
+	set_flag(r, st, rule, start, add_iv(st, start, &rule->due_interval, 1));
 	r->event_at = start;
 	fmt_date(st, start, d1, sizeof(d1));
 	fmt_date(st, r->due_at, d2, sizeof(d2));
@@ -420,6 +448,12 @@ rule_last_event(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		r->outcome = CF_OUT_CLEARED;
 		return;
 	}
+	if (rule->domain == CF_DOM_FALL_RISK && st->after_fall_open)
+	{
+		/* the after-fall flag asks for the same assessment (§7.4, §7.18) */
+		r->outcome = CF_OUT_CLEARED;
+		return;
+	}
 	if (rule->domain == CF_DOM_NUTRITION && at_risk)
 	{
 		/* at risk: the plan rules take over from repeat screening */
@@ -427,7 +461,7 @@ rule_last_event(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		return;
 	}
 	due = add_iv(st, ev, &rule->due_interval, 1);
-	set_flag(r, st, due, due);
+	set_flag(r, st, rule, due, due);
 	r->event_at = ev;
 	fmt_date(st, ev, d1, sizeof(d1));
 	fmt_date(st, due, d2, sizeof(d2));
@@ -461,7 +495,7 @@ rule_risk_result(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		r->outcome = CF_OUT_DONE;
 		return;
 	}
-	set_flag(r, st, a->assessed_at, add_iv(st, a->assessed_at, &rule->follow_up, 1));
+	set_flag(r, st, rule, a->assessed_at, add_iv(st, a->assessed_at, &rule->follow_up, 1));
 	r->event_at = a->assessed_at;
 	fmt_date(st, a->assessed_at, d1, sizeof(d1));
 	fmt_date(st, r->due_at, d2, sizeof(d2));
@@ -474,6 +508,16 @@ rule_risk_result(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		snprintf(r->reason, CF_REASON_LEN,
 				 "High fall risk (%s %s on %s); no fall-prevention plan; due %s",
 				 a->instrument, total, d1, d2);
+}
+
+/* When a plan was last made or evaluated, as of now. */
+static CfTime
+plan_last(EvalState *st, const CfPlan *p)
+{
+	if (p->last_evaluated_at != CF_TIME_NONE && p->last_evaluated_at > p->started_at &&
+		p->last_evaluated_at <= st->now)
+		return p->last_evaluated_at;
+	return p->started_at;
 }
 
 static void
@@ -499,7 +543,9 @@ rule_plan_evaluation(EvalState *st, const CfRule *rule, CfFlagResult *r)
 			continue;
 		if (p->ended_at != CF_TIME_NONE && p->ended_at <= st->now)
 			continue;
-		if (plan == NULL || p->started_at > plan->started_at)
+		/* of several plans in force, the one made or evaluated last */
+		if (plan == NULL || plan_last(st, p) > plan_last(st, plan) ||
+			(plan_last(st, p) == plan_last(st, plan) && p->started_at > plan->started_at))
 			plan = p;
 	}
 	if (plan == NULL)
@@ -507,12 +553,9 @@ rule_plan_evaluation(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		r->outcome = CF_OUT_CLEARED;
 		return;
 	}
-	last = plan->started_at;
-	if (plan->last_evaluated_at != CF_TIME_NONE && plan->last_evaluated_at > last &&
-		plan->last_evaluated_at <= st->now)
-		last = plan->last_evaluated_at;
+	last = plan_last(st, plan);
 	due = add_iv(st, last, &rule->due_interval, 1);
-	set_flag(r, st, due, due);
+	set_flag(r, st, rule, due, due);
 	r->event_at = last;
 	fmt_date(st, last, d1, sizeof(d1));
 	fmt_date(st, due, d2, sizeof(d2));
@@ -659,7 +702,7 @@ rule_weight_series(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		r->outcome = CF_OUT_CLEARED;
 		return;
 	}
-	set_flag(r, st, w->measured_at, add_iv(st, w->measured_at, &rule->follow_up, 1));
+	set_flag(r, st, rule, w->measured_at, add_iv(st, w->measured_at, &rule->follow_up, 1));
 	r->event_at = w->measured_at;
 	snprintf(r->reason, CF_REASON_LEN, "Signs of %s malnutrition: %s", degree, figures);
 }
@@ -698,7 +741,7 @@ rule_medicine_count(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		r->event_at = review;
 		return;
 	}
-	set_flag(r, st, due_from, add_iv(st, due_from, &rule->follow_up, 1));
+	set_flag(r, st, rule, due_from, add_iv(st, due_from, &rule->follow_up, 1));
 	r->event_at = review != CF_TIME_NONE && review > reached ? review : reached;
 	fmt_date(st, r->due_from, d2, sizeof(d2));
 	if (review != CF_TIME_NONE)
@@ -760,8 +803,9 @@ rule_fall(EvalState *st, const CfRule *rule, CfFlagResult *r)
 				r->event_at = a->assessed_at;
 			return;
 		}
-		set_flag(r, st, first, add_iv(st, first, &rule->follow_up, 1));
+		set_flag(r, st, rule, first, add_iv(st, first, &rule->follow_up, 1));
 		r->event_at = first;
+		st->after_fall_open = true;
 		fmt_date(st, first, d1, sizeof(d1));
 		fmt_date(st, r->due_at, d2, sizeof(d2));
 		if (a != NULL)
@@ -828,7 +872,7 @@ rule_fall(EvalState *st, const CfRule *rule, CfFlagResult *r)
 			return;
 		}
 		why = (trigger == fall) ? "Fall" : "High fall-risk score";
-		set_flag(r, st, trigger, add_iv(st, trigger, &rule->follow_up, 1));
+		set_flag(r, st, rule, trigger, add_iv(st, trigger, &rule->follow_up, 1));
 		r->event_at = trigger;
 		fmt_date(st, trigger, d1, sizeof(d1));
 		fmt_date(st, r->due_at, d2, sizeof(d2));
@@ -863,11 +907,16 @@ cf_outcome_resolution(CfOutcome outcome)
 	return "cleared";
 }
 
-/* Episode-start rules first: later rules look at admission_open. */
+/*
+ * Episode-start rules first, then the fall rules, then the rest: later
+ * passes look at admission_open and after_fall_open (§7.4).
+ */
 static int
 rule_pass(const CfRule *rule)
 {
-	return rule->anchor == CF_ANCHOR_EPISODE_START ? 0 : 1;
+	if (rule->anchor == CF_ANCHOR_EPISODE_START)
+		return 0;
+	return rule->anchor == CF_ANCHOR_FALL ? 1 : 2;
 }
 
 void
@@ -915,7 +964,7 @@ cf_evaluate(const CfPatientFacts *facts,
 		return;
 	}
 
-	for (int pass = 0; pass < 2; pass++)
+	for (int pass = 0; pass < 3; pass++)
 	{
 		for (int i = 0; i < n_rules; i++)
 		{

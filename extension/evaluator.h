@@ -108,6 +108,7 @@ typedef struct CfEpisode
 
 typedef struct CfAssessment
 {
+	int64_t		id;				/* assessment_id (0 when unknown) */
 	CfDomain	domain;			/* nutrition or fall_risk */
 	const char *instrument;
 	CfTime		assessed_at;
@@ -136,6 +137,7 @@ typedef struct CfMedication
 
 typedef struct CfPlan
 {
+	int64_t		id;				/* plan_id (0 when unknown) */
 	CfPlanKind	kind;
 	CfTime		started_at;
 	CfTime		ended_at;
@@ -167,6 +169,7 @@ typedef struct CfPatientFacts
 	const CfMedication *medications;
 	int			n_medications;
 	const CfTime *reviews;
+	const int64_t *review_ids;	/* review_id of each; NULL when unknown */
 	int			n_reviews;
 	const CfPlan *plans;
 	int			n_plans;

@@ -309,6 +309,22 @@ col_of(const TableScan *t, const char *name)
 	return InvalidAttrNumber;	/* keep the compiler quiet */
 }
 
+/* Column number by name, InvalidAttrNumber when the table lacks it. */
+static AttrNumber
+col_of_opt(const TableScan *t, const char *name)
+{
+	TupleDesc	td = RelationGetDescr(t->heap);
+
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+			return a->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
 static inline CfTime
 get_time(TableScan *t, AttrNumber a)
 {
@@ -732,6 +748,7 @@ read_assessments(Reader *r)
 			continue;
 		at = get_time(&t, a_at);
 		a = collect_row(&col, at, get_int8(&t, a_id, 0));
+		a->id = get_int8(&t, a_id, 0);
 		inst = get_label(&t, a_inst, &r->labels);
 		k = cf_instrument_from_name(inst);
 		a->instrument = inst;
@@ -964,37 +981,73 @@ read_medications(Reader *r)
 	ts_close(&t);
 }
 
+/* A fact of which only its time and id are read. */
+typedef struct TimedId
+{
+	CfTime		at;
+	int64		id;
+} TimedId;
+
 /*
- * A table of which only one time column is read, in time order: col gets
- * the rows, per patient.
+ * A table of which only one time column (and the id) is read, in time
+ * order: col gets TimedId rows, per patient.
  */
 static void
-read_times(Reader *r, const char *table, const char *index, const char *column, Collect *col)
+read_times(Reader *r, const char *table, const char *index, const char *column,
+		   const char *id_column, Collect *col)
 {
 	CfChunk    *c = r->c;
 	TableScan	t;
-	AttrNumber	a_at;
+	AttrNumber	a_at,
+				a_id;
 	int			i,
 				prev = -1;
 	bool		first;
 
 	ts_open(&t, r->nsp, table, index, c, r->snap);
 	a_at = col_of(&t, column);
-	collect_init(col, sizeof(CfTime), c->n);
+	a_id = col_of(&t, id_column);
+	collect_init(col, sizeof(TimedId), c->n);
 	while (ts_next_entry(&t, &i, &first))
 	{
 		CfTime		at;
-		CfTime	   *p;
+		int64		id;
+		TimedId    *p;
 
 		collect_switch(col, &prev, i, first);
 		if (!ts_fetch(&t))
 			continue;
 		at = get_time(&t, a_at);
-		p = collect_row(col, at, 0);
-		*p = at;
+		id = get_int8(&t, a_id, 0);
+		p = collect_row(col, at, id);
+		p->at = at;
+		p->id = id;
 	}
 	collect_finish(col, prev);
 	ts_close(&t);
+}
+
+/* Patient i's TimedId rows of col as a times array and (if ids) an ids array. */
+static void
+split_times(const Collect *col, int i, const CfTime **times, const int64_t **ids, int *n)
+{
+	const TimedId *rows = collect_base(col, i);
+	CfTime	   *tv;
+	int64_t    *iv = NULL;
+
+	*n = col->count[i];
+	tv = palloc(sizeof(CfTime) * Max(*n, 1));
+	if (ids)
+		iv = palloc(sizeof(int64_t) * Max(*n, 1));
+	for (int k = 0; k < *n; k++)
+	{
+		tv[k] = rows[k].at;
+		if (iv)
+			iv[k] = rows[k].id;
+	}
+	*times = tv;
+	if (ids)
+		*ids = iv;
 }
 
 static void
@@ -1030,6 +1083,7 @@ read_plans(Reader *r)
 			continue;
 		start = get_time(&t, a_start);
 		p = collect_row(&col, start, get_int8(&t, a_id, 0));
+		p->id = get_int8(&t, a_id, 0);
 		kind = get_label(&t, a_kind, &r->labels);
 		p->kind = (kind != NULL && strcmp(kind, "nutrition") == 0) ?
 			CF_PLAN_NUTRITION : CF_PLAN_FALL_PREVENTION;
@@ -1103,7 +1157,8 @@ read_open_flags(Reader *r)
 				a_reason,
 				a_severity,
 				a_setting,
-				a_resolved;
+				a_resolved,
+				a_trigger;
 	int			i,
 				prev = -1;
 	bool		first;
@@ -1120,6 +1175,9 @@ read_open_flags(Reader *r)
 	a_severity = col_of(&t, "severity");
 	a_setting = col_of(&t, "setting");
 	a_resolved = col_of(&t, "resolved_at");
+	/* 1.3: absent until ALTER EXTENSION careflags UPDATE */
+	a_trigger = col_of_opt(&t, "trigger_at");
+	c->flag_v13 = a_trigger != InvalidAttrNumber && col_of_opt(&t, "action_id") != InvalidAttrNumber;
 	collect_init(&col, sizeof(CfOpenFlag), c->n);
 	while (ts_next_entry(&t, &i, &first))
 	{
@@ -1142,12 +1200,94 @@ read_open_flags(Reader *r)
 		o->severity = get_int4(&t, a_severity, 0);
 		setting = get_label(&t, a_setting, &r->labels);
 		o->setting = setting ? pstrdup(setting) : NULL;
+		o->trigger_at = a_trigger != InvalidAttrNumber ? get_time(&t, a_trigger) : CF_TIME_NONE;
+		o->action_at = CF_TIME_NONE;
 	}
 	collect_finish(&col, prev);
 	for (i = 0; i < c->n; i++)
 	{
 		c->open[i] = collect_base(&col, i);
 		c->n_open[i] = col.count[i];
+	}
+	ts_close(&t);
+}
+
+/*
+ * Flags resolved done that name their action fact (1.3), in id order: the
+ * reconciliation checks that the fact is still there and still qualifies.
+ */
+static void
+read_done_flags(Reader *r)
+{
+	CfChunk    *c = r->c;
+	TableScan	t;
+	Collect		col;
+	AttrNumber	a_id,
+				a_rule,
+				a_from,
+				a_due,
+				a_episode,
+				a_unit,
+				a_resolution,
+				a_trigger,
+				a_table,
+				a_action,
+				a_action_at;
+	int			i,
+				prev = -1;
+	bool		first;
+
+	c->done = palloc0(sizeof(CfOpenFlag *) * c->n);
+	c->n_done = palloc0(sizeof(int) * c->n);
+	if (!c->flag_v13)
+		return;
+	ts_open(&t, r->nsp, "flag", "flag_done_action", c, r->snap);
+	a_id = col_of(&t, "flag_id");
+	a_rule = col_of(&t, "rule_id");
+	a_from = col_of(&t, "due_from");
+	a_due = col_of(&t, "due_at");
+	a_episode = col_of(&t, "episode_id");
+	a_unit = col_of(&t, "unit_id");
+	a_resolution = col_of(&t, "resolution");
+	a_trigger = col_of(&t, "trigger_at");
+	a_table = col_of(&t, "action_table");
+	a_action = col_of(&t, "action_id");
+	a_action_at = col_of(&t, "action_at");
+	collect_init(&col, sizeof(CfOpenFlag), c->n);
+	while (ts_next_entry(&t, &i, &first))
+	{
+		int64		id;
+		CfOpenFlag *o;
+		char	   *resolution;
+		bool		isnull;
+
+		collect_switch(&col, &prev, i, first);
+		if (!ts_fetch(&t))
+			continue;
+		(void) slot_getattr(t.slot, a_action, &isnull);
+		if (isnull)
+			continue;
+		resolution = get_text(&t, a_resolution);
+		if (resolution == NULL || strcmp(resolution, "done") != 0)
+			continue;
+		id = get_int8(&t, a_id, 0);
+		o = collect_row(&col, 0, id);
+		o->flag_id = id;
+		o->rule_id = get_text(&t, a_rule);
+		o->due_from = get_time(&t, a_from);
+		o->due_at = get_time(&t, a_due);
+		o->episode_id = get_int8(&t, a_episode, -1);
+		o->unit_id = get_text(&t, a_unit);
+		o->trigger_at = get_time(&t, a_trigger);
+		o->action_table = get_text(&t, a_table);
+		o->action_id = get_int8(&t, a_action, 0);
+		o->action_at = get_time(&t, a_action_at);
+	}
+	collect_finish(&col, prev);
+	for (i = 0; i < c->n; i++)
+	{
+		c->done[i] = collect_base(&col, i);
+		c->n_done[i] = col.count[i];
 	}
 	ts_close(&t);
 }
@@ -1185,18 +1325,17 @@ cf_read_chunk(CfChunk *c, CfTime now, const CfEvalOps *ops)
 	read_assessments(&r);
 	read_measurements(&r);
 	read_medications(&r);
-	read_times(&r, "medication_review", "medication_review_patient_time", "reviewed_at", &reviews);
+	read_times(&r, "medication_review", "medication_review_patient_time", "reviewed_at", "review_id", &reviews);
 	read_plans(&r);
-	read_times(&r, "fall", "fall_patient_time", "fell_at", &falls);
+	read_times(&r, "fall", "fall_patient_time", "fell_at", "fall_id", &falls);
 	for (int i = 0; i < c->n; i++)
 	{
-		c->facts[i].reviews = collect_base(&reviews, i);
-		c->facts[i].n_reviews = reviews.count[i];
-		c->facts[i].falls = collect_base(&falls, i);
-		c->facts[i].n_falls = falls.count[i];
+		split_times(&reviews, i, &c->facts[i].reviews, &c->facts[i].review_ids, &c->facts[i].n_reviews);
+		split_times(&falls, i, &c->facts[i].falls, NULL, &c->facts[i].n_falls);
 	}
 	read_exemptions(&r);
 	read_open_flags(&r);
+	read_done_flags(&r);
 
 	UnregisterSnapshot(r.snap);
 }

@@ -14,7 +14,7 @@
 #include "evaluator.h"
 #include "executor/tuptable.h"
 
-/* An open flag of a patient, as stored. */
+/* An open flag of a patient (or one resolved done), as stored. */
 typedef struct CfOpenFlag
 {
 	int64		flag_id;
@@ -26,7 +26,13 @@ typedef struct CfOpenFlag
 	char	   *reason;
 	int			severity;
 	char	   *setting;
+	CfTime		trigger_at;		/* the fact its due time counts from (NONE: unknown) */
+	/* flags resolved done (CfChunk.done) only: */
+	char	   *action_table;	/* the action fact named: its table, id and time */
+	int64		action_id;
+	CfTime		action_at;
 	bool		matched;		/* used by the reconciliation */
+	bool		reopened;		/* reopened by this reconciliation */
 } CfOpenFlag;
 
 /* Everything read for a chunk of patients (ids sorted, distinct). */
@@ -40,6 +46,9 @@ typedef struct CfChunk
 	CfPatientFacts *facts;
 	CfOpenFlag **open;
 	int		   *n_open;
+	CfOpenFlag **done;			/* flags resolved done that name an action fact */
+	int		   *n_done;
+	bool		flag_v13;		/* careflags.flag has trigger_at and action_id (1.3) */
 	bool		patients_read;	/* exists and the patient columns are filled */
 } CfChunk;
 

@@ -2,9 +2,13 @@
  *
  * reconcile.c
  *	  Reconcile one patient's careflags.flag rows with a fresh evaluation:
- *	  insert new flags, update the reason of unchanged ones, resolve those
- *	  whose condition cleared (never delete); or, when checking, report the
- *	  differences only.
+ *	  apply what decision.c decides for each rule (raise, update in place,
+ *	  resolve with its reason and action fact, reopen, correct a resolution;
+ *	  never delete); or, when checking, report the differences only.
+ *
+ *	  On a database still at 1.2 objects (no trigger_at, action_table,
+ *	  action_id columns) flags are written without them and resolved flags
+ *	  are not re-checked, until ALTER EXTENSION careflags UPDATE.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,7 +21,9 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "audit.h"
 #include "careflags.h"
+#include "decision.h"
 #include "evaluator.h"
 #include "notify.h"
 #include "reconcile.h"
@@ -29,35 +35,66 @@ typedef enum
 	Q_INSERT_FLAG,
 	Q_UPDATE_FLAG,
 	Q_RESOLVE_FLAG,
+	Q_INSERT_FLAG_13,
+	Q_UPDATE_FLAG_13,
+	Q_RESOLVE_FLAG_13,
+	Q_REOPEN_FLAG,
+	Q_RELABEL_FLAG,
 	Q_STATE,
 	Q_COUNT
 } QueryId;
 
+#define INSERT_COLUMNS \
+	"INSERT INTO careflags.flag (patient_id, rule_id, domain, episode_id, unit_id, setting, " \
+	"severity, raised_at, due_from, due_at, due_soon_window, reason, notified_state"
+#define INSERT_VALUES \
+	"SELECT u.p, u.r, u.d::careflags.domain, u.e, u.un, u.s::careflags.care_setting, u.sev, $8, u.f, u.a, u.w, u.re, " \
+	"careflags.flag_state(u.f, u.a, u.w, $8)"
+#define INSERT_FROM \
+	"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), " \
+	"pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($9), " \
+	"pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12)"
+#define INSERT_TYPES \
+	INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, \
+	INT4ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INTERVALARRAYOID, TEXTARRAYOID
+#define UPDATE_SET \
+	"UPDATE careflags.flag SET reason = $3, unit_id = $4, " \
+	"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7, " \
+	"due_from = $8, due_at = $9"
+#define WHERE_FLAG \
+	" WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2"
+
 static CfQuery queries[Q_COUNT] = {
 	/* (the facts are read by fact_reader.c, straight from the indexes) */
 	/* new flags of a whole chunk in one statement: arrays, one element a flag */
-	[Q_INSERT_FLAG] = {"INSERT INTO careflags.flag (patient_id, rule_id, domain, episode_id, unit_id, setting, "
-		"severity, raised_at, due_from, due_at, due_soon_window, reason, notified_state) "
-		"SELECT u.p, u.r, u.d::careflags.domain, u.e, u.un, u.s::careflags.care_setting, u.sev, $8, u.f, u.a, u.w, u.re, "
-		"careflags.flag_state(u.f, u.a, u.w, $8) "
-		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
-		"pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($9), "
-		"pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12)) AS u(p, r, d, e, un, s, sev, f, a, w, re) "
-		"RETURNING flag_id, patient_id, rule_id, unit_id",
-		12, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		INT4ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INTERVALARRAYOID, TEXTARRAYOID}},
-	[Q_UPDATE_FLAG] = {"UPDATE careflags.flag SET reason = $3, unit_id = $4, "
-		"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7, "
-		"due_from = $8, due_at = $9 "
-		"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2",
+	[Q_INSERT_FLAG] = {INSERT_COLUMNS ") " INSERT_VALUES " " INSERT_FROM
+		") AS u(p, r, d, e, un, s, sev, f, a, w, re) RETURNING flag_id, patient_id, rule_id, unit_id",
+	12, {INSERT_TYPES}},
+	[Q_UPDATE_FLAG] = {UPDATE_SET WHERE_FLAG,
 		9, {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID}},
-	[Q_RESOLVE_FLAG] = {"UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5 "
-		"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2",
-		5, {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}},
+	[Q_RESOLVE_FLAG] = {"UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5" WHERE_FLAG,
+	5, {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}},
+	/* 1.3: the trigger time and the action fact are kept */
+	[Q_INSERT_FLAG_13] = {INSERT_COLUMNS ", trigger_at) " INSERT_VALUES ", u.t " INSERT_FROM
+		", pg_catalog.unnest($13)) AS u(p, r, d, e, un, s, sev, f, a, w, re, t) "
+		"RETURNING flag_id, patient_id, rule_id, unit_id",
+	13, {INSERT_TYPES, TIMESTAMPTZARRAYOID}},
+	[Q_UPDATE_FLAG_13] = {UPDATE_SET ", trigger_at = $10" WHERE_FLAG,
+		10, {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID}},
+	[Q_RESOLVE_FLAG_13] = {"UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5, "
+		"action_table = $6, action_id = $7" WHERE_FLAG,
+	7, {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT8OID}},
+	[Q_REOPEN_FLAG] = {"UPDATE careflags.flag SET resolved_at = NULL, resolution = NULL, action_at = NULL, "
+		"action_table = NULL, action_id = NULL" WHERE_FLAG,
+	2, {INT8OID, INT8OID}},
+	[Q_RELABEL_FLAG] = {"UPDATE careflags.flag SET resolution = $3, action_at = $4, "
+		"action_table = $5, action_id = $6" WHERE_FLAG,
+	6, {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT8OID}},
 	[Q_STATE] = {"INSERT INTO careflags.patient_state AS s (patient_id, evaluated_at, next_check_at) "
 		"VALUES ($1, $2, $3) ON CONFLICT (patient_id) DO UPDATE "
 		"SET evaluated_at = EXCLUDED.evaluated_at, next_check_at = EXCLUDED.next_check_at",
-		3, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}},
+	3, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}},
 };
 
 /* The domain's name as careflags.domain spells it. */
@@ -69,27 +106,31 @@ domain_name(CfDomain d)
 	return names[d];
 }
 
-static const Oid new_flag_elem_type[11] = {
+#define NEW_FLAG_COLUMNS 12
+
+static const Oid new_flag_elem_type[NEW_FLAG_COLUMNS] = {
 	INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, TEXTOID
+	TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, TEXTOID, TIMESTAMPTZOID
 };
 
-/* Add one new flag (11 column values) to nf. */
+/* Add one new flag (12 column values) to nf. */
 static void
-new_flag_add(CfNewFlags *nf, Datum *v, bool unit_null)
+new_flag_add(CfNewFlags *nf, Datum *v, bool unit_null, bool trigger_null)
 {
 	if (nf->n == nf->cap)
 	{
 		int			cap = nf->cap ? nf->cap * 2 : 64;
 
-		for (int k = 0; k < 11; k++)
+		for (int k = 0; k < NEW_FLAG_COLUMNS; k++)
 			nf->col[k] = nf->cap ? repalloc(nf->col[k], sizeof(Datum) * cap) : palloc(sizeof(Datum) * cap);
 		nf->unit_null = nf->cap ? repalloc(nf->unit_null, sizeof(bool) * cap) : palloc(sizeof(bool) * cap);
+		nf->trigger_null = nf->cap ? repalloc(nf->trigger_null, sizeof(bool) * cap) : palloc(sizeof(bool) * cap);
 		nf->cap = cap;
 	}
-	for (int k = 0; k < 11; k++)
+	for (int k = 0; k < NEW_FLAG_COLUMNS; k++)
 		nf->col[k][nf->n] = v[k];
 	nf->unit_null[nf->n] = unit_null;
+	nf->trigger_null[nf->n] = trigger_null;
 	nf->n++;
 }
 
@@ -97,26 +138,29 @@ new_flag_add(CfNewFlags *nf, Datum *v, bool unit_null)
 void
 cf_new_flags_flush(CfNewFlags *nf, CfTime now)
 {
-	Datum		args[12];
-	int			map[11] = {0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11};
+	Datum		args[13];
+	int			map[NEW_FLAG_COLUMNS] = {0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12};
+	int			ncols = nf->v13 ? NEW_FLAG_COLUMNS : NEW_FLAG_COLUMNS - 1;
 
 	if (nf->n == 0)
 		return;
-	for (int k = 0; k < 11; k++)
+	for (int k = 0; k < ncols; k++)
 	{
 		int16		typlen;
 		bool		typbyval;
 		char		typalign;
 		int			dims[1] = {nf->n};
 		int			lbs[1] = {1};
+		bool	   *nulls = k == 4 ? nf->unit_null : k == 11 ? nf->trigger_null : NULL;
 
 		get_typlenbyvalalign(new_flag_elem_type[k], &typlen, &typbyval, &typalign);
-		args[map[k]] = PointerGetDatum(construct_md_array(nf->col[k], k == 4 ? nf->unit_null : NULL,
+		args[map[k]] = PointerGetDatum(construct_md_array(nf->col[k], nulls,
 														  1, dims, lbs, new_flag_elem_type[k],
 														  typlen, typbyval, typalign));
 	}
 	args[7] = TimestampTzGetDatum((TimestampTz) now);
-	cf_query_run(&queries[Q_INSERT_FLAG], args, NULL, false, SPI_OK_INSERT_RETURNING);
+	cf_query_run(&queries[nf->v13 ? Q_INSERT_FLAG_13 : Q_INSERT_FLAG], args, NULL, false,
+				 SPI_OK_INSERT_RETURNING);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -156,51 +200,276 @@ report(CfDifferenceFn fn, void *arg, int64 patient_id, const char *rule_id, cons
 	fn(arg, patient_id, rule_id, buf);
 }
 
-/*
- * Does a later due time of the same rule and episode mean that the action
- * the open flag asked for was done?  Yes where the due time counts from the
- * last action (a screening, a review, an evaluation, an assessment after a
- * fall); no where it counts from the start or from a new finding (a later
- * admission time, a newer weight, a newer at-risk result, a newer fall):
- * then the open flag is the same gap and is kept.
- */
-static bool
-later_due_means_done(const CfRule *r)
-{
-	switch (r->anchor)
-	{
-		case CF_ANCHOR_LAST_EVENT:
-		case CF_ANCHOR_PLAN_EVALUATION:
-		case CF_ANCHOR_MEDICINE_COUNT:
-			return true;
-		case CF_ANCHOR_FALL:
-			return r->domain == CF_DOM_FALL_RISK;
-		default:
-			return false;
-	}
-}
-
 /* A timestamp as text, for difference reports. */
 static char *
 ts_text(CfTime t)
 {
+	if (t == CF_TIME_NONE)
+		return "(none)";
 	return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum((TimestampTz) t)));
+}
+
+/* A stored flag as the decision sees it. */
+static CfStoredFlag
+stored(const CfOpenFlag *o)
+{
+	CfStoredFlag s;
+
+	s.episode_id = o->episode_id;
+	s.due_from = o->due_from;
+	s.trigger_at = o->trigger_at;
+	s.action.kind = cf_action_kind_from_table(o->action_table);
+	s.action.id = o->action_id;
+	s.action.at = o->action_at;
+	return s;
+}
+
+/* Context of one patient's reconciliation. */
+typedef struct Rec
+{
+	CfChunk    *c;
+	int			ci;
+	int64		patient_id;
+	CfReconcileMode mode;
+	CfDifferenceFn on_difference;
+	void	   *arg;
+	CfTime		now;
+	bool		v13;
+} Rec;
+
+/* Resolve an open flag (write mode). */
+static void
+resolve_flag(Rec *rc, const CfOpenFlag *of, const char *rule_id, const char *resolution,
+			 const CfAction *action)
+{
+	Datum		v[7];
+	char		nulls[7] = "       ";
+	bool		done = strcmp(resolution, "done") == 0 && action->kind != CF_ACT_NONE;
+
+	v[0] = Int64GetDatum(rc->patient_id);
+	v[1] = Int64GetDatum(of->flag_id);
+	v[2] = TimestampTzGetDatum((TimestampTz) rc->now);
+	v[3] = CStringGetTextDatum(resolution);
+	if (done && action->at != CF_TIME_NONE)
+		v[4] = TimestampTzGetDatum((TimestampTz) action->at);
+	else
+		nulls[4] = 'n';
+	if (done)
+	{
+		v[5] = CStringGetTextDatum(cf_action_table(action->kind));
+		v[6] = Int64GetDatum(action->id);
+	}
+	else
+		nulls[5] = nulls[6] = 'n';
+	cf_query_run(&queries[rc->v13 ? Q_RESOLVE_FLAG_13 : Q_RESOLVE_FLAG], v, nulls, false, SPI_OK_UPDATE);
+	cf_notify("resolved", of->flag_id, rc->patient_id, rule_id, of->unit_id);
+}
+
+/* Bring an open flag up to date with the result, in place (write mode). */
+static void
+update_flag(Rec *rc, const CfOpenFlag *of, const CfFlagResult *fr)
+{
+	const CfRule *rule = fr->rule;
+	Datum		v[10];
+	char		nulls[10] = "          ";
+
+	v[0] = Int64GetDatum(rc->patient_id);
+	v[1] = Int64GetDatum(of->flag_id);
+	v[2] = CStringGetTextDatum(fr->reason);
+	if (fr->episode->unit_id)
+		v[3] = CStringGetTextDatum(fr->episode->unit_id);
+	else
+		nulls[3] = 'n';
+	v[4] = CStringGetTextDatum(cf_setting_name(fr->episode->setting));
+	v[5] = Int32GetDatum(rule->severity);
+	v[6] = cf_from_interval(&rule->due_soon_window);
+	v[7] = TimestampTzGetDatum((TimestampTz) fr->due_from);
+	v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
+	if (fr->event_at != CF_TIME_NONE)
+		v[9] = TimestampTzGetDatum((TimestampTz) fr->event_at);
+	else
+		nulls[9] = 'n';
+	cf_query_run(&queries[rc->v13 ? Q_UPDATE_FLAG_13 : Q_UPDATE_FLAG], v, nulls, false, SPI_OK_UPDATE);
+}
+
+/* Queue a new flag for the result (write mode). */
+static void
+raise_flag(CfNewFlags *nf, int64 patient_id, const CfFlagResult *fr)
+{
+	const CfRule *rule = fr->rule;
+	Datum		v[NEW_FLAG_COLUMNS];
+
+	v[0] = Int64GetDatum(patient_id);
+	v[1] = CStringGetTextDatum(rule->rule_id);
+	v[2] = CStringGetTextDatum(domain_name(rule->domain));
+	v[3] = Int64GetDatum(fr->episode->episode_id);
+	v[4] = fr->episode->unit_id ? CStringGetTextDatum(fr->episode->unit_id) : (Datum) 0;
+	v[5] = CStringGetTextDatum(cf_setting_name(fr->episode->setting));
+	v[6] = Int32GetDatum(rule->severity);
+	v[7] = TimestampTzGetDatum((TimestampTz) fr->due_from);
+	v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
+	v[9] = cf_from_interval(&rule->due_soon_window);
+	v[10] = CStringGetTextDatum(fr->reason);
+	v[11] = fr->event_at != CF_TIME_NONE ? TimestampTzGetDatum((TimestampTz) fr->event_at) : (Datum) 0;
+	new_flag_add(nf, v, fr->episode->unit_id == NULL, fr->event_at == CF_TIME_NONE);
+}
+
+/* Record a change careflags made to a resolved flag in the audit. */
+static void
+audit_resolution_change(Rec *rc, const CfOpenFlag *df, const char *action,
+						const char *resolution, const CfAction *act)
+{
+	StringInfoData b;
+
+	initStringInfo(&b);
+	appendStringInfo(&b, "{\"by\": \"careflags\", \"was\": \"done\", \"action_table\": \"%s\", "
+					 "\"action_id\": " INT64_FORMAT,
+					 df->action_table ? df->action_table : "", df->action_id);
+	if (resolution != NULL)
+		appendStringInfo(&b, ", \"resolution\": \"%s\"", resolution);
+	if (act != NULL && act->kind != CF_ACT_NONE)
+		appendStringInfo(&b, ", \"new_action_table\": \"%s\", \"new_action_id\": " INT64_FORMAT,
+						 cf_action_table(act->kind), act->id);
+	appendStringInfoChar(&b, '}');
+	cf_audit_system_change(rc->patient_id, df->flag_id, action, (TimestampTz) rc->now, b.data);
+}
+
+/*
+ * Resolved done flags whose action fact is gone or moved out of the window
+ * (§7.17): name another qualifying action, reopen the flag (same row) when
+ * the gap is open again, or say why else it is closed.  A reopened flag
+ * takes the place of the rule's open flag, which was raised only because
+ * the gap seemed closed: that one is resolved as corrected.  Returns the
+ * number of changes.
+ */
+static int64
+recheck_done_flags(Rec *rc, const CfRuleSet *rs, CfFlagResult *res)
+{
+	CfChunk    *c = rc->c;
+	int			ci = rc->ci;
+	int64		changes = 0;
+
+	for (int k = 0; k < c->n_done[ci]; k++)
+	{
+		CfOpenFlag *df = &c->done[ci][k];
+		CfFlagResult *fr = NULL;
+		CfStoredFlag s = stored(df);
+		CfDecision d;
+
+		for (int r = 0; r < rs->n; r++)
+			if (strcmp(rs->rules[r].rule_id, df->rule_id) == 0)
+				fr = &res[r];
+		if (fr == NULL)
+			continue;			/* a rule disabled or gone: its history stays */
+		d = cf_decide_done(fr->rule, &s, fr, &c->facts[ci], rc->now);
+		if (d.kind == CF_DECIDE_KEEP)
+			continue;
+		if (d.kind == CF_DECIDE_REOPEN)
+		{
+			CfOpenFlag *of = NULL;
+
+			/* only one flag of a rule is open: the earliest wrong one is reopened */
+			for (int i = 0; i < c->n_open[ci]; i++)
+				if (strcmp(c->open[ci][i].rule_id, df->rule_id) == 0)
+					of = &c->open[ci][i];
+			if (of != NULL && of->reopened)
+			{
+				d.kind = CF_DECIDE_RELABEL;
+				d.resolution = "corrected";
+			}
+			else
+			{
+				changes++;
+				if (rc->mode == CF_RECONCILE_CHECK)
+				{
+					report(rc->on_difference, rc->arg, rc->patient_id, df->rule_id,
+						   "flag %lld is resolved done by %s %lld, which no longer qualifies: should be open",
+						   (long long) df->flag_id, df->action_table, (long long) df->action_id);
+					continue;
+				}
+				if (of != NULL)
+				{
+					CfAction	none = {CF_ACT_NONE, 0, CF_TIME_NONE};
+
+					resolve_flag(rc, of, of->rule_id, "corrected", &none);
+					/* the reopened flag takes its place in the reconciliation */
+					*of = *df;
+				}
+				else
+				{
+					CfOpenFlag *grown = palloc(sizeof(CfOpenFlag) * (c->n_open[ci] + 1));
+
+					if (c->n_open[ci] > 0)
+						memcpy(grown, c->open[ci], sizeof(CfOpenFlag) * c->n_open[ci]);
+					grown[c->n_open[ci]] = *df;
+					c->open[ci] = grown;
+					of = &grown[c->n_open[ci]++];
+				}
+				of->reopened = true;
+				of->matched = false;
+				of->action_table = NULL;
+				of->action_id = 0;
+				of->action_at = CF_TIME_NONE;
+				/* reason and the rest are brought up to date by the reconciliation */
+				of->reason = NULL;
+				{
+					Datum		v[2] = {Int64GetDatum(rc->patient_id), Int64GetDatum(df->flag_id)};
+
+					cf_query_run(&queries[Q_REOPEN_FLAG], v, NULL, false, SPI_OK_UPDATE);
+				}
+				audit_resolution_change(rc, df, "reopen", NULL, NULL);
+				/* on the worklist again: announced as raised (same flag id) */
+				cf_notify("raised", df->flag_id, rc->patient_id, df->rule_id, df->unit_id);
+				continue;
+			}
+		}
+		/* RELABEL */
+		changes++;
+		if (rc->mode == CF_RECONCILE_CHECK)
+		{
+			report(rc->on_difference, rc->arg, rc->patient_id, df->rule_id,
+				   "flag %lld is resolved done by %s %lld, which no longer qualifies: should be %s",
+				   (long long) df->flag_id, df->action_table, (long long) df->action_id, d.resolution);
+			continue;
+		}
+		{
+			Datum		v[6];
+			char		nulls[6] = "      ";
+			bool		done = strcmp(d.resolution, "done") == 0;
+
+			v[0] = Int64GetDatum(rc->patient_id);
+			v[1] = Int64GetDatum(df->flag_id);
+			v[2] = CStringGetTextDatum(d.resolution);
+			if (done)
+			{
+				v[3] = TimestampTzGetDatum((TimestampTz) d.action.at);
+				v[4] = CStringGetTextDatum(cf_action_table(d.action.kind));
+				v[5] = Int64GetDatum(d.action.id);
+			}
+			else
+				nulls[3] = nulls[4] = nulls[5] = 'n';
+			cf_query_run(&queries[Q_RELABEL_FLAG], v, nulls, false, SPI_OK_UPDATE);
+			audit_resolution_change(rc, df, "correct_resolution", d.resolution, done ? &d.action : NULL);
+		}
+	}
+	return changes;
 }
 
 /* See reconcile.h. */
 int64
 cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *ops,
-				  CfReconcileMode mode, CfDifferenceFn on_difference, void *arg,
-				  CfNewFlags *new_flags, CfFlagResult *res)
+					 CfReconcileMode mode, CfDifferenceFn on_difference, void *arg,
+					 CfNewFlags *new_flags, CfFlagResult *res)
 {
 	int64		patient_id = c->ids[ci];
 	CfPatientFacts *fp = &c->facts[ci];
 	CfTime		next_check;
 	CfTime		now = (CfTime) cf_now();
-	CfOpenFlag *open = c->open[ci];
-	int			n_open = c->n_open[ci];
 	int64		changes = 0;
 	CfPatientFacts facts;
+	Rec			rc;
+	CfOpenFlag *open;
+	int			n_open;
 
 	if (!c->exists[ci])
 		return 0;				/* patient deleted */
@@ -208,12 +477,27 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 
 	cf_evaluate(&facts, rs->rules, rs->n, &rs->frids, now, ops, res, &next_check);
 
+	rc.c = c;
+	rc.ci = ci;
+	rc.patient_id = patient_id;
+	rc.mode = mode;
+	rc.on_difference = on_difference;
+	rc.arg = arg;
+	rc.now = now;
+	rc.v13 = c->flag_v13;
+	new_flags->v13 = c->flag_v13;
+
+	changes += recheck_done_flags(&rc, rs, res);
+	open = c->open[ci];
+	n_open = c->n_open[ci];
 
 	for (int r = 0; r < rs->n; r++)
 	{
 		CfFlagResult *fr = &res[r];
 		const CfRule *rule = fr->rule;
 		CfOpenFlag *of = NULL;
+		CfStoredFlag s;
+		CfDecision	d;
 
 		for (int i = 0; i < n_open; i++)
 			if (!open[i].matched && strcmp(open[i].rule_id, rule->rule_id) == 0)
@@ -222,143 +506,86 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 				of->matched = true;
 				break;
 			}
-
-		if (fr->outcome != CF_OUT_FLAG)
-		{
-			if (of == NULL)
-				continue;
-			changes++;
-			if (mode == CF_RECONCILE_CHECK)
-			{
-				report(on_difference, arg, patient_id, rule->rule_id,
-					   "open flag %lld should be resolved (%s)", (long long) of->flag_id,
-					   cf_outcome_resolution(fr->outcome));
-				continue;
-			}
-			{
-				Datum		v[5] = {Int64GetDatum(patient_id), Int64GetDatum(of->flag_id),
-					TimestampTzGetDatum((TimestampTz) now),
-					CStringGetTextDatum(cf_outcome_resolution(fr->outcome)),
-				TimestampTzGetDatum((TimestampTz) fr->event_at)};
-				char		nulls[5] = "     ";
-
-				if (fr->outcome != CF_OUT_DONE || fr->event_at == CF_TIME_NONE)
-					nulls[4] = 'n';
-				cf_query_run(&queries[Q_RESOLVE_FLAG], v, nulls, false, SPI_OK_UPDATE);
-				cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
-			}
-			continue;
-		}
-
-		/*
-		 * A flag applies.  The open flag of the same rule and episode is kept
-		 * and brought up to date (its acknowledgement and snooze stay) unless
-		 * its due time moved later: then the action it asked for was done,
-		 * and the next gap gets a new flag.
-		 */
-		if (of != NULL && of->episode_id == fr->episode->episode_id &&
-			(fr->due_from <= of->due_from || !later_due_means_done(rule)))
-		{
-			const char *set = cf_setting_name(fr->episode->setting);
-
-			if (of->due_from == fr->due_from && of->due_at == fr->due_at &&
-				str_eq(of->reason, fr->reason) && str_eq(of->unit_id, fr->episode->unit_id) &&
-				of->severity == rule->severity && str_eq(of->setting, set))
-				continue;
-			changes++;
-			if (mode == CF_RECONCILE_CHECK)
-			{
-				if (of->due_from != fr->due_from || of->due_at != fr->due_at)
-					report(on_difference, arg, patient_id, rule->rule_id,
-						   "open flag %lld is due from %s to %s, expected %s to %s",
-						   (long long) of->flag_id, ts_text(of->due_from), ts_text(of->due_at),
-						   ts_text(fr->due_from), ts_text(fr->due_at));
-				else
-					report(on_difference, arg, patient_id, rule->rule_id,
-						   "open flag %lld has reason \"%s\", expected \"%s\"",
-						   (long long) of->flag_id, of->reason, fr->reason);
-				continue;
-			}
-			{
-				Datum		v[9];
-				char		nulls[9] = "         ";
-
-				v[0] = Int64GetDatum(patient_id);
-				v[1] = Int64GetDatum(of->flag_id);
-				v[2] = CStringGetTextDatum(fr->reason);
-				if (fr->episode->unit_id)
-					v[3] = CStringGetTextDatum(fr->episode->unit_id);
-				else
-					nulls[3] = 'n';
-				v[4] = CStringGetTextDatum(set);
-				v[5] = Int32GetDatum(rule->severity);
-				v[6] = cf_from_interval(&rule->due_soon_window);
-				v[7] = TimestampTzGetDatum((TimestampTz) fr->due_from);
-				v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
-				cf_query_run(&queries[Q_UPDATE_FLAG], v, nulls, false, SPI_OK_UPDATE);
-			}
-			continue;
-		}
-
-		changes++;
-		if (mode == CF_RECONCILE_CHECK)
-		{
-			if (of != NULL)
-				report(on_difference, arg, patient_id, rule->rule_id,
-					   "open flag %lld is due from %s to %s, expected %s to %s",
-					   (long long) of->flag_id, ts_text(of->due_from), ts_text(of->due_at),
-					   ts_text(fr->due_from), ts_text(fr->due_at));
-			else
-				report(on_difference, arg, patient_id, rule->rule_id,
-					   "missing flag due from %s: %s", ts_text(fr->due_from), fr->reason);
-			continue;
-		}
 		if (of != NULL)
-		{
-			const char *why;
-			Datum		v[5];
-			char		nulls[5] = "    n";
+			s = stored(of);
+		d = cf_decide_open(rule, of ? &s : NULL, fr, &facts, now);
 
-			if (of->episode_id != fr->episode->episode_id)
-				why = "episode_ended";
-			else
-			{
-				/* a newer event moved the due time on: that event was the action */
-				why = "done";
-				if (fr->event_at != CF_TIME_NONE)
+		switch (d.kind)
+		{
+			case CF_DECIDE_NOTHING:
+			case CF_DECIDE_KEEP:
+				continue;
+			case CF_DECIDE_SAME_GAP:
 				{
-					v[4] = TimestampTzGetDatum((TimestampTz) fr->event_at);
-					nulls[4] = ' ';
-				}
-			}
-			v[0] = Int64GetDatum(patient_id);
-			v[1] = Int64GetDatum(of->flag_id);
-			v[2] = TimestampTzGetDatum((TimestampTz) now);
-			v[3] = CStringGetTextDatum(why);
-			cf_query_run(&queries[Q_RESOLVE_FLAG], v, nulls, false, SPI_OK_UPDATE);
-			cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
-		}
-		{
-			Datum		v[11];
+					const char *set = cf_setting_name(fr->episode->setting);
 
-			v[0] = Int64GetDatum(patient_id);
-			v[1] = CStringGetTextDatum(rule->rule_id);
-			v[2] = CStringGetTextDatum(domain_name(rule->domain));
-			v[3] = Int64GetDatum(fr->episode->episode_id);
-			v[4] = fr->episode->unit_id ? CStringGetTextDatum(fr->episode->unit_id) : (Datum) 0;
-			v[5] = CStringGetTextDatum(cf_setting_name(fr->episode->setting));
-			v[6] = Int32GetDatum(rule->severity);
-			v[7] = TimestampTzGetDatum((TimestampTz) fr->due_from);
-			v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
-			v[9] = cf_from_interval(&rule->due_soon_window);
-			v[10] = CStringGetTextDatum(fr->reason);
-			new_flag_add(new_flags, v, fr->episode->unit_id == NULL);
+					if (of->due_from == fr->due_from && of->due_at == fr->due_at &&
+						str_eq(of->reason, fr->reason) && str_eq(of->unit_id, fr->episode->unit_id) &&
+						of->severity == rule->severity && str_eq(of->setting, set) &&
+						(!rc.v13 || of->trigger_at == fr->event_at))
+						continue;
+					changes++;
+					if (mode == CF_RECONCILE_CHECK)
+					{
+						if (of->due_from != fr->due_from || of->due_at != fr->due_at)
+							report(on_difference, arg, patient_id, rule->rule_id,
+								   "open flag %lld is due from %s to %s, expected %s to %s",
+								   (long long) of->flag_id, ts_text(of->due_from), ts_text(of->due_at),
+								   ts_text(fr->due_from), ts_text(fr->due_at));
+						else if (!str_eq(of->reason, fr->reason))
+							report(on_difference, arg, patient_id, rule->rule_id,
+								   "open flag %lld has reason \"%s\", expected \"%s\"",
+								   (long long) of->flag_id, of->reason ? of->reason : "", fr->reason);
+						else
+							report(on_difference, arg, patient_id, rule->rule_id,
+								   "open flag %lld counts from %s, expected %s",
+								   (long long) of->flag_id, ts_text(of->trigger_at), ts_text(fr->event_at));
+						continue;
+					}
+					update_flag(&rc, of, fr);
+					continue;
+				}
+			case CF_DECIDE_RESOLVE:
+			case CF_DECIDE_REPLACE:
+				changes++;
+				if (mode == CF_RECONCILE_CHECK)
+				{
+					if (d.kind == CF_DECIDE_RESOLVE)
+						report(on_difference, arg, patient_id, rule->rule_id,
+							   "open flag %lld should be resolved (%s)", (long long) of->flag_id,
+							   d.resolution);
+					else
+						report(on_difference, arg, patient_id, rule->rule_id,
+							   "open flag %lld should be resolved (%s) and a new flag due from %s raised",
+							   (long long) of->flag_id, d.resolution, ts_text(fr->due_from));
+					continue;
+				}
+				resolve_flag(&rc, of, rule->rule_id, d.resolution, &d.action);
+				if (d.kind == CF_DECIDE_REPLACE)
+					raise_flag(new_flags, patient_id, fr);
+				continue;
+			case CF_DECIDE_RAISE:
+				changes++;
+				if (mode == CF_RECONCILE_CHECK)
+				{
+					report(on_difference, arg, patient_id, rule->rule_id,
+						   "missing flag due from %s: %s", ts_text(fr->due_from), fr->reason);
+					continue;
+				}
+				raise_flag(new_flags, patient_id, fr);
+				continue;
+			case CF_DECIDE_REOPEN:
+			case CF_DECIDE_RELABEL:
+				/* only for resolved flags */
+				continue;
 		}
 	}
 
 	/* open flags of rules that are disabled or gone */
 	for (int i = 0; i < n_open; i++)
 	{
+		CfAction	none = {CF_ACT_NONE, 0, CF_TIME_NONE};
+
 		if (open[i].matched)
 			continue;
 		changes++;
@@ -368,13 +595,7 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 				   "open flag %lld belongs to a disabled rule", (long long) open[i].flag_id);
 			continue;
 		}
-		{
-			Datum		v[5] = {Int64GetDatum(patient_id), Int64GetDatum(open[i].flag_id),
-				TimestampTzGetDatum((TimestampTz) now), CStringGetTextDatum("rule_disabled"), (Datum) 0};
-
-			cf_query_run(&queries[Q_RESOLVE_FLAG], v, "    n", false, SPI_OK_UPDATE);
-			cf_notify("resolved", open[i].flag_id, patient_id, open[i].rule_id, open[i].unit_id);
-		}
+		resolve_flag(&rc, &open[i], open[i].rule_id, "rule_disabled", &none);
 	}
 
 	/* patient_state: only when something changed, or it is missing */

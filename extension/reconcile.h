@@ -30,8 +30,10 @@ typedef struct CfNewFlags
 {
 	int			n;
 	int			cap;
-	Datum	   *col[11];		/* p, r, d, e, un, s, sev, f, a, w, re */
+	Datum	   *col[12];		/* p, r, d, e, un, s, sev, f, a, w, re, t */
 	bool	   *unit_null;
+	bool	   *trigger_null;
+	bool		v13;			/* careflags.flag has trigger_at (1.3) */
 } CfNewFlags;
 
 /*

@@ -99,7 +99,7 @@ VALUES
   '{nursing_home_long_term,nursing_home_short_term,home_nursing}', '7 days', '7 days', '7 days', NULL, 1, '3 days', true, 'default',
   'Assess fall risk within 7 days of the start (local default).'),
  ('fall_risk.assessment.repeat', 'fall_risk', 'last_event', 'Repeat fall-risk assessment',
-  '{nursing_home_long_term,nursing_home_short_term,home_nursing}', '6 months', '14 days', '7 days', NULL, 2, '14 days', true, 'default',
+  '{nursing_home_long_term,nursing_home_short_term,home_nursing}', '6 months', '7 days', '7 days', NULL, 2, '14 days', true, 'default',
   'Assess fall risk again at least every 6 months (local default).'),
  ('fall_risk.assessment.after_fall', 'fall_risk', 'fall', 'Fall-risk assessment after a fall',
   '{nursing_home_long_term,nursing_home_short_term,home_nursing,home_services,gp}', '0', '0', '7 days', NULL, 1, '2 days', true, 'default',

@@ -29,6 +29,9 @@ CREATE TABLE @extschema@.flag (
     acknowledged_by name,
     snoozed_until   timestamptz,
     notified_state  text NOT NULL DEFAULT 'raised',
+    trigger_at      timestamptz,
+    action_table    text CHECK (action_table OPERATOR(pg_catalog.=) ANY (ARRAY['assessment', 'medication_review', 'care_plan'])),
+    action_id       bigint,
     PRIMARY KEY (patient_id, flag_id),
     CONSTRAINT flag_due_order CHECK (due_at OPERATOR(pg_catalog.>=) due_from),
     CONSTRAINT flag_resolution CHECK ((resolved_at IS NULL) OPERATOR(pg_catalog.=) (resolution IS NULL))
@@ -36,30 +39,54 @@ CREATE TABLE @extschema@.flag (
 COMMENT ON TABLE @extschema@.flag IS
     'flags raised by the rules: open while resolved_at is NULL; due_from/due_at give the read-time state';
 COMMENT ON COLUMN @extschema@.flag.resolution IS
-    'why the flag closed: done (the action was recorded), cleared, episode_ended, deceased, exempt, rule_disabled';
+    'why the flag closed (clinical-rules.md §7.17): done (a qualifying action fact in the flag''s window, named by action_table and action_id), cleared (the condition no longer holds), corrected (the fact that raised it was deleted or corrected), episode_ended, deceased, exempt, not_in_scope, rule_disabled';
 COMMENT ON COLUMN @extschema@.flag.action_at IS
     'for resolution done: when the action was done (the fact''s own time; resolved_at is when careflags learned of it, which may be later for imported history)';
+COMMENT ON COLUMN @extschema@.flag.trigger_at IS
+    'the time of the fact the flag''s due time counts from (episode start, fall, result, weight, last action); an action counts for the flag from then on';
+COMMENT ON COLUMN @extschema@.flag.action_table IS
+    'for resolution done: the table of the action fact (assessment, medication_review, care_plan)';
+COMMENT ON COLUMN @extschema@.flag.action_id IS
+    'for resolution done: the id of the action fact in action_table (assessment_id, review_id, plan_id)';
 CREATE UNIQUE INDEX flag_one_open ON @extschema@.flag (patient_id, rule_id) WHERE resolved_at IS NULL;
+-- flags resolved done that name their action: re-checked when the patient's facts change
+CREATE INDEX flag_done_action ON @extschema@.flag (patient_id, flag_id) WHERE action_id IS NOT NULL;
 CREATE INDEX flag_open_unit ON @extschema@.flag (unit_id, severity, due_at) WHERE resolved_at IS NULL;
 CREATE INDEX flag_resolved ON @extschema@.flag (resolved_at) WHERE resolved_at IS NOT NULL;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.flag', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.flag_flag_id_seq', '');
 COMMENT ON SEQUENCE @extschema@.flag_flag_id_seq IS 'ids of careflags.flag (saved by pg_dump)';
 
--- The state a nurse sees, at a given time (clinical-rules.md §7.2).
+-- When a flag becomes due soon: due_from minus its window, the window's days
+-- and months counted in careflags.timezone (§7.1, §7.15), never the reading
+-- session's TimeZone.
+CREATE FUNCTION @extschema@.due_soon_from(due_from timestamptz, due_soon_window interval)
+    RETURNS timestamptz
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN ((due_from AT TIME ZONE
+             COALESCE(NULLIF(pg_catalog.current_setting('careflags.timezone', true), ''), 'Europe/Oslo'))
+            OPERATOR(pg_catalog.-) due_soon_window)
+           AT TIME ZONE COALESCE(NULLIF(pg_catalog.current_setting('careflags.timezone', true), ''), 'Europe/Oslo');
+COMMENT ON FUNCTION @extschema@.due_soon_from(timestamptz, interval) IS
+    'due_from - due_soon_window in careflags.timezone (calendar days keep their local time across a daylight-saving change): when a flag becomes due soon';
+
+-- The state a nurse sees, at a given time (clinical-rules.md §7.2).  STABLE:
+-- it reads careflags.timezone, so the same flag has the same state for every
+-- reader whatever the session's TimeZone (§7.15).
 CREATE FUNCTION @extschema@.flag_state(due_from timestamptz, due_at timestamptz,
                                        due_soon_window interval, at timestamptz)
     RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     RETURN CASE
         WHEN at OPERATOR(pg_catalog.>=) due_at THEN 'overdue'
         WHEN at OPERATOR(pg_catalog.>=) due_from THEN 'due'
-        WHEN at OPERATOR(pg_catalog.>=) (due_from OPERATOR(pg_catalog.-) due_soon_window) THEN 'due_soon'
+        WHEN at OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(due_from, due_soon_window) THEN 'due_soon'
         ELSE 'upcoming'
     END;
 COMMENT ON FUNCTION @extschema@.flag_state(timestamptz, timestamptz, interval, timestamptz) IS
-    'upcoming before due_from - window, due_soon within the window, due from due_from, overdue from due_at';
+    'upcoming before due_from - window (in careflags.timezone), due_soon within the window, due from due_from, overdue from due_at';
 
 -- pg_restore loads the facts before the flags, and the evaluation triggers
 -- raise flags as the facts arrive.  When the saved flags then come in, the

@@ -128,7 +128,7 @@ CREATE FUNCTION @extschema@.check_consistency()
     RETURNS TABLE (patient_id bigint, rule_id text, difference text)
     LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_check_consistency';
 COMMENT ON FUNCTION @extschema@.check_consistency() IS
-    'every difference between the stored open flags and a fresh evaluation; empty when flags are true';
+    'every difference between the stored flags and a fresh evaluation: open flags, and flags resolved done whose action fact no longer qualifies; empty when flags are true';
 
 CREATE FUNCTION @extschema@.tick(OUT patients_reevaluated integer, OUT flags_notified bigint)
     LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_tick';

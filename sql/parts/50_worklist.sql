@@ -35,7 +35,7 @@ SELECT f.flag_id,
   LEFT JOIN @extschema@.unit u ON u.unit_id OPERATOR(pg_catalog.=) f.unit_id
  WHERE f.resolved_at IS NULL
    AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) @extschema@.clock())
-   AND @extschema@.clock() OPERATOR(pg_catalog.>=) (f.due_from OPERATOR(pg_catalog.-) f.due_soon_window)
+   AND @extschema@.clock() OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(f.due_from, f.due_soon_window)
  ORDER BY f.severity, f.due_at, f.flag_id;
 COMMENT ON VIEW @extschema@.worklist IS
     'open flags a nurse should act on now (due soon, due, overdue; not snoozed), for the caller''s units, by severity then due time; state is computed at read time';
@@ -71,7 +71,7 @@ CREATE TABLE @extschema@.audit (
     audit_id    bigint PRIMARY KEY,
     patient_id  bigint NOT NULL,
     flag_id     bigint NOT NULL,
-    action      text NOT NULL CHECK (action OPERATOR(pg_catalog.=) ANY (ARRAY['acknowledge', 'snooze', 'exempt'])),
+    action      text NOT NULL CHECK (action OPERATOR(pg_catalog.=) ANY (ARRAY['acknowledge', 'snooze', 'exempt', 'reopen', 'correct_resolution'])),
     actor       name NOT NULL,
     acted_at    timestamptz NOT NULL,
     detail      jsonb NOT NULL,
@@ -79,7 +79,7 @@ CREATE TABLE @extschema@.audit (
     hash        bytea NOT NULL
 );
 COMMENT ON TABLE @extschema@.audit IS
-    'who acknowledged, snoozed or exempted which flag, and when; each row''s hash is SHA-256 over the previous row''s hash and its own content, so careflags.verify_audit() finds any change, removal or reordering';
+    'who acknowledged, snoozed or exempted which flag, and when (and careflags'' own reopening of a flag or correction of its resolution when the action fact it named was deleted or corrected); each row''s hash is SHA-256 over the previous row''s hash and its own content, so careflags.verify_audit() finds any change, removal or reordering';
 CREATE INDEX audit_flag ON @extschema@.audit (patient_id, flag_id);
 CREATE SEQUENCE @extschema@.audit_id_seq OWNED BY @extschema@.audit.audit_id;
 COMMENT ON SEQUENCE @extschema@.audit_id_seq IS 'audit ids, taken under the audit lock so that they follow the chain (saved by pg_dump)';

@@ -20,10 +20,10 @@ SELECT ok(NOT cft.is_open((SELECT id FROM a), 'fall_risk.assessment.admission'),
 -- fall_risk.assessment.repeat: 6 months after the last assessment
 SELECT is(cft.due((SELECT id FROM a), 'fall_risk.assessment.repeat'),
           '2026-09-10 10:00:00 .. 2026-09-10 10:00:00', 'repeat 6 months later (summer time kept as local time)');
-SELECT cft.at('2026-08-27 09:59+02');
-SELECT is(cft.state((SELECT id FROM a), 'fall_risk.assessment.repeat'), 'upcoming', 'upcoming until 14 days before');
-SELECT cft.at('2026-08-27 10:00+02');
-SELECT is(cft.state((SELECT id FROM a), 'fall_risk.assessment.repeat'), 'due_soon', 'due soon 14 days before');
+SELECT cft.at('2026-09-03 09:59+02');
+SELECT is(cft.state((SELECT id FROM a), 'fall_risk.assessment.repeat'), 'upcoming', 'upcoming until 7 days before (§7.2)');
+SELECT cft.at('2026-09-03 10:00+02');
+SELECT is(cft.state((SELECT id FROM a), 'fall_risk.assessment.repeat'), 'due_soon', 'due soon 7 days before');
 SELECT cft.at('2026-03-10 12:00+01');
 
 -- fall_risk.assessment.after_fall: a fall after the last assessment

@@ -28,7 +28,8 @@ SELECT is(cft.state((SELECT id FROM h), 'nutrition.screening.repeat_home_service
 SELECT cft.at('2026-09-15 12:00+02');
 SELECT cft.screen((SELECT id FROM h), '2026-09-15 11:00+02', 3);
 SELECT ok(NOT cft.is_open((SELECT id FROM h), 'nutrition.screening.repeat_home_services'), 'at risk: no repeat flag');
-SELECT is(cft.resolution((SELECT id FROM h), 'nutrition.screening.repeat_home_services'), 'cleared', 'resolved as cleared');
+SELECT is(cft.resolution((SELECT id FROM h), 'nutrition.screening.repeat_home_services'), 'done',
+          'resolved as done: the screening it asked for was made (§7.17)');
 
 -- nutrition.plan.evaluation_home_services: 6 months after the plan
 SELECT cft.at('2026-09-20 12:00+02');
