@@ -10,7 +10,17 @@
  *	  - due_at >= due_from when the rule's intervals are non-negative (the
  *		flag table's CHECK flag_due_order would otherwise refuse the row);
  *	  - next_check is after now (or CF_TIME_NEVER);
- *	  - scratch memory is only what the ops handed out (AddressSanitizer).
+ *	  - scratch memory is only what the ops handed out (AddressSanitizer);
+ *	  and of the reconciliation decision (extension/decision.c), for a stored
+ *	  flag decoded from the input against each result:
+ *	  - the kind fits the case (raise or nothing without an open flag; same
+ *		gap or replace for a flag that still applies; resolve otherwise);
+ *	  - done names an action fact that exists, of the rule's kind, at its
+ *		time, inside the window (not before the trigger, not after now);
+ *		every other resolution names none; same gap only without such a fact;
+ *	  - stability: a flag just raised from a result is the same gap when
+ *		decided again against that result, and a flag just resolved done
+ *		keeps its resolution (no flag closes and reopens by itself).
  *	  A violation aborts, so libFuzzer and the stand-alone runner report it.
  *
  *	  Times are kept inside PostgreSQL's finite timestamp range, as stored
@@ -24,6 +34,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "decision.h"
 #include "evaluator.h"
 
 #include <stdio.h>
@@ -242,6 +253,167 @@ rd_interval(Reader *r, bool *nonneg)
 	return iv;
 }
 
+/* Does the action name a fact of the facts, of the rule's kind, at its time? */
+static bool
+action_exists(const CfPatientFacts *f, const CfRule *rule, const CfAction *a)
+{
+	switch (a->kind)
+	{
+		case CF_ACT_ASSESSMENT:
+			for (int i = 0; i < f->n_assessments; i++)
+				if (f->assessments[i].id == a->id)
+					return f->assessments[i].assessed_at == a->at && f->assessments[i].domain == rule->domain;
+			return false;
+		case CF_ACT_REVIEW:
+			for (int i = 0; i < f->n_reviews; i++)
+				if (f->review_ids[i] == a->id)
+					return f->reviews[i] == a->at;
+			return false;
+		case CF_ACT_PLAN:
+			for (int i = 0; i < f->n_plans; i++)
+				if (f->plans[i].id == a->id)
+					return f->plans[i].started_at <= a->at;
+			return false;
+		case CF_ACT_NONE:
+			break;
+	}
+	return false;
+}
+
+/* A resolution is one careflags writes. */
+static bool
+known_resolution(const char *s)
+{
+	static const char *const known[] = {"done", "cleared", "corrected", "episode_ended", "deceased",
+	"exempt", "not_in_scope", "rule_disabled"};
+
+	if (s == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(s, known[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The invariants of a decision that resolves (RESOLVE, REPLACE, RELABEL). */
+static void
+check_resolution(const CfPatientFacts *f, const CfRule *rule, const CfDecision *d,
+				 CfTime from, CfTime now)
+{
+	if (!known_resolution(d->resolution))
+		abort();
+	if (strcmp(d->resolution, "done") == 0)
+	{
+		if (d->action.kind == CF_ACT_NONE || !action_exists(f, rule, &d->action))
+			abort();
+		if (d->action.at > now || (from != CF_TIME_NONE && d->action.at < from))
+			abort();
+	}
+	else if (d->action.kind != CF_ACT_NONE)
+		abort();
+}
+
+/*
+ * Decide a stored flag decoded from the input against the result, and the
+ * stability of flags made from the result itself.
+ */
+static void
+check_decisions(Reader *r, const CfPatientFacts *f, const CfRule *rule, const CfFlagResult *res,
+				CfTime now)
+{
+	CfStoredFlag s;
+	CfDecision	d;
+	CfAction	any;
+	uint8_t		mode = u8(r);
+
+	d = cf_decide_open(rule, NULL, res, f, now);
+	if (d.kind != (res->outcome == CF_OUT_FLAG ? CF_DECIDE_RAISE : CF_DECIDE_NOTHING))
+		abort();
+
+	/* a stored open flag: the result's own, or one from the input */
+	memset(&s, 0, sizeof(s));
+	s.episode_id = (mode & 1) && res->episode ? res->episode->episode_id : (int64_t) (u8(r) % 7);
+	s.due_from = rd_time(r, now);
+	switch ((mode >> 1) % 4)
+	{
+		case 0:
+			s.trigger_at = CF_TIME_NONE;
+			break;
+		case 1:
+			s.trigger_at = f->n_falls ? f->falls[u8(r) % f->n_falls] : rd_time(r, now);
+			break;
+		case 2:
+			s.trigger_at = f->n_assessments ? f->assessments[u8(r) % f->n_assessments].assessed_at : rd_time(r, now);
+			break;
+		default:
+			s.trigger_at = rd_time(r, now);
+			break;
+	}
+	s.action.at = CF_TIME_NONE;
+	d = cf_decide_open(rule, &s, res, f, now);
+	if (res->outcome == CF_OUT_FLAG)
+	{
+		if (d.kind != CF_DECIDE_SAME_GAP && d.kind != CF_DECIDE_REPLACE)
+			abort();
+	}
+	else if (d.kind != CF_DECIDE_RESOLVE)
+		abort();
+	if (d.kind == CF_DECIDE_RESOLVE || d.kind == CF_DECIDE_REPLACE)
+		check_resolution(f, rule, &d, s.trigger_at != CF_TIME_NONE ? s.trigger_at : s.due_from, now);
+	if (d.kind == CF_DECIDE_SAME_GAP &&
+		cf_first_action(rule, f, s.trigger_at != CF_TIME_NONE ? s.trigger_at : s.due_from, false, now, &any) &&
+		(rule->anchor != CF_ANCHOR_LAST_EVENT && rule->anchor != CF_ANCHOR_PLAN_EVALUATION &&
+		 rule->anchor != CF_ANCHOR_MEDICINE_COUNT))
+		abort();				/* an action in the window, yet the same gap */
+
+	/* stability: the flag a result raises is that result's gap */
+	if (res->outcome == CF_OUT_FLAG)
+	{
+		CfStoredFlag raised = {res->episode->episode_id, res->due_from, res->event_at,
+		{CF_ACT_NONE, 0, CF_TIME_NONE}};
+
+		d = cf_decide_open(rule, &raised, res, f, now);
+		if (d.kind != CF_DECIDE_SAME_GAP)
+		{
+			fprintf(stderr, "rule %s (anchor %d): a flag just raised is decided %d (%s)\n",
+					rule->rule_id, (int) rule->anchor, (int) d.kind, d.resolution ? d.resolution : "");
+			abort();
+		}
+	}
+
+	/* stability: a flag resolved done keeps its resolution */
+	d = cf_decide_open(rule, &s, res, f, now);
+	if ((d.kind == CF_DECIDE_RESOLVE || d.kind == CF_DECIDE_REPLACE) && strcmp(d.resolution, "done") == 0)
+	{
+		CfStoredFlag done = s;
+		CfDecision	again;
+
+		done.action = d.action;
+		again = cf_decide_done(rule, &done, res, f, now);
+		if (again.kind != CF_DECIDE_KEEP)
+		{
+			fprintf(stderr, "rule %s (anchor %d): a flag just resolved done is decided %d\n",
+					rule->rule_id, (int) rule->anchor, (int) again.kind);
+			abort();
+		}
+	}
+
+	/* a done flag naming any fact: keep, reopen (only when the rule applies) or relabel */
+	s.action.kind = (CfActionKind) (1 + u8(r) % 3);
+	s.action.id = 1000 * (int64_t) s.action.kind + u8(r) % 10;
+	s.action.at = rd_time(r, now);
+	d = cf_decide_done(rule, &s, res, f, now);
+	if (d.kind == CF_DECIDE_REOPEN)
+	{
+		if (res->outcome != CF_OUT_FLAG)
+			abort();
+	}
+	else if (d.kind == CF_DECIDE_RELABEL)
+		check_resolution(f, rule, &d, s.trigger_at != CF_TIME_NONE ? s.trigger_at : s.due_from, now);
+	else if (d.kind != CF_DECIDE_KEEP || !action_exists(f, rule, &s.action))
+		abort();
+}
+
 /* Run one input; aborts when an invariant does not hold. */
 int
 cf_fuzz_one(const uint8_t *data, size_t size)
@@ -255,6 +427,7 @@ cf_fuzz_one(const uint8_t *data, size_t size)
 	CfMeasurement me[MAX_ITEMS];
 	CfMedication md[MAX_ITEMS];
 	CfTime		rv[MAX_ITEMS];
+	int64_t		rvid[MAX_ITEMS];
 	CfPlan		pl[MAX_ITEMS];
 	CfTime		fa[MAX_ITEMS];
 	CfExemption ex[MAX_ITEMS];
@@ -299,6 +472,8 @@ cf_fuzz_one(const uint8_t *data, size_t size)
 		as[i].total = (double) (int8_t) u8(r);
 	}
 	SORT_BY(as, f.n_assessments, assessed_at);
+	for (int i = 0; i < f.n_assessments; i++)
+		as[i].id = 1000 + i;
 	f.n_measurements = u8(r) % MAX_ITEMS;
 	for (int i = 0; i < f.n_measurements; i++)
 	{
@@ -325,6 +500,8 @@ cf_fuzz_one(const uint8_t *data, size_t size)
 	for (int i = 0; i < f.n_reviews; i++)
 		rv[i] = rd_time(r, now);
 	qsort(rv, f.n_reviews, sizeof(CfTime), cmp_time);
+	for (int i = 0; i < f.n_reviews; i++)
+		rvid[i] = 2000 + i;
 	f.n_plans = u8(r) % 8;
 	for (int i = 0; i < f.n_plans; i++)
 	{
@@ -338,6 +515,8 @@ cf_fuzz_one(const uint8_t *data, size_t size)
 			pl[i].last_evaluated_at = pl[i].started_at;
 	}
 	SORT_BY(pl, f.n_plans, started_at);
+	for (int i = 0; i < f.n_plans; i++)
+		pl[i].id = 3000 + i;
 	f.n_falls = u8(r) % 8;
 	for (int i = 0; i < f.n_falls; i++)
 		fa[i] = rd_time(r, now);
@@ -357,6 +536,7 @@ cf_fuzz_one(const uint8_t *data, size_t size)
 	f.measurements = me;
 	f.medications = md;
 	f.reviews = rv;
+	f.review_ids = rvid;
 	f.plans = pl;
 	f.falls = fa;
 	f.exemptions = ex;
@@ -405,6 +585,9 @@ cf_fuzz_one(const uint8_t *data, size_t size)
 	}
 	if (next_check != CF_TIME_NEVER && next_check <= now)
 		abort();
+
+	for (int i = 0; i < n_rules; i++)
+		check_decisions(r, &f, &rules[i], &results[i], now);
 
 	for (int i = 0; i < arena.n; i++)
 		free(arena.blocks[i]);

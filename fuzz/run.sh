@@ -4,7 +4,9 @@
 #   fuzz/run.sh [RESULT_FILE]     FUZZ_SECONDS (20), UNIT_INPUTS (20000)
 #
 # 1. evaluator_unit (gcc -Werror) and evaluator_asan (-fsanitize=address,
-#    undefined, no recovery) run the fixed and pseudo-random inputs;
+#    undefined, no recovery) run the fixed and pseudo-random inputs (the
+#    evaluator and the reconciliation decision); decision_test runs the
+#    decision's unit cases (under the sanitizers too);
 # 2. evaluator_fuzz (libFuzzer) runs FUZZ_SECONDS from an empty corpus with
 #    a 5 s per-input timeout (a hang is a failure) and 1 GB RSS limit.
 # Appends "fuzz <TAB> measure <TAB> value" lines to RESULT_FILE (for
@@ -20,6 +22,9 @@ if make -s unit asan fuzz >build.log 2>&1; then res built 1; else res built 0; c
 rm -f build.log
 set +e
 ./evaluator_unit -n "$UNIT_INPUTS" >/dev/null 2>&1; res unit_exit $?
+./decision_test >decision.log 2>&1; res decision_unit_exit $?
+res decision_unit_cases "$(grep -c '^ok - ' decision.log)"
+rm -f decision.log
 ./evaluator_asan -n "$UNIT_INPUTS" >/dev/null 2>asan.log; rc=$?
 set -e
 res asan_exit $rc
