@@ -55,7 +55,7 @@ VALUES
  ('medication_review.fall_risk_drugs', 'medication_review', 'fall', 'Medication review: fall-risk-increasing drugs', '{nursing_home_long_term,nursing_home_short_term,home_nursing,home_services,gp}', 18, '0', '0', '7 days', NULL, 1),
  ('medication_review.excessive_polypharmacy', 'medication_review', 'medicine_count', 'Medication review (10 or more medicines)', '{nursing_home_long_term,nursing_home_short_term,home_nursing,home_services,gp}', 18, '0', '7 days', '7 days', 10, 1),
  ('fall_risk.assessment.admission', 'fall_risk', 'episode_start', 'Fall-risk assessment at admission', '{nursing_home_long_term,nursing_home_short_term,home_nursing}', 18, '7 days', '7 days', '7 days', NULL, 1),
- ('fall_risk.assessment.repeat', 'fall_risk', 'last_event', 'Repeat fall-risk assessment', '{nursing_home_long_term,nursing_home_short_term,home_nursing}', 18, '6 months', '14 days', '7 days', NULL, 2),
+ ('fall_risk.assessment.repeat', 'fall_risk', 'last_event', 'Repeat fall-risk assessment', '{nursing_home_long_term,nursing_home_short_term,home_nursing}', 18, '6 months', '7 days', '7 days', NULL, 2),
  ('fall_risk.assessment.after_fall', 'fall_risk', 'fall', 'Fall-risk assessment after a fall', '{nursing_home_long_term,nursing_home_short_term,home_nursing,home_services,gp}', 18, '0', '0', '7 days', NULL, 1),
  ('fall_risk.high.no_plan', 'fall_risk', 'risk_result', 'Fall-prevention plan missing', '{nursing_home_long_term,nursing_home_short_term,home_nursing,home_services,gp}', 18, '0', '0', '7 days', NULL, 1);
 COMMENT ON VIEW baseline.rule IS 'the default rules, written out by hand';
@@ -140,15 +140,37 @@ FROM baseline.in_scope s
 LEFT JOIN baseline.last_event l ON l.patient_id = s.patient_id AND l.domain = s.domain
 WHERE s.anchor = 'episode_start' AND l.ep_at IS NULL;
 
+-- A fall after the last fall-risk assessment (with none: in the episode or
+-- the 12 months before it), unless the admission assessment is still open.
+CREATE VIEW baseline.flag_after_fall AS
+WITH a AS (
+    SELECT s.patient_id, s.rule_id, s.domain, s.follow_up, s.now, l.all_at AS last_assessed,
+           baseline.add(s.started_at, interval '-12 months') AS year_before
+    FROM baseline.in_scope s
+    LEFT JOIN baseline.last_event l ON l.patient_id = s.patient_id AND l.domain = 'fall_risk'
+    LEFT JOIN baseline.flag_episode_start adm ON adm.patient_id = s.patient_id
+                                             AND adm.rule_id = 'fall_risk.assessment.admission'
+    WHERE s.rule_id = 'fall_risk.assessment.after_fall' AND adm.patient_id IS NULL
+)
+SELECT a.patient_id, a.rule_id, a.domain, pg_catalog.min(x.fell_at) AS due_from,
+       baseline.add(pg_catalog.min(x.fell_at), a.follow_up) AS due_at
+FROM a
+JOIN careflags.fall x ON x.patient_id = a.patient_id AND x.fell_at <= a.now
+                     AND CASE WHEN a.last_assessed IS NOT NULL THEN x.fell_at > a.last_assessed
+                              ELSE x.fell_at >= a.year_before END
+GROUP BY a.patient_id, a.rule_id, a.domain, a.follow_up;
+
 -- Repeat rules: the interval after the last event of the episode (none: the
--- admission rule covers the gap; nutrition at risk: the plan rules take over).
+-- admission rule covers the gap; nutrition at risk: the plan rules take over;
+-- fall risk: no repeat assessment while the after-fall one is open, §7.4).
 CREATE VIEW baseline.flag_last_event AS
 SELECT s.patient_id, s.rule_id, s.domain,
        baseline.add(l.ep_at, s.due_interval) AS due_from, baseline.add(l.ep_at, s.due_interval) AS due_at
 FROM baseline.in_scope s
 JOIN baseline.last_event l ON l.patient_id = s.patient_id AND l.domain = s.domain AND l.ep_at IS NOT NULL
 WHERE s.anchor = 'last_event'
-  AND NOT (s.domain = 'nutrition' AND l.ep_at_risk);
+  AND NOT (s.domain = 'nutrition' AND l.ep_at_risk)
+  AND NOT (s.domain = 'fall_risk' AND EXISTS (SELECT FROM baseline.flag_after_fall af WHERE af.patient_id = s.patient_id));
 
 -- Plan rules: the last scored result of the episode is at risk and no plan
 -- of the kind has been in force since.
@@ -164,7 +186,7 @@ WHERE s.anchor = 'risk_result'
                     AND (c.ended_at IS NULL OR c.ended_at > l.ep_scored_at));
 
 -- Plan evaluation: the interval after the last evaluation (or the start) of
--- the plan in force that started last.
+-- the plan in force made or evaluated last.
 CREATE VIEW baseline.flag_plan_evaluation AS
 SELECT s.patient_id, s.rule_id, s.domain,
        baseline.add(p.last, s.due_interval) AS due_from, baseline.add(p.last, s.due_interval) AS due_at
@@ -172,7 +194,10 @@ FROM baseline.in_scope s
 JOIN (SELECT c.patient_id, c.kind,
              CASE WHEN c.last_evaluated_at > c.started_at AND c.last_evaluated_at <= ce.now
                   THEN c.last_evaluated_at ELSE c.started_at END AS last,
-             pg_catalog.row_number() OVER (PARTITION BY c.patient_id, c.kind ORDER BY c.started_at DESC) AS rn
+             pg_catalog.row_number() OVER (PARTITION BY c.patient_id, c.kind
+                                           ORDER BY CASE WHEN c.last_evaluated_at > c.started_at AND c.last_evaluated_at <= ce.now
+                                                         THEN c.last_evaluated_at ELSE c.started_at END DESC,
+                                                    c.started_at DESC) AS rn
       FROM careflags.care_plan c
       JOIN baseline.current_episode ce ON ce.patient_id = c.patient_id
       WHERE c.started_at <= ce.now AND (c.ended_at IS NULL OR c.ended_at > ce.now)) p
@@ -269,26 +294,6 @@ WITH c AS (
 )
 SELECT patient_id, rule_id, domain, due AS due_from, baseline.add(due, follow_up) AS due_at FROM d;
 
--- A fall after the last fall-risk assessment (with none: in the episode or
--- the 12 months before it), unless the admission assessment is still open.
-CREATE VIEW baseline.flag_after_fall AS
-WITH a AS (
-    SELECT s.patient_id, s.rule_id, s.domain, s.follow_up, s.now, l.all_at AS last_assessed,
-           baseline.add(s.started_at, interval '-12 months') AS year_before
-    FROM baseline.in_scope s
-    LEFT JOIN baseline.last_event l ON l.patient_id = s.patient_id AND l.domain = 'fall_risk'
-    LEFT JOIN baseline.flag_episode_start adm ON adm.patient_id = s.patient_id
-                                             AND adm.rule_id = 'fall_risk.assessment.admission'
-    WHERE s.rule_id = 'fall_risk.assessment.after_fall' AND adm.patient_id IS NULL
-)
-SELECT a.patient_id, a.rule_id, a.domain, pg_catalog.min(x.fell_at) AS due_from,
-       baseline.add(pg_catalog.min(x.fell_at), a.follow_up) AS due_at
-FROM a
-JOIN careflags.fall x ON x.patient_id = a.patient_id AND x.fell_at <= a.now
-                     AND CASE WHEN a.last_assessed IS NOT NULL THEN x.fell_at > a.last_assessed
-                              ELSE x.fell_at >= a.year_before END
-GROUP BY a.patient_id, a.rule_id, a.domain, a.follow_up;
-
 -- High fall risk (the last scored assessment) or a fall in 12 months, a FRID
 -- in use, and no medication review since.
 CREATE VIEW baseline.flag_fall_risk_drugs AS
@@ -313,11 +318,15 @@ WHERE t.trig IS NOT NULL
   AND NOT EXISTS (SELECT FROM careflags.medication_review r
                   WHERE r.patient_id = t.patient_id AND r.reviewed_at <= t.now AND r.reviewed_at >= t.trig);
 
--- All open flags.  A flag is never due before its episode started.
+-- All open flags.  A flag is never due before its episode started; an event
+-- or plan rule whose trigger predates the start is due from the start, with
+-- its follow-up time after it (§7.2).
 CREATE VIEW baseline.flag AS
 SELECT f.patient_id, f.rule_id, f.domain, ce.episode_id, ce.unit_id, ce.setting, r.severity, r.title,
        GREATEST(f.due_from, ce.started_at) AS due_from,
-       GREATEST(f.due_at, f.due_from, ce.started_at) AS due_at,
+       CASE WHEN f.due_from < ce.started_at AND r.anchor IN ('risk_result', 'weight_series', 'medicine_count', 'fall')
+            THEN baseline.add(ce.started_at, r.follow_up)
+            ELSE GREATEST(f.due_at, f.due_from, ce.started_at) END AS due_at,
        r.due_soon_window
 FROM (SELECT * FROM baseline.flag_episode_start
       UNION ALL SELECT * FROM baseline.flag_last_event
@@ -335,13 +344,13 @@ COMMENT ON VIEW baseline.flag IS 'the open flags of the default rules, computed 
 CREATE VIEW baseline.worklist AS
 SELECT f.patient_id, p.display_name AS patient, f.unit_id, u.name AS unit, f.rule_id, f.title, f.severity,
        CASE WHEN c.now >= f.due_at THEN 'overdue' WHEN c.now >= f.due_from THEN 'due'
-            WHEN c.now >= f.due_from - f.due_soon_window THEN 'due_soon' ELSE 'upcoming' END AS state,
+            WHEN c.now >= baseline.add(f.due_from, -f.due_soon_window) THEN 'due_soon' ELSE 'upcoming' END AS state,
        f.due_from, f.due_at
 FROM baseline.flag f
 JOIN careflags.patient p ON p.patient_id = f.patient_id
 LEFT JOIN careflags.unit u ON u.unit_id = f.unit_id
 CROSS JOIN (SELECT baseline.clock() AS now) c
-WHERE c.now >= f.due_from - f.due_soon_window
+WHERE c.now >= baseline.add(f.due_from, -f.due_soon_window)
 ORDER BY f.severity, f.due_at, f.patient_id, f.rule_id;
 COMMENT ON VIEW baseline.worklist IS 'what a nurse should act on now, by severity then due time; filter by unit_id';
 
