@@ -147,12 +147,17 @@ check_worker(CheckState *st)
 {
 	PGresult   *res = cf_query_soft(st->conn,
 									"SELECT count(*) FILTER (WHERE datname = current_database()), "
-									"       string_agg(DISTINCT datname, ', ') FILTER (WHERE datname <> current_database()) "
+									"       string_agg(DISTINCT datname, ', ') FILTER (WHERE datname <> current_database()), "
+									"       max(pg_catalog.substr(query, 37)) FILTER (WHERE datname = current_database() "
+									"           AND query LIKE 'careflags worker: last pass failed: %') "
 									"FROM pg_catalog.pg_stat_activity WHERE backend_type = 'careflags worker'",
 									0, NULL);
 
 	if (res == NULL)
 		report(st, "FAIL", "worker", "could not look: %s", last_error(st->conn));
+	else if (atoi(PQgetvalue(res, 0, 0)) > 0 && !PQgetisnull(res, 0, 2))
+		report(st, "FAIL", "worker", "background worker running, but its last pass failed: %s",
+			   PQgetvalue(res, 0, 2));
 	else if (atoi(PQgetvalue(res, 0, 0)) > 0)
 		report(st, "ok", "worker", "background worker running (%s process%s)", PQgetvalue(res, 0, 0),
 			   atoi(PQgetvalue(res, 0, 0)) == 1 ? "" : "es");

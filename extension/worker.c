@@ -19,8 +19,17 @@
  *	  wake-up, gathering for careflags.worker_queue_delay first, so their
  *	  flags follow within about that time of the commit.
  *
- *	  SIGHUP reloads the settings; SIGTERM ends the worker cleanly.  After an
- *	  error the postmaster restarts it after 10 seconds.
+ *	  Its transactions are read-write by its own choice: a record system's
+ *	  database may set default_transaction_read_only = on (GNUmed does), and
+ *	  the worker overrides that for its own session only.
+ *
+ *	  An error in a pass is logged, the transaction aborted and the worker
+ *	  goes on with the next pass (no crash loop); the error stays visible as
+ *	  the worker's activity in pg_stat_activity ("careflags worker: last
+ *	  pass failed: ..."), which `careflags check` reports, until a pass
+ *	  succeeds.  SIGHUP reloads the settings; SIGTERM ends the worker
+ *	  cleanly.  A FATAL error ends it; the postmaster restarts it after 10
+ *	  seconds.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +46,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -45,6 +55,13 @@
 #include "worker.h"
 
 PGDLLEXPORT void careflags_worker_main(Datum arg);
+
+/* prefix of the worker's activity after a failed pass (cli/check.c reads it) */
+#define CF_WORKER_FAILED "careflags worker: last pass failed: "
+#define CF_WORKER_OK "careflags worker: waiting; last pass succeeded"
+
+/* the last failed pass's message, kept until a pass with a tick succeeds */
+static char last_failure[1024] = "";
 
 void
 cf_worker_register(void)
@@ -101,10 +118,75 @@ run_tick(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/*
+ * The worker's own transactions are read-write whatever the database's
+ * default_transaction_read_only says (GNUmed sets it on for its clients).
+ */
+static void
+force_read_write(void)
+{
+	SetConfigOption("default_transaction_read_only", "off",
+					PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
+ * One pass: the queue, then the tick when it is due.  An error is logged,
+ * its transaction aborted, and its message left as the worker's activity
+ * for `careflags check`; returns false then.
+ */
+static bool
+run_pass(TimestampTz *next_tick, MemoryContext pass_cxt)
+{
+	volatile bool ticked = false;
+
+	MemoryContextSwitchTo(pass_cxt);
+	PG_TRY();
+	{
+		run_queue();
+		if (GetCurrentTimestamp() >= *next_tick)
+		{
+			run_tick();
+			ticked = true;
+			*next_tick = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 (int64) cf_worker_interval * 1000);
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(pass_cxt);
+		edata = CopyErrorData();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(pass_cxt);
+
+		snprintf(last_failure, sizeof(last_failure), "%s%s (SQLSTATE %s)%s%s",
+				 CF_WORKER_FAILED, edata->message ? edata->message : "unknown error",
+				 unpack_sql_state(edata->sqlerrcode),
+				 edata->context ? "; context: " : "",
+				 edata->context ? edata->context : "");
+		/* a failing pass is retried at the next interval, not at once */
+		*next_tick = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												 (int64) cf_worker_interval * 1000);
+		pgstat_report_activity(STATE_IDLE, last_failure);
+		MemoryContextReset(pass_cxt);
+		return false;
+	}
+	PG_END_TRY();
+	if (ticked)
+		last_failure[0] = '\0';
+	pgstat_report_activity(STATE_IDLE, last_failure[0] ? last_failure : CF_WORKER_OK);
+	MemoryContextReset(pass_cxt);
+	return true;
+}
+
 void
 careflags_worker_main(Datum arg)
 {
 	TimestampTz next_tick;
+	MemoryContext pass_cxt;
 	int			rc;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -119,6 +201,9 @@ careflags_worker_main(Datum arg)
 		proc_exit(0);
 	}
 	BackgroundWorkerInitializeConnection(cf_worker_database, NULL, 0);
+	force_read_write();
+	pass_cxt = AllocSetContextCreate(TopMemoryContext, "careflags worker pass",
+									 ALLOCSET_DEFAULT_SIZES);
 	cf_queue_worker_publish();
 	ereport(LOG, (errmsg("careflags worker started in database \"%s\"", cf_worker_database)));
 
@@ -128,15 +213,8 @@ careflags_worker_main(Datum arg)
 		TimestampTz now;
 
 		/* first what writers queued (also what was left before a restart) */
-		run_queue();
+		(void) run_pass(&next_tick, pass_cxt);
 		now = GetCurrentTimestamp();
-		if (now >= next_tick)
-		{
-			run_tick();
-			next_tick = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													(int64) cf_worker_interval * 1000);
-			now = GetCurrentTimestamp();
-		}
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 					   Max(1L, (long) ((next_tick - now) / 1000)), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -158,6 +236,7 @@ careflags_worker_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			force_read_write();
 		}
 	}
 }

@@ -66,7 +66,7 @@ SELECT is((SELECT count(*)::int FROM hints WHERE title = 'Medication review due 
           'clin.get_hints_for_patient returns the medication-review hint');
 SELECT is((SELECT source FROM hints WHERE title = 'Medication review due (careflags)'), 'careflags', 'with source "careflags"');
 SELECT matches((SELECT recommendation FROM hints WHERE title = 'Medication review due (careflags)'),
-               'Medication review: fall-risk-increasing drugs: (due now|overdue)',
+               'Medication review: fall-risk-increasing drugs: (due by|overdue since) [0-9]+ [A-Z][a-z]{2} [0-9]{4}\.',
                'its per-patient text names the fall-risk-drug rule and its state');
 SELECT is((SELECT count(*)::int FROM hints WHERE title = 'Fall risk: assessment or prevention plan due (careflags)'), 1,
           'the high score without a prevention plan also shows the fall-risk hint');

@@ -15,17 +15,33 @@
 -- staff roles need no rights on careflags.*.
 \echo Use "CREATE EXTENSION careflags_gnumed" to load this file. \quit
 
--- GNUmed's schemas must be there.
+-- GNUmed's tables must be there, except while pg_restore (or psql with a
+-- plain dump) rebuilds a GNUmed database: then CREATE EXTENSION runs before
+-- GNUmed's tables exist (with check_function_bodies off), and the triggers on
+-- GNUmed's tables, the hint rows in ref.auto_hint and the site's mapping come
+-- from the dump itself.  In that case nothing below touches GNUmed's tables.
 DO $check$
+DECLARE
+    gnumed boolean := pg_catalog.to_regclass('clin.test_result') IS NOT NULL
+                      AND pg_catalog.to_regclass('ref.auto_hint') IS NOT NULL
+                      AND pg_catalog.to_regclass('dem.identity') IS NOT NULL
+                      AND pg_catalog.to_regclass('ref.lnk_dose2drug') IS NOT NULL;
+    restoring boolean := NOT gnumed
+                         AND pg_catalog.to_regnamespace('clin') IS NOT NULL
+                         AND pg_catalog.to_regnamespace('dem') IS NOT NULL
+                         AND pg_catalog.to_regnamespace('ref') IS NOT NULL
+                         AND pg_catalog.current_setting('check_function_bodies') OPERATOR(pg_catalog.=) 'off';
 BEGIN
-    IF pg_catalog.to_regclass('clin.test_result') IS NULL
-       OR pg_catalog.to_regclass('ref.auto_hint') IS NULL
-       OR pg_catalog.to_regclass('dem.identity') IS NULL
-       OR pg_catalog.to_regclass('ref.lnk_dose2drug') IS NULL THEN
+    IF NOT gnumed AND NOT restoring THEN
         RAISE EXCEPTION 'careflags_gnumed needs a GNUmed v22 database (dem.identity, clin.test_result, ref.lnk_dose2drug, ref.auto_hint not found)'
             USING ERRCODE = 'undefined_table',
                   HINT = 'Install it in the GNUmed database (gnumed_v22) built by gnumed-server''s bootstrap.';
     END IF;
+    IF restoring THEN
+        RAISE NOTICE 'careflags_gnumed: GNUmed''s tables are not restored yet; its triggers, hints and mapping come from the dump';
+    END IF;
+    -- read by the steps below that touch GNUmed's tables (this transaction only)
+    PERFORM pg_catalog.set_config('careflags_gnumed.restoring', restoring::text, true);
 END
 $check$;
 
@@ -140,8 +156,12 @@ INSERT INTO @extschema@.procedure_map (pattern, fact, instrument, plan_kind, cod
     ('\m430193006\M', 'medication_review', NULL, NULL, '430193006', 10, 'default', 'SNOMED CT medication reconciliation'),
     ('medication review|review of medication|medication reconciliation|legemiddelgjennomgang|medikationsanalyse|medikationsüberprüfung',
      'medication_review', NULL, NULL, NULL, 20, 'default', NULL),
-    ('fall[- ]?prevention plan|fallforebygg\w* plan|sturzprophylaxe\w*plan|sturzpräventionsplan', 'care_plan', NULL, 'fall_prevention', NULL, 20, 'default', NULL),
-    ('nutrition(al)? plan|ernæringsplan|ernährungsplan', 'care_plan', NULL, 'nutrition', NULL, 20, 'default', NULL),
+    ('fall[- ]?prevention (care )?plan|plan for fall prevention|fallforebygg\w*\s*(tiltaks|behandlings|pleie)?plan|fallforebyggende tiltak\w*|(tiltaks|pleie|behandlings)plan\W+(for\s+|mot\s+)?(fall\M|fallforebygg\w*|fallrisiko)|plan (for|mot) (fall\M|fallforebygg\w*)|sturzprophylaxe\w*plan|sturzpräventionsplan',
+     'care_plan', NULL, 'fall_prevention', NULL, 20, 'default',
+     'e.g. Fall prevention plan, Fallforebyggende tiltaksplan, Fallforebyggende tiltak, Tiltaksplan fall, Plan for fallforebygging, Sturzprophylaxeplan'),
+    ('nutrition(al)? (care )?plan|plan for nutrition|ern(æ|ae)rings?\w*plan|ern(æ|ae)ring\w*\s+(tiltaks|behandlings|pleie)?plan|ern(æ|ae)ringstiltak|(tiltaks|pleie|behandlings)plan\W+(for\s+)?ern(æ|ae)ring\w*|plan for ern(æ|ae)ring\w*|kostplan|ernährungsplan',
+     'care_plan', NULL, 'nutrition', NULL, 20, 'default',
+     'e.g. Nutrition plan, Ernæringsplan, Individuell ernæringsplan, Ernæringstiltak, Tiltaksplan ernæring, Plan for ernæring, Kostplan, Ernährungsplan'),
     ('\m(414191008|762993000)\M|fall[- ]?risk (assessment|screening)|fallrisikovurdering|sturzrisiko\w*', 'assessment', 'fall_risk_unspecified', NULL, NULL, 30, 'default',
      'an assessment recorded without a score (scores come as test results)'),
     ('nutrition(al)? (risk )?screening|ernæringsscreening|ernährungsscreening', 'assessment', 'nutrition_unspecified', NULL, NULL, 30, 'default', NULL),
@@ -170,8 +190,10 @@ CREATE TABLE @extschema@.settings (
 );
 COMMENT ON TABLE @extschema@.settings IS
     'plugin settings: as_needed_pattern (regular expression on an intake''s schedule that marks it as-needed / PRN)';
-INSERT INTO @extschema@.settings VALUES
-    ('as_needed_pattern', '\m(prn|as needed|when needed|if needed|bei bedarf|b\. ?bed\.?|ved behov)\M');
+-- (in a restore the dump brings the rows)
+INSERT INTO @extschema@.settings
+SELECT 'as_needed_pattern', '\m(prn|as needed|when needed|if needed|bei bedarf|b\. ?bed\.?|ved behov)\M'
+ WHERE pg_catalog.current_setting('careflags_gnumed.restoring') OPERATOR(pg_catalog.=) 'false';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.settings', '');
 
 -- ---------------------------------------------------------------------------
@@ -392,6 +414,17 @@ $$;
 COMMENT ON FUNCTION @extschema@.sync_hospital_stay(integer) IS
     'make the careflags episode of clin.hospital_stay <pk> match it: admission clin_when, discharge, setting and unit of its org unit; no episode when the unit is not a care setting';
 
+-- What each GNUmed test type maps to, kept so that a result does not match
+-- the test type against every mapping pattern (1.1).  Filled on first use,
+-- emptied when test_type_map, a test type or a meta test type changes.
+CREATE TABLE @extschema@.test_type_target (
+    fk_test_type    integer PRIMARY KEY,
+    measurement     careflags.measurement_kind,
+    instrument      careflags.instrument
+);
+COMMENT ON TABLE @extschema@.test_type_target IS
+    'cache of target_of_test_type() per GNUmed test type (both NULL: not mapped); filled on first use, emptied when careflags_gnumed.test_type_map, clin.test_type or clin.meta_test_type change; not dumped';
+
 CREATE FUNCTION @extschema@.sync_test_result(pk_result integer) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -400,10 +433,12 @@ DECLARE
     key text := 'test_result/' OPERATOR(pg_catalog.||) pk_result::text;
     r record;
     t record;
+    old record;
     pid bigint;
     val numeric;
     v_unit text;
     v_factor numeric;
+    have boolean;
 BEGIN
     SELECT tr.clin_when, tr.val_num, tr.val_alpha, tr.fk_type,
            pg_catalog.lower(pg_catalog.btrim(COALESCE(NULLIF(pg_catalog.btrim(tr.val_unit), ''), tt.reference_unit))) AS unit,
@@ -413,22 +448,41 @@ BEGIN
       JOIN clin.test_type tt ON tt.pk OPERATOR(pg_catalog.=) tr.fk_type
       JOIN clin.encounter e ON e.pk OPERATOR(pg_catalog.=) tr.fk_encounter
      WHERE tr.pk OPERATOR(pg_catalog.=) pk_result;
-    IF FOUND THEN
-        SELECT * INTO t FROM @extschema@.target_of_test_type(r.fk_type);
+    have := FOUND;
+    IF have THEN
+        SELECT c.measurement, c.instrument INTO t FROM @extschema@.test_type_target c
+         WHERE c.fk_test_type OPERATOR(pg_catalog.=) r.fk_type;
+        IF NOT FOUND THEN
+            SELECT x.measurement, x.instrument INTO t FROM @extschema@.target_of_test_type(r.fk_type) x;
+            INSERT INTO @extschema@.test_type_target (fk_test_type, measurement, instrument)
+            VALUES (r.fk_type, t.measurement, t.instrument) ON CONFLICT DO NOTHING;
+        END IF;
     END IF;
-    IF NOT FOUND OR (t.measurement IS NULL AND t.instrument IS NULL) THEN
-        PERFORM @extschema@.forget('measurement', key);
-        PERFORM @extschema@.forget('assessment', key);
+    -- Statements that would touch no fact are not run: each write statement
+    -- on a fact table costs careflags' statement triggers.
+    IF NOT have OR (t.measurement IS NULL AND t.instrument IS NULL) THEN
+        IF EXISTS (SELECT FROM careflags.measurement x WHERE x.source_system OPERATOR(pg_catalog.=) 'gnumed' AND x.source_key OPERATOR(pg_catalog.=) key) THEN
+            PERFORM @extschema@.forget('measurement', key);
+        END IF;
+        IF EXISTS (SELECT FROM careflags.assessment x WHERE x.source_system OPERATOR(pg_catalog.=) 'gnumed' AND x.source_key OPERATOR(pg_catalog.=) key) THEN
+            PERFORM @extschema@.forget('assessment', key);
+        END IF;
         RETURN;
     END IF;
     val := r.val_num;
     IF val IS NULL AND r.val_alpha OPERATOR(pg_catalog.~) '^\s*-?[0-9]+([.,][0-9]+)?\s*$' THEN
         val := pg_catalog.replace(pg_catalog.btrim(r.val_alpha), ',', '.')::numeric;
     END IF;
-    pid := @extschema@.ensure_patient(r.fk_patient);
+    SELECT p.patient_id INTO pid FROM careflags.patient p
+     WHERE p.source_system OPERATOR(pg_catalog.=) 'gnumed' AND p.source_key OPERATOR(pg_catalog.=) r.fk_patient::text;
+    IF pid IS NULL THEN
+        pid := @extschema@.ensure_patient(r.fk_patient);
+    END IF;
 
     IF t.measurement IS NOT NULL THEN
-        PERFORM @extschema@.forget('assessment', key);
+        IF EXISTS (SELECT FROM careflags.assessment x WHERE x.source_system OPERATOR(pg_catalog.=) 'gnumed' AND x.source_key OPERATOR(pg_catalog.=) key) THEN
+            PERFORM @extschema@.forget('assessment', key);
+        END IF;
         IF val IS NULL THEN
             RAISE EXCEPTION 'test result % (%) has no numeric value', pk_result, t.measurement
                 USING ERRCODE = 'invalid_parameter_value';
@@ -445,26 +499,45 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Add it to careflags_gnumed.unit_conversion.';
         END IF;
-        PERFORM @extschema@.forget_if_moved('measurement', key, pid);
-        INSERT INTO careflags.measurement AS ms (patient_id, source_system, source_key, kind, value, measured_at)
-        VALUES (pid, 'gnumed', key, t.measurement, val OPERATOR(pg_catalog.*) v_factor, r.clin_when)
-        ON CONFLICT (source_system, source_key) DO UPDATE
-            SET kind = EXCLUDED.kind, value = EXCLUDED.value, measured_at = EXCLUDED.measured_at
-            WHERE (ms.kind, ms.value, ms.measured_at) IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.value, EXCLUDED.measured_at);
+        val := val OPERATOR(pg_catalog.*) v_factor;
+        SELECT ms.patient_id, ms.kind, ms.value, ms.measured_at INTO old FROM careflags.measurement ms
+         WHERE ms.source_system OPERATOR(pg_catalog.=) 'gnumed' AND ms.source_key OPERATOR(pg_catalog.=) key;
+        have := FOUND;
+        IF have AND old.patient_id OPERATOR(pg_catalog.<>) pid THEN
+            PERFORM @extschema@.forget('measurement', key);
+            have := false;
+        END IF;
+        IF NOT have THEN
+            INSERT INTO careflags.measurement (patient_id, source_system, source_key, kind, value, measured_at)
+            VALUES (pid, 'gnumed', key, t.measurement, val, r.clin_when);
+        ELSIF (old.kind, old.value, old.measured_at) IS DISTINCT FROM (t.measurement, val, r.clin_when) THEN
+            UPDATE careflags.measurement ms SET kind = t.measurement, value = val, measured_at = r.clin_when
+             WHERE ms.source_system OPERATOR(pg_catalog.=) 'gnumed' AND ms.source_key OPERATOR(pg_catalog.=) key;
+        END IF;
     ELSE
-        PERFORM @extschema@.forget('measurement', key);
-        PERFORM @extschema@.forget_if_moved('assessment', key, pid);
-        INSERT INTO careflags.assessment AS a (patient_id, source_system, source_key, instrument, assessed_at, total)
-        VALUES (pid, 'gnumed', key, t.instrument, r.clin_when, val)
-        ON CONFLICT (source_system, source_key) DO UPDATE
-            SET instrument = EXCLUDED.instrument, assessed_at = EXCLUDED.assessed_at, total = EXCLUDED.total,
-                items = NULL, band = NULL, at_risk = NULL
-            WHERE (a.instrument, a.assessed_at, a.total) IS DISTINCT FROM (EXCLUDED.instrument, EXCLUDED.assessed_at, EXCLUDED.total);
+        IF EXISTS (SELECT FROM careflags.measurement x WHERE x.source_system OPERATOR(pg_catalog.=) 'gnumed' AND x.source_key OPERATOR(pg_catalog.=) key) THEN
+            PERFORM @extschema@.forget('measurement', key);
+        END IF;
+        SELECT a.patient_id, a.instrument, a.assessed_at, a.total INTO old FROM careflags.assessment a
+         WHERE a.source_system OPERATOR(pg_catalog.=) 'gnumed' AND a.source_key OPERATOR(pg_catalog.=) key;
+        have := FOUND;
+        IF have AND old.patient_id OPERATOR(pg_catalog.<>) pid THEN
+            PERFORM @extschema@.forget('assessment', key);
+            have := false;
+        END IF;
+        IF NOT have THEN
+            INSERT INTO careflags.assessment (patient_id, source_system, source_key, instrument, assessed_at, total)
+            VALUES (pid, 'gnumed', key, t.instrument, r.clin_when, val);
+        ELSIF (old.instrument, old.assessed_at, old.total) IS DISTINCT FROM (t.instrument, r.clin_when, val) THEN
+            UPDATE careflags.assessment a SET instrument = t.instrument, assessed_at = r.clin_when, total = val,
+                   items = NULL, band = NULL, at_risk = NULL
+             WHERE a.source_system OPERATOR(pg_catalog.=) 'gnumed' AND a.source_key OPERATOR(pg_catalog.=) key;
+        END IF;
     END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_test_result(integer) IS
-    'make the careflags measurement or assessment of clin.test_result <pk> match it (test type mapped by test_type_map, value from val_num or a numeric val_alpha, unit converted by unit_conversion, time clin_when)';
+    'make the careflags measurement or assessment of clin.test_result <pk> match it (test type mapped by test_type_map through the test_type_target cache, value from val_num or a numeric val_alpha, unit converted by unit_conversion, time clin_when); runs no statement that would change nothing';
 
 CREATE FUNCTION @extschema@.sync_substance_intake(pk_intake integer) RETURNS void
     LANGUAGE plpgsql
@@ -474,10 +547,14 @@ DECLARE
     key text := 'substance_intake/' OPERATOR(pg_catalog.||) pk_intake::text;
     atc_format constant text := '^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$';
     r record;
+    old record;
     pid bigint;
-    atc text;
+    v_atc text;
     stopped timestamptz;
     prn boolean;
+    v_code text;
+    v_status careflags.medication_status;
+    have boolean;
 BEGIN
     SELECT i.clin_when, i.discontinued, i.duration, i.schedule, i.harmful_use_type,
            s.pk AS pk_substance, s.description AS substance, pg_catalog.upper(pg_catalog.btrim(s.atc)) AS atc_substance,
@@ -492,38 +569,55 @@ BEGIN
      WHERE i.pk OPERATOR(pg_catalog.=) pk_intake;
     -- Harmful use (tobacco, alcohol, ...) is recorded as an intake too: not a medicine.
     IF NOT FOUND OR r.harmful_use_type IS NOT NULL THEN
-        PERFORM @extschema@.forget('medication', key);
+        IF EXISTS (SELECT FROM careflags.medication x WHERE x.source_system OPERATOR(pg_catalog.=) 'gnumed' AND x.source_key OPERATOR(pg_catalog.=) key) THEN
+            PERFORM @extschema@.forget('medication', key);
+        END IF;
         RETURN;
     END IF;
-    pid := @extschema@.ensure_patient(r.fk_patient);
-    atc := CASE WHEN r.atc_substance OPERATOR(pg_catalog.~) atc_format THEN r.atc_substance END;
-    IF atc IS NULL THEN
-        SELECT m.atc INTO atc FROM @extschema@.substance_atc m
+    SELECT pt.patient_id INTO pid FROM careflags.patient pt
+     WHERE pt.source_system OPERATOR(pg_catalog.=) 'gnumed' AND pt.source_key OPERATOR(pg_catalog.=) r.fk_patient::text;
+    IF pid IS NULL THEN
+        pid := @extschema@.ensure_patient(r.fk_patient);
+    END IF;
+    v_atc := CASE WHEN r.atc_substance OPERATOR(pg_catalog.~) atc_format THEN r.atc_substance END;
+    IF v_atc IS NULL THEN
+        SELECT m.atc INTO v_atc FROM @extschema@.substance_atc m
          WHERE m.fk_substance OPERATOR(pg_catalog.=) r.pk_substance
             OR r.substance OPERATOR(pg_catalog.~*) ('^\s*(' OPERATOR(pg_catalog.||) m.substance_pattern OPERATOR(pg_catalog.||) ')\s*$')
          ORDER BY (m.fk_substance IS NULL), m.map_id
          LIMIT 1;
     END IF;
-    IF atc IS NULL AND r.atc_product OPERATOR(pg_catalog.~) atc_format THEN
-        atc := r.atc_product;
+    IF v_atc IS NULL AND r.atc_product OPERATOR(pg_catalog.~) atc_format THEN
+        v_atc := r.atc_product;
     END IF;
     stopped := COALESCE(r.discontinued, r.clin_when OPERATOR(pg_catalog.+) r.duration);
     SELECT COALESCE(r.schedule OPERATOR(pg_catalog.~*) s.value, false) INTO prn
       FROM @extschema@.settings s WHERE s.name OPERATOR(pg_catalog.=) 'as_needed_pattern';
-    PERFORM @extschema@.forget_if_moved('medication', key, pid);
-    INSERT INTO careflags.medication AS md (patient_id, source_system, source_key, atc, code, name, started_at, stopped_at, as_needed, status)
-    VALUES (pid, 'gnumed', key, atc, 'gnumed-substance:' OPERATOR(pg_catalog.||) r.pk_substance::text, r.substance,
-            r.clin_when, stopped, COALESCE(prn, false),
-            (CASE WHEN r.discontinued IS NOT NULL THEN 'stopped' ELSE 'active' END)::careflags.medication_status)
-    ON CONFLICT (source_system, source_key) DO UPDATE
-        SET atc = EXCLUDED.atc, code = EXCLUDED.code, name = EXCLUDED.name, started_at = EXCLUDED.started_at,
-            stopped_at = EXCLUDED.stopped_at, as_needed = EXCLUDED.as_needed, status = EXCLUDED.status
-        WHERE (md.atc, md.code, md.name, md.started_at, md.stopped_at, md.as_needed, md.status)
-              IS DISTINCT FROM (EXCLUDED.atc, EXCLUDED.code, EXCLUDED.name, EXCLUDED.started_at, EXCLUDED.stopped_at, EXCLUDED.as_needed, EXCLUDED.status);
+    prn := COALESCE(prn, false);
+    v_code := 'gnumed-substance:' OPERATOR(pg_catalog.||) r.pk_substance::text;
+    v_status := (CASE WHEN r.discontinued IS NOT NULL THEN 'stopped' ELSE 'active' END)::careflags.medication_status;
+    SELECT md.patient_id, md.atc, md.code, md.name, md.started_at, md.stopped_at, md.as_needed, md.status INTO old
+      FROM careflags.medication md
+     WHERE md.source_system OPERATOR(pg_catalog.=) 'gnumed' AND md.source_key OPERATOR(pg_catalog.=) key;
+    have := FOUND;
+    IF have AND old.patient_id OPERATOR(pg_catalog.<>) pid THEN
+        PERFORM @extschema@.forget('medication', key);
+        have := false;
+    END IF;
+    IF NOT have THEN
+        INSERT INTO careflags.medication (patient_id, source_system, source_key, atc, code, name, started_at, stopped_at, as_needed, status)
+        VALUES (pid, 'gnumed', key, v_atc, v_code, r.substance, r.clin_when, stopped, prn, v_status);
+    ELSIF (old.atc, old.code, old.name, old.started_at, old.stopped_at, old.as_needed, old.status)
+          IS DISTINCT FROM (v_atc, v_code, r.substance, r.clin_when, stopped, prn, v_status) THEN
+        UPDATE careflags.medication md
+           SET atc = v_atc, code = v_code, name = r.substance, started_at = r.clin_when,
+               stopped_at = stopped, as_needed = prn, status = v_status
+         WHERE md.source_system OPERATOR(pg_catalog.=) 'gnumed' AND md.source_key OPERATOR(pg_catalog.=) key;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_substance_intake(integer) IS
-    'make the careflags medication of clin.substance_intake <pk> match it: ATC of the substance, else substance_atc, else the drug product''s; start clin_when; stop discontinued (or start + duration); as-needed from the schedule text; harmful use is no medicine';
+    'make the careflags medication of clin.substance_intake <pk> match it: ATC of the substance, else substance_atc, else the drug product''s; start clin_when; stop discontinued (or start + duration); as-needed from the schedule text; harmful use is no medicine; runs no statement that would change nothing';
 
 CREATE FUNCTION @extschema@.sync_procedure(pk_procedure integer) RETURNS void
     LANGUAGE plpgsql
@@ -656,6 +750,14 @@ DECLARE
     kind text := TG_ARGV[0];
     r record;
 BEGIN
+    -- GNUmed's client writes row by row (insert, then update): careflags
+    -- evaluates the patients this transaction wrote once, at its commit
+    -- (careflags.defer_evaluation), unless careflags_gnumed.evaluate_at_commit
+    -- is off (then after each statement, as for any careflags write).
+    IF pg_catalog.current_setting('careflags.defer_evaluation', true) IS DISTINCT FROM 'on'
+       AND COALESCE(NULLIF(pg_catalog.current_setting('careflags_gnumed.evaluate_at_commit', true), ''), 'on') OPERATOR(pg_catalog.<>) 'off' THEN
+        PERFORM pg_catalog.set_config('careflags.defer_evaluation', 'on', true);
+    END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
     IF kind OPERATOR(pg_catalog.=) 'names' THEN
         PERFORM @extschema@.sync('identity', r.id_identity, pg_catalog.to_jsonb(r));
@@ -666,7 +768,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.on_gnumed_row() IS
-    'AFTER ROW trigger on GNUmed tables (argument: the row kind): maps the row to careflags facts; never raises into GNUmed''s transaction unless careflags.strict';
+    'AFTER ROW trigger on GNUmed tables (argument: the row kind): maps the row to careflags facts, their evaluation deferred to commit (unless careflags_gnumed.evaluate_at_commit = off); never raises into GNUmed''s transaction unless careflags.strict';
 
 -- Changes to rows the mapping reads through: re-map the dependent rows.
 CREATE FUNCTION @extschema@.on_gnumed_reference() RETURNS trigger
@@ -686,7 +788,16 @@ BEGIN
             PERFORM @extschema@.sync(x.k, x.pk);
         END LOOP;
     WHEN 'clin.test_type' THEN
+        DELETE FROM @extschema@.test_type_target c WHERE c.fk_test_type OPERATOR(pg_catalog.=) NEW.pk;
         FOR x IN SELECT t.pk FROM clin.test_result t WHERE t.fk_type OPERATOR(pg_catalog.=) NEW.pk LOOP
+            PERFORM @extschema@.sync('test_result', x.pk);
+        END LOOP;
+    WHEN 'clin.meta_test_type' THEN
+        DELETE FROM @extschema@.test_type_target c
+         WHERE c.fk_test_type OPERATOR(pg_catalog.=) ANY (SELECT tt.pk FROM clin.test_type tt
+                                                          WHERE tt.fk_meta_test_type OPERATOR(pg_catalog.=) NEW.pk);
+        FOR x IN SELECT t.pk FROM clin.test_result t JOIN clin.test_type tt ON tt.pk OPERATOR(pg_catalog.=) t.fk_type
+                  WHERE tt.fk_meta_test_type OPERATOR(pg_catalog.=) NEW.pk LOOP
             PERFORM @extschema@.sync('test_result', x.pk);
         END LOOP;
     WHEN 'dem.org_unit' THEN
@@ -718,7 +829,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.on_gnumed_reference() IS
-    'AFTER UPDATE trigger on GNUmed rows the mapping reads through (encounter moved to another patient, test type, org unit, organisation, substance, drug product): re-maps the rows that depend on them';
+    'AFTER UPDATE trigger on GNUmed rows the mapping reads through (encounter moved to another patient, test type, meta test type, org unit, organisation, substance, drug product): re-maps the rows that depend on them';
 
 -- Triggers on GNUmed tables cannot be extension members; they are marked
 -- DEPENDS ON EXTENSION so that DROP EXTENSION removes them.
@@ -726,6 +837,10 @@ DO $triggers$
 DECLARE
     t record;
 BEGIN
+    -- a restore brings the triggers with the dump
+    IF pg_catalog.current_setting('careflags_gnumed.restoring')::boolean THEN
+        RETURN;
+    END IF;
     FOR t IN SELECT * FROM (VALUES
             ('dem', 'identity', 'identity', 'INSERT OR UPDATE OR DELETE'),
             ('dem', 'names', 'names', 'INSERT OR UPDATE OR DELETE'),
@@ -745,6 +860,7 @@ BEGIN
     FOR t IN SELECT * FROM (VALUES
             ('clin', 'encounter', 'UPDATE OF fk_patient'),
             ('clin', 'test_type', 'UPDATE OF name, abbrev, loinc, fk_meta_test_type'),
+            ('clin', 'meta_test_type', 'UPDATE OF loinc'),
             ('dem', 'org_unit', 'UPDATE OF description, fk_org, fk_category'),
             ('dem', 'org', 'UPDATE OF description, fk_category'),
             ('ref', 'substance', 'UPDATE OF description, atc'),
@@ -776,6 +892,9 @@ DECLARE
     x record;
     ok boolean;
 BEGIN
+    IF 'test_result' OPERATOR(pg_catalog.=) ANY (kinds) THEN
+        DELETE FROM @extschema@.test_type_target;
+    END IF;
     FOREACH kind IN ARRAY kinds LOOP
         mapped := 0;
         quarantined := 0;
@@ -817,12 +936,31 @@ COMMENT ON FUNCTION @extschema@.resync(text[], boolean) IS
     'map every GNUmed row of the given kinds again (backfill at install; after editing GNUmed data with the triggers off), then (recompute) rebuild all flags; returns per kind how many rows mapped and how many were quarantined';
 REVOKE ALL ON FUNCTION @extschema@.resync(text[], boolean) FROM PUBLIC;
 
+-- Whether the triggers on GNUmed's tables are in place (not yet while a
+-- restore loads the data).
+CREATE FUNCTION @extschema@.wired() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                    WHERE t.tgname OPERATOR(pg_catalog.=) 'zzzz_careflags_sync'
+                      AND t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('clin.test_result'))
+$$;
+COMMENT ON FUNCTION @extschema@.wired() IS
+    'true when careflags_gnumed''s triggers are on GNUmed''s tables (false while a restore has not yet recreated them)';
+
 -- Editing a mapping table re-maps what it governs.
 CREATE FUNCTION @extschema@.on_mapping_change() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- not inside CREATE EXTENSION (it backfills at its end), not while a
+    -- restore has not yet put the triggers on GNUmed's tables back
+    IF COALESCE(pg_catalog.current_setting('careflags_gnumed.restoring', true), '') OPERATOR(pg_catalog.<>) ''
+       OR NOT @extschema@.wired() THEN
+        RETURN NULL;
+    END IF;
     PERFORM @extschema@.resync(CASE TG_TABLE_NAME
         WHEN 'setting_map' THEN ARRAY['hospital_stay']
         WHEN 'test_type_map' THEN ARRAY['test_result']
@@ -833,7 +971,7 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.on_mapping_change() IS 'AFTER STATEMENT trigger on the mapping tables: re-maps the GNUmed rows the table governs';
+COMMENT ON FUNCTION @extschema@.on_mapping_change() IS 'AFTER STATEMENT trigger on the mapping tables: re-maps the GNUmed rows the table governs (SECURITY DEFINER: careflags_admin edits the mapping without rights on the facts)';
 CREATE TRIGGER remap AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.setting_map
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.on_mapping_change();
 CREATE TRIGGER remap AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.test_type_map
@@ -862,13 +1000,16 @@ CREATE TABLE @extschema@.hint (
 COMMENT ON TABLE @extschema@.hint IS
     'the GNUmed hints careflags installs in ref.auto_hint, one per flag domain (pk_auto_hint: the installed row); the per-patient reasons and due dates come from the hint''s recommendation query';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.hint', '');
-INSERT INTO @extschema@.hint (domain, title, hint) VALUES
+-- (in a restore the dump brings the rows)
+INSERT INTO @extschema@.hint (domain, title, hint)
+SELECT v.domain::careflags.domain, v.title, v.hint FROM (VALUES
     ('nutrition', 'Nutrition: screening, plan or weight follow-up due (careflags)',
      'careflags found a nutrition task for this patient: a malnutrition risk screening (MST) is missing or due, a nutrition plan is missing or due for evaluation, or the weights show loss. Record the screening score as a test result (e.g. MST) or the plan as a procedure and this reminder clears itself.'),
     ('medication_review', 'Medication review due (careflags)',
      'careflags found that this patient needs a medication review: at admission or yearly in a nursing home, because of many medicines, or because fall-risk-increasing drugs are used together with a high fall risk or a fall. Record the review as a procedure ("medication review") and this reminder clears itself.'),
     ('fall_risk', 'Fall risk: assessment or prevention plan due (careflags)',
-     'careflags found a fall-risk task for this patient: a fall-risk assessment (e.g. Morse Fall Scale) is missing, due again or due after a fall, or a high score has no fall-prevention plan yet. Record the score as a test result or the plan as a procedure and this reminder clears itself.');
+     'careflags found a fall-risk task for this patient: a fall-risk assessment (e.g. Morse Fall Scale) is missing, due again or due after a fall, or a high score has no fall-prevention plan yet. Record the score as a test result or the plan as a procedure and this reminder clears itself.')) AS v(domain, title, hint)
+ WHERE pg_catalog.current_setting('careflags_gnumed.restoring') OPERATOR(pg_catalog.=) 'false';
 
 -- The flags a GNUmed user should see: open, not snoozed, not acknowledged,
 -- and at least due soon (a repeat screening due next month is no reminder yet).
@@ -900,35 +1041,138 @@ $$;
 COMMENT ON FUNCTION @extschema@.hint_applies(integer, text) IS
     'the query of careflags'' GNUmed hints: true when the person has a visible open flag in the domain; only reads stored flags (GNUmed runs hint queries read-only)';
 
+-- Hint text (1.1): one line per flag, at most 140 characters, the due date
+-- once, instruments by their names, every fall-risk drug named.
+CREATE FUNCTION @extschema@.instrument_label(instrument text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE instrument
+        WHEN 'mst' THEN 'MST' WHEN 'mna_sf' THEN 'MNA-SF' WHEN 'must' THEN 'MUST' WHEN 'nrs_2002' THEN 'NRS 2002'
+        WHEN 'nutrition_unspecified' THEN 'nutrition screening' WHEN 'morse' THEN 'Morse' WHEN 'stratify' THEN 'STRATIFY'
+        WHEN 'downton' THEN 'Downton' WHEN 'hendrich_ii' THEN 'Hendrich II' WHEN 'fall_risk_unspecified' THEN 'fall-risk assessment'
+        ELSE instrument END
+$$;
+COMMENT ON FUNCTION @extschema@.instrument_label(text) IS
+    'the name a clinician knows for a careflags instrument code (mna_sf -> MNA-SF, morse -> Morse, ...)';
+
+CREATE FUNCTION @extschema@.short_date(t timestamptz) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN pg_catalog.to_char(t, 'FMDD Mon YYYY');
+COMMENT ON FUNCTION @extschema@.short_date(timestamptz) IS 'a date as hint lines show it: 22 Nov 2026';
+
 CREATE FUNCTION @extschema@.describe_due(due_from timestamptz, due_at timestamptz, due_soon_window interval)
     RETURNS text
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE careflags.flag_state(due_from, due_at, due_soon_window, careflags.clock())
-        WHEN 'overdue' THEN 'overdue since ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_at, 'FMDD FMMonth YYYY')
-        WHEN 'due' THEN 'due now, at the latest by ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_at, 'FMDD FMMonth YYYY')
-        WHEN 'due_soon' THEN 'due soon: from ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_from, 'FMDD FMMonth YYYY')
-                             OPERATOR(pg_catalog.||) ', at the latest by ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_at, 'FMDD FMMonth YYYY')
-        ELSE 'coming up: from ' OPERATOR(pg_catalog.||) pg_catalog.to_char(due_from, 'FMDD FMMonth YYYY')
+        WHEN 'overdue' THEN 'overdue since ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_at)
+        WHEN 'due' THEN 'due by ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_at)
+        WHEN 'due_soon' THEN 'due soon, by ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_at)
+        ELSE 'coming up from ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_from)
     END
 $$;
-COMMENT ON FUNCTION @extschema@.describe_due(timestamptz, timestamptz, interval) IS 'a flag''s due state in plain words (upcoming, due soon, due, overdue) with its dates';
+COMMENT ON FUNCTION @extschema@.describe_due(timestamptz, timestamptz, interval) IS
+    'a flag''s due state in plain words (upcoming, due soon, due, overdue) with one date';
+
+-- Splits a line longer than width at spaces; continuation lines start with
+-- two spaces.
+CREATE FUNCTION @extschema@.wrap(line text, width integer DEFAULT 140) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    out text := '';
+    cur text := '';
+    w text;
+BEGIN
+    IF pg_catalog.length(line) OPERATOR(pg_catalog.<=) width THEN
+        RETURN line;
+    END IF;
+    FOREACH w IN ARRAY pg_catalog.regexp_split_to_array(line, ' ') LOOP
+        IF cur OPERATOR(pg_catalog.<>) '' AND pg_catalog.length(cur) OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.+) pg_catalog.length(w) OPERATOR(pg_catalog.>) width THEN
+            out := out OPERATOR(pg_catalog.||) cur OPERATOR(pg_catalog.||) E'\n';
+            cur := '  ';
+        END IF;
+        IF cur OPERATOR(pg_catalog.=) '' OR cur OPERATOR(pg_catalog.=) '  ' THEN
+            cur := cur OPERATOR(pg_catalog.||) pg_catalog.left(w, width OPERATOR(pg_catalog.-) 2);
+        ELSE
+            cur := cur OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) w;
+        END IF;
+    END LOOP;
+    RETURN out OPERATOR(pg_catalog.||) cur;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.wrap(text, integer) IS
+    'a hint line wrapped at spaces to at most width characters per line (continuation lines indented by two spaces)';
+
+-- The active fall-risk-increasing drugs of a patient, by name, as the
+-- evaluator counts them (careflags.frid_atc prefixes, active at careflags.clock()).
+CREATE FUNCTION @extschema@.frid_names(patient bigint) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.string_agg(x.name, ', ' ORDER BY x.name)
+      FROM (SELECT DISTINCT COALESCE(m.name, m.atc) AS name
+              FROM careflags.medication m
+             WHERE m.patient_id OPERATOR(pg_catalog.=) patient
+               AND m.status OPERATOR(pg_catalog.<>) ALL (ARRAY['cancelled', 'entered_in_error']::careflags.medication_status[])
+               AND NOT (m.stopped_at IS NULL AND m.status OPERATOR(pg_catalog.=) ANY (ARRAY['stopped', 'completed']::careflags.medication_status[]))
+               AND m.started_at OPERATOR(pg_catalog.<=) careflags.clock()
+               AND (m.stopped_at IS NULL OR m.stopped_at OPERATOR(pg_catalog.>) careflags.clock())
+               AND EXISTS (SELECT FROM careflags.frid_atc fa
+                            WHERE pg_catalog.starts_with(m.atc, fa.atc_prefix))) x
+$$;
+COMMENT ON FUNCTION @extschema@.frid_names(bigint) IS 'the names of a patient''s active fall-risk-increasing drugs (careflags.frid_atc), comma-separated';
+
+-- One flag as hint line(s).
+CREATE FUNCTION @extschema@.hint_line(f careflags.flag, rule_title text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reason text := COALESCE(f.reason, '');
+    drugs text;
+    i text;
+BEGIN
+    -- the line states the due date once, from the flag itself
+    reason := pg_catalog.regexp_replace(reason, ';\s*((next |evaluation |review )?due|assess( again)? by)\s[^;]*$', '');
+    -- instruments by their names
+    FOREACH i IN ARRAY pg_catalog.enum_range(NULL::careflags.instrument)::text[] LOOP
+        reason := pg_catalog.regexp_replace(reason, '(^|[( ])' OPERATOR(pg_catalog.||) i OPERATOR(pg_catalog.||) '(?=[ ),;.]|$)',
+                                            '\1' OPERATOR(pg_catalog.||) @extschema@.instrument_label(i), 'g');
+    END LOOP;
+    -- dates as the line's own: 15 Nov 2026
+    reason := pg_catalog.regexp_replace(reason,
+        '\m(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* ([0-9]{4})\M', '\1 \2', 'g');
+    -- a fall-risk-drug reason names one drug: name them all
+    IF reason OPERATOR(pg_catalog.~) ' and .+ \([A-Z][0-9A-Z]*\) in use' THEN
+        drugs := @extschema@.frid_names(f.patient_id);
+        IF drugs IS NOT NULL THEN
+            reason := pg_catalog.regexp_replace(reason, ' and .+ \([A-Z][0-9A-Z]*\) in use', '');
+            reason := reason OPERATOR(pg_catalog.||) '; fall-risk drugs: ' OPERATOR(pg_catalog.||) drugs;
+        END IF;
+    END IF;
+    RETURN @extschema@.wrap('- ' OPERATOR(pg_catalog.||) COALESCE(rule_title, f.rule_id) OPERATOR(pg_catalog.||) ': '
+                            OPERATOR(pg_catalog.||) @extschema@.describe_due(f.due_from, f.due_at, f.due_soon_window)
+                            OPERATOR(pg_catalog.||) CASE WHEN reason OPERATOR(pg_catalog.=) '' THEN '' ELSE '. ' OPERATOR(pg_catalog.||) reason END);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.hint_line(careflags.flag, text) IS
+    'one flag as GNUmed hint text: rule, due state with one date, the reason with instruments by name and every fall-risk drug; lines of at most 140 characters';
 
 CREATE FUNCTION @extschema@.hint_text(pk_identity integer, domain text) RETURNS text
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.string_agg(
-               '- ' OPERATOR(pg_catalog.||) COALESCE(r.title, f.rule_id) OPERATOR(pg_catalog.||) ': '
-               OPERATOR(pg_catalog.||) @extschema@.describe_due(f.due_from, f.due_at, f.due_soon_window)
-               OPERATOR(pg_catalog.||) '. ' OPERATOR(pg_catalog.||) f.reason,
-               E'\n' ORDER BY f.severity, f.due_at, f.rule_id)
+    SELECT pg_catalog.string_agg(@extschema@.hint_line(f, r.title), E'\n' ORDER BY f.severity, f.due_at, f.rule_id)
       FROM @extschema@.visible_flags(hint_text.pk_identity, hint_text.domain) f
       LEFT JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
 $$;
 COMMENT ON FUNCTION @extschema@.hint_text(integer, text) IS
-    'the recommendation query of careflags'' GNUmed hints: one line per visible open flag of the domain with the rule, its due state and dates, and the reason';
+    'the recommendation query of careflags'' GNUmed hints: one line per visible open flag of the domain (rule, due state with one date, reason), each at most 140 characters';
 
 -- Install (or re-install) the hint rows in ref.auto_hint.
 CREATE FUNCTION @extschema@.install_hints() RETURNS void
@@ -971,7 +1215,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION @extschema@.remove_hints() IS 'delete careflags'' hints from GNUmed''s ref.auto_hint';
 
-SELECT @extschema@.install_hints();
+SELECT @extschema@.install_hints() WHERE pg_catalog.current_setting('careflags_gnumed.restoring') OPERATOR(pg_catalog.=) 'false';
 
 -- Hints and GNUmed's staff: hint queries run as the logged-in GNUmed user.
 DO $grants$
@@ -983,6 +1227,7 @@ BEGIN
 END
 $grants$;
 REVOKE ALL ON FUNCTION @extschema@.hint_applies(integer, text), @extschema@.hint_text(integer, text) FROM PUBLIC;
+
 
 -- GNUmed's hint suppression is an acknowledgement of the flags it hides.
 CREATE TABLE @extschema@.suppression_ack (
@@ -1040,11 +1285,125 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.on_suppressed_hint() IS
     'AFTER INSERT trigger on clin.suppressed_hint: a GNUmed user suppressing a careflags hint acknowledges the patient''s visible flags of that domain (careflags.acknowledge); never raises into GNUmed';
-CREATE TRIGGER zzzz_careflags_ack AFTER INSERT ON clin.suppressed_hint
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.on_suppressed_hint();
-ALTER TRIGGER zzzz_careflags_ack ON clin.suppressed_hint DEPENDS ON EXTENSION careflags_gnumed;
-COMMENT ON TRIGGER zzzz_careflags_ack ON clin.suppressed_hint IS
-    'careflags_gnumed: suppressing a careflags hint acknowledges its flags (removed by DROP EXTENSION careflags_gnumed)';
+DO $ack$
+BEGIN
+    IF pg_catalog.current_setting('careflags_gnumed.restoring')::boolean THEN
+        RETURN;
+    END IF;
+    CREATE TRIGGER zzzz_careflags_ack AFTER INSERT ON clin.suppressed_hint
+        FOR EACH ROW EXECUTE FUNCTION @extschema@.on_suppressed_hint();
+    ALTER TRIGGER zzzz_careflags_ack ON clin.suppressed_hint DEPENDS ON EXTENSION careflags_gnumed;
+    COMMENT ON TRIGGER zzzz_careflags_ack ON clin.suppressed_hint IS
+        'careflags_gnumed: suppressing a careflags hint acknowledges its flags (removed by DROP EXTENSION careflags_gnumed)';
+END
+$ack$;
+
+-- ---------------------------------------------------------------------------
+-- The site's mapping outlives the extension (1.1): DROP EXTENSION saves the
+-- site's rows in careflags_gnumed.kept_site_data (an ordinary table, not part
+-- of the extension); the next CREATE EXTENSION puts them back and drops it.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.save_site_data() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    CREATE TABLE IF NOT EXISTS careflags_gnumed.kept_site_data (
+        tbl     text NOT NULL,
+        data    jsonb NOT NULL,
+        kept_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    );
+    COMMENT ON TABLE careflags_gnumed.kept_site_data IS
+        'the site''s careflags_gnumed mapping, hint settings and suppression acknowledgements, saved by DROP EXTENSION careflags_gnumed; the next CREATE EXTENSION careflags_gnumed restores them and drops this table';
+    DELETE FROM careflags_gnumed.kept_site_data;
+    INSERT INTO careflags_gnumed.kept_site_data (tbl, data)
+    SELECT 'setting_map', pg_catalog.to_jsonb(m) FROM @extschema@.setting_map m WHERE m.origin OPERATOR(pg_catalog.=) 'site'
+    UNION ALL SELECT 'test_type_map', pg_catalog.to_jsonb(m) FROM @extschema@.test_type_map m WHERE m.origin OPERATOR(pg_catalog.=) 'site'
+    UNION ALL SELECT 'unit_conversion', pg_catalog.to_jsonb(m) FROM @extschema@.unit_conversion m WHERE m.origin OPERATOR(pg_catalog.=) 'site'
+    UNION ALL SELECT 'procedure_map', pg_catalog.to_jsonb(m) FROM @extschema@.procedure_map m WHERE m.origin OPERATOR(pg_catalog.=) 'site'
+    UNION ALL SELECT 'substance_atc', pg_catalog.to_jsonb(m) FROM @extschema@.substance_atc m
+    UNION ALL SELECT 'settings', pg_catalog.to_jsonb(m) FROM @extschema@.settings m
+    UNION ALL SELECT 'hint', pg_catalog.to_jsonb(m) FROM @extschema@.hint m
+    UNION ALL SELECT 'suppression_ack', pg_catalog.to_jsonb(m) FROM @extschema@.suppression_ack m;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.save_site_data() IS
+    'copies the site''s rows (mapping tables, settings, hint settings, suppression acknowledgements) into careflags_gnumed.kept_site_data, which is not part of the extension (called before DROP EXTENSION)';
+
+CREATE FUNCTION @extschema@.restore_site_data() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF pg_catalog.to_regclass('careflags_gnumed.kept_site_data') IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE $q$
+    WITH k AS (SELECT tbl, data FROM careflags_gnumed.kept_site_data),
+    s1 AS (INSERT INTO @extschema@.setting_map (fk_org_unit, fk_org, category_pattern, setting, unit_id, priority, origin, comment)
+           SELECT r.fk_org_unit, r.fk_org, r.category_pattern, r.setting, r.unit_id, r.priority, 'site', r.comment
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.setting_map, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'setting_map'
+           ON CONFLICT DO NOTHING RETURNING 1),
+    s2 AS (INSERT INTO @extschema@.test_type_map (fk_test_type, loinc, name_pattern, measurement, instrument, priority, origin, comment)
+           SELECT r.fk_test_type, r.loinc, r.name_pattern, r.measurement, r.instrument, r.priority, 'site', r.comment
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.test_type_map, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'test_type_map'
+           RETURNING 1),
+    s3 AS (INSERT INTO @extschema@.unit_conversion (kind, unit, factor, origin)
+           SELECT r.kind, r.unit, r.factor, 'site'
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.unit_conversion, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'unit_conversion'
+           ON CONFLICT DO NOTHING RETURNING 1),
+    s4 AS (INSERT INTO @extschema@.procedure_map (pattern, fact, instrument, plan_kind, code, priority, origin, comment)
+           SELECT r.pattern, r.fact, r.instrument, r.plan_kind, r.code, r.priority, 'site', r.comment
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.procedure_map, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'procedure_map'
+           RETURNING 1),
+    s5 AS (INSERT INTO @extschema@.substance_atc (fk_substance, substance_pattern, atc, comment)
+           SELECT r.fk_substance, r.substance_pattern, r.atc, r.comment
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.substance_atc, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'substance_atc'
+           RETURNING 1),
+    s6 AS (INSERT INTO @extschema@.settings AS s (name, value)
+           SELECT r.name, r.value
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.settings, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'settings'
+           ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value RETURNING 1),
+    s7 AS (UPDATE @extschema@.hint h SET popup_type = r.popup_type, highlight_as_priority = r.highlight_as_priority
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.hint, k.data) r
+            WHERE k.tbl OPERATOR(pg_catalog.=) 'hint' AND h.domain OPERATOR(pg_catalog.=) r.domain RETURNING 1),
+    s8 AS (INSERT INTO @extschema@.suppression_ack
+           SELECT r.* FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.suppression_ack, k.data) r
+            WHERE k.tbl OPERATOR(pg_catalog.=) 'suppression_ack'
+           ON CONFLICT DO NOTHING RETURNING 1)
+    SELECT (SELECT pg_catalog.count(*) FROM s1) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s2)
+           OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s3) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s4)
+           OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s5) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s6)
+           OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s7) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s8)
+    $q$ INTO n;
+    DROP TABLE careflags_gnumed.kept_site_data;
+    RAISE NOTICE 'careflags_gnumed: % rows of the site''s mapping and settings kept from the previous installation restored', n;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.restore_site_data() IS
+    'puts the rows DROP EXTENSION saved in careflags_gnumed.kept_site_data back into the mapping tables and drops that table (called by CREATE EXTENSION); returns how many rows';
+
+-- The site's mapping is edited by careflags' administrators and by GNUmed's
+-- database owner gm-dbo (who administers GNUmed's own reference data); the
+-- re-mapping an edit causes runs as the extension's owner (on_mapping_change).
+DO $admin$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['careflags_admin', 'gm-dbo'] LOOP
+        IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r) THEN
+            EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA @extschema@ TO %I', r);
+            EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.setting_map, @extschema@.test_type_map, '
+                                      '@extschema@.unit_conversion, @extschema@.procedure_map, @extschema@.substance_atc, '
+                                      '@extschema@.settings TO %I', r);
+            EXECUTE pg_catalog.format('GRANT SELECT ON @extschema@.hint, @extschema@.suppression_ack TO %I', r);
+        END IF;
+    END LOOP;
+END
+$admin$;
 
 -- ---------------------------------------------------------------------------
 -- DROP EXTENSION: rows in ref.auto_hint are data, not extension members.
@@ -1060,12 +1419,13 @@ CREATE FUNCTION @extschema@.before_drop_extension() RETURNS event_trigger
 AS $$
 BEGIN
     IF pg_catalog.current_query() OPERATOR(pg_catalog.~*) '\mcareflags(_gnumed)?\M' THEN
+        PERFORM @extschema@.save_site_data();
         PERFORM @extschema@.remove_hints();
     END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.before_drop_extension() IS
-    'ddl_command_start event trigger on DROP EXTENSION: removes careflags'' GNUmed hints when the statement names careflags or careflags_gnumed';
+    'ddl_command_start event trigger on DROP EXTENSION: when the statement names careflags or careflags_gnumed, saves the site''s mapping (save_site_data) and removes careflags'' GNUmed hints';
 CREATE EVENT TRIGGER careflags_gnumed_before_drop ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION') EXECUTE FUNCTION @extschema@.before_drop_extension();
 COMMENT ON EVENT TRIGGER careflags_gnumed_before_drop IS 'removes careflags'' GNUmed hints before DROP EXTENSION careflags_gnumed / careflags';
@@ -1075,6 +1435,10 @@ CREATE FUNCTION @extschema@.after_drop_extension() RETURNS event_trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- the extension is still there: its tables still hold what was saved
+    IF pg_catalog.to_regclass('careflags_gnumed.kept_site_data') IS NOT NULL THEN
+        DROP TABLE careflags_gnumed.kept_site_data;
+    END IF;
     PERFORM @extschema@.install_hints();
 END
 $$;
@@ -1087,4 +1451,7 @@ COMMENT ON EVENT TRIGGER careflags_gnumed_after_drop IS 'puts careflags'' GNUmed
 -- ---------------------------------------------------------------------------
 -- Backfill: the GNUmed database may already hold patients.
 -- ---------------------------------------------------------------------------
-SELECT pg_catalog.count(*) FROM @extschema@.resync();
+-- The site's mapping kept by a previous DROP EXTENSION, then the backfill.
+SELECT @extschema@.restore_site_data() WHERE pg_catalog.current_setting('careflags_gnumed.restoring') OPERATOR(pg_catalog.=) 'false';
+SELECT pg_catalog.count(*) FROM @extschema@.resync() WHERE pg_catalog.current_setting('careflags_gnumed.restoring') OPERATOR(pg_catalog.=) 'false';
+SELECT pg_catalog.set_config('careflags_gnumed.restoring', '', true);

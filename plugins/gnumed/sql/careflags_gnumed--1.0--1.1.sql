@@ -1,0 +1,697 @@
+-- careflags_gnumed 1.0 -> 1.1 (issue 17).  Same objects as a fresh 1.1
+-- install (sql/careflags_gnumed.sql); tests/gnumed/70_upgrade.sql compares them.
+--
+-- - CREATE EXTENSION works inside a restore (pg_restore / psql of a dump),
+--   before GNUmed's tables exist; the mapping's re-map waits for the triggers
+-- - DROP EXTENSION keeps the site's mapping for the next CREATE EXTENSION
+-- - careflags_admin and gm-dbo edit the mapping
+-- - more Norwegian names of nutrition and fall-prevention plans
+-- - GNUmed writes: test-type cache, no statements that change nothing,
+--   evaluation at commit
+-- - hint lines: at most 140 characters, one due date, instruments by name,
+--   every fall-risk drug
+\echo Use "ALTER EXTENSION careflags_gnumed UPDATE TO '1.1'" to load this file. \quit
+
+-- Mapping: plan names (only rows still as 1.0 shipped them).
+
+UPDATE @extschema@.procedure_map
+   SET pattern = 'fall[- ]?prevention (care )?plan|plan for fall prevention|fallforebygg\w*\s*(tiltaks|behandlings|pleie)?plan|fallforebyggende tiltak\w*|(tiltaks|pleie|behandlings)plan\W+(for\s+|mot\s+)?(fall\M|fallforebygg\w*|fallrisiko)|plan (for|mot) (fall\M|fallforebygg\w*)|sturzprophylaxe\w*plan|sturzpräventionsplan',
+       comment = 'e.g. Fall prevention plan, Fallforebyggende tiltaksplan, Fallforebyggende tiltak, Tiltaksplan fall, Plan for fallforebygging, Sturzprophylaxeplan'
+ WHERE origin OPERATOR(pg_catalog.=) 'default' AND plan_kind OPERATOR(pg_catalog.=) 'fall_prevention'
+   AND pattern OPERATOR(pg_catalog.=) 'fall[- ]?prevention plan|fallforebygg\w* plan|sturzprophylaxe\w*plan|sturzpräventionsplan';
+
+UPDATE @extschema@.procedure_map
+   SET pattern = 'nutrition(al)? (care )?plan|plan for nutrition|ern(æ|ae)rings?\w*plan|ern(æ|ae)ring\w*\s+(tiltaks|behandlings|pleie)?plan|ern(æ|ae)ringstiltak|(tiltaks|pleie|behandlings)plan\W+(for\s+)?ern(æ|ae)ring\w*|plan for ern(æ|ae)ring\w*|kostplan|ernährungsplan',
+       comment = 'e.g. Nutrition plan, Ernæringsplan, Individuell ernæringsplan, Ernæringstiltak, Tiltaksplan ernæring, Plan for ernæring, Kostplan, Ernährungsplan'
+ WHERE origin OPERATOR(pg_catalog.=) 'default' AND plan_kind OPERATOR(pg_catalog.=) 'nutrition'
+   AND pattern OPERATOR(pg_catalog.=) 'nutrition(al)? plan|ernæringsplan|ernährungsplan';
+
+
+-- What each GNUmed test type maps to, kept so that a result does not match
+-- the test type against every mapping pattern (1.1).  Filled on first use,
+-- emptied when test_type_map, a test type or a meta test type changes.
+CREATE TABLE @extschema@.test_type_target (
+    fk_test_type    integer PRIMARY KEY,
+    measurement     careflags.measurement_kind,
+    instrument      careflags.instrument
+);
+COMMENT ON TABLE @extschema@.test_type_target IS
+    'cache of target_of_test_type() per GNUmed test type (both NULL: not mapped); filled on first use, emptied when careflags_gnumed.test_type_map, clin.test_type or clin.meta_test_type change; not dumped';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.sync_test_result(pk_result integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key text := 'test_result/' OPERATOR(pg_catalog.||) pk_result::text;
+    r record;
+    t record;
+    old record;
+    pid bigint;
+    val numeric;
+    v_unit text;
+    v_factor numeric;
+    have boolean;
+BEGIN
+    SELECT tr.clin_when, tr.val_num, tr.val_alpha, tr.fk_type,
+           pg_catalog.lower(pg_catalog.btrim(COALESCE(NULLIF(pg_catalog.btrim(tr.val_unit), ''), tt.reference_unit))) AS unit,
+           e.fk_patient
+      INTO r
+      FROM clin.test_result tr
+      JOIN clin.test_type tt ON tt.pk OPERATOR(pg_catalog.=) tr.fk_type
+      JOIN clin.encounter e ON e.pk OPERATOR(pg_catalog.=) tr.fk_encounter
+     WHERE tr.pk OPERATOR(pg_catalog.=) pk_result;
+    have := FOUND;
+    IF have THEN
+        SELECT c.measurement, c.instrument INTO t FROM @extschema@.test_type_target c
+         WHERE c.fk_test_type OPERATOR(pg_catalog.=) r.fk_type;
+        IF NOT FOUND THEN
+            SELECT x.measurement, x.instrument INTO t FROM @extschema@.target_of_test_type(r.fk_type) x;
+            INSERT INTO @extschema@.test_type_target (fk_test_type, measurement, instrument)
+            VALUES (r.fk_type, t.measurement, t.instrument) ON CONFLICT DO NOTHING;
+        END IF;
+    END IF;
+    -- Statements that would touch no fact are not run: each write statement
+    -- on a fact table costs careflags' statement triggers.
+    IF NOT have OR (t.measurement IS NULL AND t.instrument IS NULL) THEN
+        IF EXISTS (SELECT FROM careflags.measurement x WHERE x.source_system OPERATOR(pg_catalog.=) 'gnumed' AND x.source_key OPERATOR(pg_catalog.=) key) THEN
+            PERFORM @extschema@.forget('measurement', key);
+        END IF;
+        IF EXISTS (SELECT FROM careflags.assessment x WHERE x.source_system OPERATOR(pg_catalog.=) 'gnumed' AND x.source_key OPERATOR(pg_catalog.=) key) THEN
+            PERFORM @extschema@.forget('assessment', key);
+        END IF;
+        RETURN;
+    END IF;
+    val := r.val_num;
+    IF val IS NULL AND r.val_alpha OPERATOR(pg_catalog.~) '^\s*-?[0-9]+([.,][0-9]+)?\s*$' THEN
+        val := pg_catalog.replace(pg_catalog.btrim(r.val_alpha), ',', '.')::numeric;
+    END IF;
+    SELECT p.patient_id INTO pid FROM careflags.patient p
+     WHERE p.source_system OPERATOR(pg_catalog.=) 'gnumed' AND p.source_key OPERATOR(pg_catalog.=) r.fk_patient::text;
+    IF pid IS NULL THEN
+        pid := @extschema@.ensure_patient(r.fk_patient);
+    END IF;
+
+    IF t.measurement IS NOT NULL THEN
+        IF EXISTS (SELECT FROM careflags.assessment x WHERE x.source_system OPERATOR(pg_catalog.=) 'gnumed' AND x.source_key OPERATOR(pg_catalog.=) key) THEN
+            PERFORM @extschema@.forget('assessment', key);
+        END IF;
+        IF val IS NULL THEN
+            RAISE EXCEPTION 'test result % (%) has no numeric value', pk_result, t.measurement
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        v_unit := r.unit;
+        IF v_unit IS NULL AND t.measurement OPERATOR(pg_catalog.=) 'bmi' THEN
+            v_factor := 1;
+        ELSE
+            SELECT c.factor INTO v_factor FROM @extschema@.unit_conversion c
+             WHERE c.kind OPERATOR(pg_catalog.=) t.measurement AND c.unit OPERATOR(pg_catalog.=) v_unit;
+        END IF;
+        IF v_factor IS NULL THEN
+            RAISE EXCEPTION 'unit "%" of test result % is not known for %', v_unit, pk_result, t.measurement
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Add it to careflags_gnumed.unit_conversion.';
+        END IF;
+        val := val OPERATOR(pg_catalog.*) v_factor;
+        SELECT ms.patient_id, ms.kind, ms.value, ms.measured_at INTO old FROM careflags.measurement ms
+         WHERE ms.source_system OPERATOR(pg_catalog.=) 'gnumed' AND ms.source_key OPERATOR(pg_catalog.=) key;
+        have := FOUND;
+        IF have AND old.patient_id OPERATOR(pg_catalog.<>) pid THEN
+            PERFORM @extschema@.forget('measurement', key);
+            have := false;
+        END IF;
+        IF NOT have THEN
+            INSERT INTO careflags.measurement (patient_id, source_system, source_key, kind, value, measured_at)
+            VALUES (pid, 'gnumed', key, t.measurement, val, r.clin_when);
+        ELSIF (old.kind, old.value, old.measured_at) IS DISTINCT FROM (t.measurement, val, r.clin_when) THEN
+            UPDATE careflags.measurement ms SET kind = t.measurement, value = val, measured_at = r.clin_when
+             WHERE ms.source_system OPERATOR(pg_catalog.=) 'gnumed' AND ms.source_key OPERATOR(pg_catalog.=) key;
+        END IF;
+    ELSE
+        IF EXISTS (SELECT FROM careflags.measurement x WHERE x.source_system OPERATOR(pg_catalog.=) 'gnumed' AND x.source_key OPERATOR(pg_catalog.=) key) THEN
+            PERFORM @extschema@.forget('measurement', key);
+        END IF;
+        SELECT a.patient_id, a.instrument, a.assessed_at, a.total INTO old FROM careflags.assessment a
+         WHERE a.source_system OPERATOR(pg_catalog.=) 'gnumed' AND a.source_key OPERATOR(pg_catalog.=) key;
+        have := FOUND;
+        IF have AND old.patient_id OPERATOR(pg_catalog.<>) pid THEN
+            PERFORM @extschema@.forget('assessment', key);
+            have := false;
+        END IF;
+        IF NOT have THEN
+            INSERT INTO careflags.assessment (patient_id, source_system, source_key, instrument, assessed_at, total)
+            VALUES (pid, 'gnumed', key, t.instrument, r.clin_when, val);
+        ELSIF (old.instrument, old.assessed_at, old.total) IS DISTINCT FROM (t.instrument, r.clin_when, val) THEN
+            UPDATE careflags.assessment a SET instrument = t.instrument, assessed_at = r.clin_when, total = val,
+                   items = NULL, band = NULL, at_risk = NULL
+             WHERE a.source_system OPERATOR(pg_catalog.=) 'gnumed' AND a.source_key OPERATOR(pg_catalog.=) key;
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.sync_test_result(integer) IS
+    'make the careflags measurement or assessment of clin.test_result <pk> match it (test type mapped by test_type_map through the test_type_target cache, value from val_num or a numeric val_alpha, unit converted by unit_conversion, time clin_when); runs no statement that would change nothing';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.sync_substance_intake(pk_intake integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key text := 'substance_intake/' OPERATOR(pg_catalog.||) pk_intake::text;
+    atc_format constant text := '^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$';
+    r record;
+    old record;
+    pid bigint;
+    v_atc text;
+    stopped timestamptz;
+    prn boolean;
+    v_code text;
+    v_status careflags.medication_status;
+    have boolean;
+BEGIN
+    SELECT i.clin_when, i.discontinued, i.duration, i.schedule, i.harmful_use_type,
+           s.pk AS pk_substance, s.description AS substance, pg_catalog.upper(pg_catalog.btrim(s.atc)) AS atc_substance,
+           pg_catalog.upper(pg_catalog.btrim(p.atc_code)) AS atc_product, e.fk_patient
+      INTO r
+      FROM clin.substance_intake i
+      JOIN ref.lnk_dose2drug l ON l.pk OPERATOR(pg_catalog.=) i.fk_drug_component
+      JOIN ref.dose d ON d.pk OPERATOR(pg_catalog.=) l.fk_dose
+      JOIN ref.substance s ON s.pk OPERATOR(pg_catalog.=) d.fk_substance
+      JOIN ref.drug_product p ON p.pk OPERATOR(pg_catalog.=) l.fk_drug_product
+      JOIN clin.encounter e ON e.pk OPERATOR(pg_catalog.=) i.fk_encounter
+     WHERE i.pk OPERATOR(pg_catalog.=) pk_intake;
+    -- Harmful use (tobacco, alcohol, ...) is recorded as an intake too: not a medicine.
+    IF NOT FOUND OR r.harmful_use_type IS NOT NULL THEN
+        IF EXISTS (SELECT FROM careflags.medication x WHERE x.source_system OPERATOR(pg_catalog.=) 'gnumed' AND x.source_key OPERATOR(pg_catalog.=) key) THEN
+            PERFORM @extschema@.forget('medication', key);
+        END IF;
+        RETURN;
+    END IF;
+    SELECT pt.patient_id INTO pid FROM careflags.patient pt
+     WHERE pt.source_system OPERATOR(pg_catalog.=) 'gnumed' AND pt.source_key OPERATOR(pg_catalog.=) r.fk_patient::text;
+    IF pid IS NULL THEN
+        pid := @extschema@.ensure_patient(r.fk_patient);
+    END IF;
+    v_atc := CASE WHEN r.atc_substance OPERATOR(pg_catalog.~) atc_format THEN r.atc_substance END;
+    IF v_atc IS NULL THEN
+        SELECT m.atc INTO v_atc FROM @extschema@.substance_atc m
+         WHERE m.fk_substance OPERATOR(pg_catalog.=) r.pk_substance
+            OR r.substance OPERATOR(pg_catalog.~*) ('^\s*(' OPERATOR(pg_catalog.||) m.substance_pattern OPERATOR(pg_catalog.||) ')\s*$')
+         ORDER BY (m.fk_substance IS NULL), m.map_id
+         LIMIT 1;
+    END IF;
+    IF v_atc IS NULL AND r.atc_product OPERATOR(pg_catalog.~) atc_format THEN
+        v_atc := r.atc_product;
+    END IF;
+    stopped := COALESCE(r.discontinued, r.clin_when OPERATOR(pg_catalog.+) r.duration);
+    SELECT COALESCE(r.schedule OPERATOR(pg_catalog.~*) s.value, false) INTO prn
+      FROM @extschema@.settings s WHERE s.name OPERATOR(pg_catalog.=) 'as_needed_pattern';
+    prn := COALESCE(prn, false);
+    v_code := 'gnumed-substance:' OPERATOR(pg_catalog.||) r.pk_substance::text;
+    v_status := (CASE WHEN r.discontinued IS NOT NULL THEN 'stopped' ELSE 'active' END)::careflags.medication_status;
+    SELECT md.patient_id, md.atc, md.code, md.name, md.started_at, md.stopped_at, md.as_needed, md.status INTO old
+      FROM careflags.medication md
+     WHERE md.source_system OPERATOR(pg_catalog.=) 'gnumed' AND md.source_key OPERATOR(pg_catalog.=) key;
+    have := FOUND;
+    IF have AND old.patient_id OPERATOR(pg_catalog.<>) pid THEN
+        PERFORM @extschema@.forget('medication', key);
+        have := false;
+    END IF;
+    IF NOT have THEN
+        INSERT INTO careflags.medication (patient_id, source_system, source_key, atc, code, name, started_at, stopped_at, as_needed, status)
+        VALUES (pid, 'gnumed', key, v_atc, v_code, r.substance, r.clin_when, stopped, prn, v_status);
+    ELSIF (old.atc, old.code, old.name, old.started_at, old.stopped_at, old.as_needed, old.status)
+          IS DISTINCT FROM (v_atc, v_code, r.substance, r.clin_when, stopped, prn, v_status) THEN
+        UPDATE careflags.medication md
+           SET atc = v_atc, code = v_code, name = r.substance, started_at = r.clin_when,
+               stopped_at = stopped, as_needed = prn, status = v_status
+         WHERE md.source_system OPERATOR(pg_catalog.=) 'gnumed' AND md.source_key OPERATOR(pg_catalog.=) key;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.sync_substance_intake(integer) IS
+    'make the careflags medication of clin.substance_intake <pk> match it: ATC of the substance, else substance_atc, else the drug product''s; start clin_when; stop discontinued (or start + duration); as-needed from the schedule text; harmful use is no medicine; runs no statement that would change nothing';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.on_gnumed_row() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind text := TG_ARGV[0];
+    r record;
+BEGIN
+    -- GNUmed's client writes row by row (insert, then update): careflags
+    -- evaluates the patients this transaction wrote once, at its commit
+    -- (careflags.defer_evaluation), unless careflags_gnumed.evaluate_at_commit
+    -- is off (then after each statement, as for any careflags write).
+    IF pg_catalog.current_setting('careflags.defer_evaluation', true) IS DISTINCT FROM 'on'
+       AND COALESCE(NULLIF(pg_catalog.current_setting('careflags_gnumed.evaluate_at_commit', true), ''), 'on') OPERATOR(pg_catalog.<>) 'off' THEN
+        PERFORM pg_catalog.set_config('careflags.defer_evaluation', 'on', true);
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
+    IF kind OPERATOR(pg_catalog.=) 'names' THEN
+        PERFORM @extschema@.sync('identity', r.id_identity, pg_catalog.to_jsonb(r));
+    ELSE
+        PERFORM @extschema@.sync(kind, r.pk, pg_catalog.to_jsonb(r));
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.on_gnumed_row() IS
+    'AFTER ROW trigger on GNUmed tables (argument: the row kind): maps the row to careflags facts, their evaluation deferred to commit (unless careflags_gnumed.evaluate_at_commit = off); never raises into GNUmed''s transaction unless careflags.strict';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.on_gnumed_reference() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    x record;
+BEGIN
+    CASE TG_TABLE_SCHEMA OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) TG_TABLE_NAME
+    WHEN 'clin.encounter' THEN
+        IF NEW.fk_patient OPERATOR(pg_catalog.=) OLD.fk_patient THEN RETURN NULL; END IF;
+        FOR x IN SELECT 'hospital_stay' AS k, t.pk FROM clin.hospital_stay t WHERE t.fk_encounter OPERATOR(pg_catalog.=) NEW.pk
+                 UNION ALL SELECT 'test_result', t.pk FROM clin.test_result t WHERE t.fk_encounter OPERATOR(pg_catalog.=) NEW.pk
+                 UNION ALL SELECT 'substance_intake', t.pk FROM clin.substance_intake t WHERE t.fk_encounter OPERATOR(pg_catalog.=) NEW.pk
+                 UNION ALL SELECT 'procedure', t.pk FROM clin.procedure t WHERE t.fk_encounter OPERATOR(pg_catalog.=) NEW.pk LOOP
+            PERFORM @extschema@.sync(x.k, x.pk);
+        END LOOP;
+    WHEN 'clin.test_type' THEN
+        DELETE FROM @extschema@.test_type_target c WHERE c.fk_test_type OPERATOR(pg_catalog.=) NEW.pk;
+        FOR x IN SELECT t.pk FROM clin.test_result t WHERE t.fk_type OPERATOR(pg_catalog.=) NEW.pk LOOP
+            PERFORM @extschema@.sync('test_result', x.pk);
+        END LOOP;
+    WHEN 'clin.meta_test_type' THEN
+        DELETE FROM @extschema@.test_type_target c
+         WHERE c.fk_test_type OPERATOR(pg_catalog.=) ANY (SELECT tt.pk FROM clin.test_type tt
+                                                          WHERE tt.fk_meta_test_type OPERATOR(pg_catalog.=) NEW.pk);
+        FOR x IN SELECT t.pk FROM clin.test_result t JOIN clin.test_type tt ON tt.pk OPERATOR(pg_catalog.=) t.fk_type
+                  WHERE tt.fk_meta_test_type OPERATOR(pg_catalog.=) NEW.pk LOOP
+            PERFORM @extschema@.sync('test_result', x.pk);
+        END LOOP;
+    WHEN 'dem.org_unit' THEN
+        FOR x IN SELECT t.pk FROM clin.hospital_stay t WHERE t.fk_org_unit OPERATOR(pg_catalog.=) NEW.pk LOOP
+            PERFORM @extschema@.sync('hospital_stay', x.pk);
+        END LOOP;
+    WHEN 'dem.org' THEN
+        FOR x IN SELECT t.pk FROM clin.hospital_stay t JOIN dem.org_unit ou ON ou.pk OPERATOR(pg_catalog.=) t.fk_org_unit
+                  WHERE ou.fk_org OPERATOR(pg_catalog.=) NEW.pk LOOP
+            PERFORM @extschema@.sync('hospital_stay', x.pk);
+        END LOOP;
+    WHEN 'ref.substance' THEN
+        FOR x IN SELECT i.pk FROM clin.substance_intake i
+                   JOIN ref.lnk_dose2drug l ON l.pk OPERATOR(pg_catalog.=) i.fk_drug_component
+                   JOIN ref.dose d ON d.pk OPERATOR(pg_catalog.=) l.fk_dose
+                  WHERE d.fk_substance OPERATOR(pg_catalog.=) NEW.pk LOOP
+            PERFORM @extschema@.sync('substance_intake', x.pk);
+        END LOOP;
+    WHEN 'ref.drug_product' THEN
+        FOR x IN SELECT i.pk FROM clin.substance_intake i
+                   JOIN ref.lnk_dose2drug l ON l.pk OPERATOR(pg_catalog.=) i.fk_drug_component
+                  WHERE l.fk_drug_product OPERATOR(pg_catalog.=) NEW.pk LOOP
+            PERFORM @extschema@.sync('substance_intake', x.pk);
+        END LOOP;
+    ELSE
+        NULL;
+    END CASE;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.on_gnumed_reference() IS
+    'AFTER UPDATE trigger on GNUmed rows the mapping reads through (encounter moved to another patient, test type, meta test type, org unit, organisation, substance, drug product): re-maps the rows that depend on them';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.resync(kinds text[] DEFAULT ARRAY['identity', 'hospital_stay', 'test_result', 'substance_intake', 'procedure'],
+                                   recompute boolean DEFAULT true,
+                                   OUT kind text, OUT mapped bigint, OUT quarantined bigint)
+    RETURNS SETOF record
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    x record;
+    ok boolean;
+BEGIN
+    IF 'test_result' OPERATOR(pg_catalog.=) ANY (kinds) THEN
+        DELETE FROM @extschema@.test_type_target;
+    END IF;
+    FOREACH kind IN ARRAY kinds LOOP
+        mapped := 0;
+        quarantined := 0;
+        FOR x IN EXECUTE CASE kind
+                WHEN 'identity' THEN 'SELECT pk FROM dem.identity ORDER BY pk'
+                WHEN 'hospital_stay' THEN 'SELECT pk FROM clin.hospital_stay ORDER BY pk'
+                WHEN 'test_result' THEN 'SELECT pk FROM clin.test_result ORDER BY pk'
+                WHEN 'substance_intake' THEN 'SELECT pk FROM clin.substance_intake ORDER BY pk'
+                WHEN 'procedure' THEN 'SELECT pk FROM clin.procedure ORDER BY pk'
+            END LOOP
+            ok := @extschema@.sync(kind, x.pk);
+            IF ok THEN mapped := mapped OPERATOR(pg_catalog.+) 1; ELSE quarantined := quarantined OPERATOR(pg_catalog.+) 1; END IF;
+        END LOOP;
+        -- Facts whose GNUmed row is gone (e.g. rows deleted while the triggers were disabled).
+        IF kind OPERATOR(pg_catalog.<>) 'identity' THEN
+            PERFORM @extschema@.forget(f.t, f.source_key)
+               FROM (SELECT 'episode' AS t, source_key FROM careflags.episode WHERE source_system OPERATOR(pg_catalog.=) 'gnumed'
+                     UNION ALL SELECT 'measurement', source_key FROM careflags.measurement WHERE source_system OPERATOR(pg_catalog.=) 'gnumed'
+                     UNION ALL SELECT 'assessment', source_key FROM careflags.assessment WHERE source_system OPERATOR(pg_catalog.=) 'gnumed'
+                     UNION ALL SELECT 'medication', source_key FROM careflags.medication WHERE source_system OPERATOR(pg_catalog.=) 'gnumed'
+                     UNION ALL SELECT 'medication_review', source_key FROM careflags.medication_review WHERE source_system OPERATOR(pg_catalog.=) 'gnumed'
+                     UNION ALL SELECT 'fall', source_key FROM careflags.fall WHERE source_system OPERATOR(pg_catalog.=) 'gnumed'
+                     UNION ALL SELECT 'care_plan', source_key FROM careflags.care_plan WHERE source_system OPERATOR(pg_catalog.=) 'gnumed') f
+              WHERE pg_catalog.split_part(f.source_key, '/', 1) OPERATOR(pg_catalog.=) kind
+                AND NOT EXISTS (SELECT FROM (SELECT pk FROM clin.hospital_stay WHERE kind OPERATOR(pg_catalog.=) 'hospital_stay'
+                                             UNION ALL SELECT pk FROM clin.test_result WHERE kind OPERATOR(pg_catalog.=) 'test_result'
+                                             UNION ALL SELECT pk FROM clin.substance_intake WHERE kind OPERATOR(pg_catalog.=) 'substance_intake'
+                                             UNION ALL SELECT pk FROM clin.procedure WHERE kind OPERATOR(pg_catalog.=) 'procedure') g
+                                 WHERE g.pk::text OPERATOR(pg_catalog.=) pg_catalog.split_part(f.source_key, '/', 2));
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    IF recompute AND pg_catalog.to_regprocedure('careflags.recompute_all()') IS NOT NULL THEN
+        EXECUTE 'SELECT careflags.recompute_all()';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.resync(text[], boolean) IS
+    'map every GNUmed row of the given kinds again (backfill at install; after editing GNUmed data with the triggers off), then (recompute) rebuild all flags; returns per kind how many rows mapped and how many were quarantined';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.wired() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                    WHERE t.tgname OPERATOR(pg_catalog.=) 'zzzz_careflags_sync'
+                      AND t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('clin.test_result'))
+$$;
+COMMENT ON FUNCTION @extschema@.wired() IS
+    'true when careflags_gnumed''s triggers are on GNUmed''s tables (false while a restore has not yet recreated them)';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.on_mapping_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- not inside CREATE EXTENSION (it backfills at its end), not while a
+    -- restore has not yet put the triggers on GNUmed's tables back
+    IF COALESCE(pg_catalog.current_setting('careflags_gnumed.restoring', true), '') OPERATOR(pg_catalog.<>) ''
+       OR NOT @extschema@.wired() THEN
+        RETURN NULL;
+    END IF;
+    PERFORM @extschema@.resync(CASE TG_TABLE_NAME
+        WHEN 'setting_map' THEN ARRAY['hospital_stay']
+        WHEN 'test_type_map' THEN ARRAY['test_result']
+        WHEN 'unit_conversion' THEN ARRAY['test_result']
+        WHEN 'procedure_map' THEN ARRAY['procedure']
+        WHEN 'substance_atc' THEN ARRAY['substance_intake']
+        WHEN 'settings' THEN ARRAY['substance_intake'] END, false);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.on_mapping_change() IS 'AFTER STATEMENT trigger on the mapping tables: re-maps the GNUmed rows the table governs (SECURITY DEFINER: careflags_admin edits the mapping without rights on the facts)';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.instrument_label(instrument text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE instrument
+        WHEN 'mst' THEN 'MST' WHEN 'mna_sf' THEN 'MNA-SF' WHEN 'must' THEN 'MUST' WHEN 'nrs_2002' THEN 'NRS 2002'
+        WHEN 'nutrition_unspecified' THEN 'nutrition screening' WHEN 'morse' THEN 'Morse' WHEN 'stratify' THEN 'STRATIFY'
+        WHEN 'downton' THEN 'Downton' WHEN 'hendrich_ii' THEN 'Hendrich II' WHEN 'fall_risk_unspecified' THEN 'fall-risk assessment'
+        ELSE instrument END
+$$;
+COMMENT ON FUNCTION @extschema@.instrument_label(text) IS
+    'the name a clinician knows for a careflags instrument code (mna_sf -> MNA-SF, morse -> Morse, ...)';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.short_date(t timestamptz) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN pg_catalog.to_char(t, 'FMDD Mon YYYY');
+COMMENT ON FUNCTION @extschema@.short_date(timestamptz) IS 'a date as hint lines show it: 22 Nov 2026';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.describe_due(due_from timestamptz, due_at timestamptz, due_soon_window interval)
+    RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE careflags.flag_state(due_from, due_at, due_soon_window, careflags.clock())
+        WHEN 'overdue' THEN 'overdue since ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_at)
+        WHEN 'due' THEN 'due by ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_at)
+        WHEN 'due_soon' THEN 'due soon, by ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_at)
+        ELSE 'coming up from ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_from)
+    END
+$$;
+COMMENT ON FUNCTION @extschema@.describe_due(timestamptz, timestamptz, interval) IS
+    'a flag''s due state in plain words (upcoming, due soon, due, overdue) with one date';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.wrap(line text, width integer DEFAULT 140) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    out text := '';
+    cur text := '';
+    w text;
+BEGIN
+    IF pg_catalog.length(line) OPERATOR(pg_catalog.<=) width THEN
+        RETURN line;
+    END IF;
+    FOREACH w IN ARRAY pg_catalog.regexp_split_to_array(line, ' ') LOOP
+        IF cur OPERATOR(pg_catalog.<>) '' AND pg_catalog.length(cur) OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.+) pg_catalog.length(w) OPERATOR(pg_catalog.>) width THEN
+            out := out OPERATOR(pg_catalog.||) cur OPERATOR(pg_catalog.||) E'\n';
+            cur := '  ';
+        END IF;
+        IF cur OPERATOR(pg_catalog.=) '' OR cur OPERATOR(pg_catalog.=) '  ' THEN
+            cur := cur OPERATOR(pg_catalog.||) pg_catalog.left(w, width OPERATOR(pg_catalog.-) 2);
+        ELSE
+            cur := cur OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) w;
+        END IF;
+    END LOOP;
+    RETURN out OPERATOR(pg_catalog.||) cur;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.wrap(text, integer) IS
+    'a hint line wrapped at spaces to at most width characters per line (continuation lines indented by two spaces)';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.frid_names(patient bigint) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.string_agg(x.name, ', ' ORDER BY x.name)
+      FROM (SELECT DISTINCT COALESCE(m.name, m.atc) AS name
+              FROM careflags.medication m
+             WHERE m.patient_id OPERATOR(pg_catalog.=) patient
+               AND m.status OPERATOR(pg_catalog.<>) ALL (ARRAY['cancelled', 'entered_in_error']::careflags.medication_status[])
+               AND NOT (m.stopped_at IS NULL AND m.status OPERATOR(pg_catalog.=) ANY (ARRAY['stopped', 'completed']::careflags.medication_status[]))
+               AND m.started_at OPERATOR(pg_catalog.<=) careflags.clock()
+               AND (m.stopped_at IS NULL OR m.stopped_at OPERATOR(pg_catalog.>) careflags.clock())
+               AND EXISTS (SELECT FROM careflags.frid_atc fa
+                            WHERE pg_catalog.starts_with(m.atc, fa.atc_prefix))) x
+$$;
+COMMENT ON FUNCTION @extschema@.frid_names(bigint) IS 'the names of a patient''s active fall-risk-increasing drugs (careflags.frid_atc), comma-separated';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.hint_line(f careflags.flag, rule_title text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reason text := COALESCE(f.reason, '');
+    drugs text;
+    i text;
+BEGIN
+    -- the line states the due date once, from the flag itself
+    reason := pg_catalog.regexp_replace(reason, ';\s*((next |evaluation |review )?due|assess( again)? by)\s[^;]*$', '');
+    -- instruments by their names
+    FOREACH i IN ARRAY pg_catalog.enum_range(NULL::careflags.instrument)::text[] LOOP
+        reason := pg_catalog.regexp_replace(reason, '(^|[( ])' OPERATOR(pg_catalog.||) i OPERATOR(pg_catalog.||) '(?=[ ),;.]|$)',
+                                            '\1' OPERATOR(pg_catalog.||) @extschema@.instrument_label(i), 'g');
+    END LOOP;
+    -- dates as the line's own: 15 Nov 2026
+    reason := pg_catalog.regexp_replace(reason,
+        '\m(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* ([0-9]{4})\M', '\1 \2', 'g');
+    -- a fall-risk-drug reason names one drug: name them all
+    IF reason OPERATOR(pg_catalog.~) ' and .+ \([A-Z][0-9A-Z]*\) in use' THEN
+        drugs := @extschema@.frid_names(f.patient_id);
+        IF drugs IS NOT NULL THEN
+            reason := pg_catalog.regexp_replace(reason, ' and .+ \([A-Z][0-9A-Z]*\) in use', '');
+            reason := reason OPERATOR(pg_catalog.||) '; fall-risk drugs: ' OPERATOR(pg_catalog.||) drugs;
+        END IF;
+    END IF;
+    RETURN @extschema@.wrap('- ' OPERATOR(pg_catalog.||) COALESCE(rule_title, f.rule_id) OPERATOR(pg_catalog.||) ': '
+                            OPERATOR(pg_catalog.||) @extschema@.describe_due(f.due_from, f.due_at, f.due_soon_window)
+                            OPERATOR(pg_catalog.||) CASE WHEN reason OPERATOR(pg_catalog.=) '' THEN '' ELSE '. ' OPERATOR(pg_catalog.||) reason END);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.hint_line(careflags.flag, text) IS
+    'one flag as GNUmed hint text: rule, due state with one date, the reason with instruments by name and every fall-risk drug; lines of at most 140 characters';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.hint_text(pk_identity integer, domain text) RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.string_agg(@extschema@.hint_line(f, r.title), E'\n' ORDER BY f.severity, f.due_at, f.rule_id)
+      FROM @extschema@.visible_flags(hint_text.pk_identity, hint_text.domain) f
+      LEFT JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
+$$;
+COMMENT ON FUNCTION @extschema@.hint_text(integer, text) IS
+    'the recommendation query of careflags'' GNUmed hints: one line per visible open flag of the domain (rule, due state with one date, reason), each at most 140 characters';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.save_site_data() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    CREATE TABLE IF NOT EXISTS careflags_gnumed.kept_site_data (
+        tbl     text NOT NULL,
+        data    jsonb NOT NULL,
+        kept_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    );
+    COMMENT ON TABLE careflags_gnumed.kept_site_data IS
+        'the site''s careflags_gnumed mapping, hint settings and suppression acknowledgements, saved by DROP EXTENSION careflags_gnumed; the next CREATE EXTENSION careflags_gnumed restores them and drops this table';
+    DELETE FROM careflags_gnumed.kept_site_data;
+    INSERT INTO careflags_gnumed.kept_site_data (tbl, data)
+    SELECT 'setting_map', pg_catalog.to_jsonb(m) FROM @extschema@.setting_map m WHERE m.origin OPERATOR(pg_catalog.=) 'site'
+    UNION ALL SELECT 'test_type_map', pg_catalog.to_jsonb(m) FROM @extschema@.test_type_map m WHERE m.origin OPERATOR(pg_catalog.=) 'site'
+    UNION ALL SELECT 'unit_conversion', pg_catalog.to_jsonb(m) FROM @extschema@.unit_conversion m WHERE m.origin OPERATOR(pg_catalog.=) 'site'
+    UNION ALL SELECT 'procedure_map', pg_catalog.to_jsonb(m) FROM @extschema@.procedure_map m WHERE m.origin OPERATOR(pg_catalog.=) 'site'
+    UNION ALL SELECT 'substance_atc', pg_catalog.to_jsonb(m) FROM @extschema@.substance_atc m
+    UNION ALL SELECT 'settings', pg_catalog.to_jsonb(m) FROM @extschema@.settings m
+    UNION ALL SELECT 'hint', pg_catalog.to_jsonb(m) FROM @extschema@.hint m
+    UNION ALL SELECT 'suppression_ack', pg_catalog.to_jsonb(m) FROM @extschema@.suppression_ack m;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.save_site_data() IS
+    'copies the site''s rows (mapping tables, settings, hint settings, suppression acknowledgements) into careflags_gnumed.kept_site_data, which is not part of the extension (called before DROP EXTENSION)';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.restore_site_data() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF pg_catalog.to_regclass('careflags_gnumed.kept_site_data') IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE $q$
+    WITH k AS (SELECT tbl, data FROM careflags_gnumed.kept_site_data),
+    s1 AS (INSERT INTO @extschema@.setting_map (fk_org_unit, fk_org, category_pattern, setting, unit_id, priority, origin, comment)
+           SELECT r.fk_org_unit, r.fk_org, r.category_pattern, r.setting, r.unit_id, r.priority, 'site', r.comment
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.setting_map, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'setting_map'
+           ON CONFLICT DO NOTHING RETURNING 1),
+    s2 AS (INSERT INTO @extschema@.test_type_map (fk_test_type, loinc, name_pattern, measurement, instrument, priority, origin, comment)
+           SELECT r.fk_test_type, r.loinc, r.name_pattern, r.measurement, r.instrument, r.priority, 'site', r.comment
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.test_type_map, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'test_type_map'
+           RETURNING 1),
+    s3 AS (INSERT INTO @extschema@.unit_conversion (kind, unit, factor, origin)
+           SELECT r.kind, r.unit, r.factor, 'site'
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.unit_conversion, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'unit_conversion'
+           ON CONFLICT DO NOTHING RETURNING 1),
+    s4 AS (INSERT INTO @extschema@.procedure_map (pattern, fact, instrument, plan_kind, code, priority, origin, comment)
+           SELECT r.pattern, r.fact, r.instrument, r.plan_kind, r.code, r.priority, 'site', r.comment
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.procedure_map, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'procedure_map'
+           RETURNING 1),
+    s5 AS (INSERT INTO @extschema@.substance_atc (fk_substance, substance_pattern, atc, comment)
+           SELECT r.fk_substance, r.substance_pattern, r.atc, r.comment
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.substance_atc, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'substance_atc'
+           RETURNING 1),
+    s6 AS (INSERT INTO @extschema@.settings AS s (name, value)
+           SELECT r.name, r.value
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.settings, k.data) r WHERE k.tbl OPERATOR(pg_catalog.=) 'settings'
+           ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value RETURNING 1),
+    s7 AS (UPDATE @extschema@.hint h SET popup_type = r.popup_type, highlight_as_priority = r.highlight_as_priority
+             FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.hint, k.data) r
+            WHERE k.tbl OPERATOR(pg_catalog.=) 'hint' AND h.domain OPERATOR(pg_catalog.=) r.domain RETURNING 1),
+    s8 AS (INSERT INTO @extschema@.suppression_ack
+           SELECT r.* FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.suppression_ack, k.data) r
+            WHERE k.tbl OPERATOR(pg_catalog.=) 'suppression_ack'
+           ON CONFLICT DO NOTHING RETURNING 1)
+    SELECT (SELECT pg_catalog.count(*) FROM s1) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s2)
+           OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s3) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s4)
+           OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s5) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s6)
+           OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s7) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM s8)
+    $q$ INTO n;
+    DROP TABLE careflags_gnumed.kept_site_data;
+    RAISE NOTICE 'careflags_gnumed: % rows of the site''s mapping and settings kept from the previous installation restored', n;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.restore_site_data() IS
+    'puts the rows DROP EXTENSION saved in careflags_gnumed.kept_site_data back into the mapping tables and drops that table (called by CREATE EXTENSION); returns how many rows';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.before_drop_extension() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.current_query() OPERATOR(pg_catalog.~*) '\mcareflags(_gnumed)?\M' THEN
+        PERFORM @extschema@.save_site_data();
+        PERFORM @extschema@.remove_hints();
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.before_drop_extension() IS
+    'ddl_command_start event trigger on DROP EXTENSION: when the statement names careflags or careflags_gnumed, saves the site''s mapping (save_site_data) and removes careflags'' GNUmed hints';
+
+
+CREATE OR REPLACE FUNCTION @extschema@.after_drop_extension() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- the extension is still there: its tables still hold what was saved
+    IF pg_catalog.to_regclass('careflags_gnumed.kept_site_data') IS NOT NULL THEN
+        DROP TABLE careflags_gnumed.kept_site_data;
+    END IF;
+    PERFORM @extschema@.install_hints();
+END
+$$;
+COMMENT ON FUNCTION @extschema@.after_drop_extension() IS
+    'ddl_command_end event trigger on DROP EXTENSION: careflags_gnumed survived the statement, so its hints are put back';
+
+
+-- GNUmed's meta test types: a changed LOINC re-maps the results of its types.
+DO $triggers$
+BEGIN
+    CREATE TRIGGER zzzz_careflags_remap AFTER UPDATE OF loinc ON clin.meta_test_type
+        FOR EACH ROW EXECUTE FUNCTION @extschema@.on_gnumed_reference();
+    ALTER TRIGGER zzzz_careflags_remap ON clin.meta_test_type DEPENDS ON EXTENSION careflags_gnumed;
+    COMMENT ON TRIGGER zzzz_careflags_remap ON clin.meta_test_type IS
+        'careflags_gnumed: re-maps the rows that depend on this one (removed by DROP EXTENSION careflags_gnumed)';
+END
+$triggers$;
+
+
+-- The site's mapping is edited by careflags' administrators and by GNUmed's
+-- database owner gm-dbo (who administers GNUmed's own reference data); the
+-- re-mapping an edit causes runs as the extension's owner (on_mapping_change).
+DO $admin$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['careflags_admin', 'gm-dbo'] LOOP
+        IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r) THEN
+            EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA @extschema@ TO %I', r);
+            EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.setting_map, @extschema@.test_type_map, '
+                                      '@extschema@.unit_conversion, @extschema@.procedure_map, @extschema@.substance_atc, '
+                                      '@extschema@.settings TO %I', r);
+            EXECUTE pg_catalog.format('GRANT SELECT ON @extschema@.hint, @extschema@.suppression_ack TO %I', r);
+        END IF;
+    END LOOP;
+END
+$admin$;
