@@ -62,16 +62,27 @@ static void
 report(CheckState *st, const char *status, const char *what, const char *fmt,...)
 {
 	va_list		ap;
-	char		msg[2048];
+	char	   *msg;
+	int			len;
 
 	if (strcmp(status, "FAIL") == 0)
 		st->failed++;
 	else if (strcmp(status, "warn") == 0)
 		st->warned++;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	msg = malloc((size_t) (len > 0 ? len : 0) + 1);
+	if (msg == NULL)
+	{
+		cf_error("out of memory");
+		exit(CF_EXIT_FAIL);
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, (size_t) (len > 0 ? len : 0) + 1, fmt, ap);
 	va_end(ap);
 	printf("%-5s %-12s %s\n", status, what, cf_safe(msg));
+	free(msg);
 }
 
 /* The server's error of the last query, one line. */
