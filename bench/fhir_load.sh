@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/fhir_load.sh - time loading all shared Synthea data through careflags_fhir.
+# bench/fhir_load.sh - time loading all Synthea data in data/ through careflags_fhir.
 #
 # Usage (against a running cluster, PGHOST/PGPORT/PGUSER set; careflags and
 # careflags_fhir installed):  bench/fhir_load.sh [tables|resource] [runs] [episodes]
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 layout=${1:-tables}
 runs=${2:-3}
 episodes=${3:-}
-data=../shared/data
+data=data
 for run in $(seq 1 "$runs"); do
     db=careflags_fhir_bench_$$
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null

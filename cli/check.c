@@ -52,20 +52,37 @@ report(CheckState *st, const char *status, const char *what, const char *fmt,...
 __attribute__((format(printf, 4, 5)));
 
 
+/*
+ * One line of the report: status, what was checked, the message.  The
+ * message quotes text from the database (names, server errors): it is
+ * printed with control characters escaped.  A new check adds a function
+ * calling report() and one line in cf_cmd_check().
+ */
 static void
 report(CheckState *st, const char *status, const char *what, const char *fmt,...)
 {
 	va_list		ap;
+	char	   *msg;
+	int			len;
 
 	if (strcmp(status, "FAIL") == 0)
 		st->failed++;
 	else if (strcmp(status, "warn") == 0)
 		st->warned++;
-	printf("%-5s %-12s ", status, what);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	len = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	msg = malloc((size_t) (len > 0 ? len : 0) + 1);
+	if (msg == NULL)
+	{
+		cf_error("out of memory");
+		exit(CF_EXIT_FAIL);
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, (size_t) (len > 0 ? len : 0) + 1, fmt, ap);
+	va_end(ap);
+	printf("%-5s %-12s %s\n", status, what, cf_safe(msg));
+	free(msg);
 }
 
 /* The server's error of the last query, one line. */
@@ -87,7 +104,7 @@ static bool
 function_exists(PGconn *conn, const char *signature)
 {
 	const char *p[1] = {signature};
-	PGresult   *res = cf_query_soft(conn, "SELECT to_regprocedure($1) IS NOT NULL", 1, p);
+	PGresult   *res = cf_query_soft(conn, "SELECT pg_catalog.to_regprocedure($1::pg_catalog.text) IS NOT NULL", 1, p);
 	bool		exists = res && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
 
 	PQclear(res);
@@ -100,10 +117,10 @@ check_versions(CheckState *st)
 	PGresult   *res;
 
 	res = cf_query_soft(st->conn,
-						"SELECT current_setting('server_version'), e.extversion, a.default_version "
-						"FROM (SELECT 1) one "
-						"LEFT JOIN pg_catalog.pg_extension e ON e.extname = 'careflags' "
-						"LEFT JOIN pg_catalog.pg_available_extensions a ON a.name = 'careflags'", 0, NULL);
+						"SELECT pg_catalog.current_setting('server_version'), e.extversion, a.default_version "
+						"FROM (SELECT 1) AS one "
+						"LEFT JOIN pg_catalog.pg_extension AS e ON e.extname OPERATOR(pg_catalog.=) 'careflags' "
+						"LEFT JOIN pg_catalog.pg_available_extensions AS a ON a.name OPERATOR(pg_catalog.=) 'careflags'", 0, NULL);
 	if (res == NULL)
 	{
 		report(st, "FAIL", "server", "%s", last_error(st->conn));
@@ -146,11 +163,13 @@ static void
 check_worker(CheckState *st)
 {
 	PGresult   *res = cf_query_soft(st->conn,
-									"SELECT count(*) FILTER (WHERE datname = current_database()), "
-									"       string_agg(DISTINCT datname, ', ') FILTER (WHERE datname <> current_database()), "
-									"       max(pg_catalog.substr(query, 37)) FILTER (WHERE datname = current_database() "
-									"           AND query LIKE 'careflags worker: last pass failed: %') "
-									"FROM pg_catalog.pg_stat_activity WHERE backend_type = 'careflags worker'",
+									"SELECT pg_catalog.count(*) FILTER (WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()), "
+									"       pg_catalog.string_agg(DISTINCT datname::pg_catalog.text, ', ') "
+									"           FILTER (WHERE datname OPERATOR(pg_catalog.<>) pg_catalog.current_database()), "
+									"       pg_catalog.max(pg_catalog.substr(query, 37)) "
+									"           FILTER (WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database() "
+									"                   AND query OPERATOR(pg_catalog.~~) 'careflags worker: last pass failed: %') "
+									"FROM pg_catalog.pg_stat_activity WHERE backend_type OPERATOR(pg_catalog.=) 'careflags worker'",
 									0, NULL);
 
 	if (res == NULL)
@@ -170,12 +189,23 @@ check_worker(CheckState *st)
 	PQclear(res);
 
 	/* patients queued for the worker (careflags.evaluate_in_worker; 1.2 on) */
+	res = cf_query_soft(st->conn, "SELECT pg_catalog.to_regclass('careflags.evaluation_queue') IS NOT NULL", 0, NULL);
+	if (res == NULL || PQgetvalue(res, 0, 0)[0] != 't')
+	{
+		PQclear(res);
+		return;					/* before ALTER EXTENSION careflags UPDATE to 1.2 */
+	}
+	PQclear(res);
 	res = cf_query_soft(st->conn,
-						"SELECT count(*), COALESCE(sum(pg_catalog.cardinality(patient_ids)), 0), "
-						"       COALESCE(round(extract(epoch FROM now() - min(queued_at))), 0) "
+						"SELECT pg_catalog.count(*), COALESCE(pg_catalog.sum(pg_catalog.cardinality(patient_ids)), 0), "
+						"       COALESCE(pg_catalog.round(EXTRACT(epoch FROM pg_catalog.now() "
+						"                OPERATOR(pg_catalog.-) pg_catalog.min(queued_at))), 0) "
 						"FROM careflags.evaluation_queue", 0, NULL);
 	if (res == NULL)
-		return;					/* before ALTER EXTENSION careflags UPDATE to 1.2 */
+	{
+		report(st, "FAIL", "queue", "could not look: %s", last_error(st->conn));
+		return;
+	}
 	if (atoi(PQgetvalue(res, 0, 0)) == 0)
 		report(st, "ok", "queue", "no patients waiting for the worker's evaluation");
 	else if (atoi(PQgetvalue(res, 0, 2)) <= 60)
@@ -193,12 +223,15 @@ check_plugins(CheckState *st)
 {
 	PGresult   *res = cf_query_soft(st->conn,
 									"SELECT e.extname, e.extversion, "
-									"       count(t.oid), count(t.oid) FILTER (WHERE t.tgenabled = 'D') "
-									"FROM pg_catalog.pg_extension e "
-									"LEFT JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_extension'::regclass "
-									"     AND d.refobjid = e.oid AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e' "
-									"LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = d.objid AND NOT t.tgisinternal "
-									"WHERE e.extname LIKE 'careflags\\_%' "
+									"       pg_catalog.count(t.oid), pg_catalog.count(t.oid) FILTER (WHERE t.tgenabled OPERATOR(pg_catalog.=) 'D') "
+									"FROM pg_catalog.pg_extension AS e "
+									"LEFT JOIN pg_catalog.pg_depend AS d "
+									"     ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass "
+									"     AND d.refobjid OPERATOR(pg_catalog.=) e.oid "
+									"     AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass "
+									"     AND d.deptype OPERATOR(pg_catalog.=) 'e' "
+									"LEFT JOIN pg_catalog.pg_trigger AS t ON t.tgfoid OPERATOR(pg_catalog.=) d.objid AND NOT t.tgisinternal "
+									"WHERE e.extname OPERATOR(pg_catalog.~~) 'careflags\\_%' "
 									"GROUP BY e.extname, e.extversion ORDER BY e.extname", 0, NULL);
 	int			r;
 
@@ -238,9 +271,12 @@ check_consistency(CheckState *st)
 		return;
 	}
 	res = cf_query_soft(st->conn,
-						"SELECT count(*), string_agg(patient_id || ' ' || rule_id || ': ' || difference, '; ') "
-						"FILTER (WHERE n <= 3) "
-						"FROM (SELECT c.*, row_number() OVER () AS n FROM careflags.check_consistency() c) c",
+						"SELECT pg_catalog.count(*), "
+						"       pg_catalog.string_agg(c.patient_id::pg_catalog.text OPERATOR(pg_catalog.||) ' ' "
+						"                             OPERATOR(pg_catalog.||) c.rule_id OPERATOR(pg_catalog.||) ': ' "
+						"                             OPERATOR(pg_catalog.||) c.difference, '; ') "
+						"           FILTER (WHERE c.n OPERATOR(pg_catalog.<=) 3) "
+						"FROM (SELECT c.*, pg_catalog.row_number() OVER () AS n FROM careflags.check_consistency() AS c) AS c",
 						0, NULL);
 	if (res == NULL)
 		report(st, "FAIL", "consistency", "check_consistency() failed: %s", last_error(st->conn));
@@ -278,7 +314,8 @@ static void
 check_quarantine(CheckState *st, long max_quarantine)
 {
 	PGresult   *res = cf_query_soft(st->conn,
-									"SELECT count(*), min(recorded_at)::text FROM careflags.quarantine WHERE resolved_at IS NULL",
+									"SELECT pg_catalog.count(*), pg_catalog.min(recorded_at)::pg_catalog.text "
+									"FROM careflags.quarantine WHERE resolved_at IS NULL",
 									0, NULL);
 	long		n;
 
@@ -299,29 +336,48 @@ check_quarantine(CheckState *st, long max_quarantine)
 	PQclear(res);
 }
 
+/*
+ * Options of careflags check.  A new option: a line here (the next value) and
+ * a case below.
+ */
+static const struct option check_options[] = {
+	CF_CONN_LONG_OPTIONS,
+	{"max-quarantine", required_argument, NULL, 1},
+	{NULL, 0, NULL, 0}
+};
+
 int
 cf_cmd_check(int argc, char **argv)
 {
+	const struct option *long_options = check_options;
 	CfConnOpts	co = {0};
 	CheckState	st = {0};
 	const char *maxq_s = NULL;
 	long		maxq = -1;
-	int			i;
+	int			c;
 
-	for (i = 1; i < argc; i++)
+	if (cf_wants_help(argc, argv))
 	{
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-?") == 0)
-		{
-			check_usage(stdout);
-			return CF_EXIT_OK;
-		}
-		if (cf_conn_option(&co, argc, argv, &i) ||
-			cf_opt_value(argc, argv, &i, "max-quarantine", 0, &maxq_s))
-			continue;
-		cf_error("check: unknown option \"%s\"", argv[i]);
-		fprintf(stderr, "Try \"careflags check --help\".\n");
-		return CF_EXIT_USAGE;
+		check_usage(stdout);
+		return CF_EXIT_OK;
 	}
+	while ((c = getopt_long(argc, argv, CF_CONN_SHORT_OPTIONS, long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 1:
+				maxq_s = optarg;
+				break;
+			case CF_OPT_HELP:
+				check_usage(stdout);
+				return CF_EXIT_OK;
+			default:
+				if (!cf_conn_getopt(&co, c, optarg))
+					return cf_bad_usage("check");
+		}
+	}
+	if (cf_extra_args("check", argc, argv))
+		return CF_EXIT_USAGE;
 	if (maxq_s)
 	{
 		char	   *end;
@@ -329,7 +385,7 @@ cf_cmd_check(int argc, char **argv)
 		maxq = strtol(maxq_s, &end, 10);
 		if (*end || maxq < 0)
 		{
-			cf_error("check: --max-quarantine must be a number, not \"%s\"", maxq_s);
+			cf_error("check: --max-quarantine must be a number, not \"%s\"", cf_safe(maxq_s));
 			return CF_EXIT_USAGE;
 		}
 	}

@@ -2,12 +2,14 @@
  * conn.c
  *	  Connecting like psql, running queries, reporting errors.
  *
- *	  Options -h -p -U -d (and --host= ...) override the environment; what is
+ *	  Options -h -p -U -d (and --host= ..., parsed by getopt_long in each
+ *	  command with the table CF_CONN_LONG_OPTIONS) override the environment; what is
  *	  not given comes from libpq's defaults: PGHOST, PGPORT, PGUSER,
  *	  PGDATABASE, PGSERVICE and the service file, ~/.pgpass, PGPASSWORD.
  *	  -d may be a conninfo string or a URI (expand_dbname).  A password is
  *	  asked for on the terminal with echo off only when the server wants one
  *	  and none was found (-w: never ask, -W: always ask); it is never printed.
+ *	  Each session's search_path is pinned to '' right after connecting.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -31,16 +33,17 @@ cf_error(const char *fmt,...)
 	fputc('\n', stderr);
 }
 
-/* libpq's message, without its trailing newline. */
+/* libpq's message (it may quote data: control characters escaped), without its trailing newline. */
 void
 cf_pq_error(PGconn *conn, const char *what)
 {
-	const char *msg = conn ? PQerrorMessage(conn) : "";
+	char	   *msg = cf_safe_dup(conn ? PQerrorMessage(conn) : "", true);
 	size_t		len = strlen(msg);
 
 	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
 		len--;
 	fprintf(stderr, "%s: error: %s%s%.*s\n", cf_progname, what, len ? ": " : "", (int) len, msg);
+	free(msg);
 }
 
 const char *
@@ -56,69 +59,79 @@ cf_conn_help(void)
 		"  (also PGSERVICE, PGPASSFILE / ~/.pgpass, PGSSLMODE, ... as for psql)\n";
 }
 
-/*
- * Does argv[*i] name option --longname / -shortname?  Then take its value
- * (from "--name=value", "-xvalue" or the next argument), advance *i past it
- * and return true.  A missing value is a usage error (exits).
- */
+/* Take a connection option returned by getopt_long: true when c was one. */
 bool
-cf_opt_value(int argc, char **argv, int *i, const char *longname, char shortname,
-			 const char **value)
+cf_conn_getopt(CfConnOpts *o, int c, const char *arg)
 {
-	const char *a = argv[*i];
-	size_t		n = strlen(longname);
-
-	if (a[0] == '-' && a[1] == '-' && strncmp(a + 2, longname, n) == 0 &&
-		(a[2 + n] == '\0' || a[2 + n] == '='))
+	switch (c)
 	{
-		if (a[2 + n] == '=')
-		{
-			*value = a + 3 + n;
+		case 'h':
+			o->host = arg;
 			return true;
-		}
-	}
-	else if (shortname && a[0] == '-' && a[1] == shortname)
-	{
-		if (a[2] != '\0')
-		{
-			*value = a + 2;
+		case 'p':
+			o->port = arg;
 			return true;
-		}
+		case 'U':
+			o->user = arg;
+			return true;
+		case 'd':
+			o->dbname = arg;
+			return true;
+		case 'w':
+			o->prompt = -1;
+			return true;
+		case 'W':
+			o->prompt = 1;
+			return true;
+		default:
+			return false;
 	}
-	else
-		return false;
-	if (*i + 1 >= argc)
-	{
-		cf_error("option %s needs a value", a);
-		exit(CF_EXIT_USAGE);
-	}
-	(*i)++;
-	*value = argv[*i];
-	return true;
 }
 
-/* Take a connection option at argv[*i]: 1 taken, 0 not a connection option. */
-int
-cf_conn_option(CfConnOpts *o, int argc, char **argv, int *i)
+/* "careflags CMD --help" or "-?" as the first argument, as PostgreSQL's programs take it. */
+bool
+cf_wants_help(int argc, char **argv)
 {
-	const char *a = argv[*i];
+	return argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0);
+}
 
-	if (cf_opt_value(argc, argv, i, "host", 'h', &o->host) ||
-		cf_opt_value(argc, argv, i, "port", 'p', &o->port) ||
-		cf_opt_value(argc, argv, i, "username", 'U', &o->user) ||
-		cf_opt_value(argc, argv, i, "dbname", 'd', &o->dbname))
-		return 1;
-	if (strcmp(a, "-w") == 0 || strcmp(a, "--no-password") == 0)
+/* After getopt_long has printed what was wrong: the hint, and the usage exit code. */
+int
+cf_bad_usage(const char *cmd)
+{
+	fprintf(stderr, "Try \"%s %s --help\" for more information.\n", cf_progname, cmd);
+	return CF_EXIT_USAGE;
+}
+
+/* Arguments left after the options: none is expected. */
+int
+cf_extra_args(const char *cmd, int argc, char **argv)
+{
+	if (optind >= argc)
+		return 0;
+	cf_error("%s: too many command-line arguments (first is \"%s\")", cmd, argv[optind]);
+	return cf_bad_usage(cmd);
+}
+
+/* A value as an SQL literal ('...' or NULL), malloc'd; exits when out of memory. */
+char *
+cf_quote_literal(PGconn *conn, const char *value)
+{
+	char	   *lit;
+	char	   *copy;
+
+	if (value == NULL)
+		return strdup("NULL");
+	lit = PQescapeLiteral(conn, value, strlen(value));
+	if (lit == NULL)
 	{
-		o->prompt = -1;
-		return 1;
+		cf_pq_error(conn, "could not quote a value");
+		PQfinish(conn);
+		exit(CF_EXIT_USAGE);
 	}
-	if (strcmp(a, "-W") == 0 || strcmp(a, "--password") == 0)
-	{
-		o->prompt = 1;
-		return 1;
-	}
-	return 0;
+	copy = strdup(lit);
+	PQfreemem(lit);
+	return copy;
 }
 
 /* Read a password from the terminal with echo off; NULL if there is none. */
@@ -167,6 +180,7 @@ cf_connect(const CfConnOpts *o, bool quiet)
 	const char *vals[8];
 	char	   *password = NULL;
 	PGconn	   *conn;
+	PGresult   *res;
 	int			n;
 
 	if (o->prompt == 1)
@@ -236,6 +250,23 @@ cf_connect(const CfConnOpts *o, bool quiet)
 		PQfinish(conn);
 		return NULL;
 	}
+
+	/*
+	 * Nothing on the role's search_path is looked at from here on: a
+	 * function or operator planted in a writable schema (public) never runs
+	 * with the rights of whoever runs the client.  Every query also names
+	 * pg_catalog and careflags itself.
+	 */
+	res = PQexec(conn, "SELECT pg_catalog.set_config('search_path', '', false)");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		if (!quiet)
+			cf_pq_error(conn, "could not set search_path");
+		PQclear(res);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQclear(res);
 	return conn;
 }
 

@@ -55,13 +55,21 @@ main(int argc, char **argv)
 		printf("careflags (client) %s, libpq %d\n", CF_CLI_VERSION, PQlibVersion());
 		return CF_EXIT_OK;
 	}
+	/* getopt_long's messages name the command: "careflags report: unrecognized option" */
+	if (strlen(cmd) < 32)
+	{
+		static char name[64];
+
+		snprintf(name, sizeof(name), "%s %s", cf_progname, cmd);
+		argv[1] = name;
+	}
 	if (strcmp(cmd, "report") == 0)
 		return cf_cmd_report(argc - 1, argv + 1);
 	if (strcmp(cmd, "watch") == 0)
 		return cf_cmd_watch(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return cf_cmd_check(argc - 1, argv + 1);
-	cf_error("unknown command \"%s\"", cmd);
+	cf_error("unknown command \"%s\"", cf_safe(cmd));
 	fprintf(stderr, "Try \"careflags --help\".\n");
 	return CF_EXIT_USAGE;
 }

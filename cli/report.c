@@ -23,24 +23,65 @@ enum
 	I_SHARE, I_ASSESSED, I_NOT_ASSESSED, I_NOT_RELEVANT, I_NOT_RECORDED, I_POPULATION
 };
 
-static const char *Q_INDICATORS =
-"SELECT indicator, title, period_end, setting::text AS setting, unit_id, numerator, denominator, share, "
-"       assessed, not_assessed, not_relevant, not_recorded, population "
-"FROM careflags.indicators($1::date, $2::integer, $3::careflags.care_setting, $4::text)";
+/*
+ * The queries.  search_path is '' in the client's sessions, and every name
+ * and operator is schema-qualified as well.  $3 (setting) is text, cast to
+ * careflags.care_setting where it is used.
+ */
+#define SQL_INDICATORS \
+"SELECT indicator, title, period_end, setting::pg_catalog.text AS setting, unit_id, numerator, denominator, share, " \
+"       assessed, not_assessed, not_relevant, not_recorded, population " \
+"FROM careflags.indicators(%s::pg_catalog.date, %s::pg_catalog.int4, %s::pg_catalog.text::careflags.care_setting, %s::pg_catalog.text)"
 
-static const char *Q_RESPONSE =
-"SELECT COALESCE(domain::text, 'all') AS domain, COALESCE(rule_id, CASE WHEN domain IS NULL THEN 'all' ELSE 'all ' || domain::text END) AS rule_id, "
-"       resolved, median_days, p90_days, on_time_share "
-"FROM careflags.flag_response_times($1::date, $2::integer, $3::careflags.care_setting, $4::text)";
+#define SQL_RESPONSE \
+"SELECT COALESCE(domain::pg_catalog.text, 'all') AS domain, " \
+"       COALESCE(rule_id, CASE WHEN domain IS NULL THEN 'all' " \
+"                              ELSE 'all ' OPERATOR(pg_catalog.||) domain::pg_catalog.text END) AS rule_id, " \
+"       resolved, median_days, p90_days, on_time_share " \
+"FROM careflags.flag_response_times(%s::pg_catalog.date, %s::pg_catalog.int4, %s::pg_catalog.text::careflags.care_setting, %s::pg_catalog.text)"
+
+static const char *Q_INDICATORS = SQL_INDICATORS;
+static const char *Q_RESPONSE = SQL_RESPONSE;
+
+/* The whole JSON document, built by the server (json_build_object, json_agg). */
+static const char *Q_JSON =
+"WITH ind AS (" SQL_INDICATORS "), resp AS (" SQL_RESPONSE ") "
+"SELECT pg_catalog.json_build_object("
+"    'period_end', (SELECT i.period_end FROM ind AS i LIMIT 1), "
+"    'min_age', $2::pg_catalog.int4, "
+"    'setting', $3::pg_catalog.text, "
+"    'unit', $4::pg_catalog.text, "
+"    'indicators', COALESCE((SELECT pg_catalog.json_agg(i) FROM ind AS i), '[]'::pg_catalog.json), "
+"    'response_times', COALESCE((SELECT pg_catalog.json_agg(r) FROM resp AS r), '[]'::pg_catalog.json))";
+
+/* The CSV, written by the server: COPY (SQL_INDICATORS) TO STDOUT, with quoted literals. */
+static const char *Q_CSV = "COPY (" SQL_INDICATORS ") TO STDOUT (FORMAT csv, HEADER)";
 
 static const char *Q_BY_UNIT =
 "SELECT COALESCE(unit_id, '(no unit)') AS unit_id, COALESCE(unit_name, unit_id, 'episodes without a unit') AS unit_name, "
 "       numerator, denominator, share "
-"FROM careflags.indicator_by_unit($1::text, $2::date, $3::integer, $4::careflags.care_setting)";
+"FROM careflags.indicator_by_unit($1::pg_catalog.text, $2::pg_catalog.date, $3::pg_catalog.int4, $4::pg_catalog.text::careflags.care_setting)";
 
 static const char *Q_SERIES =
 "SELECT period_end, numerator, denominator, share "
-"FROM careflags.indicator_series($1::text, $2::date, 12, $3::integer, $4::careflags.care_setting, $5::text)";
+"FROM careflags.indicator_series($1::pg_catalog.text, $2::pg_catalog.date, 12, $3::pg_catalog.int4, "
+"                                $4::pg_catalog.text::careflags.care_setting, $5::pg_catalog.text)";
+
+/* A query of the SQL_* form with $1..$4 in place of its four %s. */
+static char *
+with_params(const char *fmt)
+{
+	size_t		size = strlen(fmt) + 16;
+	char	   *sql = malloc(size);
+
+	if (sql == NULL)
+	{
+		cf_error("out of memory");
+		exit(CF_EXIT_FAIL);
+	}
+	snprintf(sql, size, fmt, "$1", "$2", "$3", "$4");
+	return sql;
+}
 
 static void
 report_usage(FILE *out)
@@ -74,14 +115,23 @@ report_usage(FILE *out)
 			cf_conn_help());
 }
 
-/* The period, setting and unit a report is about, as one line. */
+/* The period, setting and unit a report is about, as one line (escaped for a terminal, or for HTML). */
 static void
-describe(FILE *out, PGresult *ind, const char *min_age, const char *setting, const char *unit)
+describe(FILE *out, PGresult *ind, const char *min_age, const char *setting, const char *unit, bool html)
 {
-	fprintf(out, "12 months ending %s, patients aged %s or more, setting: %s, unit: %s",
-			PQntuples(ind) ? PQgetvalue(ind, 0, I_PERIOD_END) : "?", min_age,
-			setting ? setting : "all (medication review: long-term residents)",
-			unit ? unit : "all");
+	fprintf(out, "12 months ending %s, patients aged %s or more, setting: ",
+			PQntuples(ind) ? PQgetvalue(ind, 0, I_PERIOD_END) : "?", min_age);
+	setting = setting ? setting : "all (medication review: long-term residents)";
+	unit = unit ? unit : "all";
+	if (html)
+		cf_html_text(out, setting);
+	else
+		fputs(cf_safe(setting), out);
+	fputs(", unit: ", out);
+	if (html)
+		cf_html_text(out, unit);
+	else
+		fputs(cf_safe(unit), out);
 }
 
 static void
@@ -92,92 +142,46 @@ write_table(FILE *out, PGresult *ind, PGresult *resp, const char *min_age,
 		"assessed", "not assessed", "not relevant", "not recorded"};
 	static const int ic[] = {I_INDICATOR, I_NUMERATOR, I_DENOMINATOR, I_SHARE,
 		I_ASSESSED, I_NOT_ASSESSED, I_NOT_RELEVANT, I_NOT_RECORDED};
+	static const bool ir[] = {false, true, true, true, true, true, true, true};
 	static const char *const rh[] = {"domain", "rule", "resolved", "median days", "p90 days", "on time %"};
 	static const int rc[] = {0, 1, 2, 3, 4, 5};
+	static const bool rr[] = {false, false, true, true, true, true};
 
 	fputs("careflags quality indicators: ", out);
-	describe(out, ind, min_age, setting, unit);
+	describe(out, ind, min_age, setting, unit, false);
 	fputs("\n\n", out);
-	cf_print_table(out, ind, ih, ic, 8);
+	cf_print_table(out, ind, ih, ic, ir, 8);
 	fputs("\nshare % = numerator / denominator; denominator = assessed + not assessed + not recorded\n"
 		  "(patients for whom the indicator is not relevant are left out).\n", out);
 	fputs("\nFlag response times (flags resolved as done in the period; days from due to done):\n\n", out);
-	cf_print_table(out, resp, rh, rc, 6);
+	cf_print_table(out, resp, rh, rc, rr, 6);
 }
 
-static void
-write_csv(FILE *out, PGresult *ind)
+/* The CSV of the indicators, as the server writes it (COPY ... (FORMAT csv, HEADER)), rows ending in CRLF. */
+static bool
+write_csv(FILE *out, PGconn *conn, const char *const *params)
 {
-	int			r,
-				c;
+	char	   *lit[4];
+	size_t		size;
+	char	   *sql;
+	bool		ok;
+	int			i;
 
-	for (c = 0; c < PQnfields(ind); c++)
+	for (i = 0; i < 4; i++)
+		lit[i] = cf_quote_literal(conn, params[i]);
+	size = strlen(Q_CSV) + strlen(lit[0]) + strlen(lit[1]) + strlen(lit[2]) + strlen(lit[3]) + 1;
+	sql = malloc(size);
+	if (sql == NULL)
 	{
-		if (c)
-			fputc(',', out);
-		cf_csv_field(out, PQfname(ind, c));
+		cf_error("out of memory");
+		exit(CF_EXIT_FAIL);
 	}
-	fputs("\r\n", out);
-	for (r = 0; r < PQntuples(ind); r++)
-	{
-		for (c = 0; c < PQnfields(ind); c++)
-		{
-			if (c)
-				fputc(',', out);
-			if (!PQgetisnull(ind, r, c))
-				cf_csv_field(out, PQgetvalue(ind, r, c));
-		}
-		fputs("\r\n", out);
-	}
-}
-
-static void
-json_rows(FILE *out, PGresult *res)
-{
-	int			r,
-				c;
-
-	fputc('[', out);
-	for (r = 0; r < PQntuples(res); r++)
-	{
-		fputs(r ? ",\n    {" : "\n    {", out);
-		for (c = 0; c < PQnfields(res); c++)
-		{
-			if (c)
-				fputs(", ", out);
-			cf_json_string(out, PQfname(res, c));
-			fputs(": ", out);
-			cf_json_value(out, res, r, c);
-		}
-		fputc('}', out);
-	}
-	fputs(PQntuples(res) ? "\n  ]" : "]", out);
-}
-
-static void
-write_json(FILE *out, PGresult *ind, PGresult *resp, const char *min_age,
-		   const char *setting, const char *unit)
-{
-	fputs("{\n  \"period_end\": ", out);
-	if (PQntuples(ind))
-		cf_json_string(out, PQgetvalue(ind, 0, I_PERIOD_END));
-	else
-		fputs("null", out);
-	fprintf(out, ",\n  \"min_age\": %d,\n  \"setting\": ", atoi(min_age));
-	if (setting)
-		cf_json_string(out, setting);
-	else
-		fputs("null", out);
-	fputs(",\n  \"unit\": ", out);
-	if (unit)
-		cf_json_string(out, unit);
-	else
-		fputs("null", out);
-	fputs(",\n  \"indicators\": ", out);
-	json_rows(out, ind);
-	fputs(",\n  \"response_times\": ", out);
-	json_rows(out, resp);
-	fputs("\n}\n", out);
+	snprintf(sql, size, Q_CSV, lit[0], lit[1], lit[2], lit[3]);
+	ok = cf_copy_out(out, conn, sql, true);
+	free(sql);
+	for (i = 0; i < 4; i++)
+		free(lit[i]);
+	return ok;
 }
 
 /* ---- HTML ---------------------------------------------------------------- */
@@ -194,12 +198,10 @@ static const char *HTML_STYLE =
 "svg .point{fill:#d8703b}svg .axis{stroke:#888;stroke-width:1}"
 ".note{font-size:.9em;color:#444}";
 
+/* A table cell; numbers (num) right-aligned by the page's style. */
 static void
-html_cell(FILE *out, PGresult *res, int r, int c, const char *field)
+html_cell(FILE *out, PGresult *res, int r, int c, const char *field, bool num)
 {
-	Oid			t = PQftype(res, c);
-	bool		num = (t == 20 || t == 21 || t == 23 || t == 1700);
-
 	fprintf(out, "<td%s data-field=\"%s\">", num ? " class=\"n\"" : "", field);
 	cf_html_text(out, PQgetvalue(res, r, c));
 	fputs("</td>", out);
@@ -336,7 +338,7 @@ write_html(FILE *out, PGconn *conn, PGresult *ind, PGresult *resp, const char *c
 	cf_html_text(out, PQntuples(ind) ? PQgetvalue(ind, 0, I_PERIOD_END) : "");
 	fprintf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n", HTML_STYLE);
 	fputs("<h1>Quality indicators</h1>\n<p class=\"meta\" id=\"period\">", out);
-	describe(out, ind, min_age, setting, unit);
+	describe(out, ind, min_age, setting, unit, true);
 	fputs(". Database ", out);
 	cf_html_text(out, PQdb(conn));
 	fprintf(out, ", made %s.</p>\n", stamp);
@@ -352,7 +354,7 @@ write_html(FILE *out, PGconn *conn, PGresult *ind, PGresult *resp, const char *c
 		cf_html_text(out, PQgetvalue(ind, r, I_TITLE));
 		fputs("</td>", out);
 		for (c = I_NUMERATOR; c <= I_NOT_RECORDED; c++)
-			html_cell(out, ind, r, c, fields[c]);
+			html_cell(out, ind, r, c, fields[c], true);
 		fputs("</tr>\n", out);
 	}
 	fputs("</tbody>\n</table>\n<p class=\"note\">Share = numerator / denominator; the denominator is "
@@ -404,7 +406,7 @@ write_html(FILE *out, PGconn *conn, PGresult *ind, PGresult *resp, const char *c
 
 		fputs("<tr>", out);
 		for (c = 0; c < 6; c++)
-			html_cell(out, resp, r, c, rf[c]);
+			html_cell(out, resp, r, c, rf[c], c >= 2);
 		fputs("</tr>\n", out);
 	}
 	fputs("</tbody>\n</table>\n</body>\n</html>\n", out);
@@ -413,6 +415,16 @@ write_html(FILE *out, PGconn *conn, PGresult *ind, PGresult *resp, const char *c
 int
 cf_cmd_report(int argc, char **argv)
 {
+	static const struct option long_options[] = {
+		CF_CONN_LONG_OPTIONS,
+		{"period-end", required_argument, NULL, 1},
+		{"unit", required_argument, NULL, 2},
+		{"setting", required_argument, NULL, 3},
+		{"min-age", required_argument, NULL, 4},
+		{"format", required_argument, NULL, 5},
+		{"output", required_argument, NULL, 'o'},
+		{NULL, 0, NULL, 0}
+	};
 	CfConnOpts	co = {0};
 	const char *period_end = NULL,
 			   *unit = NULL,
@@ -422,39 +434,58 @@ cf_cmd_report(int argc, char **argv)
 			   *output = NULL;
 	const char *params[4];
 	PGconn	   *conn;
-	PGresult   *ind,
-			   *resp;
+	PGresult   *ind = NULL,
+			   *resp = NULL;
 	FILE	   *out = stdout;
-	int			i;
+	bool		ok = true;
+	int			c;
 
-	for (i = 1; i < argc; i++)
+	if (cf_wants_help(argc, argv))
 	{
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-?") == 0)
-		{
-			report_usage(stdout);
-			return CF_EXIT_OK;
-		}
-		if (cf_conn_option(&co, argc, argv, &i) ||
-			cf_opt_value(argc, argv, &i, "period-end", 0, &period_end) ||
-			cf_opt_value(argc, argv, &i, "unit", 0, &unit) ||
-			cf_opt_value(argc, argv, &i, "setting", 0, &setting) ||
-			cf_opt_value(argc, argv, &i, "min-age", 0, &min_age) ||
-			cf_opt_value(argc, argv, &i, "format", 0, &format) ||
-			cf_opt_value(argc, argv, &i, "output", 'o', &output))
-			continue;
-		cf_error("report: unknown option \"%s\"", argv[i]);
-		fprintf(stderr, "Try \"careflags report --help\".\n");
-		return CF_EXIT_USAGE;
+		report_usage(stdout);
+		return CF_EXIT_OK;
 	}
+	while ((c = getopt_long(argc, argv, CF_CONN_SHORT_OPTIONS "o:", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 1:
+				period_end = optarg;
+				break;
+			case 2:
+				unit = optarg;
+				break;
+			case 3:
+				setting = optarg;
+				break;
+			case 4:
+				min_age = optarg;
+				break;
+			case 5:
+				format = optarg;
+				break;
+			case 'o':
+				output = optarg;
+				break;
+			case CF_OPT_HELP:
+				report_usage(stdout);
+				return CF_EXIT_OK;
+			default:
+				if (!cf_conn_getopt(&co, c, optarg))
+					return cf_bad_usage("report");
+		}
+	}
+	if (cf_extra_args("report", argc, argv))
+		return CF_EXIT_USAGE;
 	if (strcmp(format, "table") != 0 && strcmp(format, "csv") != 0 &&
 		strcmp(format, "json") != 0 && strcmp(format, "html") != 0)
 	{
-		cf_error("report: unknown format \"%s\" (table, csv, json or html)", format);
+		cf_error("report: unknown format \"%s\" (table, csv, json or html)", cf_safe(format));
 		return CF_EXIT_USAGE;
 	}
 	if (min_age[0] == '\0' || strspn(min_age, "0123456789") != strlen(min_age) || strlen(min_age) > 3)
 	{
-		cf_error("report: --min-age must be a whole number, not \"%s\"", min_age);
+		cf_error("report: --min-age must be a whole number, not \"%s\"", cf_safe(min_age));
 		return CF_EXIT_USAGE;
 	}
 
@@ -465,15 +496,37 @@ cf_cmd_report(int argc, char **argv)
 	params[1] = min_age;
 	params[2] = setting;
 	params[3] = unit;
-	ind = cf_query(conn, Q_INDICATORS, 4, params);
-	resp = cf_query(conn, Q_RESPONSE, 4, params);
+	if (strcmp(format, "table") == 0 || strcmp(format, "html") == 0)
+	{
+		char	   *q_ind = with_params(Q_INDICATORS);
+		char	   *q_resp = with_params(Q_RESPONSE);
+
+		ind = cf_query(conn, q_ind, 4, params);
+		resp = cf_query(conn, q_resp, 4, params);
+		free(q_ind);
+		free(q_resp);
+	}
+	else if (strcmp(format, "json") == 0)
+	{
+		char	   *q_json = malloc(strlen(Q_JSON) + 64);
+
+		if (q_json == NULL)
+		{
+			cf_error("out of memory");
+			return CF_EXIT_FAIL;
+		}
+		/* the two SQL_* parts of Q_JSON take $1..$4 as well */
+		snprintf(q_json, strlen(Q_JSON) + 64, Q_JSON, "$1", "$2", "$3", "$4", "$1", "$2", "$3", "$4");
+		ind = cf_query(conn, q_json, 4, params);
+		free(q_json);
+	}
 
 	if (output != NULL && strcmp(output, "-") != 0)
 	{
 		out = fopen(output, "w");
 		if (out == NULL)
 		{
-			cf_error("report: could not write \"%s\": %s", output, strerror(errno));
+			cf_error("report: could not write \"%s\": %s", cf_safe(output), strerror(errno));
 			PQfinish(conn);
 			return CF_EXIT_FAIL;
 		}
@@ -481,9 +534,9 @@ cf_cmd_report(int argc, char **argv)
 	if (strcmp(format, "table") == 0)
 		write_table(out, ind, resp, min_age, setting, unit);
 	else if (strcmp(format, "csv") == 0)
-		write_csv(out, ind);
+		ok = write_csv(out, conn, params);
 	else if (strcmp(format, "json") == 0)
-		write_json(out, ind, resp, min_age, setting, unit);
+		fprintf(out, "%s\n", PQgetvalue(ind, 0, 0));
 	else
 		write_html(out, conn, ind, resp, params, min_age, setting, unit);
 
@@ -494,7 +547,7 @@ cf_cmd_report(int argc, char **argv)
 	{
 		if (fclose(out) != 0)
 		{
-			cf_error("report: could not write \"%s\": %s", output, strerror(errno));
+			cf_error("report: could not write \"%s\": %s", cf_safe(output), strerror(errno));
 			return CF_EXIT_FAIL;
 		}
 	}
@@ -503,5 +556,5 @@ cf_cmd_report(int argc, char **argv)
 		cf_error("report: could not write to standard output");
 		return CF_EXIT_FAIL;
 	}
-	return CF_EXIT_OK;
+	return ok ? CF_EXIT_OK : CF_EXIT_FAIL;
 }

@@ -3,9 +3,10 @@
  *	  careflags watch: a nurse-station feed.  LISTENs on the channel
  *	  "careflags", where the extension sends {"event", "flag_id",
  *	  "patient_id", "rule_id", "unit_id"} (ids only) when a flag is raised,
- *	  falls due, becomes overdue or is resolved; fetches what a nurse needs
- *	  (rule title, state, deadline, reason) from careflags.flag and prints one
- *	  line per event.  When the connection is lost (a server restart) it says
+ *	  falls due, becomes overdue or is resolved; the server parses that JSON
+ *	  and returns, in the same query, what a nurse needs (rule title, state,
+ *	  deadline, reason) from careflags.flag; one line per event, every value
+ *	  printed with control characters escaped.  When the connection is lost (a server restart) it says
  *	  so on stderr and reconnects, retrying until the server is back.
  */
 #include <errno.h>
@@ -27,11 +28,26 @@ on_signal(int signo)
 	stop_requested = 1;
 }
 
-static const char *Q_FLAG =
-"SELECT r.title, careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()), "
-"       to_char(f.due_at, 'YYYY-MM-DD HH24:MI'), f.reason, f.unit_id, f.resolution "
-"FROM careflags.flag f LEFT JOIN careflags.rule r ON r.rule_id = f.rule_id "
-"WHERE f.flag_id = $1::bigint AND ($2::bigint IS NULL OR f.patient_id = $2::bigint)";
+/*
+ * One notification: the server parses its JSON payload ($1) and reads the
+ * flag as the connected role (row-level security decides what it sees).
+ * Columns: event, flag_id, patient_id, rule_id, unit_id, then title, state,
+ * deadline, reason, resolution and whether the flag was visible.
+ */
+static const char *Q_EVENT =
+"SELECT e.event, e.flag_id, e.patient_id, e.rule_id, e.unit_id, "
+"       r.title, careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()), "
+"       pg_catalog.to_char(f.due_at, 'YYYY-MM-DD HH24:MI'), f.reason, f.resolution, f.flag_id IS NOT NULL "
+"FROM (SELECT j OPERATOR(pg_catalog.->>) 'event' AS event, "
+"             (j OPERATOR(pg_catalog.->>) 'flag_id')::pg_catalog.int8 AS flag_id, "
+"             (j OPERATOR(pg_catalog.->>) 'patient_id')::pg_catalog.int8 AS patient_id, "
+"             j OPERATOR(pg_catalog.->>) 'rule_id' AS rule_id, "
+"             j OPERATOR(pg_catalog.->>) 'unit_id' AS unit_id "
+"      FROM (SELECT $1::pg_catalog.jsonb AS j) AS p) AS e "
+"LEFT JOIN careflags.flag AS f ON f.flag_id OPERATOR(pg_catalog.=) e.flag_id "
+"     AND (e.patient_id IS NULL OR f.patient_id OPERATOR(pg_catalog.=) e.patient_id) "
+"LEFT JOIN careflags.rule AS r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id "
+"WHERE e.event IS NOT NULL AND e.flag_id IS NOT NULL";
 
 static void
 watch_usage(FILE *out)
@@ -98,52 +114,49 @@ watch_connect(const CfConnOpts *co, bool quiet)
 	return conn;
 }
 
-/* Print one event; returns true when it was printed. */
+/* Print one event; returns true when it was printed.  Every value is printed escaped (cf_safe). */
 static bool
 print_event(PGconn *conn, const char *payload, const char *unit, const char *events)
 {
-	char		event[32],
-				flag_id[32],
-				patient_id[32],
-				rule_id[256],
-				unit_id[256];
 	char		stamp[32];
 	time_t		now = time(NULL);
-	const char *params[2];
+	const char *params[1] = {payload};
+	const char *event,
+			   *unit_id,
+			   *patient_id,
+			   *rule_id;
 	PGresult   *res;
 
-	if (!cf_json_get(payload, "event", event, sizeof(event)) ||
-		!cf_json_get(payload, "flag_id", flag_id, sizeof(flag_id)))
+	res = cf_query_soft(conn, Q_EVENT, 1, params);
+	if (res == NULL || PQntuples(res) != 1)
 	{
 		fprintf(stderr, "%s: warning: ignoring a notification that is not a flag event: %s\n",
-				cf_progname, payload);
+				cf_progname, cf_safe(payload));
+		PQclear(res);
 		return false;
 	}
-	if (!cf_json_get(payload, "patient_id", patient_id, sizeof(patient_id)))
-		patient_id[0] = '\0';
-	if (!cf_json_get(payload, "rule_id", rule_id, sizeof(rule_id)))
-		strcpy(rule_id, "?");
-	if (!cf_json_get(payload, "unit_id", unit_id, sizeof(unit_id)))
-		unit_id[0] = '\0';
-	if (!event_wanted(events, event))
+	event = PQgetvalue(res, 0, 0);
+	patient_id = PQgetisnull(res, 0, 2) ? "?" : PQgetvalue(res, 0, 2);
+	rule_id = PQgetisnull(res, 0, 3) ? "?" : PQgetvalue(res, 0, 3);
+	unit_id = PQgetvalue(res, 0, 4);
+	if (!event_wanted(events, event) || (unit != NULL && strcmp(unit, unit_id) != 0))
+	{
+		PQclear(res);
 		return false;
-	if (unit != NULL && strcmp(unit, unit_id) != 0)
-		return false;
+	}
 
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", localtime(&now));
-	params[0] = flag_id;
-	params[1] = patient_id[0] ? patient_id : NULL;
-	res = cf_query_soft(conn, Q_FLAG, 2, params);
-	if (res != NULL && PQntuples(res) == 1)
+	if (PQgetvalue(res, 0, 10)[0] == 't')
 		printf("%s  %-8s unit %-10s patient %-8s %s  \"%s\"  %s, due by %s  %s\n",
-			   stamp, event, unit_id[0] ? unit_id : "-", patient_id[0] ? patient_id : "?", rule_id,
-			   PQgetvalue(res, 0, 0),
-			   PQgetisnull(res, 0, 5) ? PQgetvalue(res, 0, 1) : "resolved",
-			   PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+			   stamp, cf_safe(event), unit_id[0] ? cf_safe(unit_id) : "-", cf_safe(patient_id), cf_safe(rule_id),
+			   cf_safe(PQgetvalue(res, 0, 5)),
+			   PQgetisnull(res, 0, 9) ? cf_safe(PQgetvalue(res, 0, 6)) : "resolved",
+			   cf_safe(PQgetvalue(res, 0, 7)), cf_safe(PQgetvalue(res, 0, 8)));
 	else
 		/* not visible to this role, or gone: what the notification says */
 		printf("%s  %-8s unit %-10s patient %-8s %s  (flag %s)\n",
-			   stamp, event, unit_id[0] ? unit_id : "-", patient_id[0] ? patient_id : "?", rule_id, flag_id);
+			   stamp, cf_safe(event), unit_id[0] ? cf_safe(unit_id) : "-", cf_safe(patient_id), cf_safe(rule_id),
+			   PQgetvalue(res, 0, 1));
 	PQclear(res);
 	fflush(stdout);
 	return true;
@@ -152,6 +165,14 @@ print_event(PGconn *conn, const char *payload, const char *unit, const char *eve
 int
 cf_cmd_watch(int argc, char **argv)
 {
+	static const struct option long_options[] = {
+		CF_CONN_LONG_OPTIONS,
+		{"unit", required_argument, NULL, 1},
+		{"events", required_argument, NULL, 2},
+		{"count", required_argument, NULL, 3},
+		{"timeout", required_argument, NULL, 4},
+		{NULL, 0, NULL, 0}
+	};
 	CfConnOpts	co = {0};
 	const char *unit = NULL,
 			   *events = "raised,due,overdue",
@@ -164,25 +185,39 @@ cf_cmd_watch(int argc, char **argv)
 	PGconn	   *conn;
 	struct sigaction sa;
 	int			backoff = 1;
-	int			i;
+	int			c;
 
-	for (i = 1; i < argc; i++)
+	if (cf_wants_help(argc, argv))
 	{
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-?") == 0)
-		{
-			watch_usage(stdout);
-			return CF_EXIT_OK;
-		}
-		if (cf_conn_option(&co, argc, argv, &i) ||
-			cf_opt_value(argc, argv, &i, "unit", 0, &unit) ||
-			cf_opt_value(argc, argv, &i, "events", 0, &events) ||
-			cf_opt_value(argc, argv, &i, "count", 0, &count_s) ||
-			cf_opt_value(argc, argv, &i, "timeout", 0, &timeout_s))
-			continue;
-		cf_error("watch: unknown option \"%s\"", argv[i]);
-		fprintf(stderr, "Try \"careflags watch --help\".\n");
-		return CF_EXIT_USAGE;
+		watch_usage(stdout);
+		return CF_EXIT_OK;
 	}
+	while ((c = getopt_long(argc, argv, CF_CONN_SHORT_OPTIONS, long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 1:
+				unit = optarg;
+				break;
+			case 2:
+				events = optarg;
+				break;
+			case 3:
+				count_s = optarg;
+				break;
+			case 4:
+				timeout_s = optarg;
+				break;
+			case CF_OPT_HELP:
+				watch_usage(stdout);
+				return CF_EXIT_OK;
+			default:
+				if (!cf_conn_getopt(&co, c, optarg))
+					return cf_bad_usage("watch");
+		}
+	}
+	if (cf_extra_args("watch", argc, argv))
+		return CF_EXIT_USAGE;
 	if (count_s)
 	{
 		char	   *end;
@@ -190,7 +225,7 @@ cf_cmd_watch(int argc, char **argv)
 		count = strtol(count_s, &end, 10);
 		if (*end || count < 1)
 		{
-			cf_error("watch: --count must be a positive number, not \"%s\"", count_s);
+			cf_error("watch: --count must be a positive number, not \"%s\"", cf_safe(count_s));
 			return CF_EXIT_USAGE;
 		}
 	}
@@ -201,7 +236,7 @@ cf_cmd_watch(int argc, char **argv)
 		timeout = strtol(timeout_s, &end, 10);
 		if (*end || timeout < 0)
 		{
-			cf_error("watch: --timeout must be a number of seconds, not \"%s\"", timeout_s);
+			cf_error("watch: --timeout must be a number of seconds, not \"%s\"", cf_safe(timeout_s));
 			return CF_EXIT_USAGE;
 		}
 	}
@@ -216,7 +251,7 @@ cf_cmd_watch(int argc, char **argv)
 	if (conn == NULL)
 		return CF_EXIT_USAGE;
 	fprintf(stderr, "%s: watching flags%s%s (Ctrl-C to stop)\n", cf_progname,
-			unit ? " of unit " : "", unit ? unit : "");
+			unit ? " of unit " : "", unit ? cf_safe(unit) : "");
 
 	while (!stop_requested)
 	{

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Demo step: careflags_fhir on real Synthea data, in its own database.
-# Loads the six shared Synthea bundles into a FHIR store (one table per
+# Loads the six Synthea bundles in data/ into a FHIR store (one table per
 # resource type), admits the elderly to a nursing home with an
 # EpisodeOfCare, and shows the flags careflags raises and writes back as
 # FHIR Flag resources.
@@ -13,12 +13,12 @@ psql -X -q -v ON_ERROR_STOP=1 -P pager=off -d careflags_fhir_demo <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION careflags_fhir CASCADE;
 SELECT resource_type, action FROM careflags_fhir.setup('tables', 'public');
-\set b1 `zcat ../shared/data/synthea-bundles/Annmarie_Doyle_b1756d32-c4c4-4fd2-9023-ff241b55bae0.json.gz`
-\set b2 `zcat ../shared/data/synthea-bundles/Gayla_Ferry_259bc6c6-9c1d-43e9-bd25-7539cf07f8ac.json.gz`
-\set b3 `zcat ../shared/data/synthea-bundles/Lavelle_Kuvalis_9f0fb46c-c9f5-4c50-a983-9f87bf591ce9.json.gz`
-\set b4 `zcat ../shared/data/synthea-bundles/Max_Dicki_d9f8849f-e4a7-4ced-b057-c618db16a117.json.gz`
-\set b5 `zcat ../shared/data/synthea-bundles/Trey_Berge_99153850-84f1-4de6-9e19-3e0d6eeedeb2.json.gz`
-\set b6 `zcat ../shared/data/synthea-bundles/Willia_Runolfsdottir_074c3873-c476-40e3-8046-f67372eb5e05.json.gz`
+\set b1 `zcat data/synthea-bundles/Annmarie_Doyle_b1756d32-c4c4-4fd2-9023-ff241b55bae0.json.gz`
+\set b2 `zcat data/synthea-bundles/Gayla_Ferry_259bc6c6-9c1d-43e9-bd25-7539cf07f8ac.json.gz`
+\set b3 `zcat data/synthea-bundles/Lavelle_Kuvalis_9f0fb46c-c9f5-4c50-a983-9f87bf591ce9.json.gz`
+\set b4 `zcat data/synthea-bundles/Max_Dicki_d9f8849f-e4a7-4ced-b057-c618db16a117.json.gz`
+\set b5 `zcat data/synthea-bundles/Trey_Berge_99153850-84f1-4de6-9e19-3e0d6eeedeb2.json.gz`
+\set b6 `zcat data/synthea-bundles/Willia_Runolfsdottir_074c3873-c476-40e3-8046-f67372eb5e05.json.gz`
 \echo '--- loading six Synthea transaction bundles (outcome per resource)'
 SELECT o.outcome, sum(o.resources) AS resources
 FROM unnest(ARRAY[:'b1', :'b2', :'b3', :'b4', :'b5', :'b6']::jsonb[]) AS b, careflags_fhir.load_bundle(b) AS o

@@ -2,7 +2,7 @@
 # tests/cli/cf.sh - run the careflags client, psql or pg_ctl against the CLI
 # suite's private cluster (made by tests/cli/setup.sh under $PGHOST/cli-suite).
 #
-#   tests/cli/cf.sh report --format csv     the client, as installed (else cli/careflags)
+#   tests/cli/cf.sh report --format csv     the client built in cli/ (else the installed one)
 #   tests/cli/cf.sh psql -Atc 'SELECT ...'  psql on the suite's database careflags_cli
 #   tests/cli/cf.sh restart                 restart the private server (fast)
 #   tests/cli/cf.sh stop                    stop it (the last test file does)
@@ -17,7 +17,11 @@ export PGHOST="$CLI_HOST" PGPORT="$CLI_PORT" PGUSER=postgres PGDATABASE=careflag
 unset PGSERVICE PGPASSWORD
 PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)}
 as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-client=$(command -v careflags || echo "$ROOT/cli/careflags")
+# The client built from this tree (scripts/test.sh builds it), else the installed
+# one; CAREFLAGS_CLIENT names another binary (e.g. an older build, to compare).
+if [ -n "${CAREFLAGS_CLIENT:-}" ]; then client=$CAREFLAGS_CLIENT
+elif [ -x "$ROOT/cli/careflags" ]; then client=$ROOT/cli/careflags
+else client=$(command -v careflags || echo "$ROOT/cli/careflags"); fi
 cmd=${1:?usage: cf.sh report|watch|check|psql|restart|stop|state ...}
 case $cmd in
     psql)    shift; exec psql -X -q -v ON_ERROR_STOP=1 "$@" ;;

@@ -5,19 +5,19 @@
 -- independently of the mapping code.
 \c careflags_fhir_test
 \set QUIET 1
-\set b1 `zcat ../shared/data/synthea-bundles/Annmarie_Doyle_b1756d32-c4c4-4fd2-9023-ff241b55bae0.json.gz`
-\set b2 `zcat ../shared/data/synthea-bundles/Gayla_Ferry_259bc6c6-9c1d-43e9-bd25-7539cf07f8ac.json.gz`
-\set b3 `zcat ../shared/data/synthea-bundles/Lavelle_Kuvalis_9f0fb46c-c9f5-4c50-a983-9f87bf591ce9.json.gz`
-\set b4 `zcat ../shared/data/synthea-bundles/Max_Dicki_d9f8849f-e4a7-4ced-b057-c618db16a117.json.gz`
-\set b5 `zcat ../shared/data/synthea-bundles/Trey_Berge_99153850-84f1-4de6-9e19-3e0d6eeedeb2.json.gz`
-\set b6 `zcat ../shared/data/synthea-bundles/Willia_Runolfsdottir_074c3873-c476-40e3-8046-f67372eb5e05.json.gz`
-\set n_patient `zcat ../shared/data/synthea-bulk-10/Patient.000.ndjson.gz`
-\set n_encounter `zcat ../shared/data/synthea-bulk-10/Encounter.000.ndjson.gz`
-\set n_medreq `zcat ../shared/data/synthea-bulk-10/MedicationRequest.000.ndjson.gz`
-\set n_procedure `zcat ../shared/data/synthea-bulk-10/Procedure.000.ndjson.gz`
-\set n_condition `zcat ../shared/data/synthea-bulk-10/Condition.000.ndjson.gz`
-\set n_location `zcat ../shared/data/synthea-bulk-10/Location.000.ndjson.gz`
-\set n_organization `zcat ../shared/data/synthea-bulk-10/Organization.000.ndjson.gz`
+\set b1 `zcat data/synthea-bundles/Annmarie_Doyle_b1756d32-c4c4-4fd2-9023-ff241b55bae0.json.gz`
+\set b2 `zcat data/synthea-bundles/Gayla_Ferry_259bc6c6-9c1d-43e9-bd25-7539cf07f8ac.json.gz`
+\set b3 `zcat data/synthea-bundles/Lavelle_Kuvalis_9f0fb46c-c9f5-4c50-a983-9f87bf591ce9.json.gz`
+\set b4 `zcat data/synthea-bundles/Max_Dicki_d9f8849f-e4a7-4ced-b057-c618db16a117.json.gz`
+\set b5 `zcat data/synthea-bundles/Trey_Berge_99153850-84f1-4de6-9e19-3e0d6eeedeb2.json.gz`
+\set b6 `zcat data/synthea-bundles/Willia_Runolfsdottir_074c3873-c476-40e3-8046-f67372eb5e05.json.gz`
+\set n_patient `zcat data/synthea-bulk-10/Patient.000.ndjson.gz`
+\set n_encounter `zcat data/synthea-bulk-10/Encounter.000.ndjson.gz`
+\set n_medreq `zcat data/synthea-bulk-10/MedicationRequest.000.ndjson.gz`
+\set n_procedure `zcat data/synthea-bulk-10/Procedure.000.ndjson.gz`
+\set n_condition `zcat data/synthea-bulk-10/Condition.000.ndjson.gz`
+\set n_location `zcat data/synthea-bulk-10/Location.000.ndjson.gz`
+\set n_organization `zcat data/synthea-bulk-10/Organization.000.ndjson.gz`
 
 BEGIN;
 SELECT plan(30);

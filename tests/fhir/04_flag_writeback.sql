@@ -1,11 +1,11 @@
 -- careflags_fhir: careflags flags mirrored as FHIR R4 Flag resources in the
 -- per-type tables store: required elements, value sets and datatypes of R4
 -- Flag checked here; the shape compared with the HL7 example
--- ../shared/data/fhir-r4-examples/Flag-example.json; the same Flag id is
+-- data/fhir-r4-examples/Flag-example.json; the same Flag id is
 -- updated, and marked inactive when the condition clears.
 \c careflags_fhir_test
 \set QUIET 1
-\set example `cat ../shared/data/fhir-r4-examples/Flag-example.json`
+\set example `cat data/fhir-r4-examples/Flag-example.json`
 
 BEGIN;
 SELECT plan(22);
