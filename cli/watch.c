@@ -1,12 +1,15 @@
 /*
  * watch.c
  *	  careflags watch: a nurse-station feed.  LISTENs on the channel
- *	  "careflags", where the extension sends {"event", "flag_id",
- *	  "patient_id", "rule_id", "unit_id"} (ids only) when a flag is raised,
- *	  falls due, becomes overdue or is resolved; fetches what a nurse needs
- *	  (rule title, state, deadline, reason) from careflags.flag and prints one
- *	  line per event.  When the connection is lost (a server restart) it says
- *	  so on stderr and reconnects, retrying until the server is back.
+ *	  "careflags", where the extension sends only an event id (any login may
+ *	  LISTEN) when a flag is raised, falls due, becomes overdue or is
+ *	  resolved; reads the events behind the ids it received from
+ *	  careflags.my_flag_events, which shows the role the events of its own
+ *	  units only (every unit to a role that may read careflags.flag_event),
+ *	  with what a nurse needs (rule title, state, deadline, reason), and
+ *	  prints one line per event.  Ids of events the role may not see give no
+ *	  line at all.  When the connection is lost (a server restart) it says so
+ *	  on stderr and reconnects, retrying until the server is back.
  */
 #include <errno.h>
 #include <signal.h>
@@ -27,11 +30,18 @@ on_signal(int signo)
 	stop_requested = 1;
 }
 
-static const char *Q_FLAG =
-"SELECT r.title, careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()), "
-"       to_char(f.due_at, 'YYYY-MM-DD HH24:MI'), f.reason, f.unit_id, f.resolution "
-"FROM careflags.flag f LEFT JOIN careflags.rule r ON r.rule_id = f.rule_id "
-"WHERE f.flag_id = $1::bigint AND ($2::bigint IS NULL OR f.patient_id = $2::bigint)";
+/* The visible events among the ids received, oldest first. */
+static const char *Q_EVENTS =
+"SELECT e.kind, COALESCE(e.unit_id, '-'), e.patient_id, e.rule_id, COALESCE(e.title, '?'), "
+"       COALESCE(e.state, '?'), COALESCE(pg_catalog.to_char(e.due_at, 'YYYY-MM-DD HH24:MI'), '?'), "
+"       COALESCE(e.reason, '') "
+"FROM careflags.my_flag_events e "
+"WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]) "
+"  AND ($2::pg_catalog.text IS NULL OR e.unit_id OPERATOR(pg_catalog.=) $2::pg_catalog.text) "
+"ORDER BY e.event_id";
+
+/* Event ids received and not yet printed (one batch of notifications). */
+#define MAX_BATCH 1000
 
 static void
 watch_usage(FILE *out)
@@ -98,55 +108,37 @@ watch_connect(const CfConnOpts *co, bool quiet)
 	return conn;
 }
 
-/* Print one event; returns true when it was printed. */
-static bool
-print_event(PGconn *conn, const char *payload, const char *unit, const char *events)
+/*
+ * Print the events behind a batch of notified ids that the role may see and
+ * the options select; returns how many lines were printed (at most limit,
+ * when limit > 0).
+ */
+static long
+print_events(PGconn *conn, const char *ids, const char *unit, const char *events, long limit)
 {
-	char		event[32],
-				flag_id[32],
-				patient_id[32],
-				rule_id[256],
-				unit_id[256];
 	char		stamp[32];
 	time_t		now = time(NULL);
-	const char *params[2];
+	const char *params[2] = {ids, unit};
 	PGresult   *res;
+	long		printed = 0;
 
-	if (!cf_json_get(payload, "event", event, sizeof(event)) ||
-		!cf_json_get(payload, "flag_id", flag_id, sizeof(flag_id)))
-	{
-		fprintf(stderr, "%s: warning: ignoring a notification that is not a flag event: %s\n",
-				cf_progname, payload);
-		return false;
-	}
-	if (!cf_json_get(payload, "patient_id", patient_id, sizeof(patient_id)))
-		patient_id[0] = '\0';
-	if (!cf_json_get(payload, "rule_id", rule_id, sizeof(rule_id)))
-		strcpy(rule_id, "?");
-	if (!cf_json_get(payload, "unit_id", unit_id, sizeof(unit_id)))
-		unit_id[0] = '\0';
-	if (!event_wanted(events, event))
-		return false;
-	if (unit != NULL && strcmp(unit, unit_id) != 0)
-		return false;
-
+	res = cf_query_soft(conn, Q_EVENTS, 2, params);
+	if (res == NULL)
+		return 0;
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", localtime(&now));
-	params[0] = flag_id;
-	params[1] = patient_id[0] ? patient_id : NULL;
-	res = cf_query_soft(conn, Q_FLAG, 2, params);
-	if (res != NULL && PQntuples(res) == 1)
+	for (int r = 0; r < PQntuples(res) && (limit <= 0 || printed < limit); r++)
+	{
+		if (!event_wanted(events, PQgetvalue(res, r, 0)))
+			continue;
 		printf("%s  %-8s unit %-10s patient %-8s %s  \"%s\"  %s, due by %s  %s\n",
-			   stamp, event, unit_id[0] ? unit_id : "-", patient_id[0] ? patient_id : "?", rule_id,
-			   PQgetvalue(res, 0, 0),
-			   PQgetisnull(res, 0, 5) ? PQgetvalue(res, 0, 1) : "resolved",
-			   PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
-	else
-		/* not visible to this role, or gone: what the notification says */
-		printf("%s  %-8s unit %-10s patient %-8s %s  (flag %s)\n",
-			   stamp, event, unit_id[0] ? unit_id : "-", patient_id[0] ? patient_id : "?", rule_id, flag_id);
+			   stamp, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
+			   PQgetvalue(res, r, 3), PQgetvalue(res, r, 4), PQgetvalue(res, r, 5),
+			   PQgetvalue(res, r, 6), PQgetvalue(res, r, 7));
+		printed++;
+	}
 	PQclear(res);
 	fflush(stdout);
-	return true;
+	return printed;
 }
 
 int
@@ -265,11 +257,34 @@ cf_cmd_watch(int argc, char **argv)
 			backoff = 1;
 			continue;
 		}
-		while (!stop_requested && (note = PQnotifies(conn)) != NULL)
+		/* the ids of this batch, as an array literal: {1,2,3} */
 		{
-			if (print_event(conn, note->extra, unit, events))
-				printed++;
-			PQfreemem(note);
+			char		ids[MAX_BATCH * 21 + 3];
+			size_t		len = 0;
+			int			n = 0;
+
+			ids[len++] = '{';
+			while (n < MAX_BATCH && (note = PQnotifies(conn)) != NULL)
+			{
+				const char *p = note->extra;
+
+				if (*p == '\0' || strspn(p, "0123456789") != strlen(p) || strlen(p) > 19)
+					fprintf(stderr, "%s: warning: ignoring a notification that is not a flag event id%s\n",
+							cf_progname, *p == '{' ? " (the server's careflags is older than 1.3: ALTER EXTENSION careflags UPDATE)" : "");
+				else
+				{
+					if (n > 0)
+						ids[len++] = ',';
+					memcpy(ids + len, p, strlen(p));
+					len += strlen(p);
+					n++;
+				}
+				PQfreemem(note);
+			}
+			ids[len++] = '}';
+			ids[len] = '\0';
+			if (n > 0 && !stop_requested)
+				printed += print_events(conn, ids, unit, events, count > 0 ? count - printed : 0);
 			if (count > 0 && printed >= count)
 				stop_requested = 1;
 		}

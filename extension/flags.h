@@ -51,7 +51,7 @@ extern Oid	cf_extension_owner(void);
 /* True while careflags itself writes careflags.flag. */
 extern bool cf_reconciling;
 
-/* NOTIFY careflags with ids only. */
+/* Record a flag event in careflags.flag_event and NOTIFY careflags with its id. */
 extern void cf_notify(const char *event, int64 flag_id, int64 patient_id,
 					  const char *rule_id, const char *unit_id);
 

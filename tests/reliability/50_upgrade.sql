@@ -46,7 +46,7 @@ INSERT INTO kept (what, q) VALUES
     ('pseudonym secret', 'SELECT * FROM careflags.pseudonym_key'),
     ('facts', 'SELECT ''p'', patient_id, source_key FROM careflags.patient UNION ALL SELECT ''m'', measurement_id, source_key FROM careflags.measurement UNION ALL SELECT ''a'', assessment_id, source_key FROM careflags.assessment UNION ALL SELECT ''x'', exemption_id, source_key FROM careflags.exemption'),
     ('quarantine', 'SELECT * FROM careflags.quarantine'),
-    ('units and access', 'SELECT u.*, a.role_name FROM careflags.unit u LEFT JOIN careflags.unit_access a USING (unit_id)');
+    ('units and access', 'SELECT u.unit_id, u.name, u.setting, u.created_at, COALESCE(to_jsonb(a)->>''role'', to_jsonb(a)->>''role_name'') FROM careflags.unit u LEFT JOIN careflags.unit_access a USING (unit_id)');
 UPDATE kept SET before = pg_temp.digest('old', q);
 
 BEGIN;
