@@ -20,6 +20,13 @@ ALTER TABLE careflags.unit ADD COLUMN visible_after_leaving interval NOT NULL DE
 COMMENT ON COLUMN careflags.unit.visible_after_leaving IS
     'how long after a patient''s episode in this unit ended the unit''s nurses still see the patient (careflags.my_patients); current residents are always visible';
 
+ALTER TABLE careflags.patient ALTER COLUMN display_name SET STATISTICS 0;
+DELETE FROM pg_catalog.pg_statistic
+ WHERE starelid OPERATOR(pg_catalog.=) 'careflags.patient'::pg_catalog.regclass
+   AND staattnum OPERATOR(pg_catalog.=) (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                                          WHERE a.attrelid OPERATOR(pg_catalog.=) 'careflags.patient'::pg_catalog.regclass
+                                            AND a.attname OPERATOR(pg_catalog.=) 'display_name');
+
 ALTER TABLE careflags.unit_access ADD COLUMN role regrole;
 DO $migrate$
 DECLARE
@@ -260,9 +267,9 @@ GRANT EXECUTE ON FUNCTION careflags.prune_events(interval) TO careflags_admin;
 DROP POLICY nurse_units ON careflags.flag;
 DROP POLICY nurse_units ON careflags.episode;
 DROP POLICY nurse_units ON careflags.patient;
-REVOKE SELECT ON careflags.flag, careflags.patient, careflags.episode, careflags.unit_access FROM careflags_nurse;
 ALTER TABLE careflags.flag_event ENABLE ROW LEVEL SECURITY;
 CREATE POLICY admin_all ON careflags.flag_event FOR SELECT TO careflags_admin USING (true);
+REVOKE ALL ON careflags.flag, careflags.patient, careflags.episode, careflags.unit_access FROM careflags_nurse;
 
 GRANT SELECT ON careflags.worklist, careflags.my_flags, careflags.my_patients, careflags.my_flag_events,
     careflags.my_unit_access, careflags.unit TO careflags_nurse;

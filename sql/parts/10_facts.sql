@@ -52,6 +52,10 @@ CREATE TABLE @extschema@.patient (
 );
 COMMENT ON TABLE @extschema@.patient IS
     'patients; display_name and birth_date are direct identifiers, never shown to careflags_quality';
+-- No planner statistics on names: the planner's estimates, which any role
+-- may see in EXPLAIN through a view, would tell how common a name is in
+-- every unit (issue 13).
+ALTER TABLE @extschema@.patient ALTER COLUMN display_name SET STATISTICS 0;
 
 CREATE TABLE @extschema@.episode (
     patient_id      bigint NOT NULL REFERENCES @extschema@.patient ON DELETE CASCADE,

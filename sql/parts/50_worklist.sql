@@ -220,6 +220,7 @@ CREATE POLICY admin_all ON @extschema@.episode FOR SELECT TO careflags_admin USI
 ALTER TABLE @extschema@.patient ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.flag_event ENABLE ROW LEVEL SECURITY;
 CREATE POLICY admin_all ON @extschema@.flag_event FOR SELECT TO careflags_admin USING (true);
+REVOKE ALL ON @extschema@.flag, @extschema@.patient, @extschema@.episode, @extschema@.unit_access FROM careflags_nurse;
 
 GRANT SELECT ON @extschema@.worklist, @extschema@.my_flags, @extschema@.my_patients, @extschema@.my_flag_events,
     @extschema@.my_unit_access, @extschema@.unit TO careflags_nurse;

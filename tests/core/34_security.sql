@@ -8,7 +8,7 @@
 -- in tests/reliability/60_security.sql, careflags watch in tests/cli/40_watch.sql).
 BEGIN;
 \ir fixtures.psql
-SELECT plan(63);
+SELECT plan(64);
 
 SELECT cft.at('2026-03-10 12:00+01');
 CREATE ROLE cft_nurse_a LOGIN IN ROLE careflags_nurse;
@@ -77,12 +77,12 @@ SELECT is((SELECT string_agg(t, ', ' ORDER BY t) FROM unnest(ARRAY['worklist', '
 -- EXPLAIN ANALYZE of a probe, with the probed value blanked out; 'refused'
 -- when the role may not run it.  A leak is any difference between probing
 -- a value another unit has and one that exists nowhere.
-CREATE FUNCTION pg_temp.probe(q text, x text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION pg_temp.probe(q text, x text, opts text DEFAULT 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     l text;
     o text := '';
 BEGIN
-    FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || format(q, x) LOOP
+    FOR l IN EXECUTE 'EXPLAIN (' || opts || ') ' || format(q, x) LOOP
         o := o || replace(l, quote_literal(x), '?') || E'\n';
     END LOOP;
     RETURN o;
@@ -106,6 +106,15 @@ CREATE TEMP TABLE probed AS SELECT what, pg_temp.probe(q, other) AS other, pg_te
 RESET ROLE;
 SELECT is((SELECT string_agg(what, '; ') FROM probed WHERE other IS DISTINCT FROM nowhere), NULL,
           'EXPLAIN ANALYZE as nurse A: probing ward B''s patient, name or flag looks exactly like probing one that does not exist');
+-- the planner's estimates (plain EXPLAIN) come from the statistics of all
+-- units: a name four of ward B's patients share is no more likely than none
+INSERT INTO careflags.patient (display_name, birth_date) SELECT 'Dup Name', '1940-01-01' FROM generate_series(1, 4);
+ANALYZE careflags.patient;
+SET LOCAL ROLE cft_nurse_a;
+SELECT is(pg_temp.probe('SELECT * FROM careflags.my_patients WHERE display_name = %L', 'Dup Name', 'COSTS ON'),
+          pg_temp.probe('SELECT * FROM careflags.my_patients WHERE display_name = %L', 'Nobody Anywhere', 'COSTS ON'),
+          'plain EXPLAIN as nurse A: a name shared by patients of other units is estimated like one that does not exist');
+RESET ROLE;
 SELECT is((SELECT string_agg(what, '; ' ORDER BY what) FROM probed WHERE other = 'refused'),
           'the episode table by patient; the flag table by patient; the patient table by name', '... the base tables are refused outright');
 -- a unit of 30 beds among 20 others: the worklist is an index read, my_units() runs once
