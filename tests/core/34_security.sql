@@ -8,7 +8,7 @@
 -- in tests/reliability/60_security.sql, careflags watch in tests/cli/40_watch.sql).
 BEGIN;
 \ir fixtures.psql
-SELECT plan(64);
+SELECT plan(66);
 
 SELECT cft.at('2026-03-10 12:00+01');
 CREATE ROLE cft_nurse_a LOGIN IN ROLE careflags_nurse;
@@ -117,6 +117,21 @@ SELECT is(pg_temp.probe('SELECT * FROM careflags.my_patients WHERE display_name 
 RESET ROLE;
 SELECT is((SELECT string_agg(what, '; ' ORDER BY what) FROM probed WHERE other = 'refused'),
           'the episode table by patient; the flag table by patient; the patient table by name', '... the base tables are refused outright');
+-- a leaky function of her own, made cheap so the planner would like to run it early
+SET LOCAL ROLE cft_nurse_a;
+CREATE TEMP TABLE seen (v text);
+CREATE FUNCTION pg_temp.leak(v text) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS
+$$ BEGIN INSERT INTO pg_temp.seen VALUES (v); RETURN true; END $$;
+SELECT count(*) FROM careflags.worklist WHERE pg_temp.leak(patient || ' ' || unit_id) \g /dev/null
+SELECT count(*) FROM careflags.my_patients WHERE pg_temp.leak(display_name || ' ' || unit_id) \g /dev/null
+SELECT count(*) FROM careflags.my_flags WHERE pg_temp.leak(reason || ' ' || unit_id) \g /dev/null
+SELECT count(*) FROM careflags.my_flag_events WHERE pg_temp.leak(rule_id || ' ' || unit_id) \g /dev/null
+SELECT count(*) FROM careflags.my_unit_access WHERE pg_temp.leak(unit_id || ' ' || role::text) \g /dev/null
+SELECT is((SELECT count(*) FROM pg_temp.seen WHERE v ~ 'ward-b|Bjørn|cft_nurse_b'), 0::bigint,
+          'a leaky function of hers in WHERE sees no row of ward B in any view');
+SELECT cmp_ok((SELECT count(*) FROM pg_temp.seen), '>', 0::bigint, '... (it ran: it saw her own rows)');
+RESET ROLE;
+
 -- a unit of 30 beds among 20 others: the worklist is an index read, my_units() runs once
 SET LOCAL careflags.isolate_evaluation = off;
 INSERT INTO careflags.unit (unit_id, name, setting) SELECT 'big-' || u, 'Big ' || u, 'nursing_home_long_term' FROM generate_series(1, 21) u;
