@@ -287,7 +287,7 @@ DO \$\$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_nurse') THEN CREATE ROLE bench_nurse LOGIN; END IF;
 END \$\$;
 GRANT careflags_nurse TO bench_nurse;
-INSERT INTO careflags.unit_access (unit_id, role_name) VALUES ('$unit', 'bench_nurse') ON CONFLICT DO NOTHING;
+INSERT INTO careflags.unit_access (unit_id, role) VALUES ('$unit', 'bench_nurse') ON CONFLICT DO NOTHING;
 SQL
     beds=$(q "SELECT count(*) FROM baseline.current_episode WHERE unit_id = '$unit'")
     rows=$(q "SELECT count(*) FROM careflags.worklist WHERE unit_id = '$unit'")

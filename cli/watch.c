@@ -1,13 +1,16 @@
 /*
  * watch.c
  *	  careflags watch: a nurse-station feed.  LISTENs on the channel
- *	  "careflags", where the extension sends {"event", "flag_id",
- *	  "patient_id", "rule_id", "unit_id"} (ids only) when a flag is raised,
- *	  falls due, becomes overdue or is resolved; the server parses that JSON
- *	  and returns, in the same query, what a nurse needs (rule title, state,
- *	  deadline, reason) from careflags.flag; one line per event, every value
- *	  printed with control characters escaped.  When the connection is lost (a server restart) it says
- *	  so on stderr and reconnects, retrying until the server is back.
+ *	  "careflags", where the extension sends only an event id (any login may
+ *	  LISTEN) when a flag is raised, falls due, becomes overdue or is
+ *	  resolved; reads the events behind the ids it received from
+ *	  careflags.my_flag_events, which shows the role the events of its own
+ *	  units only (every unit to a role that may read careflags.flag_event),
+ *	  with what a nurse needs (rule title, state, deadline, reason), and
+ *	  prints one line per event, every value with control characters
+ *	  escaped.  Ids of events the role may not see give no line at all.
+ *	  When the connection is lost (a server restart) it says so on stderr
+ *	  and reconnects, retrying until the server is back.
  */
 #include <errno.h>
 #include <signal.h>
@@ -28,26 +31,18 @@ on_signal(int signo)
 	stop_requested = 1;
 }
 
-/*
- * One notification: the server parses its JSON payload ($1) and reads the
- * flag as the connected role (row-level security decides what it sees).
- * Columns: event, flag_id, patient_id, rule_id, unit_id, then title, state,
- * deadline, reason, resolution and whether the flag was visible.
- */
-static const char *Q_EVENT =
-"SELECT e.event, e.flag_id, e.patient_id, e.rule_id, e.unit_id, "
-"       r.title, careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()), "
-"       pg_catalog.to_char(f.due_at, 'YYYY-MM-DD HH24:MI'), f.reason, f.resolution, f.flag_id IS NOT NULL "
-"FROM (SELECT j OPERATOR(pg_catalog.->>) 'event' AS event, "
-"             (j OPERATOR(pg_catalog.->>) 'flag_id')::pg_catalog.int8 AS flag_id, "
-"             (j OPERATOR(pg_catalog.->>) 'patient_id')::pg_catalog.int8 AS patient_id, "
-"             j OPERATOR(pg_catalog.->>) 'rule_id' AS rule_id, "
-"             j OPERATOR(pg_catalog.->>) 'unit_id' AS unit_id "
-"      FROM (SELECT $1::pg_catalog.jsonb AS j) AS p) AS e "
-"LEFT JOIN careflags.flag AS f ON f.flag_id OPERATOR(pg_catalog.=) e.flag_id "
-"     AND (e.patient_id IS NULL OR f.patient_id OPERATOR(pg_catalog.=) e.patient_id) "
-"LEFT JOIN careflags.rule AS r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id "
-"WHERE e.event IS NOT NULL AND e.flag_id IS NOT NULL";
+/* The visible events among the ids received, oldest first. */
+static const char *Q_EVENTS =
+"SELECT e.kind, COALESCE(e.unit_id, '-'), e.patient_id, e.rule_id, COALESCE(e.title, '?'), "
+"       COALESCE(e.state, '?'), COALESCE(pg_catalog.to_char(e.due_at, 'YYYY-MM-DD HH24:MI'), '?'), "
+"       COALESCE(e.reason, '') "
+"FROM careflags.my_flag_events e "
+"WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]) "
+"  AND ($2::pg_catalog.text IS NULL OR e.unit_id OPERATOR(pg_catalog.=) $2::pg_catalog.text) "
+"ORDER BY e.event_id";
+
+/* Event ids received and not yet printed (one batch of notifications). */
+#define MAX_BATCH 1000
 
 static void
 watch_usage(FILE *out)
@@ -114,52 +109,38 @@ watch_connect(const CfConnOpts *co, bool quiet)
 	return conn;
 }
 
-/* Print one event; returns true when it was printed.  Every value is printed escaped (cf_safe). */
-static bool
-print_event(PGconn *conn, const char *payload, const char *unit, const char *events)
+/*
+ * Print the events behind a batch of notified ids that the role may see and
+ * the options select; returns how many lines were printed (at most limit,
+ * when limit > 0).  Every value is printed escaped (cf_safe).
+ */
+static long
+print_events(PGconn *conn, const char *ids, const char *unit, const char *events, long limit)
 {
 	char		stamp[32];
 	time_t		now = time(NULL);
-	const char *params[1] = {payload};
-	const char *event,
-			   *unit_id,
-			   *patient_id,
-			   *rule_id;
+	const char *params[2] = {ids, unit};
 	PGresult   *res;
+	long		printed = 0;
 
-	res = cf_query_soft(conn, Q_EVENT, 1, params);
-	if (res == NULL || PQntuples(res) != 1)
-	{
-		fprintf(stderr, "%s: warning: ignoring a notification that is not a flag event: %s\n",
-				cf_progname, cf_safe(payload));
-		PQclear(res);
-		return false;
-	}
-	event = PQgetvalue(res, 0, 0);
-	patient_id = PQgetisnull(res, 0, 2) ? "?" : PQgetvalue(res, 0, 2);
-	rule_id = PQgetisnull(res, 0, 3) ? "?" : PQgetvalue(res, 0, 3);
-	unit_id = PQgetvalue(res, 0, 4);
-	if (!event_wanted(events, event) || (unit != NULL && strcmp(unit, unit_id) != 0))
-	{
-		PQclear(res);
-		return false;
-	}
-
+	res = cf_query_soft(conn, Q_EVENTS, 2, params);
+	if (res == NULL)
+		return 0;
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", localtime(&now));
-	if (PQgetvalue(res, 0, 10)[0] == 't')
+	for (int r = 0; r < PQntuples(res) && (limit <= 0 || printed < limit); r++)
+	{
+		if (!event_wanted(events, PQgetvalue(res, r, 0)))
+			continue;
 		printf("%s  %-8s unit %-10s patient %-8s %s  \"%s\"  %s, due by %s  %s\n",
-			   stamp, cf_safe(event), unit_id[0] ? cf_safe(unit_id) : "-", cf_safe(patient_id), cf_safe(rule_id),
-			   cf_safe(PQgetvalue(res, 0, 5)),
-			   PQgetisnull(res, 0, 9) ? cf_safe(PQgetvalue(res, 0, 6)) : "resolved",
-			   cf_safe(PQgetvalue(res, 0, 7)), cf_safe(PQgetvalue(res, 0, 8)));
-	else
-		/* not visible to this role, or gone: what the notification says */
-		printf("%s  %-8s unit %-10s patient %-8s %s  (flag %s)\n",
-			   stamp, cf_safe(event), unit_id[0] ? cf_safe(unit_id) : "-", cf_safe(patient_id), cf_safe(rule_id),
-			   PQgetvalue(res, 0, 1));
+			   stamp, cf_safe(PQgetvalue(res, r, 0)), cf_safe(PQgetvalue(res, r, 1)),
+			   cf_safe(PQgetvalue(res, r, 2)), cf_safe(PQgetvalue(res, r, 3)),
+			   cf_safe(PQgetvalue(res, r, 4)), cf_safe(PQgetvalue(res, r, 5)),
+			   cf_safe(PQgetvalue(res, r, 6)), cf_safe(PQgetvalue(res, r, 7)));
+		printed++;
+	}
 	PQclear(res);
 	fflush(stdout);
-	return true;
+	return printed;
 }
 
 int
@@ -300,11 +281,34 @@ cf_cmd_watch(int argc, char **argv)
 			backoff = 1;
 			continue;
 		}
-		while (!stop_requested && (note = PQnotifies(conn)) != NULL)
+		/* the ids of this batch, as an array literal: {1,2,3} */
 		{
-			if (print_event(conn, note->extra, unit, events))
-				printed++;
-			PQfreemem(note);
+			char		ids[MAX_BATCH * 21 + 3];
+			size_t		len = 0;
+			int			n = 0;
+
+			ids[len++] = '{';
+			while (n < MAX_BATCH && (note = PQnotifies(conn)) != NULL)
+			{
+				const char *p = note->extra;
+
+				if (*p == '\0' || strspn(p, "0123456789") != strlen(p) || strlen(p) > 19)
+					fprintf(stderr, "%s: warning: ignoring a notification that is not a flag event id%s\n",
+							cf_progname, *p == '{' ? " (the server's careflags is older than 1.3: ALTER EXTENSION careflags UPDATE)" : "");
+				else
+				{
+					if (n > 0)
+						ids[len++] = ',';
+					memcpy(ids + len, p, strlen(p));
+					len += strlen(p);
+					n++;
+				}
+				PQfreemem(note);
+			}
+			ids[len++] = '}';
+			ids[len] = '\0';
+			if (n > 0 && !stop_requested)
+				printed += print_events(conn, ids, unit, events, count > 0 ? count - printed : 0);
 			if (count > 0 && printed >= count)
 				stop_requested = 1;
 		}

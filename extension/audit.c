@@ -23,15 +23,18 @@
 
 #include <openssl/evp.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
@@ -116,7 +119,13 @@ to_bytea(const unsigned char *p, size_t len)
 	return b;
 }
 
-/* Look the flag up as the caller (row-level security applies). */
+/*
+ * Look the flag up as the caller.  A role that may read careflags.flag
+ * (careflags_admin, under row-level security) reads it there; a nurse, who
+ * has no grant on the table since 1.3, reads careflags.my_flags (the open
+ * flags of her units); on 1.2 objects she still reads the table under its
+ * row-level security.
+ */
 static FlagRow
 visible_flag(int64 flag_id)
 {
@@ -125,8 +134,17 @@ visible_flag(int64 flag_id)
 	FlagRow		fr;
 	bool		isnull;
 	int			ret;
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, false);
+	Oid			flag_rel = get_relname_relid("flag", nsp);
+	bool		own_units = pg_class_aclcheck(flag_rel, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+		OidIsValid(get_relname_relid("my_flags", nsp));
 
-	ret = SPI_execute_with_args("SELECT f.patient_id, f.rule_id, f.resolved_at IS NULL, r.max_snooze "
+	ret = SPI_execute_with_args(own_units ?
+								"SELECT f.patient_id, f.rule_id, true, r.max_snooze "
+								"FROM careflags.my_flags f JOIN careflags.rule r "
+								"  ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id "
+								"WHERE f.flag_id OPERATOR(pg_catalog.=) $1" :
+								"SELECT f.patient_id, f.rule_id, f.resolved_at IS NULL, r.max_snooze "
 								"FROM careflags.flag f JOIN careflags.rule r "
 								"  ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id "
 								"WHERE f.flag_id OPERATOR(pg_catalog.=) $1",

@@ -10,7 +10,7 @@
 
 #include "postgres.h"
 
-/* NOTIFY careflags with ids only. */
+/* Record a flag event in careflags.flag_event and NOTIFY careflags with its id. */
 extern void cf_notify(const char *event, int64 flag_id, int64 patient_id,
 					  const char *rule_id, const char *unit_id);
 

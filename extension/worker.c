@@ -8,7 +8,9 @@
  *	  every careflags.worker_interval seconds runs careflags.tick() in its own
  *	  transaction: patients whose flags change with time (a birthday, an
  *	  exemption ending, a future-dated fact) are re-evaluated, and flags that
- *	  became due or overdue are announced with NOTIFY careflags.  States are
+ *	  became due or overdue are announced with NOTIFY careflags (an event
+ *	  id; the event is in careflags.flag_event), and events older than a
+ *	  week are pruned from that outbox.  States are
  *	  derived at read time anyway, so a stopped worker delays notifications
  *	  and time-driven re-evaluation, never what the worklist shows for
  *	  due and overdue.
@@ -109,6 +111,12 @@ run_tick(void)
 			elog(ERROR, "SPI_connect failed");
 		if (SPI_execute("SELECT * FROM careflags.tick()", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "careflags.tick() failed");
+		/* flag events older than a week go (from 1.3 on: the outbox) */
+		if (SPI_execute("SELECT pg_catalog.to_regprocedure('careflags.prune_events(interval)') IS NOT NULL",
+						true, 1) == SPI_OK_SELECT && SPI_processed == 1 &&
+			strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0 &&
+			SPI_execute("SELECT careflags.prune_events()", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "careflags.prune_events() failed");
 		SPI_finish();
 	}
 

@@ -7,7 +7,7 @@ DO $$ BEGIN
         CREATE ROLE demo_nurse_solsiden IN ROLE careflags_nurse;
     END IF;
 END $$;
-INSERT INTO careflags.unit_access (unit_id, role_name) VALUES ('solsiden-lang', 'demo_nurse_solsiden');
+INSERT INTO careflags.unit_access (unit_id, role) VALUES ('solsiden-lang', 'demo_nurse_solsiden');
 
 \echo
 \echo '== Open flags by rule and state (all units) =='
@@ -16,7 +16,7 @@ SELECT rule_id, count(*) FILTER (WHERE state = 'overdue') AS overdue, count(*) F
   FROM careflags.worklist GROUP BY rule_id ORDER BY rule_id;
 
 \echo
-\echo '== Worklist of a nurse on Solsiden long-term ward (row-level security: her unit only) =='
+\echo '== Worklist of a nurse on Solsiden long-term ward (careflags.worklist shows her units only) =='
 SET ROLE demo_nurse_solsiden;
 SELECT patient, title, state, to_char(due_at AT TIME ZONE 'Europe/Oslo', 'DD.MM.YYYY') AS due, reason
   FROM careflags.worklist LIMIT 12;

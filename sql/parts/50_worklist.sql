@@ -2,69 +2,234 @@
 -- security, and the tamper-evident audit of flag actions.
 \echo Use "CREATE EXTENSION careflags" to load this file. \quit
 
+-- ---- what each role reads ----
+-- Nurses read no base table.  They read the views below, which belong to the
+-- extension owner (so they read the tables with its rights) and evaluate
+-- CURRENT_USER, my_units() and has_table_privilege() as the caller.  Each
+-- view's unit filter sits inside a subquery with OFFSET 0, which the planner
+-- never pushes the caller's own conditions into: the scans below it are
+-- decided by the view alone (an index read of the caller's units), so
+-- neither a leaky function nor EXPLAIN ANALYZE's row counts ever meet a row
+-- of another unit; the rows of other tables they show (names, rule titles)
+-- are looked up per row of the caller's units, by key (LATERAL ... OFFSET 0,
+-- which is never turned into a scan of the whole table).  The views are also
+-- security barriers, so a caller's
+-- condition that is not leakproof runs after them.  A role that may read the
+-- base tables anyway (careflags_admin for flags and events, a superuser for
+-- everything) gets every unit through a second branch, switched on or off
+-- once per query (a one-time filter) by has_table_privilege().
+
+-- The caller's own rows of careflags.unit_access (those of the roles it is a
+-- member of): read by index on the role, nothing else is touched.
+CREATE VIEW @extschema@.my_unit_access WITH (security_barrier = true) AS
+SELECT a.unit_id, a.role
+  FROM (SELECT ua.unit_id, ua.role
+          FROM @extschema@.unit_access ua
+         WHERE ua.role OPERATOR(pg_catalog.=) ANY (ARRAY(
+               SELECT r.oid::pg_catalog.regrole FROM pg_catalog.pg_roles r
+                WHERE pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'MEMBER')))
+        OFFSET 0) a;
+COMMENT ON VIEW @extschema@.my_unit_access IS
+    'the rows of careflags.unit_access that give the current role (directly or through a role it belongs to) its units; nurses read only these';
+
 -- The units the current role may see: those mapped in unit_access to a role
--- it is a member of.
+-- it is a member of.  Called once per query (as an InitPlan) by the views.
 CREATE FUNCTION @extschema@.my_units() RETURNS text[]
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
-    RETURN (SELECT COALESCE(pg_catalog.array_agg(ua.unit_id), '{}'::text[])
-              FROM @extschema@.unit_access ua
-             WHERE ua.role_name OPERATOR(pg_catalog.=) ANY (
-                   SELECT r.rolname FROM pg_catalog.pg_roles r
-                    WHERE pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'MEMBER')));
+    RETURN (SELECT COALESCE(pg_catalog.array_agg(DISTINCT a.unit_id), '{}'::text[])
+              FROM @extschema@.my_unit_access a);
 COMMENT ON FUNCTION @extschema@.my_units() IS 'units whose flags the current role may see and act on (careflags.unit_access)';
 
-CREATE VIEW @extschema@.worklist WITH (security_invoker = true) AS
-SELECT f.flag_id,
-       f.patient_id,
-       p.display_name AS patient,
-       f.unit_id,
-       u.name AS unit,
-       f.rule_id,
-       r.title,
-       f.severity,
-       @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) AS state,
-       f.due_from,
-       f.due_at,
-       f.reason,
-       f.acknowledged_at,
-       f.acknowledged_by
+-- For DBAs: unit access with the role's name, and the rows of dropped roles.
+CREATE VIEW @extschema@.unit_access_named AS
+SELECT ua.unit_id, ua.role::pg_catalog.oid AS role_oid, r.rolname AS role_name,
+       (r.oid IS NULL) AS role_dropped
+  FROM @extschema@.unit_access ua
+  LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) ua.role::pg_catalog.oid;
+COMMENT ON VIEW @extschema@.unit_access_named IS
+    'careflags.unit_access with each role''s current name; role_dropped marks rows of roles that no longer exist (they give nobody anything; delete them)';
+
+-- Extra index reads for the views.
+CREATE INDEX episode_unit_ended ON @extschema@.episode (unit_id, ended_at);
+
+-- Open flags of the caller's units (also upcoming and snoozed ones).
+CREATE VIEW @extschema@.my_flags WITH (security_barrier = true) AS
+SELECT n.* FROM (
+    SELECT f.flag_id, f.patient_id, f.unit_id, f.rule_id, f.domain, f.severity,
+           @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) AS state,
+           f.raised_at, f.due_from, f.due_at, f.due_soon_window, f.reason,
+           f.acknowledged_at, f.acknowledged_by, f.snoozed_until
+      FROM @extschema@.flag f
+     WHERE f.resolved_at IS NULL
+       AND f.unit_id OPERATOR(pg_catalog.=) ANY ((SELECT @extschema@.my_units())::text[])
+       AND NOT pg_catalog.has_table_privilege('@extschema@.flag'::pg_catalog.regclass, 'SELECT')
+    OFFSET 0) n
+UNION ALL
+SELECT f.flag_id, f.patient_id, f.unit_id, f.rule_id, f.domain, f.severity,
+       @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()),
+       f.raised_at, f.due_from, f.due_at, f.due_soon_window, f.reason,
+       f.acknowledged_at, f.acknowledged_by, f.snoozed_until
   FROM @extschema@.flag f
-  JOIN @extschema@.patient p ON p.patient_id OPERATOR(pg_catalog.=) f.patient_id
-  JOIN @extschema@.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
-  LEFT JOIN @extschema@.unit u ON u.unit_id OPERATOR(pg_catalog.=) f.unit_id
  WHERE f.resolved_at IS NULL
-   AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) @extschema@.clock())
-   AND @extschema@.clock() OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(f.due_from, f.due_soon_window)
- ORDER BY f.severity, f.due_at, f.flag_id;
+   AND pg_catalog.has_table_privilege('@extschema@.flag'::pg_catalog.regclass, 'SELECT');
+COMMENT ON VIEW @extschema@.my_flags IS
+    'open flags (any state, snoozed too) of the caller''s units; every unit''s for a role that may read careflags.flag';
+
+CREATE VIEW @extschema@.worklist WITH (security_barrier = true) AS
+SELECT w.* FROM (
+    SELECT n.* FROM (
+        SELECT f.flag_id, f.patient_id, p.display_name AS patient, f.unit_id, u.name AS unit,
+               f.rule_id, r.title, f.severity,
+               @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) AS state,
+               f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by
+          FROM @extschema@.flag f
+         CROSS JOIN LATERAL (SELECT p.display_name FROM @extschema@.patient p
+                              WHERE p.patient_id OPERATOR(pg_catalog.=) f.patient_id OFFSET 0) p
+         CROSS JOIN LATERAL (SELECT r.title FROM @extschema@.rule r
+                              WHERE r.rule_id OPERATOR(pg_catalog.=) f.rule_id OFFSET 0) r
+          LEFT JOIN LATERAL (SELECT u.name FROM @extschema@.unit u
+                              WHERE u.unit_id OPERATOR(pg_catalog.=) f.unit_id OFFSET 0) u ON true
+         WHERE f.resolved_at IS NULL
+           AND f.unit_id OPERATOR(pg_catalog.=) ANY ((SELECT @extschema@.my_units())::text[])
+           AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) @extschema@.clock())
+           AND @extschema@.clock() OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(f.due_from, f.due_soon_window)
+           AND NOT (pg_catalog.has_table_privilege('@extschema@.flag'::pg_catalog.regclass, 'SELECT')
+                    AND pg_catalog.has_table_privilege('@extschema@.patient'::pg_catalog.regclass, 'SELECT'))
+        OFFSET 0) n
+    UNION ALL
+    SELECT f.flag_id, f.patient_id, p.display_name, f.unit_id, u.name, f.rule_id, r.title, f.severity,
+           @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()),
+           f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by
+      FROM @extschema@.flag f
+      JOIN @extschema@.patient p ON p.patient_id OPERATOR(pg_catalog.=) f.patient_id
+      JOIN @extschema@.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
+      LEFT JOIN @extschema@.unit u ON u.unit_id OPERATOR(pg_catalog.=) f.unit_id
+     WHERE f.resolved_at IS NULL
+       AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) @extschema@.clock())
+       AND @extschema@.clock() OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(f.due_from, f.due_soon_window)
+       AND pg_catalog.has_table_privilege('@extschema@.flag'::pg_catalog.regclass, 'SELECT')
+       AND pg_catalog.has_table_privilege('@extschema@.patient'::pg_catalog.regclass, 'SELECT')) w
+ ORDER BY w.severity, w.due_at, w.flag_id;
 COMMENT ON VIEW @extschema@.worklist IS
-    'open flags a nurse should act on now (due soon, due, overdue; not snoozed), for the caller''s units, by severity then due time; state is computed at read time';
+    'open flags a nurse should act on now (due soon, due, overdue; not snoozed), for the caller''s units (every unit for a role that may read careflags.flag and careflags.patient), by severity then due time; state is computed at read time';
 
--- ---- row-level security ----
--- (SELECT my_units()) is evaluated once per query, as an InitPlan, not per row.
+-- Patients a unit's nurses may see: while they are in the unit, and for the
+-- unit's visible_after_leaving (default 30 days) after their episode there
+-- ended.  One row per such episode.
+CREATE VIEW @extschema@.my_patients WITH (security_barrier = true) AS
+SELECT n.* FROM (
+    SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased,
+           e.episode_id, e.unit_id, e.setting, e.started_at, e.ended_at
+      FROM @extschema@.episode e
+      JOIN @extschema@.unit u ON u.unit_id OPERATOR(pg_catalog.=) e.unit_id
+     CROSS JOIN LATERAL (SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased
+                           FROM @extschema@.patient p
+                          WHERE p.patient_id OPERATOR(pg_catalog.=) e.patient_id OFFSET 0) p
+     WHERE e.unit_id OPERATOR(pg_catalog.=) ANY ((SELECT @extschema@.my_units())::text[])
+       AND (e.ended_at IS NULL
+            OR e.ended_at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.-) u.visible_after_leaving))
+       AND NOT pg_catalog.has_table_privilege('@extschema@.patient'::pg_catalog.regclass, 'SELECT')
+    OFFSET 0) n
+UNION ALL
+SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased,
+       e.episode_id, e.unit_id, e.setting, e.started_at, e.ended_at
+  FROM @extschema@.episode e
+  JOIN @extschema@.unit u ON u.unit_id OPERATOR(pg_catalog.=) e.unit_id
+  JOIN @extschema@.patient p ON p.patient_id OPERATOR(pg_catalog.=) e.patient_id
+ WHERE (e.ended_at IS NULL
+        OR e.ended_at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.-) u.visible_after_leaving))
+   AND pg_catalog.has_table_privilege('@extschema@.patient'::pg_catalog.regclass, 'SELECT');
+COMMENT ON VIEW @extschema@.my_patients IS
+    'patients of the caller''s units, one row per episode there: current residents, and former ones until the unit''s visible_after_leaving has passed since they left';
+
+-- ---- flag events: the outbox ----
+-- Every raised, resolved, due-soon, due and overdue flag is written here in
+-- the transaction that caused it, and NOTIFY careflags carries only its
+-- event_id: any login may LISTEN, so the payload must mean nothing without
+-- the right to read this table (row-level security, and the view below).
+-- One place events are written, for later consumers too.
+CREATE TABLE @extschema@.flag_event (
+    event_id    bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    kind        text NOT NULL CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['raised', 'resolved', 'due_soon', 'due', 'overdue'])),
+    flag_id     bigint NOT NULL,
+    patient_id  bigint NOT NULL,
+    rule_id     text NOT NULL,
+    unit_id     text,
+    happened_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.flag_event IS
+    'outbox of flag events (raised, resolved, due_soon, due, overdue), appended by careflags only; NOTIFY careflags carries just event_id; readers fetch the rest through careflags.my_flag_events; careflags.prune_events() removes old rows';
+COMMENT ON SEQUENCE @extschema@.flag_event_event_id_seq IS 'ids of careflags.flag_event, the NOTIFY careflags payload (saved by pg_dump)';
+CREATE INDEX flag_event_unit ON @extschema@.flag_event (unit_id, event_id);
+CREATE INDEX flag_event_time ON @extschema@.flag_event (happened_at);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.flag_event', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.flag_event_event_id_seq', '');
+
+CREATE VIEW @extschema@.my_flag_events WITH (security_barrier = true) AS
+SELECT n.* FROM (
+    SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
+           CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
+                ELSE @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) END AS state,
+           f.due_at, f.reason, f.resolution
+      FROM @extschema@.flag_event e
+      LEFT JOIN LATERAL (SELECT f.resolved_at, f.due_from, f.due_at, f.due_soon_window, f.reason, f.resolution
+                           FROM @extschema@.flag f
+                          WHERE f.patient_id OPERATOR(pg_catalog.=) e.patient_id
+                            AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id OFFSET 0) f ON true
+      LEFT JOIN LATERAL (SELECT r.title FROM @extschema@.rule r
+                          WHERE r.rule_id OPERATOR(pg_catalog.=) e.rule_id OFFSET 0) r ON true
+     WHERE e.unit_id OPERATOR(pg_catalog.=) ANY ((SELECT @extschema@.my_units())::text[])
+       AND NOT pg_catalog.has_table_privilege('@extschema@.flag_event'::pg_catalog.regclass, 'SELECT')
+    OFFSET 0) n
+UNION ALL
+SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
+       CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
+            ELSE @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) END,
+       f.due_at, f.reason, f.resolution
+  FROM @extschema@.flag_event e
+  LEFT JOIN @extschema@.flag f ON f.patient_id OPERATOR(pg_catalog.=) e.patient_id
+                              AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id
+  LEFT JOIN @extschema@.rule r ON r.rule_id OPERATOR(pg_catalog.=) e.rule_id
+ WHERE pg_catalog.has_table_privilege('@extschema@.flag_event'::pg_catalog.regclass, 'SELECT');
+COMMENT ON VIEW @extschema@.my_flag_events IS
+    'flag events of the caller''s units (every unit''s for a role that may read careflags.flag_event), with the flag''s title, current state, deadline and reason: what careflags watch prints for a NOTIFY careflags event id';
+
+-- Old events go (the background worker calls this at every pass).
+CREATE FUNCTION @extschema@.prune_events(keep interval DEFAULT '7 days') RETURNS bigint
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        WITH gone AS (DELETE FROM @extschema@.flag_event e
+                       WHERE e.happened_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) prune_events.keep)
+                       RETURNING 1)
+        SELECT pg_catalog.count(*) FROM gone;
+    END;
+COMMENT ON FUNCTION @extschema@.prune_events(interval) IS
+    'removes flag events older than keep (default 7 days) from careflags.flag_event; returns how many';
+REVOKE ALL ON FUNCTION @extschema@.prune_events(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.prune_events(interval) TO careflags_admin;
+
+-- ---- row-level security on the base tables ----
+-- Nurses have no grant on them; the policies let careflags_admin read every
+-- row, and keep every other role that might be granted the tables by
+-- mistake at none.
 ALTER TABLE @extschema@.flag ENABLE ROW LEVEL SECURITY;
-CREATE POLICY nurse_units ON @extschema@.flag FOR SELECT TO careflags_nurse
-    USING (unit_id OPERATOR(pg_catalog.=) ANY ((SELECT @extschema@.my_units())::text[]));
 CREATE POLICY admin_all ON @extschema@.flag FOR SELECT TO careflags_admin USING (true);
-
 ALTER TABLE @extschema@.episode ENABLE ROW LEVEL SECURITY;
-CREATE POLICY nurse_units ON @extschema@.episode FOR SELECT TO careflags_nurse
-    USING (unit_id OPERATOR(pg_catalog.=) ANY ((SELECT @extschema@.my_units())::text[]));
 CREATE POLICY admin_all ON @extschema@.episode FOR SELECT TO careflags_admin USING (true);
-
 ALTER TABLE @extschema@.patient ENABLE ROW LEVEL SECURITY;
-CREATE POLICY nurse_units ON @extschema@.patient FOR SELECT TO careflags_nurse
-    USING (EXISTS (SELECT FROM @extschema@.episode e
-                    WHERE e.patient_id OPERATOR(pg_catalog.=) patient.patient_id
-                      AND e.unit_id OPERATOR(pg_catalog.=) ANY ((SELECT @extschema@.my_units())::text[])));
+ALTER TABLE @extschema@.flag_event ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admin_all ON @extschema@.flag_event FOR SELECT TO careflags_admin USING (true);
+REVOKE ALL ON @extschema@.flag, @extschema@.patient, @extschema@.episode, @extschema@.unit_access FROM careflags_nurse;
 
-GRANT SELECT ON @extschema@.worklist, @extschema@.flag, @extschema@.patient, @extschema@.episode,
-    @extschema@.unit, @extschema@.unit_access TO careflags_nurse;
+GRANT SELECT ON @extschema@.worklist, @extschema@.my_flags, @extschema@.my_patients, @extschema@.my_flag_events,
+    @extschema@.my_unit_access, @extschema@.unit TO careflags_nurse;
 GRANT SELECT ON @extschema@.flag, @extschema@.episode, @extschema@.quarantine, @extschema@.patient_state,
-    @extschema@.worklist TO careflags_admin;
+    @extschema@.flag_event, @extschema@.worklist, @extschema@.my_flags, @extschema@.my_patients,
+    @extschema@.my_flag_events, @extschema@.my_unit_access, @extschema@.unit_access_named TO careflags_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.unit, @extschema@.unit_access TO careflags_admin;
 GRANT UPDATE (resolved_at) ON @extschema@.quarantine TO careflags_admin;
-GRANT SELECT ON @extschema@.unit, @extschema@.unit_access TO careflags_quality;
+GRANT SELECT ON @extschema@.unit, @extschema@.unit_access, @extschema@.my_unit_access TO careflags_quality;
 
 -- ---- audit of flag actions: append-only, chained with SHA-256 ----
 CREATE TABLE @extschema@.audit (

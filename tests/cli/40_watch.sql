@@ -1,5 +1,7 @@
 -- tests/cli/40_watch.sql - `careflags watch` prints flags raised by another
--- session, filters by unit, and reconnects after the server restarts.
+-- session, filters by unit, reconnects after the server restarts, and shows a
+-- nurse the events of her own units only (it reads the events behind the
+-- NOTIFY ids through careflags.my_flag_events; issue 13, item 4b).
 --
 -- Each watch runs in the background with --count and --timeout, so it ends
 -- by itself; the flags are raised by admitting a new 80-year-old patient to a
@@ -30,8 +32,18 @@
 \set w3 `s=$(tests/cli/cf.sh state); for i in $(seq 1 100); do [ -s "$s/watch3.out" ] && break; sleep 0.2; done; sleep 0.3; cat "$s/watch3.out"`
 \set help `tests/cli/cf.sh watch --help; echo "exit=$?"`
 
+-- 4. a nurse of LT-A: a flag of LT-B is raised first, then one of LT-A; with
+--    --count 1 the feed prints only the first event it may show
+\set mknurse `tests/cli/cf.sh psql -Atc "CREATE ROLE cli_watch_nurse LOGIN IN ROLE careflags_nurse" -c "INSERT INTO careflags.unit_access (unit_id, role) VALUES ('LT-A', 'cli_watch_nurse')" && echo made`
+\! s=$(tests/cli/cf.sh state); (tests/cli/cf.sh watch -U cli_watch_nurse --count 1 --timeout 60 >"$s/watch4.out" 2>"$s/watch4.err" &)
+\set listening4 `:wait_listen`
+\set p5 `tests/cli/cf.sh psql -Atc "WITH p AS (INSERT INTO careflags.patient (source_system, source_key, display_name, birth_date) VALUES ('demo', 'watch-5', 'Watch Five', current_date - interval '80 years') RETURNING patient_id), e AS (INSERT INTO careflags.episode (patient_id, setting, unit_id, started_at) SELECT patient_id, 'nursing_home_long_term', 'LT-B', now() FROM p) SELECT patient_id FROM p"`
+\set p6 `sleep 1; tests/cli/cf.sh psql -Atc "WITH p AS (INSERT INTO careflags.patient (source_system, source_key, display_name, birth_date) VALUES ('demo', 'watch-6', 'Watch Six', current_date - interval '80 years') RETURNING patient_id), e AS (INSERT INTO careflags.episode (patient_id, setting, unit_id, started_at) SELECT patient_id, 'nursing_home_long_term', 'LT-A', now() FROM p) SELECT patient_id FROM p"`
+\set w4 `s=$(tests/cli/cf.sh state); for i in $(seq 1 100); do [ -s "$s/watch4.out" ] && break; sleep 0.2; done; sleep 0.3; cat "$s/watch4.out" "$s/watch4.err"`
+\set rmnurse `tests/cli/cf.sh psql -Atc "DELETE FROM careflags.unit_access WHERE role = 'cli_watch_nurse'::regrole" -c "DROP ROLE cli_watch_nurse" && echo dropped`
+
 BEGIN;
-SELECT plan(11);
+SELECT plan(14);
 
 SELECT is(:'listening1'::int, 1, 'watch is listening');
 SELECT ok(:'rules1' <> '', 'admitting the patient raised flags (' || :'rules1' || ')');
@@ -45,6 +57,9 @@ SELECT ok(:'reconnected' ~ 'connection lost; reconnecting', 'watch noticed the l
 SELECT ok(:'reconnected' ~ 'reconnected', '... and reconnected by itself');
 SELECT ok(:'w3' ~ ('raised +unit ST-1 +patient ' || :'p4' || ' '), 'a flag raised after the restart is printed');
 SELECT ok(:'help' ~ '--unit=UNIT' AND :'help' ~ 'reconnects' AND :'help' ~ 'exit=0', 'watch --help');
+SELECT is(:'mknurse'::text, 'made', 'a nurse login of unit LT-A');
+SELECT ok(:'w4' ~ ('raised +unit LT-A +patient ' || :'p6' || ' '), 'her feed prints the flag raised on her unit');
+SELECT ok(:'w4' !~ ('LT-B|patient ' || :'p5' || ' '), '... and nothing of the flag raised on LT-B just before');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -46,7 +46,7 @@ INSERT INTO kept (what, q) VALUES
     ('pseudonym secret', 'SELECT * FROM careflags.pseudonym_key'),
     ('facts', 'SELECT ''p'', patient_id, source_key FROM careflags.patient UNION ALL SELECT ''m'', measurement_id, source_key FROM careflags.measurement UNION ALL SELECT ''a'', assessment_id, source_key FROM careflags.assessment UNION ALL SELECT ''x'', exemption_id, source_key FROM careflags.exemption'),
     ('quarantine', 'SELECT * FROM careflags.quarantine'),
-    ('units and access', 'SELECT u.*, a.role_name FROM careflags.unit u LEFT JOIN careflags.unit_access a USING (unit_id)');
+    ('units and access', 'SELECT u.unit_id, u.name, u.setting, u.created_at, COALESCE(to_jsonb(a)->>''role'', to_jsonb(a)->>''role_name'') FROM careflags.unit u LEFT JOIN careflags.unit_access a USING (unit_id)');
 UPDATE kept SET before = pg_temp.digest('old', q);
 
 BEGIN;
@@ -54,7 +54,7 @@ SELECT plan(24);
 SELECT is(pg_temp.one('old', $$SELECT extversion FROM pg_extension WHERE extname = 'careflags'$$), '1.0', 'installed from the 1.0 script');
 SELECT cmp_ok(pg_temp.one('old', 'SELECT count(*) FROM careflags.audit')::int, '>', 10, 'populated: flags acted on, audit written');
 SELECT is(pg_temp.one('old', format($$SELECT path FROM pg_extension_update_paths('careflags') WHERE source = '1.0' AND target = %L$$, :'latest')),
-          '1.0--1.1--1.2', 'an update path 1.0 -> 1.1 -> 1.2 is installed (' || :'latest' || ' is the current version)');
+          '1.0--1.1--1.2--1.3', 'an update path 1.0 -> 1.1 -> 1.2 -> 1.3 is installed (' || :'latest' || ' is the current version)');
 SELECT is(dblink_exec('old', $$ALTER EXTENSION careflags UPDATE$$), 'ALTER EXTENSION', 'ALTER EXTENSION careflags UPDATE on the populated database');
 SELECT is(pg_temp.one('old', $$SELECT extversion FROM pg_extension WHERE extname = 'careflags'$$), :'latest', 'now at the current version');
 SELECT is(pg_temp.digest('old', q), before, what || ' kept by the upgrade') FROM kept ORDER BY what;

@@ -16,11 +16,20 @@
 --     of patients, facts, flags, audit or the secret, no HMAC function; the
 --     extract has no name, birth date, source key or internal id, and its
 --     pseudonym is no unkeyed hash of the source key.
+-- (d) NOTIFY careflags (issue 13, item 4a): a login with no careflags role
+--     LISTENs (any login may) while another session admits a patient and
+--     the worker's pass makes flags overdue: every payload is a bare event
+--     id, which the stranger cannot read; the events are in the outbox
+--     careflags.flag_event under those ids.
 \c careflags_reliability
 \set QUIET 1
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS rel_listener;
+CREATE ROLE rel_listener LOGIN;   -- committed: a second session logs in as it
+RESET client_min_messages;
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(38);
+SELECT plan(45);
 
 CREATE ROLE rel_attacker NOLOGIN;
 CREATE ROLE rel_nurse NOLOGIN IN ROLE careflags_nurse;
@@ -76,7 +85,7 @@ DELETE FROM public.trap;
 SET LOCAL careflags.frozen_now = '2026-05-04 10:00+02';
 INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('sec-a', 'Security ward A', 'nursing_home_long_term'),
                                                            ('sec-b', 'Security ward B', 'nursing_home_long_term');
-INSERT INTO careflags.unit_access (unit_id, role_name) VALUES ('sec-a', 'rel_nurse');
+INSERT INTO careflags.unit_access (unit_id, role) VALUES ('sec-a', 'rel_nurse');
 INSERT INTO careflags.patient (source_system, source_key, display_name, birth_date)
 VALUES ('sec', 'secret-key-1', 'Ada Lovelace', '1931-12-10'), ('sec', 'secret-key-2', 'Bob Other', '1935-01-01');
 CREATE TEMP TABLE sp AS SELECT patient_id, source_key FROM careflags.patient WHERE source_system OPERATOR(pg_catalog.=) 'sec';
@@ -194,5 +203,44 @@ SELECT is((SELECT count(*) FROM ex, sp WHERE ex.pseudonym IN (md5(sp.source_key)
                                                               sp.patient_id::text)), 0::bigint,
           'the pseudonym is no unkeyed hash of the source key, nor the internal id');
 SELECT is((SELECT age_band FROM ex), '90+', 'a 94-year-old is top-coded 90+');
+
+-- ---- (d) NOTIFY careflags: what a stranger's LISTEN receives ----
+SELECT format('host=%s port=%s dbname=%s', split_part(current_setting('unix_socket_directories'), ',', 1),
+              current_setting('port'), current_database()) AS conn \gset
+SELECT dblink_connect('listener', :'conn' || ' user=rel_listener'), dblink_connect('writer', :'conn' || ' user=' || current_user) \g /dev/null
+SELECT dblink_exec('listener', 'LISTEN careflags') \g /dev/null
+SELECT dblink_exec('writer', $w$INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('sec-n', 'Notify ward', 'nursing_home_long_term')$w$) \g /dev/null
+SELECT dblink_exec('writer', $w$WITH p AS (INSERT INTO careflags.patient (source_system, source_key, display_name, birth_date)
+                                          VALUES ('sec-notify', 'n1', 'Nora Notify', '1931-02-03') RETURNING patient_id)
+                               INSERT INTO careflags.episode (patient_id, source_system, setting, unit_id, started_at)
+                               SELECT patient_id, 'sec-notify', 'nursing_home_long_term', 'sec-n', pg_catalog.now() FROM p$w$) \g /dev/null
+-- the worker's pass, two months on: the admission flags are overdue
+SELECT dblink_exec('writer', $w$SET careflags.frozen_now = '$w$ || (now() + interval '2 months')::text || $w$'$w$) \g /dev/null
+SELECT * FROM dblink('writer', 'SELECT patients_reevaluated, flags_notified FROM careflags.tick()') AS t(p integer, n bigint) \g /dev/null
+SELECT pg_sleep(0.3) \g /dev/null
+CREATE TEMP TABLE heard AS SELECT * FROM dblink_get_notify('listener');
+CREATE TEMP TABLE nora AS SELECT * FROM dblink('writer', $w$SELECT e.event_id, e.kind, e.patient_id FROM careflags.flag_event e
+                                                             JOIN careflags.patient p USING (patient_id) WHERE p.source_system = 'sec-notify'$w$)
+                          AS t(event_id bigint, kind text, patient_id bigint);
+SELECT cmp_ok((SELECT count(*) FROM heard WHERE notify_name = 'careflags'), '>=', 6::bigint,
+              'a login with no careflags role receives NOTIFY careflags (3 raised, 3 overdue)');
+SELECT is((SELECT string_agg(extra, ', ') FROM heard WHERE extra !~ '^[0-9]{1,19}$'), NULL,
+          'every payload it receives is a bare number: no flag, patient, rule or unit');
+SELECT is((SELECT count(*) FROM heard h WHERE NOT EXISTS (SELECT FROM nora n WHERE n.event_id::text = h.extra)), 0::bigint,
+          'each number is the id of the event in careflags.flag_event');
+SELECT is((SELECT array_agg(DISTINCT kind ORDER BY kind) FROM nora WHERE event_id::text IN (SELECT extra FROM heard)), '{overdue,raised}'::text[],
+          '... for the raised flags and for the worker''s overdue notifications alike');
+SELECT throws_ok($$SELECT * FROM dblink('listener', 'SELECT event_id FROM careflags.my_flag_events') AS t(e bigint)$$, '42501', NULL,
+                 'the stranger cannot read the events behind the numbers through the view');
+SELECT throws_ok($$SELECT * FROM dblink('listener', 'SELECT event_id FROM careflags.flag_event') AS t(e bigint)$$, '42501', NULL,
+                 '... nor from the table');
+SET LOCAL ROLE rel_nurse;
+SELECT is_empty($$SELECT * FROM careflags.my_flag_events WHERE unit_id = 'sec-n'$$, 'a nurse of another unit reads none of them');
+RESET ROLE;
+SELECT dblink_exec('writer', $w$DELETE FROM careflags.patient WHERE source_system = 'sec-notify'$w$) \g /dev/null
+SELECT dblink_exec('writer', $w$DELETE FROM careflags.flag_event WHERE unit_id = 'sec-n'$w$) \g /dev/null
+SELECT dblink_exec('writer', $w$DELETE FROM careflags.unit WHERE unit_id = 'sec-n'$w$) \g /dev/null
+SELECT dblink_disconnect('listener'), dblink_disconnect('writer') \g /dev/null
 SELECT * FROM finish();
 ROLLBACK;
+DROP ROLE rel_listener;
