@@ -295,7 +295,9 @@ COMMENT ON TABLE @extschema@.extract_log IS
 COMMENT ON COLUMN @extschema@.extract_log.acting_role IS 'the role the caller acted as (SET ROLE; else the login)';
 REVOKE ALL ON @extschema@.extract_log FROM PUBLIC;
 GRANT SELECT ON @extschema@.extract_log TO careflags_admin;
+COMMENT ON SEQUENCE @extschema@.extract_log_log_id_seq IS 'ids of careflags.extract_log (saved by pg_dump)';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.extract_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.extract_log_log_id_seq', '');
 
 -- The rows of the extract without those left out, and the call logged.
 CREATE FUNCTION @extschema@.extract_logged(p_period_end date, p_periods integer, p_step interval,
