@@ -167,10 +167,14 @@ guard_patient(Row *row)
 	return NULL;
 }
 
-/* Is unit_id one of careflags.unit?  Read as the extension owner. */
+/*
+ * Is unit_id one of careflags.unit?  Read as the extension owner, through a
+ * plan prepared once per backend (episodes come in bulk loads too).
+ */
 static bool
 unit_exists(const char *unit_id)
 {
+	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	bool		found;
@@ -181,8 +185,16 @@ unit_exists(const char *unit_id)
 	cf_enter_owner_context(&oc);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT FROM careflags.unit WHERE unit_id OPERATOR(pg_catalog.=) $1",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT FROM careflags.unit WHERE unit_id OPERATOR(pg_catalog.=) $1",
+									1, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "careflags: could not prepare the unit lookup");
+		plan = p;
+	}
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "careflags: could not read careflags.unit");
 	found = SPI_processed > 0;
 	SPI_finish();
