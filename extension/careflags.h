@@ -28,6 +28,7 @@ extern int	cf_min_cell_size;
 /* The time careflags reasons with: now(), or careflags.frozen_now. */
 extern TimestampTz cf_now(void);
 extern void cf_guard_define_gucs(void);
+extern char *cf_bounded_text(text *t, const char *what);
 
 /* Name of the schema the extension lives in (always "careflags"). */
 #define CF_SCHEMA "careflags"

@@ -636,3 +636,22 @@ cf_guard_define_gucs(void)
 							&cf_min_cell_size, 5, 1, 1000, PGC_SUSET, 0,
 							NULL, NULL, NULL);
 }
+
+/*
+ * A nurse's note or reason as a C string, refused with a clear error when it
+ * is longer than careflags.max_text_length (a direct call: an error, not a
+ * quarantine).
+ */
+char *
+cf_bounded_text(text *t, const char *what)
+{
+	Size		len = VARSIZE_ANY_EXHDR(t);
+
+	if (len > (Size) cf_max_text_length)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is too long", what),
+				 errdetail("The %s is %zu bytes long; at most %d are allowed.", what, len, cf_max_text_length),
+				 errhint("careflags.max_text_length sets the limit.")));
+	return text_to_cstring(t);
+}

@@ -20,7 +20,7 @@
 \set QUIET 1
 BEGIN;
 SET LOCAL client_min_messages = error;
-SELECT plan(40);
+SELECT plan(42);
 SET LOCAL careflags.frozen_now = '2026-06-01 12:00+02';
 SELECT setseed(0.20260601);
 SELECT set_config('client_min_messages', 'error', true) \g /dev/null
@@ -258,6 +258,11 @@ SELECT throws_ok(format('INSERT INTO careflags.medication (patient_id, source_sy
                  '23514', 'careflags: medication fact rejected: name is 10485760 bytes long; at most 65536 allowed (careflags.max_text_length)',
                  '(d) with careflags.strict, a clear error');
 RESET careflags.strict;
+SELECT flag_id AS d4_flag FROM careflags.flag WHERE patient_id = :d4 AND resolved_at IS NULL ORDER BY flag_id LIMIT 1 \gset
+SELECT throws_ok(format('SELECT careflags.acknowledge(%s, repeat(%L, 10485760))', :d4_flag, 'n'),
+                 '22001', 'note is too long', '(d) a 10 MB note to acknowledge() is refused with a clear error');
+SELECT throws_ok(format('SELECT careflags.exempt(%s, repeat(%L, 10485760), NULL)', :d4_flag, 'r'),
+                 '22001', 'reason is too long', '(d) so is a 10 MB reason to exempt()');
 SET LOCAL careflags.max_text_length = 100;
 INSERT INTO careflags.medication (patient_id, source_system, source_key, name, started_at)
 VALUES (:d4, 'hostile-d', 'm-200', repeat('y', 200), '2026-05-21 08:00+02');
