@@ -64,7 +64,7 @@ static double cf_bmi_max = 80.0;
 
 /* Columns that hold identifiers: bounded by careflags.max_identifier_length. */
 static const char *const identifier_columns[] = {
-	"source_system", "source_key", "unit_id", "scope", "atc", "code", "band", "kind", NULL
+	"source_system", "source_key", "unit_id", "rule_id", "scope", "atc", "code", "band", "kind", NULL
 };
 
 /* Quarantined rows keep at most this many bytes of an oversized value. */
@@ -568,6 +568,16 @@ careflags_fact_guard(PG_FUNCTION_ARGS)
 	table = RelationGetRelationName(row.rel);
 
 	reason = guard_sizes(&row);
+	/* units and rules: an administrator's write, refused with an error */
+	if (strcmp(table, "unit") == 0 || strcmp(table, "rule") == 0)
+	{
+		if (reason != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+					 errmsg("%s too long", strcmp(table, "unit") == 0 ? "unit" : "rule"),
+					 errdetail("The %s's %s", table, reason)));
+		return PointerGetDatum(row.tuple);
+	}
 	if (reason == NULL)
 		reason = guard_times(&row);
 	if (reason != NULL)

@@ -5,7 +5,7 @@
 -- No flag, audit row or site customisation is lost.
 \echo Use "ALTER EXTENSION careflags UPDATE TO '1.3'" to load this file. \quit
 
--- ==== published figures and extract: month ends, k, audit (issue 13) ====
+-- ==== reports and extract: month ends, k, audit; unit and rule ids bounded (issue 13) ====
 -- The report functions gain a column (disclosure) and the extract two
 -- (generalised; the log): dropped here and made again as in sql/parts/.
 DROP FUNCTION careflags.indicator(text, date, integer, careflags.care_setting, text);
@@ -697,4 +697,17 @@ COMMENT ON FUNCTION careflags.extract(date, integer, interval, integer, careflag
 REVOKE ALL ON FUNCTION careflags.extract(date, integer, interval, integer, careflags.care_setting, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION careflags.extract(date, integer, interval, integer, careflags.care_setting, text)
     TO careflags_quality, careflags_admin;
--- ==== end: published figures and extract (issue 13) ====
+
+-- Unit and rule ids reach every flag, NOTIFY payload and worklist: the guard
+-- refuses (an error: these are administrators' writes) ids longer than
+-- careflags.max_identifier_length and names longer than
+-- careflags.max_text_length.
+CREATE TRIGGER unit_guard BEFORE INSERT OR UPDATE ON careflags.unit
+    FOR EACH ROW EXECUTE FUNCTION careflags.fact_guard();
+COMMENT ON TRIGGER unit_guard ON careflags.unit IS
+    'refuses a unit id longer than careflags.max_identifier_length or a name longer than careflags.max_text_length';
+CREATE TRIGGER rule_guard BEFORE INSERT OR UPDATE ON careflags.rule
+    FOR EACH ROW EXECUTE FUNCTION careflags.fact_guard();
+COMMENT ON TRIGGER rule_guard ON careflags.rule IS
+    'refuses a rule id longer than careflags.max_identifier_length or a title or description longer than careflags.max_text_length';
+-- ==== end: reports, extract, identifier bounds (issue 13) ====

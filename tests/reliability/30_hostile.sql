@@ -20,7 +20,7 @@
 \set QUIET 1
 BEGIN;
 SET LOCAL client_min_messages = error;
-SELECT plan(42);
+SELECT plan(44);
 SET LOCAL careflags.frozen_now = '2026-06-01 12:00+02';
 SELECT setseed(0.20260601);
 SELECT set_config('client_min_messages', 'error', true) \g /dev/null
@@ -194,6 +194,12 @@ INSERT INTO careflags.exemption (patient_id, source_system, source_key, scope, r
 VALUES (:d2, 'hostile-d', 'x-long-scope', repeat('nutrition.', 900) || 'x', 'declines', '2026-05-21 08:00+02');
 SELECT is(pg_temp.qreason('x-long-scope'), 'scope is 9001 bytes long; at most 200 allowed (careflags.max_identifier_length)',
           '(d) a rule scope of 9,000 characters is quarantined with the reason');
+
+SELECT throws_ok($$INSERT INTO careflags.unit (unit_id, name, setting) VALUES (repeat('u', 9000), 'Long', 'home_nursing')$$,
+                 '22001', 'unit too long', '(d) an administrator''s unit id of 9,000 characters is refused with a clear error');
+SELECT throws_ok($$INSERT INTO careflags.rule (rule_id, domain, anchor, title, settings, due_interval)
+                   VALUES ('nutrition.' || repeat('x', 9000), 'nutrition', 'episode_start', 'Long', '{home_nursing}', '1 day')$$,
+                 '22001', 'rule too long', '(d) so is a rule id of 9,000 characters');
 
 -- a patient whose evaluation fails (a long unit id stored before the bound,
 -- as a database from before 1.3 may hold: the NOTIFY payload is too long)
