@@ -20,7 +20,7 @@
 enum
 {
 	I_INDICATOR, I_TITLE, I_PERIOD_END, I_SETTING, I_UNIT, I_NUMERATOR, I_DENOMINATOR,
-	I_SHARE, I_ASSESSED, I_NOT_ASSESSED, I_NOT_RELEVANT, I_NOT_RECORDED, I_POPULATION
+	I_SHARE, I_ASSESSED, I_NOT_ASSESSED, I_NOT_RELEVANT, I_NOT_RECORDED, I_POPULATION, I_DISCLOSURE
 };
 
 /*
@@ -30,7 +30,7 @@ enum
  */
 #define SQL_INDICATORS \
 "SELECT indicator, title, period_end, setting::pg_catalog.text AS setting, unit_id, numerator, denominator, share, " \
-"       assessed, not_assessed, not_relevant, not_recorded, population " \
+"       assessed, not_assessed, not_relevant, not_recorded, population, disclosure " \
 "FROM careflags.indicators(%s::pg_catalog.date, %s::pg_catalog.int4, %s::pg_catalog.text::careflags.care_setting, %s::pg_catalog.text)"
 
 #define SQL_RESPONSE \
@@ -98,7 +98,9 @@ report_usage(FILE *out)
 			"assessed / not assessed / not relevant / not recorded.\n"
 			"\n"
 			"Options:\n"
-			"      --period-end=DATE    last day of the period (default: today)\n"
+			"      --period-end=DATE    last day of the period, taken to the end of its month\n"
+			"                           or of the month before (default: the last month that\n"
+			"                           is over)\n"
 			"      --unit=UNIT          one unit only (default: all units)\n"
 			"      --setting=SETTING    nursing_home_long_term, nursing_home_short_term,\n"
 			"                           home_nursing, home_services, gp (default: all; the\n"
@@ -134,6 +136,21 @@ describe(FILE *out, PGresult *ind, const char *min_age, const char *setting, con
 		fputs(cf_safe(unit), out);
 }
 
+/*
+ * Figures the server withheld or merged (careflags.min_cell_size): one line
+ * each, so an empty cell is never read as a zero.
+ */
+static void
+write_disclosures(FILE *out, PGresult *ind)
+{
+	for (int r = 0; r < PQntuples(ind); r++)
+	{
+		if (PQgetisnull(ind, r, I_DISCLOSURE))
+			continue;
+		fprintf(out, "  %s: %s\n", cf_safe(PQgetvalue(ind, r, I_INDICATOR)), cf_safe(PQgetvalue(ind, r, I_DISCLOSURE)));
+	}
+}
+
 static void
 write_table(FILE *out, PGresult *ind, PGresult *resp, const char *min_age,
 			const char *setting, const char *unit)
@@ -151,6 +168,7 @@ write_table(FILE *out, PGresult *ind, PGresult *resp, const char *min_age,
 	describe(out, ind, min_age, setting, unit, false);
 	fputs("\n\n", out);
 	cf_print_table(out, ind, ih, ic, ir, 8);
+	write_disclosures(out, ind);
 	fputs("\nshare % = numerator / denominator; denominator = assessed + not assessed + not recorded\n"
 		  "(patients for whom the indicator is not relevant are left out).\n", out);
 	fputs("\nFlag response times (flags resolved as done in the period; days from due to done):\n\n", out);
@@ -357,7 +375,18 @@ write_html(FILE *out, PGconn *conn, PGresult *ind, PGresult *resp, const char *c
 			html_cell(out, ind, r, c, fields[c], true);
 		fputs("</tr>\n", out);
 	}
-	fputs("</tbody>\n</table>\n<p class=\"note\">Share = numerator / denominator; the denominator is "
+	fputs("</tbody>\n</table>\n", out);
+	for (r = 0; r < PQntuples(ind); r++)
+	{
+		if (PQgetisnull(ind, r, I_DISCLOSURE))
+			continue;
+		fputs("<p class=\"note disclosure\">", out);
+		cf_html_text(out, PQgetvalue(ind, r, I_TITLE));
+		fputs(": ", out);
+		cf_html_text(out, PQgetvalue(ind, r, I_DISCLOSURE));
+		fputs("</p>\n", out);
+	}
+	fputs("<p class=\"note\">Share = numerator / denominator; the denominator is "
 		  "assessed + not assessed + not recorded (patients for whom the indicator is not relevant are "
 		  "left out). <em>Not recorded</em> means the data needed to judge is missing (e.g. no birth date, "
 		  "or a screening without a result): it is a data-quality figure.</p>\n", out);

@@ -301,7 +301,7 @@ Datum
 careflags_acknowledge(PG_FUNCTION_ARGS)
 {
 	int64		flag_id;
-	char	   *note = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *note = PG_ARGISNULL(1) ? NULL : cf_bounded_text(PG_GETARG_TEXT_PP(1), "note");
 	ActionContext ac;
 	FlagRow		fr;
 	CfOwnerContext oc;
@@ -338,7 +338,7 @@ careflags_snooze(PG_FUNCTION_ARGS)
 {
 	int64		flag_id;
 	TimestampTz until;
-	char	   *note = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *note = PG_ARGISNULL(2) ? NULL : cf_bounded_text(PG_GETARG_TEXT_PP(2), "note");
 	ActionContext ac;
 	FlagRow		fr;
 	CfOwnerContext oc;
@@ -414,7 +414,7 @@ careflags_exempt(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("flag_id and reason must not be NULL")));
 	flag_id = PG_GETARG_INT64(0);
-	reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	reason = cf_bounded_text(PG_GETARG_TEXT_PP(1), "reason");
 	for (char *p = reason; *p; p++)
 		if (!isspace((unsigned char) *p))
 			blank = false;

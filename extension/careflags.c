@@ -152,6 +152,7 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 
 	cf_scores_define_gucs();
+	cf_guard_define_gucs();
 	MarkGUCPrefixReserved("careflags");
 
 	if (process_shared_preload_libraries_in_progress)

@@ -21,9 +21,14 @@ extern char *cf_timezone_name;
 extern int	cf_worker_interval;
 extern int	cf_worker_queue_delay;
 extern char *cf_worker_database;
+extern int	cf_max_identifier_length;
+extern int	cf_max_text_length;
+extern int	cf_min_cell_size;
 
 /* The time careflags reasons with: now(), or careflags.frozen_now. */
 extern TimestampTz cf_now(void);
+extern void cf_guard_define_gucs(void);
+extern char *cf_bounded_text(text *t, const char *what);
 
 /* Name of the schema the extension lives in (always "careflags"). */
 #define CF_SCHEMA "careflags"

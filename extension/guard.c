@@ -14,18 +14,30 @@
  *	  CHECK constraints stay as the last line of defence for writes that
  *	  bypass triggers.
  *
+ *	  Bounds the guard enforces on every fact (settings, superuser only):
+ *	  identifiers (source system and key, unit id, scope, codes) at most
+ *	  careflags.max_identifier_length bytes, other text and JSON (names,
+ *	  reasons, item answers) at most careflags.max_text_length bytes, and
+ *	  weight, height and BMI within plausible adult ranges
+ *	  (careflags.weight_range and friends).  An episode's unit must be one of
+ *	  careflags.unit.  A quarantined row keeps at most a prefix of an
+ *	  oversized value, so the quarantine does not store what was refused.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/detoast.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/guc.h"
 #include "utils/datum.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -33,10 +45,30 @@
 #include "utils/timestamp.h"
 
 #include "careflags.h"
+#include "flags.h"
 #include "quarantine.h"
 #include "scores.h"
 
 #define MAX_CHANGES 4
+
+/* Settings of the guard (defined in cf_guard_define_gucs). */
+int			cf_max_identifier_length = 200;
+int			cf_max_text_length = 65536;
+int			cf_min_cell_size = 5;
+static double cf_weight_min = 20.0;
+static double cf_weight_max = 350.0;
+static double cf_height_min = 100.0;
+static double cf_height_max = 250.0;
+static double cf_bmi_min = 10.0;
+static double cf_bmi_max = 80.0;
+
+/* Columns that hold identifiers: bounded by careflags.max_identifier_length. */
+static const char *const identifier_columns[] = {
+	"source_system", "source_key", "unit_id", "rule_id", "scope", "atc", "code", "band", "kind", NULL
+};
+
+/* Quarantined rows keep at most this many bytes of an oversized value. */
+#define QUARANTINE_PREFIX 200
 
 typedef struct Row
 {
@@ -135,6 +167,42 @@ guard_patient(Row *row)
 	return NULL;
 }
 
+/*
+ * Is unit_id one of careflags.unit?  Read as the extension owner, through a
+ * plan prepared once per backend (episodes come in bulk loads too).
+ */
+static bool
+unit_exists(const char *unit_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		found;
+	CfOwnerContext oc;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	values[0] = CStringGetTextDatum(unit_id);
+	cf_enter_owner_context(&oc);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT FROM careflags.unit WHERE unit_id OPERATOR(pg_catalog.=) $1",
+									1, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "careflags: could not prepare the unit lookup");
+		plan = p;
+	}
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not read careflags.unit");
+	found = SPI_processed > 0;
+	SPI_finish();
+	cf_leave_owner_context(&oc);
+	MemoryContextSwitchTo(cxt);
+	return found;
+}
+
 static char *
 guard_episode(Row *row)
 {
@@ -142,6 +210,8 @@ guard_episode(Row *row)
 
 	if (unit != NULL && unit[0] == '\0')
 		set(row, "unit_id", (Datum) 0, true);
+	else if (unit != NULL && !unit_exists(unit))
+		return psprintf("unit \"%s\" is not in careflags.unit (its flags would appear on no worklist)", unit);
 	return check_order(row, "started_at", "ended_at", "episode end");
 }
 
@@ -236,27 +306,25 @@ guard_measurement(Row *row)
 	bool		whole;
 	double		lo,
 				hi;
-	bool		lo_open = false;
 	const char *unit;
+	const char *setting;
 
 	if (isnull)
 		return pstrdup("value is missing");
 	if (!cf_numeric_to_double(DatumGetNumeric(v), &x, &whole))
 		return psprintf("%s value %s is not a number", kind, get_text(row, "value"));
 	if (strcmp(kind, "weight") == 0)
-	{
-		lo = 0, hi = 500, lo_open = true, unit = "kg";
-	}
+		lo = cf_weight_min, hi = cf_weight_max, unit = "kg", setting = "careflags.weight_min/weight_max";
 	else if (strcmp(kind, "height") == 0)
-		lo = 30, hi = 300, unit = "cm";
+		lo = cf_height_min, hi = cf_height_max, unit = "cm", setting = "careflags.height_min/height_max";
 	else if (strcmp(kind, "bmi") == 0)
-		lo = 5, hi = 150, unit = "kg/m²";
+		lo = cf_bmi_min, hi = cf_bmi_max, unit = "kg/m²", setting = "careflags.bmi_min/bmi_max";
 	else
-		lo = 5, hi = 100, unit = "cm";
-	if ((lo_open ? x <= lo : x < lo) || x > hi)
-		return psprintf("%s %s %s is not possible (allowed: %s %g to %g %s)",
-						kind, get_text(row, "value"), unit,
-						lo_open ? "more than" : "from", lo, hi, unit);
+		lo = 5, hi = 100, unit = "cm", setting = NULL;
+	if (x < lo || x > hi)
+		return psprintf("%s %s %s is not a plausible adult value (allowed: %g to %g %s%s%s)",
+						kind, get_text(row, "value"), unit, lo, hi, unit,
+						setting ? "; " : "", setting ? setting : "");
 	return NULL;
 }
 
@@ -338,6 +406,103 @@ guard_exemption(Row *row)
 	return NULL;
 }
 
+/* Is the column one of identifier_columns? */
+static bool
+is_identifier(Form_pg_attribute att)
+{
+	for (int k = 0; identifier_columns[k] != NULL; k++)
+		if (strcmp(NameStr(att->attname), identifier_columns[k]) == 0)
+			return true;
+	return false;
+}
+
+/* The size bound of a text or JSON column, in bytes. */
+static int
+limit_of(Form_pg_attribute att)
+{
+	return is_identifier(att) ? cf_max_identifier_length : cf_max_text_length;
+}
+
+/*
+ * Every text and JSON value within its bound: identifiers within
+ * careflags.max_identifier_length bytes, other text within
+ * careflags.max_text_length.  The size is the stored (possibly compressed
+ * on disk, but here detoasted) length, so a huge value is refused before
+ * anything parses it further.
+ */
+static char *
+guard_sizes(Row *row)
+{
+	for (int i = 0; i < row->desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(row->desc, i);
+		bool		isnull;
+		Datum		d;
+		Size		len;
+		bool		ident = false;
+		int			limit;
+
+		if (att->attisdropped || att->attlen != -1)
+			continue;
+		if (att->atttypid != TEXTOID && att->atttypid != JSONBOID)
+			continue;
+		d = heap_getattr(row->tuple, i + 1, row->desc, &isnull);
+		if (isnull)
+			continue;
+		len = toast_raw_datum_size(d) - VARHDRSZ;
+		ident = is_identifier(att);
+		limit = limit_of(att);
+		if (len > (Size) limit)
+			return psprintf("%s is %zu bytes long; at most %d allowed (careflags.%s)",
+							NameStr(att->attname), len, limit,
+							ident ? "max_identifier_length" : "max_text_length");
+	}
+	return NULL;
+}
+
+/*
+ * The row as it goes to the quarantine: every text value longer than the
+ * bound cut to a prefix (and a JSON value too long replaced by a note), so
+ * refusing a 10 MB value does not store it anyway.
+ */
+static HeapTuple
+quarantine_copy(Row *row)
+{
+	int			natts = row->desc->natts;
+	Datum	   *values = palloc(sizeof(Datum) * natts);
+	bool	   *nulls = palloc(sizeof(bool) * natts);
+	bool		changed = false;
+
+	heap_deform_tuple(row->tuple, row->desc, values, nulls);
+	for (int i = 0; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(row->desc, i);
+		Size		len;
+
+		if (nulls[i] || att->attisdropped || att->attlen != -1)
+			continue;
+		if (att->atttypid != TEXTOID && att->atttypid != JSONBOID)
+			continue;
+		len = toast_raw_datum_size(values[i]) - VARHDRSZ;
+		if (len <= (Size) limit_of(att))
+			continue;
+		if (att->atttypid == TEXTOID)
+		{
+			text	   *t = DatumGetTextPSlice(values[i], 0, QUARANTINE_PREFIX);
+			char	   *s = text_to_cstring(t);
+			int			k = pg_mbcliplen(s, strlen(s), strlen(s));
+
+			s[k] = '\0';
+			values[i] = CStringGetTextDatum(psprintf("%s... (%zu bytes, cut)", s, len));
+		}
+		else
+			values[i] = DirectFunctionCall1(jsonb_in,
+											CStringGetDatum(psprintf("{\"cut\": \"%zu bytes\"}", len)));
+		changed = true;
+	}
+	return changed ? heap_form_tuple(row->desc, values, nulls) : row->tuple;
+}
+
 /*
  * Every time of a fact must be one careflags can reckon with: finite and
  * between 1850 and 2200 (facts are about living patients; the bounds keep
@@ -402,7 +567,19 @@ careflags_fact_guard(PG_FUNCTION_ARGS)
 	row.tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	table = RelationGetRelationName(row.rel);
 
-	reason = guard_times(&row);
+	reason = guard_sizes(&row);
+	/* units and rules: an administrator's write, refused with an error */
+	if (strcmp(table, "unit") == 0 || strcmp(table, "rule") == 0)
+	{
+		if (reason != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+					 errmsg("%s too long", strcmp(table, "unit") == 0 ? "unit" : "rule"),
+					 errdetail("The %s's %s", table, reason)));
+		return PointerGetDatum(row.tuple);
+	}
+	if (reason == NULL)
+		reason = guard_times(&row);
 	if (reason != NULL)
 		;
 	else if (strcmp(table, "patient") == 0)
@@ -427,7 +604,7 @@ careflags_fact_guard(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("careflags: %s fact rejected: %s", table, reason),
 					 errhint("careflags.strict is on; with it off the fact would be quarantined and the write kept.")));
-		cf_quarantine_row(row.rel, row.tuple, reason);
+		cf_quarantine_row(row.rel, quarantine_copy(&row), reason);
 		/* skip the row: an insert is not stored, an update leaves the old row */
 		return PointerGetDatum(NULL);
 	}
@@ -435,4 +612,56 @@ careflags_fact_guard(PG_FUNCTION_ARGS)
 		row.tuple = heap_modify_tuple_by_cols(row.tuple, row.desc, row.n, row.cols,
 											  row.values, row.nulls);
 	return PointerGetDatum(row.tuple);
+}
+
+/* The settings of the guard and of the reports' small-cell rule. */
+void
+cf_guard_define_gucs(void)
+{
+	DefineCustomIntVariable("careflags.max_identifier_length",
+							"Longest identifier (source system and key, unit id, scope, code) a fact may carry, in bytes.",
+							"Longer ones are quarantined (an error with careflags.strict).",
+							&cf_max_identifier_length, 200, 1, 10000, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("careflags.max_text_length",
+							"Longest text or JSON value (names, reasons, item answers) a fact may carry, in bytes.",
+							"Longer ones are quarantined (an error with careflags.strict).",
+							&cf_max_text_length, 65536, 1, 100 * 1024 * 1024, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomRealVariable("careflags.weight_min", "Lowest plausible adult weight, kg.", NULL,
+							 &cf_weight_min, 20.0, 0.0, 1000.0, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("careflags.weight_max", "Highest plausible adult weight, kg.", NULL,
+							 &cf_weight_max, 350.0, 0.0, 1000.0, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("careflags.height_min", "Lowest plausible adult height, cm.", NULL,
+							 &cf_height_min, 100.0, 0.0, 400.0, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("careflags.height_max", "Highest plausible adult height, cm.", NULL,
+							 &cf_height_max, 250.0, 0.0, 400.0, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("careflags.bmi_min", "Lowest plausible adult BMI, kg/m².", NULL,
+							 &cf_bmi_min, 10.0, 0.0, 500.0, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("careflags.bmi_max", "Highest plausible adult BMI, kg/m².", NULL,
+							 &cf_bmi_max, 80.0, 0.0, 500.0, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("careflags.min_cell_size",
+							"Smallest count the reports and the extract publish (k); smaller cells are merged or suppressed and marked.",
+							"1 publishes every count as it is.",
+							&cf_min_cell_size, 5, 1, 1000, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+}
+
+/*
+ * A nurse's note or reason as a C string, refused with a clear error when it
+ * is longer than careflags.max_text_length (a direct call: an error, not a
+ * quarantine).
+ */
+char *
+cf_bounded_text(text *t, const char *what)
+{
+	Size		len = VARSIZE_ANY_EXHDR(t);
+
+	if (len > (Size) cf_max_text_length)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is too long", what),
+				 errdetail("The %s is %zu bytes long; at most %d are allowed.", what, len, cf_max_text_length),
+				 errhint("careflags.max_text_length sets the limit.")));
+	return text_to_cstring(t);
 }

@@ -9,6 +9,9 @@
  *	  SQL wrappers are not granted to anyone: the SECURITY DEFINER extract
  *	  and rotation functions of sql/parts/65_extract.sql call them.
  *
+ *	  careflags.min_cell_size() hands the reports the smallest cell they may
+ *	  publish.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -102,4 +105,17 @@ careflags_pseudonym_hmac(PG_FUNCTION_ARGS)
 				 errmsg("could not compute a pseudonym"),
 				 errdetail("OpenSSL's HMAC-SHA256 failed.")));
 	PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+/*
+ * careflags.min_cell_size(): the k of the reports and the extract
+ * (careflags.min_cell_size).  Read through the library, so the setting is
+ * the one the library defined (superuser-only), never a placeholder a
+ * session set before the library was loaded.
+ */
+PG_FUNCTION_INFO_V1(careflags_min_cell_size);
+Datum
+careflags_min_cell_size(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(cf_min_cell_size);
 }

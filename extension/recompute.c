@@ -5,10 +5,16 @@
  *	  recompute_patient(), recompute_all(), check_consistency(), tick() (one
  *	  pass of what the background worker does), set_trigger_mode().
  *
+ *	  recompute_all() evaluates chunks of patients, each in a
+ *	  subtransaction; a chunk that fails is retried patient by patient, and
+ *	  a patient that still fails is quarantined with the reason, so one bad
+ *	  patient never stops the rebuild of the others.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -18,6 +24,7 @@
 
 #include "careflags.h"
 #include "flags.h"
+#include "quarantine.h"
 
 /* Collect patient ids from a query (no parameters, first column bigint). */
 static int64 *
@@ -56,6 +63,52 @@ careflags_recompute_patient(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(cf_evaluate_patients(&id, 1, CF_RECONCILE_WRITE, NULL, NULL));
 }
 
+/*
+ * Evaluate ids[0..n) in a subtransaction.  Returns true and adds to
+ * *changes on success; on an error that is about the data (not a cancel,
+ * a shutdown, a deadlock or a lock timeout, which are raised again), rolls
+ * the subtransaction back, leaves the message in *message and returns false.
+ */
+static bool
+evaluate_isolated(int64 *ids, int n, int64 *changes, char **message)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		*changes += cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+			edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+			edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+			edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		*message = pstrdup(edata->message ? edata->message : "unknown error");
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
 /* careflags.recompute_all(): re-evaluate every patient, reporting progress. */
 PG_FUNCTION_INFO_V1(careflags_recompute_all);
 Datum
@@ -66,12 +119,25 @@ careflags_recompute_all(PG_FUNCTION_ARGS)
 	int64		changes = 0;
 	int			batch = 1000;
 	int			next_report = n / 10;
+	int			failed = 0;
 
 	for (int i = 0; i < n; i += batch)
 	{
 		int			k = Min(batch, n - i);
+		char	   *message = NULL;
 
-		changes += cf_evaluate_patients(ids + i, k, CF_RECONCILE_WRITE, NULL, NULL);
+		if (!evaluate_isolated(ids + i, k, &changes, &message))
+		{
+			/* one of them fails: again one by one, quarantining the failures */
+			for (int j = 0; j < k; j++)
+			{
+				if (evaluate_isolated(ids + i + j, 1, &changes, &message))
+					continue;
+				failed++;
+				cf_quarantine_evaluation("recompute_all", ids + i + j, 1, message);
+			}
+		}
+		CHECK_FOR_INTERRUPTS();
 		if (n >= 10000 && i + k >= next_report && i + k < n)
 		{
 			ereport(NOTICE,
@@ -80,8 +146,14 @@ careflags_recompute_all(PG_FUNCTION_ARGS)
 			next_report += n / 10;
 		}
 	}
+	if (failed > 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("careflags: %d of %d patients could not be evaluated", failed, n),
+				 errdetail("Each is in careflags.quarantine (fact_table \"evaluation\") with the reason."),
+				 errhint("Correct their facts and run careflags.recompute_patient() for each.")));
 	ereport(NOTICE,
-			(errmsg("careflags: recomputed %d patients, " INT64_FORMAT " flag changes", n, changes)));
+			(errmsg("careflags: recomputed %d patients, " INT64_FORMAT " flag changes", n - failed, changes)));
 	PG_RETURN_INT64(changes);
 }
 

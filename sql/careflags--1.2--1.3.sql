@@ -367,3 +367,710 @@ GRANT SELECT ON careflags.flag, careflags.episode, careflags.quarantine, carefla
 GRANT SELECT, INSERT, UPDATE, DELETE ON careflags.unit, careflags.unit_access TO careflags_admin;
 GRANT UPDATE (resolved_at) ON careflags.quarantine TO careflags_admin;
 GRANT SELECT ON careflags.unit, careflags.unit_access, careflags.my_unit_access TO careflags_quality;
+
+-- ==== reports and extract: month ends, k, audit; unit and rule ids bounded (issue 13) ====
+-- The report functions gain a column (disclosure) and the extract two
+-- (generalised; the log): dropped here and made again as in sql/parts/.
+DROP FUNCTION careflags.indicator(text, date, integer, careflags.care_setting, text);
+DROP FUNCTION careflags.indicator_nutrition_screening(date, integer, careflags.care_setting, text);
+DROP FUNCTION careflags.indicator_nutrition_plan(date, integer, careflags.care_setting, text);
+DROP FUNCTION careflags.indicator_medication_review(date, integer, careflags.care_setting, text);
+DROP FUNCTION careflags.indicator_fall_risk_assessment(date, integer, careflags.care_setting, text);
+DROP FUNCTION careflags.indicator_fall_risk_plan(date, integer, careflags.care_setting, text);
+DROP FUNCTION careflags.indicators(date, integer, careflags.care_setting, text);
+DROP FUNCTION careflags.indicator_by_unit(text, date, integer, careflags.care_setting);
+DROP FUNCTION careflags.indicator_series_points(date, integer);
+DROP FUNCTION careflags.indicator_series(text, date, integer, integer, careflags.care_setting, text);
+DROP FUNCTION careflags.flag_response_times(date, integer, careflags.care_setting, text);
+DROP FUNCTION careflags.extract(date, integer, interval, integer, careflags.care_setting, text);
+DROP FUNCTION careflags.extract_rows(date, integer, interval, integer, careflags.care_setting, text);
+
+-- What the report functions publish is never finer than a month, and no
+-- count is smaller than k = careflags.min_cell_size (default 5; superuser
+-- setting) unless it is zero:
+--  * period ends are month ends that are over: a date is taken down to the
+--    end of its month (of the month before when it is not the month's last
+--    day); a month not over yet is refused.  A daily sweep learns nothing a
+--    monthly one does not.
+--  * an indicator's patients (all settings) are split into cells (setting,
+--    unit).  A cell with a count from 1 to k-1 (its population or any
+--    category) joins one merged group with the other such cells; while that
+--    group is itself small, the smallest other cell joins it too.  A figure
+--    is published when it is the sum of whole groups none of which is small,
+--    so no published figure minus others gives a small cell; otherwise its
+--    counts are withheld (NULL).  The column disclosure says which.
+--  * with k > 1 the age limit is the national one, 67: two limits would
+--    give, by difference, the patients between them.
+
+-- The k of the reports (careflags.min_cell_size, read through the library
+-- so that it is the superuser setting).
+CREATE FUNCTION careflags.min_cell_size() RETURNS integer
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'careflags_min_cell_size';
+COMMENT ON FUNCTION careflags.min_cell_size() IS
+    'the smallest count the reports and the extract publish (careflags.min_cell_size, default 5; 1 publishes every count)';
+
+-- The period end a report or extract uses: the end of the month of the
+-- date given when it is that month's last day, else the end of the month
+-- before; NULL gives the last month that is over.  A month not over yet
+-- (today's or later) is refused.
+CREATE FUNCTION careflags.report_month_end(period_end date) RETURNS date
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_last date := (pg_catalog.date_trunc('month', careflags.report_today()::timestamp) - interval '1 day')::date;
+    v_end  date;
+BEGIN
+    IF $1 IS NULL THEN
+        RETURN v_last;
+    END IF;
+    IF NOT pg_catalog.isfinite($1) THEN
+        RAISE EXCEPTION 'period end must be a date, not %', $1 USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_end := (pg_catalog.date_trunc('month', ($1 + 1)::timestamp) - interval '1 day')::date;
+    IF v_end > v_last THEN
+        RAISE EXCEPTION 'period end % is not in a month that is over', $1
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Reports and extracts end at the end of a past month; the latest is ' || v_last || '.',
+                  HINT = 'Leave period_end out for the last month that is over.';
+    END IF;
+    RETURN v_end;
+END
+$$;
+COMMENT ON FUNCTION careflags.report_month_end(date) IS
+    'the period end of a report: the month end on or before the date (NULL: the last month that is over); refuses a month not yet over';
+GRANT EXECUTE ON FUNCTION careflags.report_month_end(date) TO careflags_quality, careflags_admin, careflags_nurse;
+
+-- With k > 1 only the national age limit: two limits would give, by
+-- difference, the patients between them.
+CREATE FUNCTION careflags.report_check_min_age(min_age integer) RETURNS integer
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF $1 IS DISTINCT FROM 67 AND careflags.min_cell_size() > 1 THEN
+        RAISE EXCEPTION 'min_age must be 67 while small cells are suppressed'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Figures for two age limits would give, by difference, the few patients between them.',
+                  HINT = 'A superuser may SET careflags.min_cell_size = 1 for unpublished, internal figures.';
+    END IF;
+    RETURN $1;
+END
+$$;
+COMMENT ON FUNCTION careflags.report_check_min_age(integer) IS
+    'internal: refuses an age limit other than 67 while careflags.min_cell_size > 1; returns it';
+REVOKE ALL ON FUNCTION careflags.report_check_min_age(integer) FROM PUBLIC;
+
+-- The cells of an indicator (all settings, per setting and unit) with the
+-- group each is published in: small cells (a count from 1 to k-1) merged in
+-- group 0, the smallest other cells added while group 0 is small; each other
+-- cell a group of its own.  grp_small: the group still has a small count
+-- (only when it holds every cell).
+CREATE FUNCTION careflags.indicator_cells(p_indicator text, p_period_end date, p_min_age integer)
+    RETURNS TABLE (setting careflags.care_setting, unit_id text,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint, grp integer, grp_small boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    k       integer := careflags.min_cell_size();
+    c       record;
+    i       integer := 0;
+    m       bigint[] := '{0,0,0,0,0}';
+    m_n     integer := 0;
+    m_small boolean;
+    v_set   careflags.care_setting[] := '{}';
+    v_unit  text[] := '{}';
+    v_a     bigint[] := '{}';
+    v_na    bigint[] := '{}';
+    v_nr    bigint[] := '{}';
+    v_nrec  bigint[] := '{}';
+    v_pop   bigint[] := '{}';
+    v_grp   integer[] := '{}';
+BEGIN
+    FOR c IN
+        SELECT x.*, (x.assessed BETWEEN 1 AND k - 1 OR x.not_assessed BETWEEN 1 AND k - 1
+                     OR x.not_relevant BETWEEN 1 AND k - 1 OR x.not_recorded BETWEEN 1 AND k - 1
+                     OR x.population BETWEEN 1 AND k - 1) AS small
+        FROM (SELECT ip.setting, ip.unit_id,
+                     pg_catalog.count(*) FILTER (WHERE ip.category = 'assessed') AS assessed,
+                     pg_catalog.count(*) FILTER (WHERE ip.category = 'not_assessed') AS not_assessed,
+                     pg_catalog.count(*) FILTER (WHERE ip.category = 'not_relevant') AS not_relevant,
+                     pg_catalog.count(*) FILTER (WHERE ip.category = 'not_recorded') AS not_recorded,
+                     pg_catalog.count(*) AS population
+              FROM careflags.indicator_patients($1, $2, $3, NULL, NULL) ip
+              GROUP BY ip.setting, ip.unit_id) x
+        ORDER BY 8 DESC, x.population, x.setting, x.unit_id NULLS FIRST
+    LOOP
+        i := i + 1;
+        m_small := (m[1] BETWEEN 1 AND k - 1 OR m[2] BETWEEN 1 AND k - 1 OR m[3] BETWEEN 1 AND k - 1
+                    OR m[4] BETWEEN 1 AND k - 1 OR m[5] BETWEEN 1 AND k - 1);
+        v_set := v_set || c.setting;
+        v_unit := v_unit || c.unit_id;
+        v_a := v_a || c.assessed;
+        v_na := v_na || c.not_assessed;
+        v_nr := v_nr || c.not_relevant;
+        v_nrec := v_nrec || c.not_recorded;
+        v_pop := v_pop || c.population;
+        IF c.small OR (m_n > 0 AND m_small) THEN
+            m := ARRAY[m[1] + c.assessed, m[2] + c.not_assessed, m[3] + c.not_relevant,
+                       m[4] + c.not_recorded, m[5] + c.population];
+            m_n := m_n + 1;
+            v_grp := v_grp || 0;
+        ELSE
+            v_grp := v_grp || i;
+        END IF;
+    END LOOP;
+    m_small := (m[1] BETWEEN 1 AND k - 1 OR m[2] BETWEEN 1 AND k - 1 OR m[3] BETWEEN 1 AND k - 1
+                OR m[4] BETWEEN 1 AND k - 1 OR m[5] BETWEEN 1 AND k - 1);
+    RETURN QUERY
+    SELECT t.s, t.u, t.a, t.na, t.nr, t.nrec, t.pop, t.g, t.g = 0 AND m_small
+    FROM ROWS FROM (pg_catalog.unnest(v_set), pg_catalog.unnest(v_unit), pg_catalog.unnest(v_a), pg_catalog.unnest(v_na),
+                   pg_catalog.unnest(v_nr), pg_catalog.unnest(v_nrec), pg_catalog.unnest(v_pop), pg_catalog.unnest(v_grp))
+         AS t(s, u, a, na, nr, nrec, pop, g);
+END
+$$;
+COMMENT ON FUNCTION careflags.indicator_cells(text, date, integer) IS
+    'internal: an indicator''s counts per setting and unit, each with the group it is published in (small cells merged in group 0)';
+REVOKE ALL ON FUNCTION careflags.indicator_cells(text, date, integer) FROM PUBLIC;
+
+-- What may be published of an indicator for a setting and unit (or per
+-- unit): the sum of whole groups that are not small, else withheld.  The
+-- shape of indicator_counts, plus units (the units a merged row sums) and
+-- disclosure (NULL: counted as is; else what was merged or withheld).
+CREATE FUNCTION careflags.indicator_published(p_indicator text, p_period_end date, p_min_age integer,
+                                                p_setting careflags.care_setting, p_unit text, p_by_unit boolean)
+    RETURNS TABLE (indicator text, period_end date, setting careflags.care_setting, unit_id text,
+                   numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint, units text[], disclosure text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH s AS (
+        SELECT careflags.indicator_setting($1, $4) AS setting, careflags.min_cell_size() AS k
+    ), sub AS (
+        SELECT c.*, (s.setting IS NULL OR c.setting = s.setting) AND ($5 IS NULL OR c.unit_id = $5) AS inside
+        FROM s, careflags.indicator_cells($1, $2, careflags.report_check_min_age($3)) c
+    ), g AS (
+        SELECT sub.grp, pg_catalog.bool_and(sub.inside) AND NOT pg_catalog.bool_or(sub.grp_small) AS whole,
+               pg_catalog.count(*) FILTER (WHERE sub.inside) AS cells,
+               pg_catalog.array_agg(sub.unit_id ORDER BY sub.unit_id) FILTER (WHERE sub.inside) AS units,
+               pg_catalog.sum(sub.assessed) FILTER (WHERE sub.inside)::bigint AS assessed,
+               pg_catalog.sum(sub.not_assessed) FILTER (WHERE sub.inside)::bigint AS not_assessed,
+               pg_catalog.sum(sub.not_relevant) FILTER (WHERE sub.inside)::bigint AS not_relevant,
+               pg_catalog.sum(sub.not_recorded) FILTER (WHERE sub.inside)::bigint AS not_recorded,
+               pg_catalog.sum(sub.population) FILTER (WHERE sub.inside)::bigint AS population
+        FROM sub GROUP BY sub.grp HAVING pg_catalog.bool_or(sub.inside)
+    ), r AS (
+        SELECT CASE WHEN g.cells = 1 THEN g.units[1] END AS unit_id,
+               CASE WHEN g.cells > 1 THEN g.units END AS units, g.whole AS shown,
+               CASE WHEN NOT g.whole THEN 'withheld: a count below ' || s.k || ' (or such a count by difference)'
+                    WHEN g.cells > 1 THEN 'merged: units with a count below ' || s.k || ', counted together' END AS disclosure,
+               g.assessed, g.not_assessed, g.not_relevant, g.not_recorded, g.population
+        FROM g, s WHERE $6
+        UNION ALL
+        SELECT $5, NULL, COALESCE(pg_catalog.bool_and(g.whole), true),
+               CASE WHEN NOT COALESCE(pg_catalog.bool_and(g.whole), true)
+                    THEN 'withheld: a count below ' || pg_catalog.min(s.k) || ' (or such a count by difference)' END,
+               COALESCE(pg_catalog.sum(g.assessed), 0)::bigint, COALESCE(pg_catalog.sum(g.not_assessed), 0)::bigint,
+               COALESCE(pg_catalog.sum(g.not_relevant), 0)::bigint, COALESCE(pg_catalog.sum(g.not_recorded), 0)::bigint,
+               COALESCE(pg_catalog.sum(g.population), 0)::bigint
+        FROM s LEFT JOIN g ON true WHERE NOT $6 HAVING NOT $6
+    )
+    SELECT $1, $2, s.setting, r.unit_id,
+           CASE WHEN r.shown THEN r.assessed END,
+           CASE WHEN r.shown THEN r.assessed + r.not_assessed + r.not_recorded END,
+           CASE WHEN r.shown AND r.assessed + r.not_assessed + r.not_recorded > 0
+                THEN pg_catalog.round(100.0 * r.assessed / (r.assessed + r.not_assessed + r.not_recorded), 1) END,
+           CASE WHEN r.shown THEN r.assessed END, CASE WHEN r.shown THEN r.not_assessed END,
+           CASE WHEN r.shown THEN r.not_relevant END, CASE WHEN r.shown THEN r.not_recorded END,
+           CASE WHEN r.shown THEN r.population END,
+           r.units, r.disclosure
+    FROM r, s
+    ORDER BY r.unit_id NULLS LAST, r.units
+    $$;
+COMMENT ON FUNCTION careflags.indicator_published(text, date, integer, careflags.care_setting, text, boolean) IS
+    'internal: an indicator as it may be published (no count below careflags.min_cell_size, by itself or by difference), for one setting/unit or per unit';
+REVOKE ALL ON FUNCTION careflags.indicator_published(text, date, integer, careflags.care_setting, text, boolean) FROM PUBLIC;
+
+-- The public face.  One function per indicator, plus a generic one, all of
+-- the same shape.
+CREATE FUNCTION careflags.indicator(indicator text,
+                                      period_end date DEFAULT NULL,
+                                      min_age integer DEFAULT 67,
+                                      setting careflags.care_setting DEFAULT NULL,
+                                      unit text DEFAULT NULL)
+    RETURNS TABLE (indicator text, period_end date, setting careflags.care_setting, unit_id text,
+                   numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint, disclosure text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT c.indicator, c.period_end, c.setting, c.unit_id, c.numerator, c.denominator, c.share,
+           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population, c.disclosure
+    FROM careflags.indicator_published($1, careflags.report_month_end($2), $3, $4, $5, false) c
+    $$;
+COMMENT ON FUNCTION careflags.indicator(text, date, integer, careflags.care_setting, text) IS
+    'one indicator (see careflags.indicator_list()) for the 12 months ending with period_end (default today), patients aged min_age+ in the setting (NULL: the indicator''s default, all settings except medication_review) and unit (NULL: all) at the period end: numerator, denominator, share (%), the four categories; see docs/reports.md';
+
+DO $indicators$
+DECLARE
+    n text;
+BEGIN
+    FOREACH n IN ARRAY ARRAY['nutrition_screening', 'nutrition_plan', 'medication_review',
+                             'fall_risk_assessment', 'fall_risk_plan']
+    LOOP
+        EXECUTE pg_catalog.format($f$
+            CREATE FUNCTION careflags.%1$I(period_end date DEFAULT NULL,
+                                             min_age integer DEFAULT 67,
+                                             setting careflags.care_setting DEFAULT %2$s,
+                                             unit text DEFAULT NULL)
+                RETURNS TABLE (indicator text, period_end date, setting careflags.care_setting, unit_id text,
+                               numerator bigint, denominator bigint, share numeric,
+                               assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                               population bigint, disclosure text)
+                LANGUAGE sql STABLE SECURITY DEFINER
+                SET search_path = pg_catalog, pg_temp
+                AS $b$SELECT c.indicator, c.period_end, c.setting, c.unit_id, c.numerator, c.denominator, c.share,
+                              c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population, c.disclosure
+                       FROM careflags.indicator_published(%3$L, careflags.report_month_end($1), $2, $3, $4, false) c$b$;
+            COMMENT ON FUNCTION careflags.%1$I(date, integer, careflags.care_setting, text) IS %4$L;
+            REVOKE ALL ON FUNCTION careflags.%1$I(date, integer, careflags.care_setting, text) FROM PUBLIC;
+            GRANT EXECUTE ON FUNCTION careflags.%1$I(date, integer, careflags.care_setting, text)
+                TO careflags_quality, careflags_admin;
+            $f$,
+            'indicator_' || n,
+            CASE WHEN n = 'medication_review' THEN '''nursing_home_long_term''' ELSE 'NULL' END,
+            n,
+            'indicator ' || n || ' (' || (SELECT l.title FROM careflags.indicator_list() l WHERE l.indicator = n)
+                || '): careflags.indicator(''' || n || ''', ...) with this indicator''s default setting');
+    END LOOP;
+END
+$indicators$;
+
+-- All five at once, in report order (what `careflags report` prints).
+CREATE FUNCTION careflags.indicators(period_end date DEFAULT NULL,
+                                       min_age integer DEFAULT 67,
+                                       setting careflags.care_setting DEFAULT NULL,
+                                       unit text DEFAULT NULL)
+    RETURNS TABLE (indicator text, title text, period_end date, setting careflags.care_setting, unit_id text,
+                   numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint, disclosure text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT l.indicator, l.title, c.period_end, c.setting, c.unit_id, c.numerator, c.denominator, c.share,
+           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population, c.disclosure
+    FROM careflags.indicator_list() WITH ORDINALITY AS l
+    CROSS JOIN LATERAL careflags.indicator_published(l.indicator, careflags.report_month_end($1),
+                                                       $2, $3, $4, false) c
+    ORDER BY l.ordinality
+    $$;
+COMMENT ON FUNCTION careflags.indicators(date, integer, careflags.care_setting, text) IS
+    'all indicators for one period, setting and unit, in report order (each with its default setting when setting is NULL)';
+
+-- Per-unit comparison: one row per unit of the population (unit_id NULL:
+-- episodes with no unit recorded).
+CREATE FUNCTION careflags.indicator_by_unit(indicator text,
+                                              period_end date DEFAULT NULL,
+                                              min_age integer DEFAULT 67,
+                                              setting careflags.care_setting DEFAULT NULL)
+    RETURNS TABLE (indicator text, period_end date, setting careflags.care_setting, unit_id text,
+                   unit_name text,
+                   numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint, units text[], disclosure text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT c.indicator, c.period_end, c.setting, c.unit_id,
+           CASE WHEN c.units IS NOT NULL THEN 'units counted together: ' || pg_catalog.array_to_string(c.units, ', ', '(no unit)')
+                ELSE u.name END,
+           c.numerator, c.denominator, c.share,
+           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population, c.units, c.disclosure
+    FROM careflags.indicator_published($1, careflags.report_month_end($2), $3, $4, NULL, true) c
+    LEFT JOIN careflags.unit u ON u.unit_id = c.unit_id
+    ORDER BY c.unit_id NULLS LAST, c.units
+    $$;
+COMMENT ON FUNCTION careflags.indicator_by_unit(text, date, integer, careflags.care_setting) IS
+    'an indicator per unit, for comparing units; the row with unit_id NULL and units NULL counts episodes that have no unit recorded; a row with units lists units merged because one had a count below careflags.min_cell_size; disclosure says what was merged or withheld';
+
+-- Monthly series: the indicator at period_end and at the end of each of the
+-- months - 1 months before it (each point covers its own 12 months).
+CREATE FUNCTION careflags.indicator_series_points(p_period_end date, p_months integer)
+    RETURNS SETOF date
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF p_months IS NULL OR p_months < 1 OR p_months > 120 THEN
+        RAISE EXCEPTION 'months must be between 1 and 120, not %', COALESCE(p_months::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    SELECT CASE WHEN k = 0 THEN p_period_end
+                ELSE (pg_catalog.date_trunc('month', p_period_end) - pg_catalog.make_interval(months => k - 1)
+                      - interval '1 day')::date END
+    FROM pg_catalog.generate_series(p_months - 1, 0, -1) AS k;
+END
+$$;
+COMMENT ON FUNCTION careflags.indicator_series_points(date, integer) IS
+    'internal: the points of a monthly series: the (months - 1) month ends before period_end, oldest first, then period_end';
+REVOKE ALL ON FUNCTION careflags.indicator_series_points(date, integer) FROM PUBLIC;
+
+CREATE FUNCTION careflags.indicator_series(indicator text,
+                                             period_end date DEFAULT NULL,
+                                             months integer DEFAULT 12,
+                                             min_age integer DEFAULT 67,
+                                             setting careflags.care_setting DEFAULT NULL,
+                                             unit text DEFAULT NULL)
+    RETURNS TABLE (indicator text, period_end date, setting careflags.care_setting, unit_id text,
+                   numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint, disclosure text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT c.indicator, c.period_end, c.setting, c.unit_id, c.numerator, c.denominator, c.share,
+           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population, c.disclosure
+    FROM careflags.indicator_series_points(careflags.report_month_end($2), $3) WITH ORDINALITY AS pt(point, n)
+    CROSS JOIN LATERAL careflags.indicator_published($1, pt.point, $4, $5, $6, false) c
+    ORDER BY pt.n
+    $$;
+COMMENT ON FUNCTION careflags.indicator_series(text, date, integer, integer, careflags.care_setting, text) IS
+    'monthly time series of an indicator: the value at period_end and at each of the (months - 1) month ends before it, oldest first; each point covers the 12 months before it';
+
+-- How long flags waited: from due (due_from) to the action (action_at, the
+-- fact's own time; resolved_at when unknown) for flags resolved as done,
+-- whose action fell in the 12 months of the period.
+CREATE FUNCTION careflags.flag_response_times(period_end date DEFAULT NULL,
+                                                min_age integer DEFAULT 67,
+                                                setting careflags.care_setting DEFAULT NULL,
+                                                unit text DEFAULT NULL)
+    RETURNS TABLE (domain careflags.domain, rule_id text, resolved bigint,
+                   median_days numeric, p90_days numeric, on_time_share numeric, disclosure text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH w AS (
+        SELECT r.starts_at, r.ends_at,
+               (careflags.report_month_end($1)
+                - pg_catalog.make_interval(years => careflags.report_check_min_age($2)))::date AS born_by,
+               careflags.min_cell_size() AS k
+        FROM careflags.report_period(careflags.report_month_end($1)) r
+    ), f AS (
+        SELECT f.domain, f.rule_id,
+               GREATEST(0, EXTRACT(epoch FROM COALESCE(f.action_at, f.resolved_at) - f.due_from) / 86400.0) AS days,
+               COALESCE(f.action_at, f.resolved_at) <= f.due_at AS on_time
+        FROM w, careflags.flag f
+        JOIN careflags.patient p ON p.patient_id = f.patient_id
+        WHERE COALESCE(f.action_at, f.resolved_at) >= w.starts_at AND COALESCE(f.action_at, f.resolved_at) < w.ends_at
+          AND f.resolution = 'done'
+          AND ($3 IS NULL OR f.setting = $3)
+          AND ($4 IS NULL OR f.unit_id = $4)
+          AND p.birth_date <= w.born_by
+    ), t AS (
+        SELECT f.domain, f.rule_id, pg_catalog.count(*) AS resolved,
+               pg_catalog.round(pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY f.days)::numeric, 1) AS median_days,
+               pg_catalog.round(pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY f.days)::numeric, 1) AS p90_days,
+               pg_catalog.round(100.0 * pg_catalog.count(*) FILTER (WHERE f.on_time) / NULLIF(pg_catalog.count(*), 0), 1) AS on_time_share,
+               pg_catalog.count(*) BETWEEN 1 AND (SELECT w.k FROM w) - 1 AS small
+        FROM f
+        GROUP BY ROLLUP (f.domain, f.rule_id)
+    ), u AS (
+        -- a total with a withheld part withholds its count too (else the
+        -- part follows by difference)
+        SELECT t.*, EXISTS (SELECT FROM t c WHERE c.small AND c.rule_id IS NOT NULL
+                            AND (t.domain IS NULL OR (t.rule_id IS NULL AND c.domain = t.domain))) AS part_small
+        FROM t
+    )
+    SELECT u.domain, u.rule_id,
+           CASE WHEN NOT u.small AND NOT u.part_small THEN u.resolved END,
+           CASE WHEN NOT u.small THEN u.median_days END,
+           CASE WHEN NOT u.small THEN u.p90_days END,
+           CASE WHEN NOT u.small THEN u.on_time_share END,
+           CASE WHEN u.small THEN 'withheld: fewer than ' || (SELECT w.k FROM w) || ' flags'
+                WHEN u.part_small THEN 'count withheld: a part has fewer than ' || (SELECT w.k FROM w) || ' flags' END
+    FROM u
+    ORDER BY u.domain NULLS LAST, u.rule_id NULLS FIRST
+    $$;
+COMMENT ON FUNCTION careflags.flag_response_times(date, integer, careflags.care_setting, text) IS
+    'response times of flags resolved as done in the 12 months ending with period_end, per rule, per domain (rule_id NULL) and overall (both NULL): count, median and 90th percentile days from due_from to resolution (0 when done before it was due), and the share done by due_at (%); rows of fewer than careflags.min_cell_size flags are withheld (disclosure)';
+
+-- Who may call what.
+REVOKE ALL ON FUNCTION careflags.indicator_population(date, integer, careflags.care_setting, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION careflags.indicator_patients(text, date, integer, careflags.care_setting, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION careflags.indicator_counts(text, date, integer, careflags.care_setting, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION careflags.indicator(text, date, integer, careflags.care_setting, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION careflags.indicators(date, integer, careflags.care_setting, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION careflags.indicator_by_unit(text, date, integer, careflags.care_setting) FROM PUBLIC;
+REVOKE ALL ON FUNCTION careflags.indicator_series(text, date, integer, integer, careflags.care_setting, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION careflags.flag_response_times(date, integer, careflags.care_setting, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    careflags.indicator(text, date, integer, careflags.care_setting, text),
+    careflags.indicators(date, integer, careflags.care_setting, text),
+    careflags.indicator_by_unit(text, date, integer, careflags.care_setting),
+    careflags.indicator_series(text, date, integer, integer, careflags.care_setting, text),
+    careflags.flag_response_times(date, integer, careflags.care_setting, text)
+    TO careflags_quality, careflags_admin;
+GRANT EXECUTE ON FUNCTION careflags.report_period(date), careflags.report_today(),
+    careflags.indicator_list() TO careflags_quality, careflags_admin, careflags_nurse;
+
+-- The extract.  Its period ends are month ends that are over
+-- (careflags.report_month_end), `periods - 1` steps of whole months back;
+-- ages are bands at each period end.  So a registry learns, of a pseudonym,
+-- at most the month it first appears and the month its age band changes.
+-- Within each period end, every class of rows with the same (setting, unit,
+-- sex, age band) holds at least k = careflags.min_cell_size rows: the rows
+-- of a smaller class get a wider age band (under 67, 67-79, 80+), then no
+-- unit, then no sex and one age band (67+ or all ages); rows still in a
+-- class below k are left out.  Column generalised names what was widened;
+-- every call is logged in careflags.extract_log.
+
+-- The wider age band of the extract's generalisation.
+CREATE FUNCTION careflags.age_band_wide(band text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE
+        WHEN band IN ('67-69', '70-74', '75-79') THEN '67-79'
+        WHEN band IN ('80-84', '85-89', '90+') THEN '80+'
+        WHEN band = 'unknown' THEN 'unknown'
+        ELSE '0-66'
+    END;
+COMMENT ON FUNCTION careflags.age_band_wide(text) IS
+    'the wider age band an extract row gets when its class is below careflags.min_cell_size: 0-66, 67-79, 80+, unknown';
+
+CREATE FUNCTION careflags.extract_rows(p_period_end date, p_periods integer, p_step interval,
+                                         p_min_age integer, p_setting careflags.care_setting, p_unit text)
+    RETURNS TABLE (pseudonym text, key_generation integer, period_end date,
+                   age_band text, sex careflags.sex, setting careflags.care_setting, unit_id text,
+                   nutrition_screening text, nutrition_at_risk boolean, nutrition_plan text,
+                   medication_review text,
+                   fall_risk_assessment text, fall_risk_high boolean, fall_risk_plan text,
+                   generalised text[])
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    -- five function scans joined look expensive to the planner; compiling
+    -- them with JIT costs more than the query itself
+    SET jit = off AS
+$$
+#variable_conflict use_column
+DECLARE
+    v_end    date := careflags.report_month_end($1);
+    v_point  date;
+    v_key    bytea;
+    v_gen    integer;
+    v_months integer;
+    v_k      integer := careflags.min_cell_size();
+    k        integer;
+BEGIN
+    IF $2 IS NULL OR $2 < 1 OR $2 > 120 THEN
+        RAISE EXCEPTION 'periods must be between 1 and 120, not %', COALESCE($2::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF $3 IS NULL OR EXTRACT(day FROM $3) <> 0 OR EXTRACT(epoch FROM $3 - pg_catalog.date_trunc('month', $3)) <> 0
+       OR EXTRACT(year FROM $3) * 12 + EXTRACT(month FROM $3) < 1 THEN
+        RAISE EXCEPTION 'step must be a whole number of months, at least one, not %', COALESCE($3::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Extracts are made at month ends only.';
+    END IF;
+    v_months := (EXTRACT(year FROM $3) * 12 + EXTRACT(month FROM $3))::integer;
+    SELECT pk.secret, pk.generation INTO v_key, v_gen FROM careflags.pseudonym_key pk;
+    IF v_key IS NULL THEN
+        RAISE EXCEPTION 'no pseudonym secret'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'An administrator makes one with SELECT careflags.rotate_pseudonym_key();';
+    END IF;
+    FOR k IN 0 .. $2 - 1 LOOP
+        v_point := (pg_catalog.date_trunc('month', v_end::timestamp)
+                    - pg_catalog.make_interval(months => k * v_months - 1) - interval '1 day')::date;
+        RETURN QUERY
+        WITH base AS (
+            -- everyone in the setting at the period end; medication_review
+            -- defaults to long-term residents only when no setting is given,
+            -- so the population comes from an indicator without a default.
+            SELECT ip.patient_id, ip.unit_id, ip.setting, ip.category, ip.at_risk
+            FROM careflags.indicator_patients('nutrition_screening', v_point, $4, $5, $6) ip
+        ), fra AS (
+            SELECT ip.patient_id, ip.category, ip.at_risk
+            FROM careflags.indicator_patients('fall_risk_assessment', v_point, $4, $5, $6) ip
+        ), np AS (
+            SELECT ip.patient_id, ip.category, ip.at_risk
+            FROM careflags.indicator_patients('nutrition_plan', v_point, $4, $5, $6) ip
+        ), fp AS (
+            SELECT ip.patient_id, ip.category, ip.at_risk
+            FROM careflags.indicator_patients('fall_risk_plan', v_point, $4, $5, $6) ip
+        ), mr AS (
+            SELECT ip.patient_id, ip.category
+            FROM careflags.indicator_patients('medication_review', v_point, $4,
+                                                 COALESCE($5, 'nursing_home_long_term'), $6) ip
+        ), r0 AS (
+            SELECT careflags.pseudonym_hmac(v_key, careflags.pseudonym_message(p.source_system, p.source_key)) AS pseudonym,
+                   careflags.age_band(EXTRACT(year FROM pg_catalog.age(v_point, p.birth_date))::integer) AS age_band,
+                   p.sex, b.setting, b.unit_id,
+                   b.category AS nutrition_screening,
+                   CASE WHEN np.patient_id IS NOT NULL THEN NULLIF(np.at_risk, false) ELSE b.at_risk END AS nutrition_at_risk,
+                   np.category AS nutrition_plan, mr.category AS medication_review,
+                   fra.category AS fall_risk_assessment,
+                   CASE WHEN fp.patient_id IS NOT NULL THEN NULLIF(fp.at_risk, false) ELSE fra.at_risk END AS fall_risk_high,
+                   fp.category AS fall_risk_plan
+            FROM base b
+            JOIN careflags.patient p ON p.patient_id = b.patient_id
+            LEFT JOIN fra ON fra.patient_id = b.patient_id
+            LEFT JOIN np ON np.patient_id = b.patient_id
+            LEFT JOIN fp ON fp.patient_id = b.patient_id
+            LEFT JOIN mr ON mr.patient_id = b.patient_id
+        ), r1 AS (
+            -- step 1: a wider age band for rows of a class below k
+            SELECT r0.*, pg_catalog.count(*) OVER (PARTITION BY r0.setting, r0.unit_id, r0.sex, r0.age_band) < v_k AS g1
+            FROM r0
+        ), r1b AS (
+            SELECT r1.*, CASE WHEN r1.g1 THEN careflags.age_band_wide(r1.age_band) ELSE r1.age_band END AS band1
+            FROM r1
+        ), r2 AS (
+            -- step 2: no unit for rows still in a class below k
+            SELECT r1b.*, r1b.g1 AND pg_catalog.count(*) OVER (PARTITION BY r1b.setting, r1b.unit_id, r1b.sex, r1b.band1) < v_k AS g2
+            FROM r1b
+        ), r2b AS (
+            SELECT r2.*, CASE WHEN r2.g2 THEN NULL ELSE r2.unit_id END AS unit2 FROM r2
+        ), r3 AS (
+            -- step 3: no sex and one age band
+            SELECT r2b.*, r2b.g2 AND pg_catalog.count(*) OVER (PARTITION BY r2b.setting, r2b.unit2, r2b.sex, r2b.band1) < v_k AS g3
+            FROM r2b
+        ), r3b AS (
+            SELECT r3.*, CASE WHEN r3.g3 THEN NULL ELSE r3.sex END AS sex3,
+                   CASE WHEN NOT r3.g3 THEN r3.band1 WHEN r3.band1 IN ('67-79', '80+') THEN '67+' ELSE 'all' END AS band3
+            FROM r3
+        ), r4 AS (
+            -- step 4: rows still in a class below k are left out
+            SELECT r3b.*, pg_catalog.count(*) OVER (PARTITION BY r3b.setting, r3b.unit2, r3b.sex3, r3b.band3) < v_k AS g4
+            FROM r3b
+        )
+        SELECT r4.pseudonym, v_gen, v_point, r4.band3, r4.sex3, r4.setting, r4.unit2,
+               r4.nutrition_screening, r4.nutrition_at_risk, r4.nutrition_plan, r4.medication_review,
+               r4.fall_risk_assessment, r4.fall_risk_high, r4.fall_risk_plan,
+               CASE WHEN r4.g4 THEN '{left_out}'::text[]
+                    WHEN r4.g3 THEN '{age_band,unit_id,sex}'::text[]
+                    WHEN r4.g2 THEN '{age_band,unit_id}'::text[]
+                    WHEN r4.g1 THEN '{age_band}'::text[]
+                    ELSE '{}'::text[] END
+        FROM r4
+        ORDER BY 1;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION careflags.extract_rows(date, integer, interval, integer, careflags.care_setting, text) IS
+    'internal: the rows of careflags.extract(), rows to leave out marked {left_out}; not granted to anyone';
+REVOKE ALL ON FUNCTION careflags.extract_rows(date, integer, interval, integer, careflags.care_setting, text) FROM PUBLIC;
+
+-- Who asked for which extract, when, and how many rows it gave.
+CREATE TABLE careflags.extract_log (
+    log_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    called_at       timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    session_role    name NOT NULL DEFAULT SESSION_USER,
+    acting_role     name NOT NULL,
+    arguments       jsonb NOT NULL,
+    rows_returned   bigint NOT NULL,
+    rows_left_out   bigint NOT NULL
+);
+COMMENT ON TABLE careflags.extract_log IS
+    'one row per careflags.extract() call: who (session and current role), when, the arguments as given, the rows returned and the rows left out (classes below careflags.min_cell_size); careflags_admin reads it';
+COMMENT ON COLUMN careflags.extract_log.acting_role IS 'the role the caller acted as (SET ROLE; else the login)';
+REVOKE ALL ON careflags.extract_log FROM PUBLIC;
+GRANT SELECT ON careflags.extract_log TO careflags_admin;
+COMMENT ON SEQUENCE careflags.extract_log_log_id_seq IS 'ids of careflags.extract_log (saved by pg_dump)';
+SELECT pg_catalog.pg_extension_config_dump('careflags.extract_log', '');
+SELECT pg_catalog.pg_extension_config_dump('careflags.extract_log_log_id_seq', '');
+
+-- The rows of the extract without those left out, and the call logged.
+CREATE FUNCTION careflags.extract_logged(p_period_end date, p_periods integer, p_step interval,
+                                           p_min_age integer, p_setting careflags.care_setting, p_unit text)
+    RETURNS TABLE (pseudonym text, key_generation integer, period_end date,
+                   age_band text, sex careflags.sex, setting careflags.care_setting, unit_id text,
+                   nutrition_screening text, nutrition_at_risk boolean, nutrition_plan text,
+                   medication_review text,
+                   fall_risk_assessment text, fall_risk_high boolean, fall_risk_plan text,
+                   generalised text[])
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+#variable_conflict use_column
+DECLARE
+    r     record;
+    n_out bigint := 0;
+    n_all bigint := 0;
+BEGIN
+    FOR r IN SELECT * FROM careflags.extract_rows($1, $2, $3, $4, $5, $6) x ORDER BY x.period_end, x.pseudonym LOOP
+        IF r.generalised OPERATOR(pg_catalog.@>) '{left_out}' THEN
+            n_out := n_out + 1;
+            CONTINUE;
+        END IF;
+        n_all := n_all + 1;
+        pseudonym := r.pseudonym;
+        key_generation := r.key_generation;
+        period_end := r.period_end;
+        age_band := r.age_band;
+        sex := r.sex;
+        setting := r.setting;
+        unit_id := r.unit_id;
+        nutrition_screening := r.nutrition_screening;
+        nutrition_at_risk := r.nutrition_at_risk;
+        nutrition_plan := r.nutrition_plan;
+        medication_review := r.medication_review;
+        fall_risk_assessment := r.fall_risk_assessment;
+        fall_risk_high := r.fall_risk_high;
+        fall_risk_plan := r.fall_risk_plan;
+        generalised := r.generalised;
+        RETURN NEXT;
+    END LOOP;
+    INSERT INTO careflags.extract_log (acting_role, arguments, rows_returned, rows_left_out)
+        VALUES (COALESCE(NULLIF(pg_catalog.current_setting('role'), 'none'), SESSION_USER),
+                pg_catalog.jsonb_build_object('period_end', $1, 'periods', $2, 'step', $3, 'min_age', $4,
+                                              'setting', $5, 'unit', $6),
+                n_all, n_out);
+END
+$$;
+COMMENT ON FUNCTION careflags.extract_logged(date, integer, interval, integer, careflags.care_setting, text) IS
+    'internal: careflags.extract() rows without those left out, the call logged in careflags.extract_log; not granted to anyone';
+REVOKE ALL ON FUNCTION careflags.extract_logged(date, integer, interval, integer, careflags.care_setting, text) FROM PUBLIC;
+
+CREATE FUNCTION careflags.extract(period_end date DEFAULT NULL,
+                                    periods integer DEFAULT 1,
+                                    step interval DEFAULT '1 year',
+                                    min_age integer DEFAULT 67,
+                                    setting careflags.care_setting DEFAULT NULL,
+                                    unit text DEFAULT NULL)
+    RETURNS TABLE (pseudonym text, key_generation integer, period_end date,
+                   age_band text, sex careflags.sex, setting careflags.care_setting, unit_id text,
+                   nutrition_screening text, nutrition_at_risk boolean, nutrition_plan text,
+                   medication_review text,
+                   fall_risk_assessment text, fall_risk_high boolean, fall_risk_plan text,
+                   generalised text[])
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT * FROM careflags.extract_logged($1, $2, $3, $4, $5, $6) $$;
+COMMENT ON FUNCTION careflags.extract(date, integer, interval, integer, careflags.care_setting, text) IS
+    'pseudonymised registry extract: one row per patient and period end (the month end period_end falls in or the one before, and periods-1 steps of whole months back), with pseudonym = HMAC-SHA256 of the source key under the site secret, age band, sex, setting, unit and the category in each indicator; every (setting, unit, sex, age band) class has at least careflags.min_cell_size rows (generalised says what was widened); no names, birth dates or source keys; logged in careflags.extract_log';
+REVOKE ALL ON FUNCTION careflags.extract(date, integer, interval, integer, careflags.care_setting, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION careflags.extract(date, integer, interval, integer, careflags.care_setting, text)
+    TO careflags_quality, careflags_admin;
+
+-- Unit and rule ids reach every flag, NOTIFY payload and worklist: the guard
+-- refuses (an error: these are administrators' writes) ids longer than
+-- careflags.max_identifier_length and names longer than
+-- careflags.max_text_length.
+CREATE TRIGGER unit_guard BEFORE INSERT OR UPDATE ON careflags.unit
+    FOR EACH ROW EXECUTE FUNCTION careflags.fact_guard();
+COMMENT ON TRIGGER unit_guard ON careflags.unit IS
+    'refuses a unit id longer than careflags.max_identifier_length or a name longer than careflags.max_text_length';
+CREATE TRIGGER rule_guard BEFORE INSERT OR UPDATE ON careflags.rule
+    FOR EACH ROW EXECUTE FUNCTION careflags.fact_guard();
+COMMENT ON TRIGGER rule_guard ON careflags.rule IS
+    'refuses a rule id longer than careflags.max_identifier_length or a title or description longer than careflags.max_text_length';
+-- ==== end: reports, extract, identifier bounds (issue 13) ====

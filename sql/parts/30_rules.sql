@@ -206,3 +206,18 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.frid_atc', $$WHERE origi
 GRANT SELECT ON @extschema@.rule, @extschema@.frid_atc TO careflags_nurse, careflags_quality, careflags_admin;
 GRANT INSERT, UPDATE, DELETE ON @extschema@.rule, @extschema@.frid_atc TO careflags_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.rule_site_change TO careflags_admin;
+
+-- ==== identifiers of units and rules bounded (issue 13) ====
+-- Unit and rule ids reach every flag, NOTIFY payload and worklist: the guard
+-- refuses (an error: these are administrators' writes) ids longer than
+-- careflags.max_identifier_length and names longer than
+-- careflags.max_text_length.
+CREATE TRIGGER unit_guard BEFORE INSERT OR UPDATE ON @extschema@.unit
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.fact_guard();
+COMMENT ON TRIGGER unit_guard ON @extschema@.unit IS
+    'refuses a unit id longer than careflags.max_identifier_length or a name longer than careflags.max_text_length';
+CREATE TRIGGER rule_guard BEFORE INSERT OR UPDATE ON @extschema@.rule
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.fact_guard();
+COMMENT ON TRIGGER rule_guard ON @extschema@.rule IS
+    'refuses a rule id longer than careflags.max_identifier_length or a title or description longer than careflags.max_text_length';
+-- ==== end of identifiers of units and rules ====

@@ -281,6 +281,219 @@ CREATE FUNCTION @extschema@.indicator_counts(indicator text, period_end date, mi
 COMMENT ON FUNCTION @extschema@.indicator_counts(text, date, integer, @extschema@.care_setting, text, boolean) IS
     'internal: the counts of an indicator, for one unit (or all) or per unit';
 
+-- ==== published figures (issue 13) ====
+-- What the report functions publish is never finer than a month, and no
+-- count is smaller than k = careflags.min_cell_size (default 5; superuser
+-- setting) unless it is zero:
+--  * period ends are month ends that are over: a date is taken down to the
+--    end of its month (of the month before when it is not the month's last
+--    day); a month not over yet is refused.  A daily sweep learns nothing a
+--    monthly one does not.
+--  * an indicator's patients (all settings) are split into cells (setting,
+--    unit).  A cell with a count from 1 to k-1 (its population or any
+--    category) joins one merged group with the other such cells; while that
+--    group is itself small, the smallest other cell joins it too.  A figure
+--    is published when it is the sum of whole groups none of which is small,
+--    so no published figure minus others gives a small cell; otherwise its
+--    counts are withheld (NULL).  The column disclosure says which.
+--  * with k > 1 the age limit is the national one, 67: two limits would
+--    give, by difference, the patients between them.
+
+-- The k of the reports (careflags.min_cell_size, read through the library
+-- so that it is the superuser setting).
+CREATE FUNCTION @extschema@.min_cell_size() RETURNS integer
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'careflags_min_cell_size';
+COMMENT ON FUNCTION @extschema@.min_cell_size() IS
+    'the smallest count the reports and the extract publish (careflags.min_cell_size, default 5; 1 publishes every count)';
+
+-- The period end a report or extract uses: the end of the month of the
+-- date given when it is that month's last day, else the end of the month
+-- before; NULL gives the last month that is over.  A month not over yet
+-- (today's or later) is refused.
+CREATE FUNCTION @extschema@.report_month_end(period_end date) RETURNS date
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_last date := (pg_catalog.date_trunc('month', @extschema@.report_today()::timestamp) - interval '1 day')::date;
+    v_end  date;
+BEGIN
+    IF $1 IS NULL THEN
+        RETURN v_last;
+    END IF;
+    IF NOT pg_catalog.isfinite($1) THEN
+        RAISE EXCEPTION 'period end must be a date, not %', $1 USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_end := (pg_catalog.date_trunc('month', ($1 + 1)::timestamp) - interval '1 day')::date;
+    IF v_end > v_last THEN
+        RAISE EXCEPTION 'period end % is not in a month that is over', $1
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Reports and extracts end at the end of a past month; the latest is ' || v_last || '.',
+                  HINT = 'Leave period_end out for the last month that is over.';
+    END IF;
+    RETURN v_end;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.report_month_end(date) IS
+    'the period end of a report: the month end on or before the date (NULL: the last month that is over); refuses a month not yet over';
+GRANT EXECUTE ON FUNCTION @extschema@.report_month_end(date) TO careflags_quality, careflags_admin, careflags_nurse;
+
+-- With k > 1 only the national age limit: two limits would give, by
+-- difference, the patients between them.
+CREATE FUNCTION @extschema@.report_check_min_age(min_age integer) RETURNS integer
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF $1 IS DISTINCT FROM 67 AND @extschema@.min_cell_size() > 1 THEN
+        RAISE EXCEPTION 'min_age must be 67 while small cells are suppressed'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Figures for two age limits would give, by difference, the few patients between them.',
+                  HINT = 'A superuser may SET careflags.min_cell_size = 1 for unpublished, internal figures.';
+    END IF;
+    RETURN $1;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.report_check_min_age(integer) IS
+    'internal: refuses an age limit other than 67 while careflags.min_cell_size > 1; returns it';
+REVOKE ALL ON FUNCTION @extschema@.report_check_min_age(integer) FROM PUBLIC;
+
+-- The cells of an indicator (all settings, per setting and unit) with the
+-- group each is published in: small cells (a count from 1 to k-1) merged in
+-- group 0, the smallest other cells added while group 0 is small; each other
+-- cell a group of its own.  grp_small: the group still has a small count
+-- (only when it holds every cell).
+CREATE FUNCTION @extschema@.indicator_cells(p_indicator text, p_period_end date, p_min_age integer)
+    RETURNS TABLE (setting @extschema@.care_setting, unit_id text,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint, grp integer, grp_small boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    k       integer := @extschema@.min_cell_size();
+    c       record;
+    i       integer := 0;
+    m       bigint[] := '{0,0,0,0,0}';
+    m_n     integer := 0;
+    m_small boolean;
+    v_set   @extschema@.care_setting[] := '{}';
+    v_unit  text[] := '{}';
+    v_a     bigint[] := '{}';
+    v_na    bigint[] := '{}';
+    v_nr    bigint[] := '{}';
+    v_nrec  bigint[] := '{}';
+    v_pop   bigint[] := '{}';
+    v_grp   integer[] := '{}';
+BEGIN
+    FOR c IN
+        SELECT x.*, (x.assessed BETWEEN 1 AND k - 1 OR x.not_assessed BETWEEN 1 AND k - 1
+                     OR x.not_relevant BETWEEN 1 AND k - 1 OR x.not_recorded BETWEEN 1 AND k - 1
+                     OR x.population BETWEEN 1 AND k - 1) AS small
+        FROM (SELECT ip.setting, ip.unit_id,
+                     pg_catalog.count(*) FILTER (WHERE ip.category = 'assessed') AS assessed,
+                     pg_catalog.count(*) FILTER (WHERE ip.category = 'not_assessed') AS not_assessed,
+                     pg_catalog.count(*) FILTER (WHERE ip.category = 'not_relevant') AS not_relevant,
+                     pg_catalog.count(*) FILTER (WHERE ip.category = 'not_recorded') AS not_recorded,
+                     pg_catalog.count(*) AS population
+              FROM @extschema@.indicator_patients($1, $2, $3, NULL, NULL) ip
+              GROUP BY ip.setting, ip.unit_id) x
+        ORDER BY 8 DESC, x.population, x.setting, x.unit_id NULLS FIRST
+    LOOP
+        i := i + 1;
+        m_small := (m[1] BETWEEN 1 AND k - 1 OR m[2] BETWEEN 1 AND k - 1 OR m[3] BETWEEN 1 AND k - 1
+                    OR m[4] BETWEEN 1 AND k - 1 OR m[5] BETWEEN 1 AND k - 1);
+        v_set := v_set || c.setting;
+        v_unit := v_unit || c.unit_id;
+        v_a := v_a || c.assessed;
+        v_na := v_na || c.not_assessed;
+        v_nr := v_nr || c.not_relevant;
+        v_nrec := v_nrec || c.not_recorded;
+        v_pop := v_pop || c.population;
+        IF c.small OR (m_n > 0 AND m_small) THEN
+            m := ARRAY[m[1] + c.assessed, m[2] + c.not_assessed, m[3] + c.not_relevant,
+                       m[4] + c.not_recorded, m[5] + c.population];
+            m_n := m_n + 1;
+            v_grp := v_grp || 0;
+        ELSE
+            v_grp := v_grp || i;
+        END IF;
+    END LOOP;
+    m_small := (m[1] BETWEEN 1 AND k - 1 OR m[2] BETWEEN 1 AND k - 1 OR m[3] BETWEEN 1 AND k - 1
+                OR m[4] BETWEEN 1 AND k - 1 OR m[5] BETWEEN 1 AND k - 1);
+    RETURN QUERY
+    SELECT t.s, t.u, t.a, t.na, t.nr, t.nrec, t.pop, t.g, t.g = 0 AND m_small
+    FROM ROWS FROM (pg_catalog.unnest(v_set), pg_catalog.unnest(v_unit), pg_catalog.unnest(v_a), pg_catalog.unnest(v_na),
+                   pg_catalog.unnest(v_nr), pg_catalog.unnest(v_nrec), pg_catalog.unnest(v_pop), pg_catalog.unnest(v_grp))
+         AS t(s, u, a, na, nr, nrec, pop, g);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.indicator_cells(text, date, integer) IS
+    'internal: an indicator''s counts per setting and unit, each with the group it is published in (small cells merged in group 0)';
+REVOKE ALL ON FUNCTION @extschema@.indicator_cells(text, date, integer) FROM PUBLIC;
+
+-- What may be published of an indicator for a setting and unit (or per
+-- unit): the sum of whole groups that are not small, else withheld.  The
+-- shape of indicator_counts, plus units (the units a merged row sums) and
+-- disclosure (NULL: counted as is; else what was merged or withheld).
+CREATE FUNCTION @extschema@.indicator_published(p_indicator text, p_period_end date, p_min_age integer,
+                                                p_setting @extschema@.care_setting, p_unit text, p_by_unit boolean)
+    RETURNS TABLE (indicator text, period_end date, setting @extschema@.care_setting, unit_id text,
+                   numerator bigint, denominator bigint, share numeric,
+                   assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
+                   population bigint, units text[], disclosure text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH s AS (
+        SELECT @extschema@.indicator_setting($1, $4) AS setting, @extschema@.min_cell_size() AS k
+    ), sub AS (
+        SELECT c.*, (s.setting IS NULL OR c.setting = s.setting) AND ($5 IS NULL OR c.unit_id = $5) AS inside
+        FROM s, @extschema@.indicator_cells($1, $2, @extschema@.report_check_min_age($3)) c
+    ), g AS (
+        SELECT sub.grp, pg_catalog.bool_and(sub.inside) AND NOT pg_catalog.bool_or(sub.grp_small) AS whole,
+               pg_catalog.count(*) FILTER (WHERE sub.inside) AS cells,
+               pg_catalog.array_agg(sub.unit_id ORDER BY sub.unit_id) FILTER (WHERE sub.inside) AS units,
+               pg_catalog.sum(sub.assessed) FILTER (WHERE sub.inside)::bigint AS assessed,
+               pg_catalog.sum(sub.not_assessed) FILTER (WHERE sub.inside)::bigint AS not_assessed,
+               pg_catalog.sum(sub.not_relevant) FILTER (WHERE sub.inside)::bigint AS not_relevant,
+               pg_catalog.sum(sub.not_recorded) FILTER (WHERE sub.inside)::bigint AS not_recorded,
+               pg_catalog.sum(sub.population) FILTER (WHERE sub.inside)::bigint AS population
+        FROM sub GROUP BY sub.grp HAVING pg_catalog.bool_or(sub.inside)
+    ), r AS (
+        SELECT CASE WHEN g.cells = 1 THEN g.units[1] END AS unit_id,
+               CASE WHEN g.cells > 1 THEN g.units END AS units, g.whole AS shown,
+               CASE WHEN NOT g.whole THEN 'withheld: a count below ' || s.k || ' (or such a count by difference)'
+                    WHEN g.cells > 1 THEN 'merged: units with a count below ' || s.k || ', counted together' END AS disclosure,
+               g.assessed, g.not_assessed, g.not_relevant, g.not_recorded, g.population
+        FROM g, s WHERE $6
+        UNION ALL
+        SELECT $5, NULL, COALESCE(pg_catalog.bool_and(g.whole), true),
+               CASE WHEN NOT COALESCE(pg_catalog.bool_and(g.whole), true)
+                    THEN 'withheld: a count below ' || pg_catalog.min(s.k) || ' (or such a count by difference)' END,
+               COALESCE(pg_catalog.sum(g.assessed), 0)::bigint, COALESCE(pg_catalog.sum(g.not_assessed), 0)::bigint,
+               COALESCE(pg_catalog.sum(g.not_relevant), 0)::bigint, COALESCE(pg_catalog.sum(g.not_recorded), 0)::bigint,
+               COALESCE(pg_catalog.sum(g.population), 0)::bigint
+        FROM s LEFT JOIN g ON true WHERE NOT $6 HAVING NOT $6
+    )
+    SELECT $1, $2, s.setting, r.unit_id,
+           CASE WHEN r.shown THEN r.assessed END,
+           CASE WHEN r.shown THEN r.assessed + r.not_assessed + r.not_recorded END,
+           CASE WHEN r.shown AND r.assessed + r.not_assessed + r.not_recorded > 0
+                THEN pg_catalog.round(100.0 * r.assessed / (r.assessed + r.not_assessed + r.not_recorded), 1) END,
+           CASE WHEN r.shown THEN r.assessed END, CASE WHEN r.shown THEN r.not_assessed END,
+           CASE WHEN r.shown THEN r.not_relevant END, CASE WHEN r.shown THEN r.not_recorded END,
+           CASE WHEN r.shown THEN r.population END,
+           r.units, r.disclosure
+    FROM r, s
+    ORDER BY r.unit_id NULLS LAST, r.units
+    $$;
+COMMENT ON FUNCTION @extschema@.indicator_published(text, date, integer, @extschema@.care_setting, text, boolean) IS
+    'internal: an indicator as it may be published (no count below careflags.min_cell_size, by itself or by difference), for one setting/unit or per unit';
+REVOKE ALL ON FUNCTION @extschema@.indicator_published(text, date, integer, @extschema@.care_setting, text, boolean) FROM PUBLIC;
+
 -- The public face.  One function per indicator, plus a generic one, all of
 -- the same shape.
 CREATE FUNCTION @extschema@.indicator(indicator text,
@@ -291,11 +504,13 @@ CREATE FUNCTION @extschema@.indicator(indicator text,
     RETURNS TABLE (indicator text, period_end date, setting @extschema@.care_setting, unit_id text,
                    numerator bigint, denominator bigint, share numeric,
                    assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
-                   population bigint)
+                   population bigint, disclosure text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT * FROM @extschema@.indicator_counts($1, COALESCE($2, @extschema@.report_today()), $3, $4, $5, false)
+    SELECT c.indicator, c.period_end, c.setting, c.unit_id, c.numerator, c.denominator, c.share,
+           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population, c.disclosure
+    FROM @extschema@.indicator_published($1, @extschema@.report_month_end($2), $3, $4, $5, false) c
     $$;
 COMMENT ON FUNCTION @extschema@.indicator(text, date, integer, @extschema@.care_setting, text) IS
     'one indicator (see careflags.indicator_list()) for the 12 months ending with period_end (default today), patients aged min_age+ in the setting (NULL: the indicator''s default, all settings except medication_review) and unit (NULL: all) at the period end: numerator, denominator, share (%), the four categories; see docs/reports.md';
@@ -315,10 +530,12 @@ BEGIN
                 RETURNS TABLE (indicator text, period_end date, setting @extschema@.care_setting, unit_id text,
                                numerator bigint, denominator bigint, share numeric,
                                assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
-                               population bigint)
+                               population bigint, disclosure text)
                 LANGUAGE sql STABLE SECURITY DEFINER
                 SET search_path = pg_catalog, pg_temp
-                AS $b$SELECT * FROM @extschema@.indicator_counts(%3$L, COALESCE($1, @extschema@.report_today()), $2, $3, $4, false)$b$;
+                AS $b$SELECT c.indicator, c.period_end, c.setting, c.unit_id, c.numerator, c.denominator, c.share,
+                              c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population, c.disclosure
+                       FROM @extschema@.indicator_published(%3$L, @extschema@.report_month_end($1), $2, $3, $4, false) c$b$;
             COMMENT ON FUNCTION @extschema@.%1$I(date, integer, @extschema@.care_setting, text) IS %4$L;
             REVOKE ALL ON FUNCTION @extschema@.%1$I(date, integer, @extschema@.care_setting, text) FROM PUBLIC;
             GRANT EXECUTE ON FUNCTION @extschema@.%1$I(date, integer, @extschema@.care_setting, text)
@@ -341,15 +558,15 @@ CREATE FUNCTION @extschema@.indicators(period_end date DEFAULT NULL,
     RETURNS TABLE (indicator text, title text, period_end date, setting @extschema@.care_setting, unit_id text,
                    numerator bigint, denominator bigint, share numeric,
                    assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
-                   population bigint)
+                   population bigint, disclosure text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT l.indicator, l.title, c.period_end, c.setting, c.unit_id, c.numerator, c.denominator, c.share,
-           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population
+           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population, c.disclosure
     FROM @extschema@.indicator_list() WITH ORDINALITY AS l
-    CROSS JOIN LATERAL @extschema@.indicator_counts(l.indicator, COALESCE($1, @extschema@.report_today()),
-                                                    $2, $3, $4, false) c
+    CROSS JOIN LATERAL @extschema@.indicator_published(l.indicator, @extschema@.report_month_end($1),
+                                                       $2, $3, $4, false) c
     ORDER BY l.ordinality
     $$;
 COMMENT ON FUNCTION @extschema@.indicators(date, integer, @extschema@.care_setting, text) IS
@@ -365,19 +582,21 @@ CREATE FUNCTION @extschema@.indicator_by_unit(indicator text,
                    unit_name text,
                    numerator bigint, denominator bigint, share numeric,
                    assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
-                   population bigint)
+                   population bigint, units text[], disclosure text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT c.indicator, c.period_end, c.setting, c.unit_id, u.name,
+    SELECT c.indicator, c.period_end, c.setting, c.unit_id,
+           CASE WHEN c.units IS NOT NULL THEN 'units counted together: ' || pg_catalog.array_to_string(c.units, ', ', '(no unit)')
+                ELSE u.name END,
            c.numerator, c.denominator, c.share,
-           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population
-    FROM @extschema@.indicator_counts($1, COALESCE($2, @extschema@.report_today()), $3, $4, NULL, true) c
+           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population, c.units, c.disclosure
+    FROM @extschema@.indicator_published($1, @extschema@.report_month_end($2), $3, $4, NULL, true) c
     LEFT JOIN @extschema@.unit u ON u.unit_id = c.unit_id
-    ORDER BY c.unit_id NULLS LAST
+    ORDER BY c.unit_id NULLS LAST, c.units
     $$;
 COMMENT ON FUNCTION @extschema@.indicator_by_unit(text, date, integer, @extschema@.care_setting) IS
-    'an indicator per unit, for comparing units; the row with unit_id NULL counts episodes that have no unit recorded';
+    'an indicator per unit, for comparing units; the row with unit_id NULL and units NULL counts episodes that have no unit recorded; a row with units lists units merged because one had a count below careflags.min_cell_size; disclosure says what was merged or withheld';
 
 -- Monthly series: the indicator at period_end and at the end of each of the
 -- months - 1 months before it (each point covers its own 12 months).
@@ -411,13 +630,14 @@ CREATE FUNCTION @extschema@.indicator_series(indicator text,
     RETURNS TABLE (indicator text, period_end date, setting @extschema@.care_setting, unit_id text,
                    numerator bigint, denominator bigint, share numeric,
                    assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
-                   population bigint)
+                   population bigint, disclosure text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT c.*
-    FROM @extschema@.indicator_series_points(COALESCE($2, @extschema@.report_today()), $3) WITH ORDINALITY AS pt(point, n)
-    CROSS JOIN LATERAL @extschema@.indicator_counts($1, pt.point, $4, $5, $6, false) c
+    SELECT c.indicator, c.period_end, c.setting, c.unit_id, c.numerator, c.denominator, c.share,
+           c.assessed, c.not_assessed, c.not_relevant, c.not_recorded, c.population, c.disclosure
+    FROM @extschema@.indicator_series_points(@extschema@.report_month_end($2), $3) WITH ORDINALITY AS pt(point, n)
+    CROSS JOIN LATERAL @extschema@.indicator_published($1, pt.point, $4, $5, $6, false) c
     ORDER BY pt.n
     $$;
 COMMENT ON FUNCTION @extschema@.indicator_series(text, date, integer, integer, @extschema@.care_setting, text) IS
@@ -431,14 +651,16 @@ CREATE FUNCTION @extschema@.flag_response_times(period_end date DEFAULT NULL,
                                                 setting @extschema@.care_setting DEFAULT NULL,
                                                 unit text DEFAULT NULL)
     RETURNS TABLE (domain @extschema@.domain, rule_id text, resolved bigint,
-                   median_days numeric, p90_days numeric, on_time_share numeric)
+                   median_days numeric, p90_days numeric, on_time_share numeric, disclosure text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
     WITH w AS (
         SELECT r.starts_at, r.ends_at,
-               (COALESCE($1, @extschema@.report_today()) - pg_catalog.make_interval(years => $2))::date AS born_by
-        FROM @extschema@.report_period(COALESCE($1, @extschema@.report_today())) r
+               (@extschema@.report_month_end($1)
+                - pg_catalog.make_interval(years => @extschema@.report_check_min_age($2)))::date AS born_by,
+               @extschema@.min_cell_size() AS k
+        FROM @extschema@.report_period(@extschema@.report_month_end($1)) r
     ), f AS (
         SELECT f.domain, f.rule_id,
                GREATEST(0, EXTRACT(epoch FROM COALESCE(f.action_at, f.resolved_at) - f.due_from) / 86400.0) AS days,
@@ -450,17 +672,33 @@ CREATE FUNCTION @extschema@.flag_response_times(period_end date DEFAULT NULL,
           AND ($3 IS NULL OR f.setting = $3)
           AND ($4 IS NULL OR f.unit_id = $4)
           AND p.birth_date <= w.born_by
+    ), t AS (
+        SELECT f.domain, f.rule_id, pg_catalog.count(*) AS resolved,
+               pg_catalog.round(pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY f.days)::numeric, 1) AS median_days,
+               pg_catalog.round(pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY f.days)::numeric, 1) AS p90_days,
+               pg_catalog.round(100.0 * pg_catalog.count(*) FILTER (WHERE f.on_time) / NULLIF(pg_catalog.count(*), 0), 1) AS on_time_share,
+               pg_catalog.count(*) BETWEEN 1 AND (SELECT w.k FROM w) - 1 AS small
+        FROM f
+        GROUP BY ROLLUP (f.domain, f.rule_id)
+    ), u AS (
+        -- a total with a withheld part withholds its count too (else the
+        -- part follows by difference)
+        SELECT t.*, EXISTS (SELECT FROM t c WHERE c.small AND c.rule_id IS NOT NULL
+                            AND (t.domain IS NULL OR (t.rule_id IS NULL AND c.domain = t.domain))) AS part_small
+        FROM t
     )
-    SELECT f.domain, f.rule_id, pg_catalog.count(*),
-           pg_catalog.round(pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY f.days)::numeric, 1),
-           pg_catalog.round(pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY f.days)::numeric, 1),
-           pg_catalog.round(100.0 * pg_catalog.count(*) FILTER (WHERE f.on_time) / NULLIF(pg_catalog.count(*), 0), 1)
-    FROM f
-    GROUP BY ROLLUP (f.domain, f.rule_id)
-    ORDER BY f.domain NULLS LAST, f.rule_id NULLS FIRST
+    SELECT u.domain, u.rule_id,
+           CASE WHEN NOT u.small AND NOT u.part_small THEN u.resolved END,
+           CASE WHEN NOT u.small THEN u.median_days END,
+           CASE WHEN NOT u.small THEN u.p90_days END,
+           CASE WHEN NOT u.small THEN u.on_time_share END,
+           CASE WHEN u.small THEN 'withheld: fewer than ' || (SELECT w.k FROM w) || ' flags'
+                WHEN u.part_small THEN 'count withheld: a part has fewer than ' || (SELECT w.k FROM w) || ' flags' END
+    FROM u
+    ORDER BY u.domain NULLS LAST, u.rule_id NULLS FIRST
     $$;
 COMMENT ON FUNCTION @extschema@.flag_response_times(date, integer, @extschema@.care_setting, text) IS
-    'response times of flags resolved as done in the 12 months ending with period_end, per rule, per domain (rule_id NULL) and overall (both NULL): count, median and 90th percentile days from due_from to resolution (0 when done before it was due), and the share done by due_at (%)';
+    'response times of flags resolved as done in the 12 months ending with period_end, per rule, per domain (rule_id NULL) and overall (both NULL): count, median and 90th percentile days from due_from to resolution (0 when done before it was due), and the share done by due_at (%); rows of fewer than careflags.min_cell_size flags are withheld (disclosure)';
 
 -- Who may call what.
 REVOKE ALL ON FUNCTION @extschema@.indicator_population(date, integer, @extschema@.care_setting, text, text) FROM PUBLIC;
@@ -480,6 +718,8 @@ GRANT EXECUTE ON FUNCTION
     TO careflags_quality, careflags_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.report_period(date), @extschema@.report_today(),
     @extschema@.indicator_list() TO careflags_quality, careflags_admin, careflags_nurse;
+
+-- ==== end of published figures ====
 
 -- Index the reports lean on (besides the patient-first ones of 10_facts):
 -- whether a plan of a kind was in force, per patient.

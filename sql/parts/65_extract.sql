@@ -132,18 +132,39 @@ COMMENT ON FUNCTION @extschema@.age_band(integer) IS
     'age band of the extract: 0-17, 18-49, 50-66, 67-69, 70-74, ..., 85-89, 90+, unknown';
 GRANT EXECUTE ON FUNCTION @extschema@.age_band(integer) TO PUBLIC;
 
--- The extract.  For each period end (period_end, then `periods - 1` steps of
--- `step` back) one row per patient of the population at that end, with the
--- category the patient has in each indicator (NULL where the patient is not
--- in that indicator's population, e.g. nutrition_plan for someone never
--- found at risk).
+-- ==== extract: month ends, classes of at least k, audited (issue 13) ====
+-- The extract.  Its period ends are month ends that are over
+-- (careflags.report_month_end), `periods - 1` steps of whole months back;
+-- ages are bands at each period end.  So a registry learns, of a pseudonym,
+-- at most the month it first appears and the month its age band changes.
+-- Within each period end, every class of rows with the same (setting, unit,
+-- sex, age band) holds at least k = careflags.min_cell_size rows: the rows
+-- of a smaller class get a wider age band (under 67, 67-79, 80+), then no
+-- unit, then no sex and one age band (67+ or all ages); rows still in a
+-- class below k are left out.  Column generalised names what was widened;
+-- every call is logged in careflags.extract_log.
+
+-- The wider age band of the extract's generalisation.
+CREATE FUNCTION @extschema@.age_band_wide(band text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE
+        WHEN band IN ('67-69', '70-74', '75-79') THEN '67-79'
+        WHEN band IN ('80-84', '85-89', '90+') THEN '80+'
+        WHEN band = 'unknown' THEN 'unknown'
+        ELSE '0-66'
+    END;
+COMMENT ON FUNCTION @extschema@.age_band_wide(text) IS
+    'the wider age band an extract row gets when its class is below careflags.min_cell_size: 0-66, 67-79, 80+, unknown';
+
 CREATE FUNCTION @extschema@.extract_rows(p_period_end date, p_periods integer, p_step interval,
                                          p_min_age integer, p_setting @extschema@.care_setting, p_unit text)
     RETURNS TABLE (pseudonym text, key_generation integer, period_end date,
                    age_band text, sex @extschema@.sex, setting @extschema@.care_setting, unit_id text,
                    nutrition_screening text, nutrition_at_risk boolean, nutrition_plan text,
                    medication_review text,
-                   fall_risk_assessment text, fall_risk_high boolean, fall_risk_plan text)
+                   fall_risk_assessment text, fall_risk_high boolean, fall_risk_plan text,
+                   generalised text[])
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     -- five function scans joined look expensive to the planner; compiling
@@ -152,20 +173,25 @@ CREATE FUNCTION @extschema@.extract_rows(p_period_end date, p_periods integer, p
 $$
 #variable_conflict use_column
 DECLARE
-    v_end   date := COALESCE($1, @extschema@.report_today());
-    v_point date;
-    v_key   bytea;
-    v_gen   integer;
-    k       integer;
+    v_end    date := @extschema@.report_month_end($1);
+    v_point  date;
+    v_key    bytea;
+    v_gen    integer;
+    v_months integer;
+    v_k      integer := @extschema@.min_cell_size();
+    k        integer;
 BEGIN
     IF $2 IS NULL OR $2 < 1 OR $2 > 120 THEN
         RAISE EXCEPTION 'periods must be between 1 and 120, not %', COALESCE($2::text, 'null')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF $3 IS NULL OR $3 <= interval '0' THEN
-        RAISE EXCEPTION 'step must be a positive interval'
-            USING ERRCODE = 'invalid_parameter_value';
+    IF $3 IS NULL OR EXTRACT(day FROM $3) <> 0 OR EXTRACT(epoch FROM $3 - pg_catalog.date_trunc('month', $3)) <> 0
+       OR EXTRACT(year FROM $3) * 12 + EXTRACT(month FROM $3) < 1 THEN
+        RAISE EXCEPTION 'step must be a whole number of months, at least one, not %', COALESCE($3::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Extracts are made at month ends only.';
     END IF;
+    v_months := (EXTRACT(year FROM $3) * 12 + EXTRACT(month FROM $3))::integer;
     SELECT pk.secret, pk.generation INTO v_key, v_gen FROM @extschema@.pseudonym_key pk;
     IF v_key IS NULL THEN
         RAISE EXCEPTION 'no pseudonym secret'
@@ -173,7 +199,8 @@ BEGIN
                   HINT = 'An administrator makes one with SELECT careflags.rotate_pseudonym_key();';
     END IF;
     FOR k IN 0 .. $2 - 1 LOOP
-        v_point := (v_end - k * $3)::date;
+        v_point := (pg_catalog.date_trunc('month', v_end::timestamp)
+                    - pg_catalog.make_interval(months => k * v_months - 1) - interval '1 day')::date;
         RETURN QUERY
         WITH base AS (
             -- everyone in the setting at the period end; medication_review
@@ -194,30 +221,135 @@ BEGIN
             SELECT ip.patient_id, ip.category
             FROM @extschema@.indicator_patients('medication_review', v_point, $4,
                                                  COALESCE($5, 'nursing_home_long_term'), $6) ip
+        ), r0 AS (
+            SELECT @extschema@.pseudonym_hmac(v_key, @extschema@.pseudonym_message(p.source_system, p.source_key)) AS pseudonym,
+                   @extschema@.age_band(EXTRACT(year FROM pg_catalog.age(v_point, p.birth_date))::integer) AS age_band,
+                   p.sex, b.setting, b.unit_id,
+                   b.category AS nutrition_screening,
+                   CASE WHEN np.patient_id IS NOT NULL THEN NULLIF(np.at_risk, false) ELSE b.at_risk END AS nutrition_at_risk,
+                   np.category AS nutrition_plan, mr.category AS medication_review,
+                   fra.category AS fall_risk_assessment,
+                   CASE WHEN fp.patient_id IS NOT NULL THEN NULLIF(fp.at_risk, false) ELSE fra.at_risk END AS fall_risk_high,
+                   fp.category AS fall_risk_plan
+            FROM base b
+            JOIN @extschema@.patient p ON p.patient_id = b.patient_id
+            LEFT JOIN fra ON fra.patient_id = b.patient_id
+            LEFT JOIN np ON np.patient_id = b.patient_id
+            LEFT JOIN fp ON fp.patient_id = b.patient_id
+            LEFT JOIN mr ON mr.patient_id = b.patient_id
+        ), r1 AS (
+            -- step 1: a wider age band for rows of a class below k
+            SELECT r0.*, pg_catalog.count(*) OVER (PARTITION BY r0.setting, r0.unit_id, r0.sex, r0.age_band) < v_k AS g1
+            FROM r0
+        ), r1b AS (
+            SELECT r1.*, CASE WHEN r1.g1 THEN @extschema@.age_band_wide(r1.age_band) ELSE r1.age_band END AS band1
+            FROM r1
+        ), r2 AS (
+            -- step 2: no unit for rows still in a class below k
+            SELECT r1b.*, r1b.g1 AND pg_catalog.count(*) OVER (PARTITION BY r1b.setting, r1b.unit_id, r1b.sex, r1b.band1) < v_k AS g2
+            FROM r1b
+        ), r2b AS (
+            SELECT r2.*, CASE WHEN r2.g2 THEN NULL ELSE r2.unit_id END AS unit2 FROM r2
+        ), r3 AS (
+            -- step 3: no sex and one age band
+            SELECT r2b.*, r2b.g2 AND pg_catalog.count(*) OVER (PARTITION BY r2b.setting, r2b.unit2, r2b.sex, r2b.band1) < v_k AS g3
+            FROM r2b
+        ), r3b AS (
+            SELECT r3.*, CASE WHEN r3.g3 THEN NULL ELSE r3.sex END AS sex3,
+                   CASE WHEN NOT r3.g3 THEN r3.band1 WHEN r3.band1 IN ('67-79', '80+') THEN '67+' ELSE 'all' END AS band3
+            FROM r3
+        ), r4 AS (
+            -- step 4: rows still in a class below k are left out
+            SELECT r3b.*, pg_catalog.count(*) OVER (PARTITION BY r3b.setting, r3b.unit2, r3b.sex3, r3b.band3) < v_k AS g4
+            FROM r3b
         )
-        SELECT @extschema@.pseudonym_hmac(v_key, @extschema@.pseudonym_message(p.source_system, p.source_key)),
-               v_gen, v_point,
-               @extschema@.age_band(EXTRACT(year FROM pg_catalog.age(v_point, p.birth_date))::integer),
-               p.sex, b.setting, b.unit_id,
-               b.category,
-               CASE WHEN np.patient_id IS NOT NULL THEN NULLIF(np.at_risk, false) ELSE b.at_risk END,
-               np.category, mr.category,
-               fra.category,
-               CASE WHEN fp.patient_id IS NOT NULL THEN NULLIF(fp.at_risk, false) ELSE fra.at_risk END,
-               fp.category
-        FROM base b
-        JOIN @extschema@.patient p ON p.patient_id = b.patient_id
-        LEFT JOIN fra ON fra.patient_id = b.patient_id
-        LEFT JOIN np ON np.patient_id = b.patient_id
-        LEFT JOIN fp ON fp.patient_id = b.patient_id
-        LEFT JOIN mr ON mr.patient_id = b.patient_id
+        SELECT r4.pseudonym, v_gen, v_point, r4.band3, r4.sex3, r4.setting, r4.unit2,
+               r4.nutrition_screening, r4.nutrition_at_risk, r4.nutrition_plan, r4.medication_review,
+               r4.fall_risk_assessment, r4.fall_risk_high, r4.fall_risk_plan,
+               CASE WHEN r4.g4 THEN '{left_out}'::text[]
+                    WHEN r4.g3 THEN '{age_band,unit_id,sex}'::text[]
+                    WHEN r4.g2 THEN '{age_band,unit_id}'::text[]
+                    WHEN r4.g1 THEN '{age_band}'::text[]
+                    ELSE '{}'::text[] END
+        FROM r4
         ORDER BY 1;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.extract_rows(date, integer, interval, integer, @extschema@.care_setting, text) IS
-    'internal: the rows of careflags.extract(); not granted to anyone';
+    'internal: the rows of careflags.extract(), rows to leave out marked {left_out}; not granted to anyone';
 REVOKE ALL ON FUNCTION @extschema@.extract_rows(date, integer, interval, integer, @extschema@.care_setting, text) FROM PUBLIC;
+
+-- Who asked for which extract, when, and how many rows it gave.
+CREATE TABLE @extschema@.extract_log (
+    log_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    called_at       timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    session_role    name NOT NULL DEFAULT SESSION_USER,
+    acting_role     name NOT NULL,
+    arguments       jsonb NOT NULL,
+    rows_returned   bigint NOT NULL,
+    rows_left_out   bigint NOT NULL
+);
+COMMENT ON TABLE @extschema@.extract_log IS
+    'one row per careflags.extract() call: who (session and current role), when, the arguments as given, the rows returned and the rows left out (classes below careflags.min_cell_size); careflags_admin reads it';
+COMMENT ON COLUMN @extschema@.extract_log.acting_role IS 'the role the caller acted as (SET ROLE; else the login)';
+REVOKE ALL ON @extschema@.extract_log FROM PUBLIC;
+GRANT SELECT ON @extschema@.extract_log TO careflags_admin;
+COMMENT ON SEQUENCE @extschema@.extract_log_log_id_seq IS 'ids of careflags.extract_log (saved by pg_dump)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.extract_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.extract_log_log_id_seq', '');
+
+-- The rows of the extract without those left out, and the call logged.
+CREATE FUNCTION @extschema@.extract_logged(p_period_end date, p_periods integer, p_step interval,
+                                           p_min_age integer, p_setting @extschema@.care_setting, p_unit text)
+    RETURNS TABLE (pseudonym text, key_generation integer, period_end date,
+                   age_band text, sex @extschema@.sex, setting @extschema@.care_setting, unit_id text,
+                   nutrition_screening text, nutrition_at_risk boolean, nutrition_plan text,
+                   medication_review text,
+                   fall_risk_assessment text, fall_risk_high boolean, fall_risk_plan text,
+                   generalised text[])
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+#variable_conflict use_column
+DECLARE
+    r     record;
+    n_out bigint := 0;
+    n_all bigint := 0;
+BEGIN
+    FOR r IN SELECT * FROM @extschema@.extract_rows($1, $2, $3, $4, $5, $6) x ORDER BY x.period_end, x.pseudonym LOOP
+        IF r.generalised OPERATOR(pg_catalog.@>) '{left_out}' THEN
+            n_out := n_out + 1;
+            CONTINUE;
+        END IF;
+        n_all := n_all + 1;
+        pseudonym := r.pseudonym;
+        key_generation := r.key_generation;
+        period_end := r.period_end;
+        age_band := r.age_band;
+        sex := r.sex;
+        setting := r.setting;
+        unit_id := r.unit_id;
+        nutrition_screening := r.nutrition_screening;
+        nutrition_at_risk := r.nutrition_at_risk;
+        nutrition_plan := r.nutrition_plan;
+        medication_review := r.medication_review;
+        fall_risk_assessment := r.fall_risk_assessment;
+        fall_risk_high := r.fall_risk_high;
+        fall_risk_plan := r.fall_risk_plan;
+        generalised := r.generalised;
+        RETURN NEXT;
+    END LOOP;
+    INSERT INTO @extschema@.extract_log (acting_role, arguments, rows_returned, rows_left_out)
+        VALUES (COALESCE(NULLIF(pg_catalog.current_setting('role'), 'none'), SESSION_USER),
+                pg_catalog.jsonb_build_object('period_end', $1, 'periods', $2, 'step', $3, 'min_age', $4,
+                                              'setting', $5, 'unit', $6),
+                n_all, n_out);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.extract_logged(date, integer, interval, integer, @extschema@.care_setting, text) IS
+    'internal: careflags.extract() rows without those left out, the call logged in careflags.extract_log; not granted to anyone';
+REVOKE ALL ON FUNCTION @extschema@.extract_logged(date, integer, interval, integer, @extschema@.care_setting, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.extract(period_end date DEFAULT NULL,
                                     periods integer DEFAULT 1,
@@ -229,12 +361,14 @@ CREATE FUNCTION @extschema@.extract(period_end date DEFAULT NULL,
                    age_band text, sex @extschema@.sex, setting @extschema@.care_setting, unit_id text,
                    nutrition_screening text, nutrition_at_risk boolean, nutrition_plan text,
                    medication_review text,
-                   fall_risk_assessment text, fall_risk_high boolean, fall_risk_plan text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+                   fall_risk_assessment text, fall_risk_high boolean, fall_risk_plan text,
+                   generalised text[])
+    LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT * FROM @extschema@.extract_rows($1, $2, $3, $4, $5, $6) $$;
+    AS $$ SELECT * FROM @extschema@.extract_logged($1, $2, $3, $4, $5, $6) $$;
 COMMENT ON FUNCTION @extschema@.extract(date, integer, interval, integer, @extschema@.care_setting, text) IS
-    'pseudonymised registry extract: one row per patient and period end (period_end and periods-1 steps back), with pseudonym = HMAC-SHA256 of the source key under the site secret, age band, sex, setting, unit and the category in each indicator; no names, birth dates or source keys';
+    'pseudonymised registry extract: one row per patient and period end (the month end period_end falls in or the one before, and periods-1 steps of whole months back), with pseudonym = HMAC-SHA256 of the source key under the site secret, age band, sex, setting, unit and the category in each indicator; every (setting, unit, sex, age band) class has at least careflags.min_cell_size rows (generalised says what was widened); no names, birth dates or source keys; logged in careflags.extract_log';
 REVOKE ALL ON FUNCTION @extschema@.extract(date, integer, interval, integer, @extschema@.care_setting, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.extract(date, integer, interval, integer, @extschema@.care_setting, text)
     TO careflags_quality, careflags_admin;
+-- ==== end of extract ====

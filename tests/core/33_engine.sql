@@ -103,7 +103,7 @@ INSERT INTO careflags.measurement (patient_id, source_key, kind, value, measured
     ((SELECT id FROM q), 'm3', 'weight', 68, '2026-03-01 10:00+01');
 SELECT is((SELECT count(*) FROM careflags.measurement WHERE patient_id = (SELECT id FROM q)), 2::bigint, 'the good rows are kept');
 SELECT is((SELECT reason FROM careflags.quarantine WHERE source_key = 'm2'),
-          'weight -70 kg is not possible (allowed: more than 0 to 500 kg)', 'the bad row is quarantined with its reason');
+          'weight -70 kg is not a plausible adult value (allowed: 20 to 350 kg; careflags.weight_min/weight_max)', 'the bad row is quarantined with its reason');
 SELECT is((SELECT (payload->>'value')::numeric FROM careflags.quarantine WHERE source_key = 'm2'), -70::numeric, 'with its content');
 SELECT ok(cft.is_open((SELECT id FROM q), 'nutrition.weight_loss'), 'and flags come from the good rows (80 -> 68 kg)');
 
@@ -135,7 +135,7 @@ SELECT is(array_length(cft.open_rules((SELECT id FROM rs)), 1), 3, 'recompute_pa
 -- strict mode raises instead
 SET LOCAL careflags.strict = on;
 SELECT throws_ok($$INSERT INTO careflags.measurement (patient_id, kind, value, measured_at) VALUES ((SELECT id FROM q), 'height', 3000, now())$$,
-                 '23514', 'careflags: measurement fact rejected: height 3000 cm is not possible (allowed: from 30 to 300 cm)',
+                 '23514', 'careflags: measurement fact rejected: height 3000 cm is not a plausible adult value (allowed: 100 to 250 cm; careflags.height_min/height_max)',
                  'careflags.strict = on: an impossible fact is an error');
 SET LOCAL careflags.strict = off;
 
@@ -182,6 +182,7 @@ SELECT ok(cft.is_open((SELECT id FROM y), 'nutrition.screening.start_of_home_car
 SELECT cft.at('2026-03-10 12:00+01');
 
 -- ---- overlapping episodes: the one that started last is current ----
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('short-1', 'Short-term ward 1', 'nursing_home_short_term');
 CREATE TEMP TABLE o AS SELECT cft.patient('home_nursing', '2026-01-01 10:00+01', '1940-01-01', 'district-1') AS id;
 INSERT INTO careflags.episode (patient_id, setting, unit_id, started_at)
      VALUES ((SELECT id FROM o), 'nursing_home_short_term', 'short-1', '2026-03-09 10:00+01');

@@ -6,6 +6,9 @@ SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgcrypto;   -- an independent HMAC-SHA256, for comparison
 SET LOCAL careflags.timezone = 'Europe/Oslo';
 SET LOCAL TimeZone = 'UTC';
+-- Three patients: the small-class rule is off here (k = 1) and tested in
+-- 61_disclosure.sql.
+SET LOCAL careflags.min_cell_size = 1;
 
 INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('X1', 'Ward X', 'nursing_home_long_term');
 INSERT INTO careflags.patient (patient_id, source_system, source_key, display_name, birth_date, sex) VALUES

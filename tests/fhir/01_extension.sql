@@ -93,6 +93,8 @@ SELECT results_eq($$SELECT instrument::text, total, at_risk FROM careflags.asses
                   'the site-coded MST total is an MST screening (3 points: at risk)');
 INSERT INTO careflags_fhir.setting_map (resource_type, match_kind, code, setting, unit_id)
 VALUES ('Encounter', 'location', 'Location/ward-7', 'nursing_home_short_term', 'ward-7');
+-- careflags quarantines an episode whose unit is not in careflags.unit
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('ward-7', 'Test unit ward-7', 'nursing_home_short_term') ON CONFLICT DO NOTHING;
 SELECT lives_ok($$SELECT careflags_fhir.load_bundle('{"resourceType": "Bundle", "type": "collection", "entry": [{"resource":
     {"resourceType": "Encounter", "id": "a9900000-0000-4000-8000-000000000004", "status": "in-progress",
      "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},

@@ -23,6 +23,8 @@ SELECT lives_ok($$SELECT careflags_fhir.setup('resource')$$, 'setup: the one-tab
 INSERT INTO careflags_fhir.setting_map (resource_type, match_kind, system, code, setting, unit_id, description)
 VALUES ('EpisodeOfCare', 'type', 'urn:example:careflags-test:episode-type', 'nh-long', 'nursing_home_long_term', 'nh-test',
         'test nursing home, long-term ward');
+-- careflags quarantines an episode whose unit is not in careflags.unit
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('nh-test', 'Test unit nh-test', 'nursing_home_long_term') ON CONFLICT DO NOTHING;
 
 SET careflags.frozen_now = '2021-06-01 12:00+00';
 SELECT lives_ok(format('SELECT careflags_fhir.load_bundle(b::jsonb) FROM unnest(ARRAY[%L, %L, %L, %L, %L, %L]) AS b',

@@ -13,6 +13,8 @@ SELECT plan(22);
 SELECT lives_ok($$SELECT careflags_fhir.setup('tables', 'public')$$, 'setup: per-type tables');
 INSERT INTO careflags_fhir.setting_map (match_kind, system, code, setting, unit_id)
 VALUES ('type', 'urn:example:careflags-test:episode-type', 'nh-long', 'nursing_home_long_term', 'nh-test');
+-- careflags quarantines an episode whose unit is not in careflags.unit
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('nh-test', 'Test unit nh-test', 'nursing_home_long_term') ON CONFLICT DO NOTHING;
 
 SET careflags.frozen_now = '2021-06-01 12:00+00';
 INSERT INTO public."Patient" (id, content) VALUES ('5e1f0000-0000-4000-8000-000000000001',

@@ -7,6 +7,12 @@
 --     breaks the evaluation, and the flags stay consistent.
 -- (b) 100,000 medicines for one patient in one statement: handled, the flag
 --     raised, within bounded memory (peak RSS of the backend, /proc) and time.
+-- (d) bad input once accepted silently (issue 13): an episode in a unit
+--     careflags does not know, 9,000-character identifiers (a NOTIFY payload
+--     over 8,000 bytes made every evaluation of the patient, and
+--     recompute_all() for the whole database, fail), implausible weights and
+--     heights, 10 MB names and reasons: each quarantined with its reason, and
+--     recompute_all() goes on past a patient it cannot evaluate.
 -- (c) careflags_fhir with hostile input: random and malformed NDJSON lines,
 --     and a 50 MB resource: refused with a clear message or loaded, within
 --     bounded memory; the session survives.
@@ -14,7 +20,7 @@
 \set QUIET 1
 BEGIN;
 SET LOCAL client_min_messages = error;
-SELECT plan(19);
+SELECT plan(44);
 SET LOCAL careflags.frozen_now = '2026-06-01 12:00+02';
 SELECT setseed(0.20260601);
 SELECT set_config('client_min_messages', 'error', true) \g /dev/null
@@ -153,6 +159,122 @@ SELECT ok(EXISTS (SELECT FROM careflags.flag WHERE patient_id = :big AND rule_id
           '(b) the excessive-polypharmacy flag is raised');
 SELECT cmp_ok(:secs::numeric, '<', 120::numeric, format('(b) within 120 s (took %s s)', round(:secs::numeric, 1)));
 SELECT cmp_ok((:hwm1 - :hwm0) / 1024, '<', 512, format('(b) backend peak memory grew by less than 512 MB (grew %s MB)', (:hwm1 - :hwm0) / 1024));
+
+-- (d) bad input once accepted silently
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('hostile-ward', 'Hostile ward', 'nursing_home_long_term');
+INSERT INTO careflags.patient (source_system, source_key, birth_date)
+SELECT 'hostile-d', 'd' || g, DATE '1935-01-01' FROM generate_series(1, 5) g;
+SELECT min(patient_id) AS d1, min(patient_id) + 1 AS d2, min(patient_id) + 2 AS d3, min(patient_id) + 3 AS d4,
+       min(patient_id) + 4 AS d5
+  FROM careflags.patient WHERE source_system = 'hostile-d' \gset
+CREATE FUNCTION pg_temp.qreason(key text) RETURNS text LANGUAGE sql AS
+$$ SELECT string_agg(reason, '; ') FROM careflags.quarantine WHERE source_system = 'hostile-d' AND source_key = key $$;
+
+-- an episode in a unit careflags does not know
+INSERT INTO careflags.episode (patient_id, source_system, source_key, setting, unit_id, started_at)
+VALUES (:d1, 'hostile-d', 'e-unknown', 'nursing_home_long_term', 'no-such-ward', '2026-05-20 08:00+02');
+SELECT is(pg_temp.qreason('e-unknown'), 'unit "no-such-ward" is not in careflags.unit (its flags would appear on no worklist)',
+          '(d) an episode in an unknown unit is quarantined with the reason');
+SELECT is((SELECT count(*) FROM careflags.episode WHERE source_key = 'e-unknown'), 0::bigint,
+          '(d) ... not stored, so it raises no flag that no worklist shows');
+
+-- identifiers of 9,000 characters
+INSERT INTO careflags.episode (patient_id, source_system, source_key, setting, unit_id, started_at)
+VALUES (:d2, 'hostile-d', 'e-long-unit', 'nursing_home_long_term', repeat('u', 9000), '2026-05-20 08:00+02');
+SELECT is(pg_temp.qreason('e-long-unit'), 'unit_id is 9000 bytes long; at most 200 allowed (careflags.max_identifier_length)',
+          '(d) a unit id of 9,000 characters is quarantined with the reason');
+INSERT INTO careflags.measurement (patient_id, source_system, source_key, kind, value, measured_at)
+VALUES (:d2, 'hostile-d', repeat('k', 9000), 'weight', 70, '2026-05-21 08:00+02');
+SELECT is((SELECT reason FROM careflags.quarantine WHERE source_system = 'hostile-d' AND source_key LIKE 'kkkk%'),
+          'source_key is 9000 bytes long; at most 200 allowed (careflags.max_identifier_length)',
+          '(d) a source key of 9,000 characters is quarantined with the reason');
+SELECT cmp_ok((SELECT length(source_key) FROM careflags.quarantine WHERE source_system = 'hostile-d' AND source_key LIKE 'kkkk%'),
+              '<', 300, '(d) ... and the quarantine keeps a prefix of it, not all of it');
+INSERT INTO careflags.exemption (patient_id, source_system, source_key, scope, reason, valid_from)
+VALUES (:d2, 'hostile-d', 'x-long-scope', repeat('nutrition.', 900) || 'x', 'declines', '2026-05-21 08:00+02');
+SELECT is(pg_temp.qreason('x-long-scope'), 'scope is 9001 bytes long; at most 200 allowed (careflags.max_identifier_length)',
+          '(d) a rule scope of 9,000 characters is quarantined with the reason');
+
+SELECT throws_ok($$INSERT INTO careflags.unit (unit_id, name, setting) VALUES (repeat('u', 9000), 'Long', 'home_nursing')$$,
+                 '22001', 'unit too long', '(d) an administrator''s unit id of 9,000 characters is refused with a clear error');
+SELECT throws_ok($$INSERT INTO careflags.rule (rule_id, domain, anchor, title, settings, due_interval)
+                   VALUES ('nutrition.' || repeat('x', 9000), 'nutrition', 'episode_start', 'Long', '{home_nursing}', '1 day')$$,
+                 '22001', 'rule too long', '(d) so is a rule id of 9,000 characters');
+
+-- a patient whose evaluation fails (a long unit id stored before the bound,
+-- as a database from before 1.3 may hold: the NOTIFY payload is too long)
+-- must not stop recompute_all() for everyone else
+SET LOCAL careflags.max_identifier_length = 10000;
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES (repeat('u', 9000), 'Long', 'nursing_home_long_term');
+INSERT INTO careflags.episode (patient_id, source_system, source_key, setting, unit_id, started_at)
+VALUES (:d3, 'hostile-d', 'e-9000', 'nursing_home_long_term', repeat('u', 9000), '2026-05-20 08:00+02');
+RESET careflags.max_identifier_length;
+SELECT is((SELECT count(*) FROM careflags.episode WHERE source_key = 'e-9000'), 1::bigint,
+          '(d) set-up: an episode with a 9,000-character unit id is stored (bound raised for the test)');
+INSERT INTO careflags.episode (patient_id, source_system, source_key, setting, unit_id, started_at)
+VALUES (:d4, 'hostile-d', 'e-ok', 'nursing_home_long_term', 'hostile-ward', '2026-05-20 08:00+02');
+DELETE FROM careflags.flag WHERE patient_id = :d4;      -- behind careflags' back: recompute_all() must mend it
+DELETE FROM careflags.quarantine WHERE fact_table = 'evaluation' AND patient_id = :d3;
+SELECT lives_ok('SELECT careflags.recompute_all()', '(d) recompute_all() goes on past a patient it cannot evaluate');
+SELECT ok(EXISTS (SELECT FROM careflags.flag WHERE patient_id = :d4 AND resolved_at IS NULL),
+          '(d) ... and rebuilds the other patients'' flags');
+SELECT alike((SELECT string_agg(reason, '; ') FROM careflags.quarantine WHERE fact_table = 'evaluation' AND patient_id = :d3),
+            '%payload string too long%', '(d) ... quarantining that patient with the reason');
+
+-- weight, height and BMI outside plausible adult ranges
+INSERT INTO careflags.episode (patient_id, source_system, source_key, setting, unit_id, started_at)
+VALUES (:d5, 'hostile-d', 'e-d5', 'nursing_home_long_term', 'hostile-ward', '2026-01-05 08:00+01');
+INSERT INTO careflags.measurement (patient_id, source_system, source_key, kind, value, measured_at) VALUES
+    (:d5, 'hostile-d', 'w-tiny', 'weight', 0.0001, '2026-05-01 08:00+02'),
+    (:d5, 'hostile-d', 'w-1kg', 'weight', 1, '2026-05-10 08:00+02'),
+    (:d5, 'hostile-d', 'h-30cm', 'height', 30, '2026-05-10 08:00+02'),
+    (:d5, 'hostile-d', 'b-3', 'bmi', 3, '2026-05-10 08:00+02');
+SELECT is(pg_temp.qreason('w-tiny'), 'weight 0.0001 kg is not a plausible adult value (allowed: 20 to 350 kg; careflags.weight_min/weight_max)',
+          '(d) a weight of 0.0001 kg is quarantined with the reason');
+SELECT is(pg_temp.qreason('h-30cm'), 'height 30 cm is not a plausible adult value (allowed: 100 to 250 cm; careflags.height_min/height_max)',
+          '(d) a height of 30 cm is quarantined with the reason');
+SELECT ok(pg_temp.qreason('w-1kg') IS NOT NULL AND pg_temp.qreason('b-3') IS NOT NULL, '(d) so are 1 kg and a BMI of 3');
+SELECT ok(NOT EXISTS (SELECT FROM careflags.flag WHERE patient_id = :d5 AND rule_id = 'nutrition.weight_loss'),
+          '(d) no malnutrition flag from impossible figures');
+SET LOCAL careflags.weight_min = 0.5;
+INSERT INTO careflags.measurement (patient_id, source_system, source_key, kind, value, measured_at)
+VALUES (:d5, 'hostile-d', 'w-1kg-allowed', 'weight', 1, '2026-05-11 08:00+02');
+RESET careflags.weight_min;
+SELECT is((SELECT count(*) FROM careflags.measurement WHERE source_key = 'w-1kg-allowed'), 1::bigint,
+          '(d) the ranges are settings (careflags.weight_min)');
+
+-- 10 MB names, notes and reasons
+INSERT INTO careflags.medication (patient_id, source_system, source_key, name, started_at)
+VALUES (:d4, 'hostile-d', 'm-10mb', repeat('x', 10485760), '2026-05-21 08:00+02');
+SELECT is(pg_temp.qreason('m-10mb'), 'name is 10485760 bytes long; at most 65536 allowed (careflags.max_text_length)',
+          '(d) a 10 MB medicine name is quarantined with the reason');
+SELECT cmp_ok((SELECT pg_column_size(payload) FROM careflags.quarantine WHERE source_key = 'm-10mb'), '<', 10000,
+              '(d) ... and not stored in the quarantine either');
+INSERT INTO careflags.patient (source_system, source_key, display_name, birth_date)
+VALUES ('hostile-d', 'p-10mb', repeat('n', 10485760), '1935-01-01');
+SELECT is(pg_temp.qreason('p-10mb'), 'display_name is 10485760 bytes long; at most 65536 allowed (careflags.max_text_length)',
+          '(d) a 10 MB patient name is quarantined with the reason');
+INSERT INTO careflags.exemption (patient_id, source_system, source_key, scope, reason, valid_from)
+VALUES (:d4, 'hostile-d', 'x-10mb', '*', repeat('r', 10485760), '2026-05-21 08:00+02');
+SELECT is(pg_temp.qreason('x-10mb'), 'reason is 10485760 bytes long; at most 65536 allowed (careflags.max_text_length)',
+          '(d) a 10 MB exemption reason is quarantined with the reason');
+SET LOCAL careflags.strict = on;
+SELECT throws_ok(format('INSERT INTO careflags.medication (patient_id, source_system, source_key, name, started_at) VALUES (%s, %L, %L, repeat(%L, 10485760), %L)',
+                        :d4, 'hostile-d', 'm-10mb-strict', 'x', '2026-05-21 08:00+02'),
+                 '23514', 'careflags: medication fact rejected: name is 10485760 bytes long; at most 65536 allowed (careflags.max_text_length)',
+                 '(d) with careflags.strict, a clear error');
+RESET careflags.strict;
+SELECT flag_id AS d4_flag FROM careflags.flag WHERE patient_id = :d4 AND resolved_at IS NULL ORDER BY flag_id LIMIT 1 \gset
+SELECT throws_ok(format('SELECT careflags.acknowledge(%s, repeat(%L, 10485760))', :d4_flag, 'n'),
+                 '22001', 'note is too long', '(d) a 10 MB note to acknowledge() is refused with a clear error');
+SELECT throws_ok(format('SELECT careflags.exempt(%s, repeat(%L, 10485760), NULL)', :d4_flag, 'r'),
+                 '22001', 'reason is too long', '(d) so is a 10 MB reason to exempt()');
+SET LOCAL careflags.max_text_length = 100;
+INSERT INTO careflags.medication (patient_id, source_system, source_key, name, started_at)
+VALUES (:d4, 'hostile-d', 'm-200', repeat('y', 200), '2026-05-21 08:00+02');
+RESET careflags.max_text_length;
+SELECT is(pg_temp.qreason('m-200'), 'name is 200 bytes long; at most 100 allowed (careflags.max_text_length)',
+          '(d) the size limit is a setting (careflags.max_text_length)');
 
 -- (c) careflags_fhir: malformed NDJSON and a 50 MB resource
 CREATE EXTENSION careflags_fhir;
