@@ -178,14 +178,18 @@ CREATE INDEX resource_map_patient ON @extschema@.resource_map (patient_ref);
 -- on the store tables: maps every row the statement wrote, deferring
 -- careflags' evaluation to the end of the statement, so each patient is
 -- evaluated once per statement, as careflags' own fact triggers do.
--- Inside a load that defers already (load_bundle), the load evaluates.
+-- Inside a load that defers already (load_bundle), the load evaluates; with
+-- careflags.evaluate_in_worker the background worker does, after commit.
 CREATE FUNCTION @extschema@.resources_changed() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     type_expr text;
-    outer_defer text := current_setting('careflags.defer_evaluation', true);
+    -- 'on' when careflags should not evaluate at the end of this statement:
+    -- a load that defers to its own end, or evaluation by the background worker
+    outer_defer text := CASE WHEN current_setting('careflags.evaluate_in_worker', true) = 'on' THEN 'on'
+                             ELSE current_setting('careflags.defer_evaluation', true) END;
     r record;
 BEGIN
     IF NOT (TG_WHEN = 'AFTER' AND TG_LEVEL = 'STATEMENT') THEN
@@ -217,7 +221,7 @@ BEGIN
                                          r.gone OR coalesce(r.deleted, false));
     END LOOP;
     IF outer_defer IS DISTINCT FROM 'on' THEN
-        PERFORM set_config('careflags.defer_evaluation', coalesce(outer_defer, 'off'), true);
+        PERFORM set_config('careflags.defer_evaluation', 'off', true);
         PERFORM careflags.evaluate_deferred();
     END IF;
     RETURN NULL;
