@@ -1074,3 +1074,11 @@ CREATE TRIGGER rule_guard BEFORE INSERT OR UPDATE ON careflags.rule
 COMMENT ON TRIGGER rule_guard ON careflags.rule IS
     'refuses a rule id longer than careflags.max_identifier_length or a title or description longer than careflags.max_text_length';
 -- ==== end: reports, extract, identifier bounds (issue 13) ====
+
+-- ==== a record store's code runs as its owner: run_as_owner() (issue 13) ====
+CREATE FUNCTION careflags.run_as_owner(target regclass, statement text, VARIADIC args text[] DEFAULT '{}')
+    RETURNS SETOF text[]
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'careflags_run_as_owner';
+COMMENT ON FUNCTION careflags.run_as_owner(regclass, text, text[]) IS
+    'runs one SELECT/INSERT/UPDATE/DELETE (text parameters $1.., cast in the statement) as the owner of target, in a security-restricted operation with search_path pg_catalog, pg_temp; returns each result row as text[]; only for roles that already have the owner''s privileges (it never raises rights); for plugins writing a record system''s tables';
+REVOKE ALL ON FUNCTION careflags.run_as_owner(regclass, text, text[]) FROM PUBLIC;

@@ -29,8 +29,8 @@ SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc AS p JOIN members AS m
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_proc AS p JOIN members AS m ON m.classid = 'pg_proc'::regclass AND m.objid = p.oid
             WHERE p.prosecdef),
           ARRAY['careflags_fhir.flag_changed()', 'careflags_fhir.load_bundle(jsonb)', 'careflags_fhir.load_ndjson(text,text)',
-                'careflags_fhir.remap(text)', 'careflags_fhir.resource_changed()'],
-          'SECURITY DEFINER only for the two triggers, the loaders and remap');
+                'careflags_fhir.remap(text)', 'careflags_fhir.resource_changed()', 'careflags_fhir.resources_changed()'],
+          'SECURITY DEFINER only for the triggers (1.0''s row trigger kept for stores not set up again), the loaders and remap');
 SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc AS p JOIN members AS m ON m.classid = 'pg_proc'::regclass AND m.objid = p.oid
                   WHERE has_function_privilege('public', p.oid, 'EXECUTE')$$,
                 'no function is executable by PUBLIC');
