@@ -82,6 +82,14 @@ installcheck: prove_installcheck
 prove_installcheck:
 	PG_CONFIG=$(PG_CONFIG) ./scripts/installcheck.sh
 
+# The PGXN archive: the committed tree (git archive) under one top
+# directory, named after META.json's version; checked by the validator.
+DISTVERSION = $(shell perl -MJSON::PP -e 'local $$/; print decode_json(<>)->{version}' META.json)
+DISTFILE   ?= $(EXTENSION)-$(DISTVERSION).zip
+dist:
+	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ -o $(DISTFILE) HEAD
+	perl scripts/validate-meta.pl --dist $(DISTFILE)
+
 demo:
 	./scripts/demo.sh
 test:
