@@ -3,11 +3,12 @@
 #
 # Installs, with apt-get, only the Debian packages that are missing:
 # compiler and make, PostgreSQL 15 server and its headers, pgTAP, pg_prove,
-# OpenSSL and libpq headers.  Safe to run again; does nothing when all is there.
+# OpenSSL and libpq headers, and what builds the Debian package (debhelper,
+# pg_buildext's postgresql-server-dev-all).  Safe to run again; does nothing when all is there.
 set -eu
 
 PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
-libtap-parser-sourcehandler-pgtap-perl libssl-dev libpq-dev"
+libtap-parser-sourcehandler-pgtap-perl libssl-dev libpq-dev debhelper postgresql-server-dev-all"
 [ -n "${CAREFLAGS_EXTRA_PACKAGES:-}" ] && PACKAGES="$PACKAGES $CAREFLAGS_EXTRA_PACKAGES"
 
 missing=""
