@@ -12,8 +12,8 @@
  *	  its settings (careflags.worker_*, careflags.worker_database being a
  *	  PGC_POSTMASTER setting that cannot be defined after startup), and so
  *	  careflags.evaluate_in_worker, which is refused with a hint.
- *	  careflags.preloaded() tells which case this is; the install script and
- *	  `careflags check` say it.
+ *	  careflags.preloaded() tells which case this is; the install and update
+ *	  scripts (a NOTICE at commit) and `careflags check` say it.
  *
  *	  careflags.frozen_now is superuser-only: it holds the clock still so
  *	  tests can show a flag turning overdue with no write in between; a
@@ -228,6 +228,52 @@ Datum
 careflags_preloaded(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(cf_preloaded);
+}
+
+/*
+ * The notice that careflags is not preloaded, said once when its install or
+ * update script ran.  An extension script runs with client_min_messages at
+ * WARNING or above, so a NOTICE raised inside it never reaches the DBA: the
+ * script only asks for it (careflags.announce_missing_preload()) and it is
+ * sent when the transaction commits, under the session's own
+ * client_min_messages.
+ */
+static bool cf_announce_pending = false;
+
+static void
+announce_xact_callback(XactEvent event, void *arg)
+{
+	if (!cf_announce_pending)
+		return;
+	if (event == XACT_EVENT_PRE_COMMIT)
+		ereport(NOTICE,
+				(errmsg("careflags is not in shared_preload_libraries: no background worker"),
+				 errdetail("Flags, triggers, the worklist and the reports work. Without the worker, flags that change with time alone (a birthday, an exemption ending) wait for the next write or careflags.tick(), no NOTIFY announces flags becoming due, and careflags.evaluate_in_worker cannot be set."),
+				 errhint("Add careflags to shared_preload_libraries, set careflags.worker_database to this database and restart the server.")));
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PRE_PREPARE || event == XACT_EVENT_PARALLEL_ABORT)
+		cf_announce_pending = false;
+}
+
+/*
+ * careflags.announce_missing_preload(): when careflags is not preloaded, have
+ * the notice sent at commit (once per transaction); returns whether it will.
+ */
+PG_FUNCTION_INFO_V1(careflags_announce_missing_preload);
+Datum
+careflags_announce_missing_preload(PG_FUNCTION_ARGS)
+{
+	static bool registered = false;
+
+	if (cf_preloaded)
+		PG_RETURN_BOOL(false);
+	if (!registered)
+	{
+		RegisterXactCallback(announce_xact_callback, NULL);
+		registered = true;
+	}
+	cf_announce_pending = true;
+	PG_RETURN_BOOL(true);
 }
 
 /* careflags.version(): version of the loaded library. */

@@ -13,12 +13,12 @@ COMMENT ON FUNCTION careflags.preloaded() IS
     'whether the careflags library was loaded through shared_preload_libraries: only then run the background worker (time-driven re-evaluation, NOTIFY of flags becoming due) and careflags.evaluate_in_worker; flags, triggers, worklist and reports work either way';
 GRANT EXECUTE ON FUNCTION careflags.preloaded() TO PUBLIC;
 
-DO $preload$
-BEGIN
-    IF NOT careflags.preloaded() THEN
-        RAISE NOTICE 'careflags is not in shared_preload_libraries: no background worker'
-            USING DETAIL = 'Flags, triggers, the worklist and the reports work.  Without the worker, flags that change with time alone (a birthday, an exemption ending) wait for the next write or careflags.tick(), no NOTIFY announces flags becoming due, and careflags.evaluate_in_worker cannot be set.',
-                  HINT = 'Add careflags to shared_preload_libraries, set careflags.worker_database to this database and restart the server.';
-    END IF;
-END
-$preload$;
+CREATE FUNCTION careflags.announce_missing_preload() RETURNS boolean
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'careflags_announce_missing_preload';
+COMMENT ON FUNCTION careflags.announce_missing_preload() IS
+    'internal, for the install and update scripts: when careflags is not in shared_preload_libraries, a NOTICE saying what is missing and naming the setting is sent when the transaction commits (a script''s own notices are not shown); returns whether it will be';
+REVOKE ALL ON FUNCTION careflags.announce_missing_preload() FROM PUBLIC;
+
+-- Said once, at commit: what is missing without preloading.
+SELECT careflags.announce_missing_preload();

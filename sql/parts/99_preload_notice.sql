@@ -1,14 +1,16 @@
 -- sql/parts/99_preload_notice.sql - the notice at CREATE EXTENSION without preloading.
 \echo Use "CREATE EXTENSION careflags" to load this file. \quit
 
--- Said once, when the extension is created (or updated): what is missing
--- when careflags is not in shared_preload_libraries.  Nothing is created.
-DO $preload$
-BEGIN
-    IF NOT @extschema@.preloaded() THEN
-        RAISE NOTICE 'careflags is not in shared_preload_libraries: no background worker'
-            USING DETAIL = 'Flags, triggers, the worklist and the reports work.  Without the worker, flags that change with time alone (a birthday, an exemption ending) wait for the next write or careflags.tick(), no NOTIFY announces flags becoming due, and careflags.evaluate_in_worker cannot be set.',
-                  HINT = 'Add careflags to shared_preload_libraries, set careflags.worker_database to this database and restart the server.';
-    END IF;
-END
-$preload$;
+-- What is missing when careflags is not in shared_preload_libraries, said
+-- once when the extension is created or updated.  An extension script runs
+-- with client_min_messages at WARNING or above, so the NOTICE is sent by the
+-- library when the transaction commits.
+CREATE FUNCTION @extschema@.announce_missing_preload() RETURNS boolean
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'careflags_announce_missing_preload';
+COMMENT ON FUNCTION @extschema@.announce_missing_preload() IS
+    'internal, for the install and update scripts: when careflags is not in shared_preload_libraries, a NOTICE saying what is missing and naming the setting is sent when the transaction commits (a script''s own notices are not shown); returns whether it will be';
+REVOKE ALL ON FUNCTION @extschema@.announce_missing_preload() FROM PUBLIC;
+
+-- Said once, at commit: what is missing without preloading.
+SELECT @extschema@.announce_missing_preload();

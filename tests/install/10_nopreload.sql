@@ -7,13 +7,16 @@
 -- refused with a hint; `careflags check` says it in a line of its own.
 \set QUIET 1
 \set create_out `tests/install/nopreload.sh psql -X -d careflags_nopreload -c 'CREATE EXTENSION careflags' -c "SELECT 'session alive'" 2>&1; echo "exit=$?"`
-\set set_out `tests/install/nopreload.sh psql -X -d careflags_nopreload -c 'SET careflags.evaluate_in_worker = on' 2>&1; echo "exit=$?"`
+\set set_out `tests/install/nopreload.sh psql -X -d careflags_nopreload -c 'SELECT careflags.preloaded()' -c 'SET careflags.evaluate_in_worker = on' 2>&1; echo "exit=$?"`
+\set set_early `tests/install/nopreload.sh psql -X -At -d careflags_nopreload -c 'SET careflags.evaluate_in_worker = on' -c 'SELECT careflags.preloaded()' -c 'SHOW careflags.evaluate_in_worker' 2>&1; echo "exit=$?"`
+\set update_out `tests/install/nopreload.sh psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS careflags_np_update' -c 'CREATE DATABASE careflags_np_update' 2>&1 && tests/install/nopreload.sh psql -X -d careflags_np_update -c "CREATE EXTENSION careflags VERSION '1.2'" -c 'ALTER EXTENSION careflags UPDATE' -c "SELECT 'at ' || extversion FROM pg_extension WHERE extname = 'careflags'" 2>&1; echo "exit=$?"`
 \set check_out `client=cli/careflags; [ -x "$client" ] || client=careflags; tests/install/nopreload.sh "$client" check -d careflags_nopreload 2>&1; echo "exit=$?"`
-\set npconn `. "$PGHOST/install-suite/env"; echo "host=$NP_HOST port=$NP_PORT user=postgres dbname=careflags_nopreload"`
-\c :'npconn'
+\set np_host `. "$PGHOST/install-suite/env"; echo "$NP_HOST"`
+\set np_port `. "$PGHOST/install-suite/env"; echo "$NP_PORT"`
+\c careflags_nopreload postgres :np_host :np_port
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 
 SELECT ok(:'create_out' ~ 'exit=0$' AND :'create_out' ~ 'session alive' AND :'create_out' !~ 'FATAL',
           'CREATE EXTENSION careflags without preloading: created, and the session goes on');
@@ -22,6 +25,8 @@ SELECT ok(:'create_out' ~ 'NOTICE:  careflags is not in shared_preload_libraries
           'a NOTICE says what is missing, and its hint names the settings');
 SELECT is(regexp_count(:'create_out', 'NOTICE:'), 1, 'said once');
 SELECT is(careflags.preloaded(), false, 'careflags.preloaded() is false');
+SELECT ok(:'update_out' ~ ('at ' || (SELECT default_version FROM pg_available_extensions WHERE name = 'careflags')) AND :'update_out' ~ 'exit=0$' AND regexp_count(:'update_out', 'NOTICE:  careflags is not in shared_preload_libraries') = 1,
+          'an install of 1.2 updated without preloading: at the current version, one NOTICE');
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'careflags'),
           (SELECT default_version FROM pg_available_extensions WHERE name = 'careflags'), 'installed at the default version');
 SELECT is(current_setting('careflags.worker_database', true), NULL, 'the worker''s settings are absent (no PGC_POSTMASTER setting defined late)');
@@ -45,11 +50,15 @@ SELECT ok((SELECT count(*) FROM careflags.indicators()) > 0, 'the quality indica
 SELECT lives_ok('SELECT * FROM careflags.tick()', 'the worker''s pass can be run by hand (cron, pg_cron)');
 
 -- what needs the worker: refused, with a hint
-SELECT throws_ok('SET careflags.evaluate_in_worker = on', '0A000',
-                 'invalid value for parameter "careflags.evaluate_in_worker": "on"',
+SELECT throws_ok('SET careflags.evaluate_in_worker = on', '0A000', NULL,
                  'SET careflags.evaluate_in_worker = on is refused (feature_not_supported)');
-SELECT ok(:'set_out' ~ 'HINT:  Add careflags to shared_preload_libraries' AND :'set_out' ~ 'DETAIL:  careflags.evaluate_in_worker needs the careflags background worker',
+SELECT ok(:'set_out' ~ 'ERROR:  invalid value for parameter "careflags.evaluate_in_worker"'
+          AND :'set_out' ~ 'DETAIL:  careflags.evaluate_in_worker needs the careflags background worker'
+          AND :'set_out' ~ 'HINT:  Add careflags to shared_preload_libraries',
           'with a detail and a hint naming the setting');
+SELECT ok(:'set_early' ~ 'WARNING:  invalid value for parameter "careflags.evaluate_in_worker"' AND :'set_early' ~ 'HINT:  Add careflags to shared_preload_libraries'
+          AND :'set_early' ~ '\noff\nexit=0$',
+          'set before the library loaded: ignored when it loads, with a warning and the hint');
 SELECT throws_ok('ALTER DATABASE careflags_nopreload SET careflags.evaluate_in_worker = on', '0A000', NULL,
                  'nor can it be set for a database');
 SELECT ok(:'check_out' ~ '(^|\n)warn +worker +careflags is not in shared_preload_libraries: no background worker'

@@ -3,8 +3,9 @@
 -- and a FHIR store's resources become flags and FHIR Flag rows.
 \set QUIET 1
 \set create_out `tests/install/nopreload.sh psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS careflags_np_fhir' -c 'CREATE DATABASE careflags_np_fhir' 2>&1 && tests/install/nopreload.sh psql -X -d careflags_np_fhir -c 'CREATE EXTENSION careflags_fhir CASCADE' -c "SELECT 'session alive'" 2>&1; echo "exit=$?"`
-\set npconn `. "$PGHOST/install-suite/env"; echo "host=$NP_HOST port=$NP_PORT user=postgres dbname=careflags_np_fhir"`
-\c :'npconn'
+\set np_host `. "$PGHOST/install-suite/env"; echo "$NP_HOST"`
+\set np_port `. "$PGHOST/install-suite/env"; echo "$NP_PORT"`
+\c careflags_np_fhir postgres :np_host :np_port
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 BEGIN;

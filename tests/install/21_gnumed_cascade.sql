@@ -9,8 +9,9 @@ SELECT :'np_status' = 'ready' AS gm_ready \gset
 \if :gm_ready
 \set QUIET 1
 \set create_out `tests/install/nopreload.sh psql -X -d gnumed_v22 -c 'SET default_transaction_read_only = off' -c 'CREATE EXTENSION careflags_gnumed CASCADE' -c "SELECT 'session alive'" 2>&1; echo "exit=$?"`
-\set npconn `. "$PGHOST/install-suite/env"; echo "host=$NP_HOST port=$NP_PORT user=postgres dbname=gnumed_v22"`
-\c :'npconn'
+\set np_host `. "$PGHOST/install-suite/env"; echo "$NP_HOST"`
+\set np_port `. "$PGHOST/install-suite/env"; echo "$NP_PORT"`
+\c gnumed_v22 postgres :np_host :np_port
 SET default_transaction_read_only = off;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;

@@ -22,7 +22,8 @@ SELECT ok(:'contents' ~ 'careflags_fhir\.control' AND :'contents' ~ 'careflags_g
           'the plugins and the client (in /usr/bin)');
 SELECT ok(:'installed' ~ 'installed with' AND :'installed' ~ 'exit=0$', 'it installs into the PostgreSQL under test');
 SELECT ok(:'verified' ~ '^[1-9][0-9]* files of the package, 0 differ$', 'every file of the package is in place, byte for byte');
-SELECT ok(:'check' ~ '(^|\n)tests/core/33_engine\.sql \.+ ok' AND :'check' ~ '(^|\n)All tests successful\.' AND :'check' ~ 'exit=0$',
+SELECT ok(:'check' ~ '(^|\n)tests/core/33_engine\.sql \.+' AND :'check' ~ '(^|\n)All tests successful\.'
+          AND :'check' ~ '(^|\n)Files=1[0-9], Tests=[1-9][0-9]{2,}' AND :'check' ~ 'exit=0$',
           'make installcheck runs the core suite against the installed package and passes');
 SELECT ok(:'check' ~ 'careflags is not in shared_preload_libraries: the tests of the background worker are skipped'
           AND :'check' ~ '36_worker\.sql \.+ skipped: needs the careflags background worker',
@@ -32,5 +33,9 @@ SELECT ok(:'check' ~ 'not run here: tests/fhir and tests/gnumed \(a plugin''s re
 SELECT ok(:'failing' ~ 'not ok 1 - a deliberately failing test' AND :'failing' ~ 'Result: FAIL', 'a failing test is reported');
 SELECT ok(:'failing' ~ 'exit=[1-9][0-9]*$', 'and make installcheck fails');
 
+-- what make installcheck printed, when something above failed
+SELECT diag(:'check') WHERE :'check' !~ 'All tests successful' OR :'check' !~ 'exit=0$';
+SELECT diag(:'built') WHERE :'built' !~ 'exit=0$';
+SELECT diag(:'installed') WHERE :'installed' !~ 'exit=0$';
 SELECT * FROM finish();
 ROLLBACK;
