@@ -6,8 +6,9 @@
  *
  *	  Checks: the server; careflags installed, library version = extension
  *	  version (and whether an update is pending); the background worker
- *	  connected to this database (a warning when careflags is not preloaded), and the patients queued for it; the record-system plugins (extensions
- *	  careflags_*) and whether their triggers are enabled;
+ *	  connected to this database (a warning when careflags is not preloaded
+ *	  at all), and the patients queued for it; the record-system plugins
+ *	  (extensions careflags_*) and whether their triggers are enabled;
  *	  careflags.check_consistency() empty; careflags.verify_audit() intact;
  *	  open quarantine entries.  Warnings do not make an install unhealthy.
  */
@@ -161,11 +162,10 @@ check_worker(CheckState *st)
 		PQclear(res);
 
 	res = cf_query_soft(st->conn,
-									"SELECT count(*) FILTER (WHERE datname = current_database()), "
-									"       string_agg(DISTINCT datname, ', ') FILTER (WHERE datname <> current_database()) "
-									"FROM pg_catalog.pg_stat_activity WHERE backend_type = 'careflags worker'",
-									0, NULL);
-
+						"SELECT count(*) FILTER (WHERE datname = current_database()), "
+						"       string_agg(DISTINCT datname, ', ') FILTER (WHERE datname <> current_database()) "
+						"FROM pg_catalog.pg_stat_activity WHERE backend_type = 'careflags worker'",
+						0, NULL);
 	if (res == NULL)
 		report(st, "FAIL", "worker", "could not look: %s", last_error(st->conn));
 	else if (atoi(PQgetvalue(res, 0, 0)) > 0)
