@@ -4,6 +4,9 @@
 #   make install          install them into the PostgreSQL found by pg_config
 #   make demo             bootstrap, build, run the demo on a throwaway cluster
 #   make test             bootstrap, build, run the whole pgTAP suite
+#   make installcheck     the core pgTAP suite against a running server
+#                         (PGHOST/PGPORT/PGUSER) with careflags installed
+#   make dist             the PGXN archive careflags-<version>.zip (git archive)
 #
 # PG_CONFIG may be given on the command line; by default the PostgreSQL 15
 # server's pg_config is used when present, else the one on PATH.
@@ -57,7 +60,8 @@ all: plugins-all cli-all
 install: plugins-install cli-install
 clean: plugins-clean cli-clean
 
-.PHONY: plugins-all plugins-install plugins-clean cli-all cli-install cli-clean demo test
+.PHONY: plugins-all plugins-install plugins-clean cli-all cli-install cli-clean demo test \
+        prove_installcheck dist
 plugins-all:
 	@for p in $(PLUGINS); do $(MAKE) -C $$p PG_CONFIG=$(PG_CONFIG) all || exit 1; done
 plugins-install:
@@ -70,6 +74,21 @@ cli-install:
 	@if [ -n "$(CLI)" ]; then $(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) install; fi
 cli-clean:
 	@if [ -n "$(CLI)" ]; then $(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) clean; fi
+
+# PGXS has no installcheck of its own without REGRESS: ours runs the core
+# pgTAP suite through pg_prove against the running server (as pgvector's
+# prove_installcheck); nothing is built or installed by it.
+installcheck: prove_installcheck
+prove_installcheck:
+	PG_CONFIG=$(PG_CONFIG) ./scripts/installcheck.sh
+
+# The PGXN archive: the committed tree (git archive) under one top
+# directory, named after META.json's version; checked by the validator.
+DISTVERSION = $(shell perl -MJSON::PP -e 'local $$/; print decode_json(<>)->{version}' META.json)
+DISTFILE   ?= $(EXTENSION)-$(DISTVERSION).zip
+dist:
+	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ -o $(DISTFILE) HEAD
+	perl scripts/validate-meta.pl --dist $(DISTFILE)
 
 demo:
 	./scripts/demo.sh

@@ -6,8 +6,9 @@
  *
  *	  Checks: the server; careflags installed, library version = extension
  *	  version (and whether an update is pending); the background worker
- *	  connected to this database, and the patients queued for it; the record-system plugins (extensions
- *	  careflags_*) and whether their triggers are enabled;
+ *	  connected to this database (a warning when careflags is not preloaded
+ *	  at all), and the patients queued for it; the record-system plugins
+ *	  (extensions careflags_*) and whether their triggers are enabled;
  *	  careflags.check_consistency() empty; careflags.verify_audit() intact;
  *	  open quarantine entries.  Warnings do not make an install unhealthy.
  */
@@ -162,16 +163,30 @@ check_versions(CheckState *st)
 static void
 check_worker(CheckState *st)
 {
-	PGresult   *res = cf_query_soft(st->conn,
-									"SELECT pg_catalog.count(*) FILTER (WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()), "
-									"       pg_catalog.string_agg(DISTINCT datname::pg_catalog.text, ', ') "
-									"           FILTER (WHERE datname OPERATOR(pg_catalog.<>) pg_catalog.current_database()), "
-									"       pg_catalog.max(pg_catalog.substr(query, 37)) "
-									"           FILTER (WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database() "
-									"                   AND query OPERATOR(pg_catalog.~~) 'careflags worker: last pass failed: %') "
-									"FROM pg_catalog.pg_stat_activity WHERE backend_type OPERATOR(pg_catalog.=) 'careflags worker'",
-									0, NULL);
+	PGresult   *res;
 
+	/* without preloading there is no worker to look for (1.3 on) */
+	res = cf_query_soft(st->conn, "SELECT careflags.preloaded()", 0, NULL);
+	if (res != NULL && strcmp(PQgetvalue(res, 0, 0), "f") == 0)
+	{
+		report(st, "warn", "worker", "careflags is not in shared_preload_libraries: no background worker "
+			   "(time-driven re-evaluation, NOTIFY of due flags, careflags.evaluate_in_worker); "
+			   "add it, set careflags.worker_database = '%s' and restart", PQdb(st->conn));
+		PQclear(res);
+		return;
+	}
+	if (res != NULL)
+		PQclear(res);
+
+	res = cf_query_soft(st->conn,
+						"SELECT pg_catalog.count(*) FILTER (WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()), "
+						"       pg_catalog.string_agg(DISTINCT datname::pg_catalog.text, ', ') "
+						"           FILTER (WHERE datname OPERATOR(pg_catalog.<>) pg_catalog.current_database()), "
+						"       pg_catalog.max(pg_catalog.substr(query, 37)) "
+						"           FILTER (WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database() "
+						"                   AND query OPERATOR(pg_catalog.~~) 'careflags worker: last pass failed: %') "
+						"FROM pg_catalog.pg_stat_activity WHERE backend_type OPERATOR(pg_catalog.=) 'careflags worker'",
+						0, NULL);
 	if (res == NULL)
 		report(st, "FAIL", "worker", "could not look: %s", last_error(st->conn));
 	else if (atoi(PQgetvalue(res, 0, 0)) > 0 && !PQgetisnull(res, 0, 2))

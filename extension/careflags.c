@@ -5,6 +5,16 @@
  *	  registration of the background worker when loaded through
  *	  shared_preload_libraries.
  *
+ *	  careflags also loads without preloading (the first CREATE EXTENSION or
+ *	  function call loads it into a session): flags, triggers, worklist and
+ *	  reports work the same.  What needs the postmaster is then absent, as
+ *	  with pg_stat_statements: the background worker, its shared memory and
+ *	  its settings (careflags.worker_*, careflags.worker_database being a
+ *	  PGC_POSTMASTER setting that cannot be defined after startup), and so
+ *	  careflags.evaluate_in_worker, which is refused with a hint.
+ *	  careflags.preloaded() tells which case this is; the install and update
+ *	  scripts (a NOTICE at commit) and `careflags check` say it.
+ *
  *	  careflags.frozen_now is superuser-only: it holds the clock still so
  *	  tests can show a flag turning overdue with no write in between; a
  *	  nurse cannot move time.
@@ -37,6 +47,12 @@ int			cf_worker_queue_delay = 100;
 char	   *cf_worker_database = NULL;
 static char *cf_frozen_now_string = NULL;
 static TimestampTz *cf_frozen_now = NULL;
+
+/*
+ * Whether _PG_init ran while shared_preload_libraries were loaded (in the
+ * postmaster; backends inherit it on fork).
+ */
+static bool cf_preloaded = false;
 
 void		_PG_init(void);
 
@@ -90,6 +106,25 @@ check_timezone_name(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/*
+ * careflags.evaluate_in_worker needs the background worker, which exists only
+ * when careflags is preloaded: refuse "on" otherwise (an error for SET, a
+ * warning and the default for a value set per role or database).
+ */
+static bool
+check_evaluate_in_worker(bool *newval, void **extra, GucSource source)
+{
+	if (*newval && !cf_preloaded)
+	{
+		GUC_check_errcode(ERRCODE_FEATURE_NOT_SUPPORTED);
+		GUC_check_errdetail("careflags.evaluate_in_worker needs the careflags background worker, which runs only when careflags is in shared_preload_libraries.");
+		GUC_check_errhint("Add careflags to shared_preload_libraries, set careflags.worker_database and restart the server; until then writes evaluate in the statement.");
+		return false;
+	}
+	return true;
+}
+
+/* The time careflags reasons with: now(), or careflags.frozen_now. */
 TimestampTz
 cf_now(void)
 {
@@ -98,9 +133,15 @@ cf_now(void)
 	return GetCurrentTransactionStartTimestamp();
 }
 
+/*
+ * Define the settings; with shared_preload_libraries also the worker's
+ * settings, its shared memory and the worker itself.
+ */
 void
 _PG_init(void)
 {
+	cf_preloaded = process_shared_preload_libraries_in_progress;
+
 	DefineCustomBoolVariable("careflags.strict",
 							 "Raise an error for a fact careflags cannot accept, instead of quarantining it.",
 							 "Off by default: the record's own write goes through and the fact is kept in careflags.quarantine.",
@@ -119,7 +160,8 @@ _PG_init(void)
 	DefineCustomBoolVariable("careflags.evaluate_in_worker",
 							 "Leave the re-evaluation of the patients a statement wrote to the background worker, right after the transaction commits.",
 							 "For write-heavy record systems: a fact write only queues its patients (careflags.evaluation_queue) and their flags follow a moment after commit. Used only in the database the worker serves and not with careflags.strict; elsewhere the statement evaluates as usual.",
-							 &cf_evaluate_in_worker, false, PGC_USERSET, 0, NULL, NULL, NULL);
+							 &cf_evaluate_in_worker, false, PGC_USERSET, 0,
+							 check_evaluate_in_worker, NULL, NULL);
 
 	DefineCustomStringVariable("careflags.timezone",
 							   "Time zone of careflags' calendar arithmetic (months, days, dates in reasons).",
@@ -132,6 +174,21 @@ _PG_init(void)
 							   NULL,
 							   &cf_frozen_now_string, "", PGC_SUSET, 0,
 							   check_frozen_now, assign_frozen_now, NULL);
+
+	cf_scores_define_gucs();
+
+	cf_scores_define_gucs();
+	cf_guard_define_gucs();
+
+	/*
+	 * Without preloading, stop here: a PGC_POSTMASTER setting cannot be
+	 * defined after startup (FATAL), and the worker's settings would mean
+	 * nothing.  The prefix is not reserved either, so that worker settings a
+	 * postgresql.conf holds for a later restart with careflags preloaded
+	 * stay as they are, without a warning in every session.
+	 */
+	if (!cf_preloaded)
+		return;
 
 	DefineCustomIntVariable("careflags.worker_interval",
 							"Seconds between the background worker's passes.",
@@ -151,15 +208,9 @@ _PG_init(void)
 							   &cf_worker_database, "", PGC_POSTMASTER, 0,
 							   NULL, NULL, NULL);
 
-	cf_scores_define_gucs();
-	cf_guard_define_gucs();
 	MarkGUCPrefixReserved("careflags");
-
-	if (process_shared_preload_libraries_in_progress)
-	{
-		cf_queue_shmem_init();
-		cf_worker_register();
-	}
+	cf_queue_shmem_init();
+	cf_worker_register();
 }
 
 /* careflags.clock(): the time careflags reasons with. */
@@ -168,6 +219,64 @@ Datum
 careflags_clock(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TIMESTAMPTZ(cf_now());
+}
+
+/*
+ * careflags.preloaded(): whether the library was loaded through
+ * shared_preload_libraries (the background worker and
+ * careflags.evaluate_in_worker need that).
+ */
+PG_FUNCTION_INFO_V1(careflags_preloaded);
+Datum
+careflags_preloaded(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(cf_preloaded);
+}
+
+/*
+ * The notice that careflags is not preloaded, said once when its install or
+ * update script ran.  An extension script runs with client_min_messages at
+ * WARNING or above, so a NOTICE raised inside it never reaches the DBA: the
+ * script only asks for it (careflags.announce_missing_preload()) and it is
+ * sent when the transaction commits, under the session's own
+ * client_min_messages.
+ */
+static bool cf_announce_pending = false;
+
+static void
+announce_xact_callback(XactEvent event, void *arg)
+{
+	if (!cf_announce_pending)
+		return;
+	if (event == XACT_EVENT_PRE_COMMIT)
+		ereport(NOTICE,
+				(errmsg("careflags is not in shared_preload_libraries: no background worker"),
+				 errdetail("Flags, triggers, the worklist and the reports work. Without the worker, flags that change with time alone (a birthday, an exemption ending) wait for the next write or careflags.tick(), no NOTIFY announces flags becoming due, and careflags.evaluate_in_worker cannot be set."),
+				 errhint("Add careflags to shared_preload_libraries, set careflags.worker_database to this database and restart the server.")));
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PRE_PREPARE || event == XACT_EVENT_PARALLEL_ABORT)
+		cf_announce_pending = false;
+}
+
+/*
+ * careflags.announce_missing_preload(): when careflags is not preloaded, have
+ * the notice sent at commit (once per transaction); returns whether it will.
+ */
+PG_FUNCTION_INFO_V1(careflags_announce_missing_preload);
+Datum
+careflags_announce_missing_preload(PG_FUNCTION_ARGS)
+{
+	static bool registered = false;
+
+	if (cf_preloaded)
+		PG_RETURN_BOOL(false);
+	if (!registered)
+	{
+		RegisterXactCallback(announce_xact_callback, NULL);
+		registered = true;
+	}
+	cf_announce_pending = true;
+	PG_RETURN_BOOL(true);
 }
 
 /* careflags.version(): version of the loaded library. */

@@ -3,15 +3,16 @@
 #
 # Installs, with apt-get, only the Debian packages that are missing:
 # compiler and make, PostgreSQL 15 server and its headers, pgTAP, pg_prove,
-# OpenSSL and libpq headers; Node.js and npm when `node` is missing.  Then
-# installs the FHIR validator's exact node packages (tools/fhir-validate,
-# npm ci from its package-lock.json) when they are not there yet.  Safe to
-# run again; does nothing when all is there.
+# OpenSSL and libpq headers, what builds the Debian package (debhelper,
+# pg_buildext's postgresql-server-dev-all), and Node.js and npm when `node` is
+# missing.  Then installs the FHIR validator's exact node packages
+# (tools/fhir-validate, npm ci from its package-lock.json) when they are not
+# there yet.  Safe to run again; does nothing when all is there.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
-libtap-parser-sourcehandler-pgtap-perl libssl-dev libpq-dev"
+libtap-parser-sourcehandler-pgtap-perl libssl-dev libpq-dev debhelper postgresql-server-dev-all"
 [ -n "${CAREFLAGS_EXTRA_PACKAGES:-}" ] && PACKAGES="$PACKAGES $CAREFLAGS_EXTRA_PACKAGES"
 # The FHIR validator runs on Node.js: Debian's packages only when there is
 # no node at all (a newer Node.js already installed is kept).

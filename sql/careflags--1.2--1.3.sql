@@ -1082,3 +1082,21 @@ CREATE FUNCTION careflags.run_as_owner(target regclass, statement text, VARIADIC
 COMMENT ON FUNCTION careflags.run_as_owner(regclass, text, text[]) IS
     'runs one SELECT/INSERT/UPDATE/DELETE (text parameters $1.., cast in the statement) as the owner of target, in a security-restricted operation with search_path pg_catalog, pg_temp; returns each result row as text[]; only for roles that already have the owner''s privileges (it never raises rights); for plugins writing a record system''s tables';
 REVOKE ALL ON FUNCTION careflags.run_as_owner(regclass, text, text[]) FROM PUBLIC;
+
+-- ==== loading without shared_preload_libraries (issue 16) ====
+CREATE FUNCTION careflags.preloaded() RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'careflags_preloaded';
+COMMENT ON FUNCTION careflags.preloaded() IS
+    'whether the careflags library was loaded through shared_preload_libraries: only then run the background worker (time-driven re-evaluation, NOTIFY of flags becoming due) and careflags.evaluate_in_worker; flags, triggers, worklist and reports work either way';
+GRANT EXECUTE ON FUNCTION careflags.preloaded() TO PUBLIC;
+
+CREATE FUNCTION careflags.announce_missing_preload() RETURNS boolean
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'careflags_announce_missing_preload';
+COMMENT ON FUNCTION careflags.announce_missing_preload() IS
+    'internal, for the install and update scripts: when careflags is not in shared_preload_libraries, a NOTICE saying what is missing and naming the setting is sent when the transaction commits (a script''s own notices are not shown); returns whether it will be';
+REVOKE ALL ON FUNCTION careflags.announce_missing_preload() FROM PUBLIC;
+
+-- Said once, at commit: what is missing without preloading.
+SELECT careflags.announce_missing_preload();

@@ -72,3 +72,11 @@ CREATE FUNCTION @extschema@.version() RETURNS text
 COMMENT ON FUNCTION @extschema@.version() IS 'version of the loaded careflags library';
 
 GRANT EXECUTE ON FUNCTION @extschema@.clock(), @extschema@.version() TO PUBLIC;
+
+CREATE FUNCTION @extschema@.preloaded() RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'careflags_preloaded';
+COMMENT ON FUNCTION @extschema@.preloaded() IS
+    'whether the careflags library was loaded through shared_preload_libraries: only then run the background worker (time-driven re-evaluation, NOTIFY of flags becoming due) and careflags.evaluate_in_worker; flags, triggers, worklist and reports work either way';
+GRANT EXECUTE ON FUNCTION @extschema@.preloaded() TO PUBLIC;
+

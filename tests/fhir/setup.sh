@@ -10,7 +10,7 @@ PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d post
      -c "CREATE DATABASE careflags_fhir_test" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d careflags_fhir_test \
      -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION careflags" -c "CREATE EXTENSION careflags_fhir" >/dev/null
-# A FHIR application's login role with no rights on careflags (06_security).
+# A FHIR application's login role with no rights on careflags (01_extension.sql).
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "
 DO \$\$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'careflags_fhir_test_app') THEN

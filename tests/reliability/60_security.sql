@@ -150,7 +150,7 @@ SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p
 SELECT is((SELECT string_agg(p.proname, ', ' ORDER BY p.proname) FROM pg_proc p
             WHERE p.pronamespace = 'careflags'::regnamespace AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
               AND has_function_privilege('rel_nurse', p.oid, 'EXECUTE')
-              AND p.proname NOT IN ('clock', 'version')),
+              AND p.proname NOT IN ('clock', 'version', 'preloaded')),
           'acknowledge, bmi, evaluate_deferred, exempt, flag_restored_row_wins, score, score, score_total, score_total, snooze',
           'the C functions a nurse can execute: her three actions, the pure scoring functions, a trigger function and evaluate_deferred (her own deferrals only)');
 SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'careflags'::regnamespace
