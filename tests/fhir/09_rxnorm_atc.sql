@@ -1,11 +1,11 @@
 -- careflags_fhir: RxNorm -> ATC (issue 14, item 7 e).  Every RxNorm code
--- found anywhere in ../shared/data (extracted here from the raw files,
+-- found anywhere in data/ (all the outside data) (extracted here from the raw files,
 -- independently of the plugin) has a row in rxnorm_atc: an ATC code, or
 -- explicitly none with the reason.  The rows name their source; a site adds
 -- its own rows (kept by pg_dump) and they are used.
 \c careflags_fhir_test
 \set QUIET 1
-\set alldata `for f in ../shared/data/synthea-bundles/*.json.gz; do zcat "$f" | tr -d '\n'; echo; done; zcat ../shared/data/synthea-bulk-10/*.ndjson.gz; for f in ../shared/data/fhir-r4-examples/*.json; do tr -d '\n' < "$f"; echo; done`
+\set alldata `for f in data/synthea-bundles/*.json.gz; do zcat "$f" | tr -d '\n'; echo; done; zcat data/synthea-bulk-10/*.ndjson.gz; for f in data/fhir-r4-examples/*.json; do tr -d '\n' < "$f"; echo; done`
 
 BEGIN;
 SET LOCAL client_min_messages = error;
@@ -19,7 +19,7 @@ CREATE TEMP TABLE data_rxnorm AS
 
 SELECT ok((SELECT count(DISTINCT rxcui) FROM data_rxnorm) >= 50, 'the shared data codes medicines in RxNorm (at least 50 concepts)');
 SELECT is_empty($$SELECT rxcui, display FROM data_rxnorm WHERE rxcui NOT IN (SELECT rxcui FROM careflags_fhir.rxnorm_atc)$$,
-                'every RxNorm code in ../shared/data has a row in rxnorm_atc');
+                'every RxNorm code in data/ has a row in rxnorm_atc');
 SELECT is_empty($$SELECT * FROM careflags_fhir.rxnorm_atc WHERE atc IS NULL AND coalesce(note, '') = ''$$,
                 'a row without an ATC code says why (explicitly no ATC)');
 SELECT is_empty($$SELECT * FROM careflags_fhir.rxnorm_atc WHERE origin = 'default' AND atc !~ '^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$'$$,
