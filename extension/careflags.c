@@ -176,8 +176,6 @@ _PG_init(void)
 							   check_frozen_now, assign_frozen_now, NULL);
 
 	cf_scores_define_gucs();
-
-	cf_scores_define_gucs();
 	cf_guard_define_gucs();
 
 	/*
