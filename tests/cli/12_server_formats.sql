@@ -7,7 +7,7 @@
 \set pe `tests/cli/cf.sh psql -Atc "SELECT careflags.report_today() - 1"`
 \set csv `PGOPTIONS="-c log_statement=all" tests/cli/cf.sh report --format csv --period-end :pe`
 \set js `PGOPTIONS="-c log_statement=all" tests/cli/cf.sh report --format json --period-end :pe`
-\set truth_csv `tests/cli/cf.sh psql -Atc "COPY (SELECT indicator, title, period_end, setting, unit_id, numerator, denominator, share, assessed, not_assessed, not_relevant, not_recorded, population FROM careflags.indicators(':pe')) TO STDOUT WITH (FORMAT csv, HEADER)"`
+\set truth_csv `tests/cli/cf.sh psql -Atc "COPY (SELECT indicator, title, period_end, setting, unit_id, numerator, denominator, share, assessed, not_assessed, not_relevant, not_recorded, population, disclosure FROM careflags.indicators(':pe')) TO STDOUT WITH (FORMAT csv, HEADER)"`
 \set truth_json `tests/cli/cf.sh psql -Atc "SELECT json_agg(i) FROM (SELECT * FROM careflags.indicators(':pe')) i"`
 \set logged `sleep 0.5; s=$(tests/cli/cf.sh state); grep -a 'statement: ' "$s/server.log" | grep -a -c 'COPY (SELECT indicator, title, period_end.*FROM careflags.indicators(.*) TO STDOUT (FORMAT csv, HEADER)'; grep -a 'statement: \|execute ' "$s/server.log" | grep -a -c 'pg_catalog.json_agg(i) FROM ind'; grep -a -c "statement: SELECT pg_catalog.set_config('search_path', '', false)" "$s/server.log"`
 \set source `cd cli && grep -c 'PQftype\|cf_json_string\|cf_json_get\|cf_csv_field' *.c | awk -F: '{ n += $2 } END { print n }'`

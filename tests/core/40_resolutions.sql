@@ -4,6 +4,8 @@
 BEGIN;
 \ir fixtures.psql
 SELECT plan(48);
+-- response times of single flags: internal figures, no small-cell rule
+SET LOCAL careflags.min_cell_size = 1;
 
 -- the latest flag of a rule (open or resolved)
 CREATE FUNCTION cft.last_flag(pid bigint, rule text) RETURNS careflags.flag LANGUAGE sql AS $$

@@ -19,7 +19,7 @@ CREATE ROLE cff_fhirapp NOLOGIN;
 CREATE ROLE cff_nurse NOLOGIN IN ROLE careflags_nurse;
 CREATE ROLE cff_admin NOLOGIN IN ROLE careflags_admin;
 INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('cff-ward', 'FHIR ward', 'nursing_home_long_term');
-INSERT INTO careflags.unit_access (unit_id, role_name) VALUES ('cff-ward', 'cff_nurse');
+INSERT INTO careflags.unit_access (unit_id, role) VALUES ('cff-ward', 'cff_nurse');
 INSERT INTO careflags_fhir.setting_map (match_kind, system, code, setting, unit_id)
 VALUES ('type', 'urn:example:careflags-test:episode-type', 'nh-long', 'nursing_home_long_term', 'cff-ward');
 

@@ -17,6 +17,7 @@ SELECT plan(20);
 SELECT lives_ok($$SELECT careflags_fhir.setup('tables', 'public')$$, 'setup: per-type tables');
 INSERT INTO careflags_fhir.setting_map (match_kind, system, code, setting, unit_id)
 VALUES ('type', 'urn:example:careflags-test:episode-type', 'nh-long', 'nursing_home_long_term', 'nh-test');
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('nh-test', 'Test unit nh-test', 'nursing_home_long_term') ON CONFLICT DO NOTHING;
 SET careflags.frozen_now = '2021-06-01 12:00+00';
 
 CREATE FUNCTION pg_temp.weight(id text, patient text, at text, kg numeric) RETURNS text LANGUAGE sql AS $$

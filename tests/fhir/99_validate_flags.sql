@@ -18,6 +18,7 @@ SET client_min_messages = warning;
 SELECT careflags_fhir.setup('tables', 'public') \g /dev/null
 INSERT INTO careflags_fhir.setting_map (match_kind, system, code, setting, unit_id)
 VALUES ('type', 'urn:example:careflags-test:episode-type', 'nh-long', 'nursing_home_long_term', 'nh-test');
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('nh-test', 'Test unit nh-test', 'nursing_home_long_term') ON CONFLICT DO NOTHING;
 INSERT INTO public."Patient" (id, content) VALUES ('99f10000-0000-4000-8000-000000000001',
     '{"resourceType": "Patient", "id": "99f10000-0000-4000-8000-000000000001", "gender": "male", "birthDate": "1933-04-02"}');
 INSERT INTO public."EpisodeOfCare" (id, content) VALUES ('99f10000-0000-4000-8000-0000000000e1',
@@ -32,6 +33,7 @@ SET client_min_messages = warning;
 SELECT careflags_fhir.setup('resource') \g /dev/null
 INSERT INTO careflags_fhir.setting_map (match_kind, system, code, setting, unit_id)
 VALUES ('type', 'urn:example:careflags-test:episode-type', 'nh-long', 'nursing_home_long_term', 'nh-test');
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('nh-test', 'Test unit nh-test', 'nursing_home_long_term') ON CONFLICT DO NOTHING;
 INSERT INTO careflags_fhir.resource (resource_type, id, content) VALUES ('Patient', '99f10000-0000-4000-8000-000000000002',
     '{"resourceType": "Patient", "id": "99f10000-0000-4000-8000-000000000002", "gender": "female", "birthDate": "1930-01-20"}');
 INSERT INTO careflags_fhir.resource (resource_type, id, content) VALUES ('EpisodeOfCare', '99f10000-0000-4000-8000-0000000000e2',

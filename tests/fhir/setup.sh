@@ -75,7 +75,7 @@ BEGIN
         CONTINUE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_class AS k
                                   WHERE k.oid OPERATOR(pg_catalog.=) rel AND k.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p'])
                                     AND (k.relname OPERATOR(pg_catalog.=) 'Flag'
-                                         OR rel OPERATOR(pg_catalog.=) 'careflags_fhir.resource'::regclass));
+                                         OR rel OPERATOR(pg_catalog.=) pg_catalog.to_regclass('careflags_fhir.resource')));
         CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_trigger AS t
                               WHERE t.tgrelid OPERATOR(pg_catalog.=) rel AND t.tgname OPERATOR(pg_catalog.=) 'zz_flag_capture');
         EXECUTE pg_catalog.format('CREATE TRIGGER zz_flag_capture AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION flag_capture.keep()', rel);

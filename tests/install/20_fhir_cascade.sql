@@ -21,6 +21,7 @@ SELECT set_eq($$SELECT extname::text FROM pg_extension WHERE extname LIKE 'caref
 SELECT lives_ok($$SELECT careflags_fhir.setup('tables', 'public')$$, 'setup: per-type tables');
 INSERT INTO careflags_fhir.setting_map (match_kind, system, code, setting, unit_id)
 VALUES ('type', 'urn:example:careflags-test:episode-type', 'nh-long', 'nursing_home_long_term', 'nh-test');
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('nh-test', 'Test unit nh-test', 'nursing_home_long_term') ON CONFLICT DO NOTHING;
 INSERT INTO public."Patient" (id, content) VALUES ('5e1f0000-0000-4000-8000-000000000001',
     '{"resourceType": "Patient", "id": "5e1f0000-0000-4000-8000-000000000001", "gender": "female",
       "birthDate": "1931-02-11", "name": [{"use": "official", "family": "Nordmann", "given": ["Kari"]}]}');
