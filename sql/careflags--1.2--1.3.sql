@@ -99,9 +99,10 @@ COMMENT ON FUNCTION careflags.check_consistency() IS
 -- Nurses lose their grants on careflags.flag, patient, episode and
 -- unit_access and read views instead (worklist, my_flags, my_patients,
 -- my_unit_access); a former resident stays visible to a unit for its
--- visible_after_leaving (30 days) only.  unit_access is keyed by the role's
--- oid: existing rows are mapped to the role that has their name now; rows of
--- roles that no longer exist are removed (with a WARNING naming them).
+-- visible_after_leaving (30 days) only; no planner statistics on names.
+-- unit_access is keyed by the role's oid: existing rows are mapped to the
+-- role that has their name now; rows of roles that no longer exist are
+-- removed (with a WARNING naming them).
 
 ALTER TABLE careflags.unit ADD COLUMN visible_after_leaving interval NOT NULL DEFAULT '30 days'
     CHECK (visible_after_leaving OPERATOR(pg_catalog.>=) '0'::interval);
@@ -141,7 +142,8 @@ DROP VIEW careflags.worklist;
 -- never pushes the caller's own conditions into: the scans below it are
 -- decided by the view alone (an index read of the caller's units), so
 -- neither a leaky function nor EXPLAIN ANALYZE's row counts ever meet a row
--- of another unit; the rows of other tables they show (names, rule titles)
+-- of another unit (the unit filter is a per-unit index condition: the
+-- caller's units are unnested, each read with unit_id = that unit); the rows of other tables they show (names, rule titles)
 -- are looked up per row of the caller's units, by key (LATERAL ... OFFSET 0,
 -- which is never turned into a scan of the whole table).  The views are also
 -- security barriers, so a caller's
@@ -199,10 +201,10 @@ SELECT n.* FROM (
            careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) AS state,
            f.raised_at, f.due_from, f.due_at, f.due_soon_window, f.reason,
            f.acknowledged_at, f.acknowledged_by, f.snoozed_until
-      FROM careflags.flag f
-     WHERE f.resolved_at IS NULL
-       AND f.unit_id OPERATOR(pg_catalog.=) ANY ((SELECT careflags.my_units())::text[])
-       AND NOT pg_catalog.has_table_privilege('careflags.flag'::pg_catalog.regclass, 'SELECT')
+      FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+     CROSS JOIN LATERAL (SELECT f.* FROM careflags.flag f
+                          WHERE f.unit_id OPERATOR(pg_catalog.=) mu.unit_id AND f.resolved_at IS NULL OFFSET 0) f
+     WHERE NOT pg_catalog.has_table_privilege('careflags.flag'::pg_catalog.regclass, 'SELECT')
     OFFSET 0) n
 UNION ALL
 SELECT f.flag_id, f.patient_id, f.unit_id, f.rule_id, f.domain, f.severity,
@@ -222,16 +224,16 @@ SELECT w.* FROM (
                f.rule_id, r.title, f.severity,
                careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) AS state,
                f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by
-          FROM careflags.flag f
+          FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+         CROSS JOIN LATERAL (SELECT f.* FROM careflags.flag f
+                              WHERE f.unit_id OPERATOR(pg_catalog.=) mu.unit_id AND f.resolved_at IS NULL OFFSET 0) f
          CROSS JOIN LATERAL (SELECT p.display_name FROM careflags.patient p
                               WHERE p.patient_id OPERATOR(pg_catalog.=) f.patient_id OFFSET 0) p
          CROSS JOIN LATERAL (SELECT r.title FROM careflags.rule r
                               WHERE r.rule_id OPERATOR(pg_catalog.=) f.rule_id OFFSET 0) r
           LEFT JOIN LATERAL (SELECT u.name FROM careflags.unit u
                               WHERE u.unit_id OPERATOR(pg_catalog.=) f.unit_id OFFSET 0) u ON true
-         WHERE f.resolved_at IS NULL
-           AND f.unit_id OPERATOR(pg_catalog.=) ANY ((SELECT careflags.my_units())::text[])
-           AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
+         WHERE (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
            AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)
            AND NOT (pg_catalog.has_table_privilege('careflags.flag'::pg_catalog.regclass, 'SELECT')
                     AND pg_catalog.has_table_privilege('careflags.patient'::pg_catalog.regclass, 'SELECT'))
@@ -260,15 +262,17 @@ CREATE VIEW careflags.my_patients WITH (security_barrier = true) AS
 SELECT n.* FROM (
     SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased,
            e.episode_id, e.unit_id, e.setting, e.started_at, e.ended_at
-      FROM careflags.episode e
-      JOIN careflags.unit u ON u.unit_id OPERATOR(pg_catalog.=) e.unit_id
+      FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+      JOIN careflags.unit u ON u.unit_id OPERATOR(pg_catalog.=) mu.unit_id
+     CROSS JOIN LATERAL (SELECT e.* FROM careflags.episode e
+                          WHERE e.unit_id OPERATOR(pg_catalog.=) mu.unit_id
+                            AND (e.ended_at IS NULL
+                                 OR e.ended_at OPERATOR(pg_catalog.>) (careflags.clock() OPERATOR(pg_catalog.-) u.visible_after_leaving))
+                         OFFSET 0) e
      CROSS JOIN LATERAL (SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased
                            FROM careflags.patient p
                           WHERE p.patient_id OPERATOR(pg_catalog.=) e.patient_id OFFSET 0) p
-     WHERE e.unit_id OPERATOR(pg_catalog.=) ANY ((SELECT careflags.my_units())::text[])
-       AND (e.ended_at IS NULL
-            OR e.ended_at OPERATOR(pg_catalog.>) (careflags.clock() OPERATOR(pg_catalog.-) u.visible_after_leaving))
-       AND NOT pg_catalog.has_table_privilege('careflags.patient'::pg_catalog.regclass, 'SELECT')
+     WHERE NOT pg_catalog.has_table_privilege('careflags.patient'::pg_catalog.regclass, 'SELECT')
     OFFSET 0) n
 UNION ALL
 SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased,
@@ -311,15 +315,16 @@ SELECT n.* FROM (
            CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
                 ELSE careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) END AS state,
            f.due_at, f.reason, f.resolution
-      FROM careflags.flag_event e
+      FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+     CROSS JOIN LATERAL (SELECT e.* FROM careflags.flag_event e
+                          WHERE e.unit_id OPERATOR(pg_catalog.=) mu.unit_id OFFSET 0) e
       LEFT JOIN LATERAL (SELECT f.resolved_at, f.due_from, f.due_at, f.due_soon_window, f.reason, f.resolution
                            FROM careflags.flag f
                           WHERE f.patient_id OPERATOR(pg_catalog.=) e.patient_id
                             AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id OFFSET 0) f ON true
       LEFT JOIN LATERAL (SELECT r.title FROM careflags.rule r
                           WHERE r.rule_id OPERATOR(pg_catalog.=) e.rule_id OFFSET 0) r ON true
-     WHERE e.unit_id OPERATOR(pg_catalog.=) ANY ((SELECT careflags.my_units())::text[])
-       AND NOT pg_catalog.has_table_privilege('careflags.flag_event'::pg_catalog.regclass, 'SELECT')
+     WHERE NOT pg_catalog.has_table_privilege('careflags.flag_event'::pg_catalog.regclass, 'SELECT')
     OFFSET 0) n
 UNION ALL
 SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
