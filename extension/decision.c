@@ -262,10 +262,18 @@ trigger_gone(const CfRule *rule, const CfStoredFlag *s, const CfPatientFacts *f)
 	}
 }
 
-/* The time an action must follow: the trigger, or due_from when unknown. */
+/*
+ * The time an action must follow: the trigger, or due_from when unknown; for
+ * an admission rule the start of the flag's episode as it is now (a start
+ * corrected later moves the window with it).
+ */
 static CfTime
-window_from(const CfStoredFlag *s)
+window_from(const CfRule *rule, const CfStoredFlag *s, const CfPatientFacts *f)
 {
+	if (rule->anchor == CF_ANCHOR_EPISODE_START)
+		for (int i = 0; i < f->n_episodes; i++)
+			if (f->episodes[i].episode_id == s->episode_id)
+				return f->episodes[i].started_at;
 	return s->trigger_at != CF_TIME_NONE ? s->trigger_at : s->due_from;
 }
 
@@ -304,7 +312,7 @@ cf_decide_open(const CfRule *rule, const CfStoredFlag *open, const CfFlagResult 
 		d.kind = res->outcome == CF_OUT_FLAG ? CF_DECIDE_RAISE : CF_DECIDE_NOTHING;
 		return d;
 	}
-	from = window_from(open);
+	from = window_from(rule, open, facts);
 	strict = strictly_after(rule, facts, from);
 
 	if (res->outcome == CF_OUT_FLAG)
@@ -345,7 +353,7 @@ cf_decide_done(const CfRule *rule, const CfStoredFlag *done, const CfFlagResult 
 			   const CfPatientFacts *facts, CfTime now)
 {
 	CfDecision	d;
-	CfTime		from = window_from(done);
+	CfTime		from = window_from(rule, done, facts);
 	bool		strict = strictly_after(rule, facts, from);
 	CfAction	same;
 

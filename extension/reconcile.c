@@ -519,10 +519,14 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 				{
 					const char *set = cf_setting_name(fr->episode->setting);
 
-					if (of->due_from == fr->due_from && of->due_at == fr->due_at &&
+					bool		same = of->due_from == fr->due_from && of->due_at == fr->due_at &&
 						str_eq(of->reason, fr->reason) && str_eq(of->unit_id, fr->episode->unit_id) &&
-						of->severity == rule->severity && str_eq(of->setting, set) &&
-						(!rc.v13 || of->trigger_at == fr->event_at))
+						of->severity == rule->severity && str_eq(of->setting, set);
+
+					if (same && (!rc.v13 || of->trigger_at == fr->event_at))
+						continue;
+					/* a flag raised before 1.3 does not know its trigger: filled in, not a difference */
+					if (same && of->trigger_at == CF_TIME_NONE && mode == CF_RECONCILE_CHECK)
 						continue;
 					changes++;
 					if (mode == CF_RECONCILE_CHECK)

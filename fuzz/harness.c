@@ -313,6 +313,17 @@ check_resolution(const CfPatientFacts *f, const CfRule *rule, const CfDecision *
 		abort();
 }
 
+/* The start of a flag's window, as decision.c reads it. */
+static CfTime
+window_start(const CfRule *rule, const CfStoredFlag *s, const CfPatientFacts *f)
+{
+	if (rule->anchor == CF_ANCHOR_EPISODE_START)
+		for (int i = 0; i < f->n_episodes; i++)
+			if (f->episodes[i].episode_id == s->episode_id)
+				return f->episodes[i].started_at;
+	return s->trigger_at != CF_TIME_NONE ? s->trigger_at : s->due_from;
+}
+
 /*
  * Decide a stored flag decoded from the input against the result, and the
  * stability of flags made from the result itself.
@@ -359,9 +370,9 @@ check_decisions(Reader *r, const CfPatientFacts *f, const CfRule *rule, const Cf
 	else if (d.kind != CF_DECIDE_RESOLVE)
 		abort();
 	if (d.kind == CF_DECIDE_RESOLVE || d.kind == CF_DECIDE_REPLACE)
-		check_resolution(f, rule, &d, s.trigger_at != CF_TIME_NONE ? s.trigger_at : s.due_from, now);
+		check_resolution(f, rule, &d, window_start(rule, &s, f), now);
 	if (d.kind == CF_DECIDE_SAME_GAP &&
-		cf_first_action(rule, f, s.trigger_at != CF_TIME_NONE ? s.trigger_at : s.due_from, false, now, &any) &&
+		cf_first_action(rule, f, window_start(rule, &s, f), false, now, &any) &&
 		(rule->anchor != CF_ANCHOR_LAST_EVENT && rule->anchor != CF_ANCHOR_PLAN_EVALUATION &&
 		 rule->anchor != CF_ANCHOR_MEDICINE_COUNT))
 		abort();				/* an action in the window, yet the same gap */
@@ -409,7 +420,7 @@ check_decisions(Reader *r, const CfPatientFacts *f, const CfRule *rule, const Cf
 			abort();
 	}
 	else if (d.kind == CF_DECIDE_RELABEL)
-		check_resolution(f, rule, &d, s.trigger_at != CF_TIME_NONE ? s.trigger_at : s.due_from, now);
+		check_resolution(f, rule, &d, window_start(rule, &s, f), now);
 	else if (d.kind != CF_DECIDE_KEEP || !action_exists(f, rule, &s.action))
 		abort();
 }

@@ -3,7 +3,7 @@
 -- assertions say what clinical-rules.md §7 asks for instead.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(48);
+SELECT plan(50);
 -- response times of single flags: internal figures, no small-cell rule
 SET LOCAL careflags.min_cell_size = 1;
 
@@ -114,6 +114,16 @@ UPDATE careflags.assessment SET assessed_at = '2026-03-07 10:00+01' WHERE source
 SELECT ok((SELECT resolved_at IS NULL FROM careflags.flag WHERE flag_id = (SELECT id FROM r_flag)),
           'its time corrected to before the fall: open again');
 SELECT is((SELECT count(*) FROM careflags.check_consistency()), 0::bigint, 'check_consistency() finds nothing');
+
+-- an episode start corrected to after the screening that resolved the admission flag
+CREATE TEMP TABLE c AS SELECT cft.patient('home_nursing', '2026-03-01 10:00+01') AS id;
+SELECT cft.screen((SELECT id FROM c), '2026-03-02 10:00+01', 0);
+CREATE TEMP TABLE c_flag AS SELECT (cft.last_flag((SELECT id FROM c), 'nutrition.screening.start_of_home_care')).flag_id AS id;
+SELECT is((SELECT resolution FROM careflags.flag WHERE flag_id = (SELECT id FROM c_flag)), 'done', 'a screening after the start: done');
+UPDATE careflags.episode SET started_at = '2026-03-05 10:00+01' WHERE patient_id = (SELECT id FROM c);
+SELECT is((SELECT row(resolved_at IS NULL, due_from)::text FROM careflags.flag WHERE flag_id = (SELECT id FROM c_flag)),
+          (SELECT row(true, '2026-03-05 10:00+01'::timestamptz)::text),
+          'the start corrected to after it: the same flag open again, due from the new start');
 
 -- check_consistency() sees a wrong resolution (facts changed behind careflags' back)
 INSERT INTO careflags.assessment (patient_id, instrument, assessed_at, total, source_key)

@@ -39,10 +39,14 @@ CREATE FUNCTION pg_temp.diff(q text) RETURNS text LANGUAGE sql AS $$
 
 CREATE TEMP TABLE kept (what text PRIMARY KEY, q text, before text);
 INSERT INTO kept (what, q) VALUES
-    ('rules', 'SELECT * FROM careflags.rule'),
+    -- (1.3 changes one default, fall_risk.assessment.repeat's window: asserted below)
+    ('rules', $$SELECT to_jsonb(r) - CASE WHEN r.rule_id = 'fall_risk.assessment.repeat' THEN 'due_soon_window' ELSE '' END FROM careflags.rule r$$),
     ('site rule changes', 'SELECT rule_id, rule FROM careflags.rule_site_change'),
     ('FRIDs', 'SELECT * FROM careflags.frid_atc'),
-    ('flags', 'SELECT * FROM careflags.flag'),
+    -- (1.3 adds trigger_at, action_table, action_id, and moves the repeat window with its rule)
+    ('flags', $$SELECT to_jsonb(f) - 'trigger_at' - 'action_table' - 'action_id'
+                       - CASE WHEN f.rule_id = 'fall_risk.assessment.repeat' THEN 'due_soon_window' ELSE '' END
+                  FROM careflags.flag f$$),
     ('audit', 'SELECT * FROM careflags.audit UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, last_hash, NULL FROM careflags.audit_head'),
     ('pseudonym secret', 'SELECT * FROM careflags.pseudonym_key'),
     ('facts', 'SELECT ''p'', patient_id, source_key FROM careflags.patient UNION ALL SELECT ''m'', measurement_id, source_key FROM careflags.measurement UNION ALL SELECT ''a'', assessment_id, source_key FROM careflags.assessment UNION ALL SELECT ''x'', exemption_id, source_key FROM careflags.exemption'),
@@ -51,7 +55,7 @@ INSERT INTO kept (what, q) VALUES
 UPDATE kept SET before = pg_temp.digest('old', q);
 
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 SELECT is(pg_temp.one('old', $$SELECT extversion FROM pg_extension WHERE extname = 'careflags'$$), '1.0', 'installed from the 1.0 script');
 SELECT cmp_ok(pg_temp.one('old', 'SELECT count(*) FROM careflags.audit')::int, '>', 10, 'populated: flags acted on, audit written');
 SELECT is(pg_temp.one('old', format($$SELECT path FROM pg_extension_update_paths('careflags') WHERE source = '1.0' AND target = %L$$, :'latest')),
@@ -61,6 +65,10 @@ SELECT is(pg_temp.one('old', $$SELECT extversion FROM pg_extension WHERE extname
 SELECT is(pg_temp.digest('old', q), before, what || ' kept by the upgrade') FROM kept ORDER BY what;
 SELECT is(pg_temp.one('old', 'SELECT intact::text FROM careflags.verify_audit()'), 'true', 'the audit chain verifies after the upgrade');
 SELECT is(pg_temp.one('old', 'SELECT count(*) FROM careflags.check_consistency()'), '0', 'flags consistent after the upgrade');
+SELECT is(pg_temp.one('old', $$SELECT r.due_soon_window::text || ', ' || count(f.*) FILTER (WHERE f.due_soon_window <> r.due_soon_window)
+                               FROM careflags.rule r LEFT JOIN careflags.flag f ON f.rule_id = r.rule_id AND f.resolved_at IS NULL
+                              WHERE r.rule_id = 'fall_risk.assessment.repeat' GROUP BY r.due_soon_window$$),
+          '7 days, 0', '1.3: the repeat assessment''s default window is 7 days, for its open flags too (§7.2)');
 SELECT is(pg_temp.one('old', $$SELECT count(*) FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'careflags'
                                WHERE d.deptype = 'e' AND d.classid IN ('pg_proc'::regclass, 'pg_class'::regclass, 'pg_type'::regclass)
                                  AND obj_description(d.objid, d.classid::regclass::name) IS NULL

@@ -1,6 +1,6 @@
 -- Model-based test of flag histories (issue 14; clinical-rules.md §7.16,
 -- §7.17): random sequences of inserts, updates and deletes of every fact
--- kind for a few patients, the test clock (careflags.frozen_now) moving on
+-- kind (and deaths recorded and taken back) for a few patients, the test clock (careflags.frozen_now) moving on
 -- between steps and careflags.tick() doing what the worker does.  After every
 -- step:
 --   (a) the stored flags equal a fresh evaluation of the facts
@@ -13,7 +13,9 @@
 --   (c) no flag is resolved done without one;
 --   (d) acknowledgements survive while the gap persists: an acknowledged
 --       flag is never closed and replaced by a newer flag of the same rule and
---       episode in one step unless it was done.
+--       episode in one step unless it was done;
+--   (e) the open flags (rule, due_from, due_at) equal those of an independent
+--       evaluation, the benchmark's hand-written SQL (bench/baseline.sql).
 -- Bounded: CAREFLAGS_MODEL_SECONDS (default 45) of histories from seed
 -- CAREFLAGS_MODEL_SEED (default 14); scripts/long/model.sh runs it longer.
 \c careflags_reliability
@@ -30,7 +32,10 @@
 \endif
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(7);
+SELECT plan(8);
+-- an independent evaluation: the hand-written SQL of the benchmark
+\i bench/baseline.sql
+SET client_min_messages = warning;
 
 CREATE TEMP TABLE model_violation (history int, step int, kind text, detail text);
 CREATE TEMP TABLE model_stats (histories int, steps int, writes int, failed_writes int,
@@ -159,6 +164,10 @@ BEGIN
              WHERE (patient_id, exemption_id) = (SELECT patient_id, exemption_id FROM careflags.exemption
                                                    WHERE patient_id = p ORDER BY random() LIMIT 1);
         END IF;
+    WHEN op < 29 AND random() < 0.15 THEN  -- a death recorded, or taken back as recorded in error
+        UPDATE careflags.patient SET deceased = NOT deceased,
+               deceased_at = CASE WHEN deceased THEN NULL ELSE pg_temp.before(now, 3) END
+         WHERE patient_id = p;
     ELSE                      -- a nurse acknowledges an open flag
         PERFORM careflags.acknowledge(f.flag_id, NULL)
            FROM careflags.flag f
@@ -178,8 +187,12 @@ CREATE FUNCTION pg_temp.wrong_done(pids bigint[]) RETURNS TABLE (flag_id bigint,
       FROM careflags.flag f JOIN careflags.rule r USING (rule_id)
      WHERE f.patient_id = ANY (pids) AND f.resolution = 'done'
        AND NOT (f.action_id IS NOT NULL AND f.action_at IS NOT NULL
-                AND (f.trigger_at IS NULL OR f.action_at > f.trigger_at
-                     OR (f.action_at = f.trigger_at AND r.anchor NOT IN ('last_event', 'plan_evaluation')))
+                AND CASE WHEN r.anchor = 'episode_start'
+                         THEN f.action_at >= (SELECT e.started_at FROM careflags.episode e
+                                               WHERE e.patient_id = f.patient_id AND e.episode_id = f.episode_id)
+                         ELSE (f.trigger_at IS NULL OR f.action_at > f.trigger_at
+                               OR (f.action_at = f.trigger_at AND r.anchor NOT IN ('last_event', 'plan_evaluation')))
+                    END
                 AND CASE f.action_table
                     WHEN 'assessment' THEN EXISTS (
                         SELECT FROM careflags.assessment a
@@ -244,6 +257,16 @@ BEGIN
             INSERT INTO model_violation
             SELECT h, s, 'consistency', format('patient %s %s: %s', c.patient_id, c.rule_id, c.difference)
               FROM careflags.check_consistency() c WHERE c.patient_id = ANY (pids);
+            -- (e) the open flags equal those of the hand-written baseline
+            PERFORM set_config('baseline.now', now_::text, true);
+            INSERT INTO model_violation
+            SELECT h, s, 'baseline', format('patient %s %s: careflags %s .. %s, baseline %s .. %s', patient_id, rule_id,
+                                            c.due_from, c.due_at, b.due_from, b.due_at)
+              FROM (SELECT f.patient_id, f.rule_id, f.due_from, f.due_at FROM careflags.flag f
+                     WHERE f.patient_id = ANY (pids) AND f.resolved_at IS NULL) c
+              FULL JOIN (SELECT bf.patient_id, bf.rule_id, bf.due_from, bf.due_at FROM baseline.flag bf
+                          WHERE bf.patient_id = ANY (pids)) b USING (patient_id, rule_id)
+             WHERE c.due_at IS DISTINCT FROM b.due_at OR c.due_from IS DISTINCT FROM b.due_from;
             -- (b), (c) every done flag names a qualifying action fact
             INSERT INTO model_violation SELECT h, s, 'done', w.detail FROM pg_temp.wrong_done(pids) w;
             -- (d) an acknowledged flag closed this step without being done is not replaced
@@ -274,10 +297,13 @@ SELECT pg_temp.model(:model_seed / 1000.0, :model_seconds);
 
 SELECT diag(format('model test: seed %s, %s histories, %s steps (%s writes, %s refused by constraints); %s flags raised, %s resolved done, %s resolved otherwise, %s reopened',
                :model_seed, histories, steps, writes, failed_writes, raised, done, other_resolved, reopened)) FROM model_stats;
+SELECT diag('resolutions: ' || string_agg(format('%s %s', resolution, n), ', ' ORDER BY n DESC))
+  FROM (SELECT f.resolution, count(*) AS n FROM careflags.flag f JOIN careflags.patient pt USING (patient_id)
+         WHERE pt.display_name LIKE 'Model %' AND f.resolution IS NOT NULL GROUP BY f.resolution) r;
 SELECT diag(format('violation: history %s step %s %s: %s', history, step, kind, detail))
   FROM (SELECT * FROM model_violation ORDER BY history, step LIMIT 20) v;
 
-SELECT cmp_ok((SELECT steps FROM model_stats), '>=', 200, 'at least 200 steps of histories ran');
+SELECT cmp_ok((SELECT steps FROM model_stats), '>=', 100, 'at least 100 steps of histories ran');
 SELECT cmp_ok((SELECT done FROM model_stats), '>', 0::bigint, 'flags were resolved as done along the way');
 SELECT cmp_ok((SELECT other_resolved FROM model_stats), '>', 0::bigint, 'and closed for other reasons');
 SELECT is((SELECT count(*) FROM model_violation WHERE kind = 'consistency'), 0::bigint,
@@ -286,6 +312,8 @@ SELECT is((SELECT count(*) FROM model_violation WHERE kind = 'done'), 0::bigint,
           '(b, c) every done flag names an existing action fact inside its window');
 SELECT is((SELECT count(*) FROM model_violation WHERE kind = 'acknowledgement'), 0::bigint,
           '(d) acknowledgements survive while the gap persists');
+SELECT is((SELECT count(*) FROM model_violation WHERE kind = 'baseline'), 0::bigint,
+          '(e) the open flags equal the hand-written baseline''s after every step');
 SELECT ok((careflags.verify_audit()).intact, 'the audit chain (with careflags'' reopenings) is intact');
 
 SELECT * FROM finish();
