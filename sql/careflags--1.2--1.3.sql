@@ -46,6 +46,8 @@ CREATE FUNCTION careflags.min_cell_size() RETURNS integer
     AS 'MODULE_PATHNAME', 'careflags_min_cell_size';
 COMMENT ON FUNCTION careflags.min_cell_size() IS
     'the smallest count the reports and the extract publish (careflags.min_cell_size, default 5; 1 publishes every count)';
+REVOKE ALL ON FUNCTION careflags.min_cell_size() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION careflags.min_cell_size() TO careflags_quality, careflags_admin;
 
 -- The period end a report or extract uses: the end of the month of the
 -- date given when it is that month's last day, else the end of the month
