@@ -19,8 +19,10 @@
  *	  careflags.max_identifier_length bytes, other text and JSON (names,
  *	  reasons, item answers) at most careflags.max_text_length bytes, and
  *	  weight, height and BMI within plausible adult ranges
- *	  (careflags.weight_range and friends).  An episode's unit must be one of
- *	  careflags.unit.  A quarantined row keeps at most a prefix of an
+ *	  (careflags.weight_min/max, height_min/max, bmi_min/max).  An episode's
+ *	  unit must be one of careflags.unit; unit and rule ids (administrators'
+ *	  writes, through the same trigger) are refused with an error when too
+ *	  long.  A quarantined row keeps at most a prefix of an
  *	  oversized value, so the quarantine does not store what was refused.
  *
  *-------------------------------------------------------------------------
@@ -37,8 +39,8 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
-#include "utils/guc.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"

@@ -5,10 +5,11 @@
  *	  recompute_patient(), recompute_all(), check_consistency(), tick() (one
  *	  pass of what the background worker does), set_trigger_mode().
  *
- *	  recompute_all() evaluates chunks of patients, each in a
- *	  subtransaction; a chunk that fails is retried patient by patient, and
- *	  a patient that still fails is quarantined with the reason, so one bad
- *	  patient never stops the rebuild of the others.
+ *	  recompute_all(), tick() and check_consistency() evaluate chunks of
+ *	  patients, each in a subtransaction; a chunk that fails is retried
+ *	  patient by patient, and a patient that still fails is quarantined with
+ *	  the reason (check_consistency: reported as a difference), so one bad
+ *	  patient never stops the others.
  *
  *-------------------------------------------------------------------------
  */
@@ -70,7 +71,8 @@ careflags_recompute_patient(PG_FUNCTION_ARGS)
  * the subtransaction back, leaves the message in *message and returns false.
  */
 static bool
-evaluate_isolated(int64 *ids, int n, int64 *changes, char **message)
+evaluate_isolated(int64 *ids, int n, CfReconcileMode mode, CfDifferenceFn fn, void *arg,
+				  int64 *changes, char **message)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -80,7 +82,7 @@ evaluate_isolated(int64 *ids, int n, int64 *changes, char **message)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		*changes += cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
+		*changes += cf_evaluate_patients(ids, n, mode, fn, arg);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -109,14 +111,17 @@ evaluate_isolated(int64 *ids, int n, int64 *changes, char **message)
 	return ok;
 }
 
-/* careflags.recompute_all(): re-evaluate every patient, reporting progress. */
-PG_FUNCTION_INFO_V1(careflags_recompute_all);
-Datum
-careflags_recompute_all(PG_FUNCTION_ARGS)
+/*
+ * Evaluate ids[0..n) in chunks of 1000, each in a subtransaction; a chunk
+ * that fails is evaluated again patient by patient, and each patient that
+ * still fails goes to fn_failed (quarantine, or a difference).  Returns the
+ * number of patients that failed.
+ */
+static int
+evaluate_all_isolated(int64 *ids, int n, CfReconcileMode mode, CfDifferenceFn fn, void *arg,
+					  void (*fn_failed) (void *arg, int64 patient_id, const char *message),
+					  int64 *changes, bool progress)
 {
-	int			n;
-	int64	   *ids = query_ids("SELECT patient_id FROM careflags.patient ORDER BY patient_id", &n);
-	int64		changes = 0;
 	int			batch = 1000;
 	int			next_report = n / 10;
 	int			failed = 0;
@@ -126,19 +131,18 @@ careflags_recompute_all(PG_FUNCTION_ARGS)
 		int			k = Min(batch, n - i);
 		char	   *message = NULL;
 
-		if (!evaluate_isolated(ids + i, k, &changes, &message))
+		if (!evaluate_isolated(ids + i, k, mode, fn, arg, changes, &message))
 		{
-			/* one of them fails: again one by one, quarantining the failures */
 			for (int j = 0; j < k; j++)
 			{
-				if (evaluate_isolated(ids + i + j, 1, &changes, &message))
+				if (evaluate_isolated(ids + i + j, 1, mode, fn, arg, changes, &message))
 					continue;
 				failed++;
-				cf_quarantine_evaluation("recompute_all", ids + i + j, 1, message);
+				fn_failed(arg, ids[i + j], message);
 			}
 		}
 		CHECK_FOR_INTERRUPTS();
-		if (n >= 10000 && i + k >= next_report && i + k < n)
+		if (progress && n >= 10000 && i + k >= next_report && i + k < n)
 		{
 			ereport(NOTICE,
 					(errmsg("careflags: recomputed %d of %d patients (%d %%)",
@@ -146,6 +150,28 @@ careflags_recompute_all(PG_FUNCTION_ARGS)
 			next_report += n / 10;
 		}
 	}
+	return failed;
+}
+
+/* A patient recompute_all() or tick() could not evaluate: quarantined. */
+static void
+quarantine_failed(void *arg, int64 patient_id, const char *message)
+{
+	cf_quarantine_evaluation((const char *) arg, &patient_id, 1, message);
+}
+
+/* careflags.recompute_all(): re-evaluate every patient, reporting progress. */
+PG_FUNCTION_INFO_V1(careflags_recompute_all);
+Datum
+careflags_recompute_all(PG_FUNCTION_ARGS)
+{
+	int			n;
+	int64	   *ids = query_ids("SELECT patient_id FROM careflags.patient ORDER BY patient_id", &n);
+	int64		changes = 0;
+	int			failed;
+
+	failed = evaluate_all_isolated(ids, n, CF_RECONCILE_WRITE, NULL, "recompute_all",
+								   quarantine_failed, &changes, true);
 	if (failed > 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
@@ -176,6 +202,15 @@ add_difference(void *arg, int64 patient_id, const char *rule_id, const char *dif
 	tuplestore_putvalues(sink->ts, sink->desc, values, nulls);
 }
 
+/* A patient check_consistency() could not evaluate: one difference row. */
+static void
+add_failure(void *arg, int64 patient_id, const char *message)
+{
+	char	   *d = psprintf("could not be evaluated: %s", message);
+
+	add_difference(arg, patient_id, "*", d);
+}
+
 /* careflags.check_consistency(): differences between stored and fresh flags. */
 PG_FUNCTION_INFO_V1(careflags_check_consistency);
 Datum
@@ -185,15 +220,15 @@ careflags_check_consistency(PG_FUNCTION_ARGS)
 	DiffSink	sink;
 	int			n;
 	int64	   *ids;
+	int64		changes = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
 	sink.ts = rsinfo->setResult;
 	sink.desc = rsinfo->setDesc;
 
 	ids = query_ids("SELECT patient_id FROM careflags.patient ORDER BY patient_id", &n);
-	for (int i = 0; i < n; i += 1000)
-		(void) cf_evaluate_patients(ids + i, Min(1000, n - i), CF_RECONCILE_CHECK,
-									add_difference, &sink);
+	(void) evaluate_all_isolated(ids, n, CF_RECONCILE_CHECK, add_difference, &sink,
+								 add_failure, &changes, false);
 	return (Datum) 0;
 }
 
@@ -220,8 +255,12 @@ careflags_tick(PG_FUNCTION_ARGS)
 
 	ids = query_ids("SELECT patient_id FROM careflags.patient_state "
 					"WHERE next_check_at OPERATOR(pg_catalog.<=) careflags.clock() ORDER BY patient_id", &n);
-	for (int i = 0; i < n; i += 1000)
-		(void) cf_evaluate_patients(ids + i, Min(1000, n - i), CF_RECONCILE_WRITE, NULL, NULL);
+	{
+		int64		changes = 0;
+
+		(void) evaluate_all_isolated(ids, n, CF_RECONCILE_WRITE, NULL, "tick",
+									 quarantine_failed, &changes, false);
+	}
 
 	cf_enter_owner_context(&oc);
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -414,6 +414,8 @@ CREATE FUNCTION careflags.min_cell_size() RETURNS integer
     AS 'MODULE_PATHNAME', 'careflags_min_cell_size';
 COMMENT ON FUNCTION careflags.min_cell_size() IS
     'the smallest count the reports and the extract publish (careflags.min_cell_size, default 5; 1 publishes every count)';
+REVOKE ALL ON FUNCTION careflags.min_cell_size() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION careflags.min_cell_size() TO careflags_quality, careflags_admin;
 
 -- The period end a report or extract uses: the end of the month of the
 -- date given when it is that month's last day, else the end of the month
@@ -467,15 +469,22 @@ COMMENT ON FUNCTION careflags.report_check_min_age(integer) IS
     'internal: refuses an age limit other than 67 while careflags.min_cell_size > 1; returns it';
 REVOKE ALL ON FUNCTION careflags.report_check_min_age(integer) FROM PUBLIC;
 
--- The cells of an indicator (all settings, per setting and unit) with the
--- group each is published in: small cells (a count from 1 to k-1) merged in
--- group 0, the smallest other cells added while group 0 is small; each other
--- cell a group of its own.  grp_small: the group still has a small count
--- (only when it holds every cell).
+-- The cells of an indicator (all settings, per setting and unit) and how
+-- they are published.  Populations first: cells of 1 to k-1 patients are
+-- merged in group 0, and the smallest other cells join it while it is still
+-- small; every other cell is a group of its own.  This grouping depends on
+-- the population only, so it is the same for every indicator counted on the
+-- whole population (a unit shown in one is shown in all; no population
+-- follows by difference between indicators).  grp_small: group 0 still
+-- small (only when it holds every cell).  Then categories: the groups with a
+-- category count of 1 to k-1 have their categories withheld together (pool
+-- W), and the smallest other groups join W while the categories W sums are
+-- still small.  cat_withheld: the group is in W; w_small: W still small
+-- (only when it holds every group: then no category is published).
 CREATE FUNCTION careflags.indicator_cells(p_indicator text, p_period_end date, p_min_age integer)
     RETURNS TABLE (setting careflags.care_setting, unit_id text,
                    assessed bigint, not_assessed bigint, not_relevant bigint, not_recorded bigint,
-                   population bigint, grp integer, grp_small boolean)
+                   population bigint, grp integer, grp_small boolean, cat_withheld boolean, w_small boolean)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -484,9 +493,11 @@ DECLARE
     k       integer := careflags.min_cell_size();
     c       record;
     i       integer := 0;
-    m       bigint[] := '{0,0,0,0,0}';
+    m_pop   bigint := 0;
     m_n     integer := 0;
-    m_small boolean;
+    w       bigint[] := '{0,0,0,0}';
+    w_n     integer := 0;
+    w_grps  integer[] := '{}';
     v_set   careflags.care_setting[] := '{}';
     v_unit  text[] := '{}';
     v_a     bigint[] := '{}';
@@ -497,9 +508,7 @@ DECLARE
     v_grp   integer[] := '{}';
 BEGIN
     FOR c IN
-        SELECT x.*, (x.assessed BETWEEN 1 AND k - 1 OR x.not_assessed BETWEEN 1 AND k - 1
-                     OR x.not_relevant BETWEEN 1 AND k - 1 OR x.not_recorded BETWEEN 1 AND k - 1
-                     OR x.population BETWEEN 1 AND k - 1) AS small
+        SELECT x.*, x.population BETWEEN 1 AND k - 1 AS small
         FROM (SELECT ip.setting, ip.unit_id,
                      pg_catalog.count(*) FILTER (WHERE ip.category = 'assessed') AS assessed,
                      pg_catalog.count(*) FILTER (WHERE ip.category = 'not_assessed') AS not_assessed,
@@ -511,8 +520,6 @@ BEGIN
         ORDER BY 8 DESC, x.population, x.setting, x.unit_id NULLS FIRST
     LOOP
         i := i + 1;
-        m_small := (m[1] BETWEEN 1 AND k - 1 OR m[2] BETWEEN 1 AND k - 1 OR m[3] BETWEEN 1 AND k - 1
-                    OR m[4] BETWEEN 1 AND k - 1 OR m[5] BETWEEN 1 AND k - 1);
         v_set := v_set || c.setting;
         v_unit := v_unit || c.unit_id;
         v_a := v_a || c.assessed;
@@ -520,32 +527,55 @@ BEGIN
         v_nr := v_nr || c.not_relevant;
         v_nrec := v_nrec || c.not_recorded;
         v_pop := v_pop || c.population;
-        IF c.small OR (m_n > 0 AND m_small) THEN
-            m := ARRAY[m[1] + c.assessed, m[2] + c.not_assessed, m[3] + c.not_relevant,
-                       m[4] + c.not_recorded, m[5] + c.population];
+        IF c.small OR (m_n > 0 AND m_pop BETWEEN 1 AND k - 1) THEN
+            m_pop := m_pop + c.population;
             m_n := m_n + 1;
             v_grp := v_grp || 0;
         ELSE
             v_grp := v_grp || i;
         END IF;
     END LOOP;
-    m_small := (m[1] BETWEEN 1 AND k - 1 OR m[2] BETWEEN 1 AND k - 1 OR m[3] BETWEEN 1 AND k - 1
-                OR m[4] BETWEEN 1 AND k - 1 OR m[5] BETWEEN 1 AND k - 1);
+
+    FOR c IN
+        SELECT t.g, pg_catalog.sum(t.a) AS a, pg_catalog.sum(t.na) AS na, pg_catalog.sum(t.nr) AS nr,
+               pg_catalog.sum(t.nrec) AS nrec,
+               (pg_catalog.sum(t.a) BETWEEN 1 AND k - 1 OR pg_catalog.sum(t.na) BETWEEN 1 AND k - 1
+                OR pg_catalog.sum(t.nr) BETWEEN 1 AND k - 1 OR pg_catalog.sum(t.nrec) BETWEEN 1 AND k - 1) AS small,
+               pg_catalog.sum(t.pop) AS pop
+        FROM ROWS FROM (pg_catalog.unnest(v_a), pg_catalog.unnest(v_na), pg_catalog.unnest(v_nr),
+                        pg_catalog.unnest(v_nrec), pg_catalog.unnest(v_pop), pg_catalog.unnest(v_grp))
+             AS t(a, na, nr, nrec, pop, g)
+        GROUP BY t.g
+        ORDER BY 6 DESC, 7, t.g
+    LOOP
+        IF c.small OR (w_n > 0 AND (w[1] BETWEEN 1 AND k - 1 OR w[2] BETWEEN 1 AND k - 1
+                                    OR w[3] BETWEEN 1 AND k - 1 OR w[4] BETWEEN 1 AND k - 1)) THEN
+            w := ARRAY[w[1] + c.a, w[2] + c.na, w[3] + c.nr, w[4] + c.nrec];
+            w_n := w_n + 1;
+            w_grps := w_grps || c.g;
+        END IF;
+    END LOOP;
+
     RETURN QUERY
-    SELECT t.s, t.u, t.a, t.na, t.nr, t.nrec, t.pop, t.g, t.g = 0 AND m_small
+    SELECT t.s, t.u, t.a, t.na, t.nr, t.nrec, t.pop, t.g,
+           t.g = 0 AND m_pop BETWEEN 1 AND k - 1,
+           t.g = ANY (w_grps),
+           (w[1] BETWEEN 1 AND k - 1 OR w[2] BETWEEN 1 AND k - 1 OR w[3] BETWEEN 1 AND k - 1 OR w[4] BETWEEN 1 AND k - 1)
     FROM ROWS FROM (pg_catalog.unnest(v_set), pg_catalog.unnest(v_unit), pg_catalog.unnest(v_a), pg_catalog.unnest(v_na),
                    pg_catalog.unnest(v_nr), pg_catalog.unnest(v_nrec), pg_catalog.unnest(v_pop), pg_catalog.unnest(v_grp))
          AS t(s, u, a, na, nr, nrec, pop, g);
 END
 $$;
 COMMENT ON FUNCTION careflags.indicator_cells(text, date, integer) IS
-    'internal: an indicator''s counts per setting and unit, each with the group it is published in (small cells merged in group 0)';
+    'internal: an indicator''s counts per setting and unit, with the group each is published in (cells of fewer than k patients merged in group 0) and whether its categories are withheld';
 REVOKE ALL ON FUNCTION careflags.indicator_cells(text, date, integer) FROM PUBLIC;
 
 -- What may be published of an indicator for a setting and unit (or per
--- unit): the sum of whole groups that are not small, else withheld.  The
--- shape of indicator_counts, plus units (the units a merged row sums) and
--- disclosure (NULL: counted as is; else what was merged or withheld).
+-- unit).  A population is published when it is the sum of whole groups and
+-- not small; the categories too when none of those groups is in W, or all
+-- of W is (and W is not small).  The shape of indicator_counts, plus units
+-- (the units a merged row sums) and disclosure (NULL: counted as is; else
+-- what was merged or withheld).
 CREATE FUNCTION careflags.indicator_published(p_indicator text, p_period_end date, p_min_age integer,
                                                 p_setting careflags.care_setting, p_unit text, p_by_unit boolean)
     RETURNS TABLE (indicator text, period_end date, setting careflags.care_setting, unit_id text,
@@ -560,8 +590,13 @@ CREATE FUNCTION careflags.indicator_published(p_indicator text, p_period_end dat
     ), sub AS (
         SELECT c.*, (s.setting IS NULL OR c.setting = s.setting) AND ($5 IS NULL OR c.unit_id = $5) AS inside
         FROM s, careflags.indicator_cells($1, $2, careflags.report_check_min_age($3)) c
+    ), wn AS (
+        SELECT pg_catalog.count(DISTINCT sub.grp) FILTER (WHERE sub.cat_withheld) AS groups,
+               COALESCE(pg_catalog.bool_or(sub.w_small), false) AS small
+        FROM sub
     ), g AS (
         SELECT sub.grp, pg_catalog.bool_and(sub.inside) AND NOT pg_catalog.bool_or(sub.grp_small) AS whole,
+               pg_catalog.bool_or(sub.cat_withheld) AS in_w,
                pg_catalog.count(*) FILTER (WHERE sub.inside) AS cells,
                pg_catalog.array_agg(sub.unit_id ORDER BY sub.unit_id) FILTER (WHERE sub.inside) AS units,
                pg_catalog.sum(sub.assessed) FILTER (WHERE sub.inside)::bigint AS assessed,
@@ -572,29 +607,33 @@ CREATE FUNCTION careflags.indicator_published(p_indicator text, p_period_end dat
         FROM sub GROUP BY sub.grp HAVING pg_catalog.bool_or(sub.inside)
     ), r AS (
         SELECT CASE WHEN g.cells = 1 THEN g.units[1] END AS unit_id,
-               CASE WHEN g.cells > 1 THEN g.units END AS units, g.whole AS shown,
-               CASE WHEN NOT g.whole THEN 'withheld: a count below ' || s.k || ' (or such a count by difference)'
-                    WHEN g.cells > 1 THEN 'merged: units with a count below ' || s.k || ', counted together' END AS disclosure,
+               CASE WHEN g.cells > 1 THEN g.units END AS units,
+               g.whole AS pop_shown, g.whole AND NOT g.in_w AS cat_shown, g.cells > 1 AS merged,
                g.assessed, g.not_assessed, g.not_relevant, g.not_recorded, g.population
-        FROM g, s WHERE $6
+        FROM g WHERE $6
         UNION ALL
         SELECT $5, NULL, COALESCE(pg_catalog.bool_and(g.whole), true),
-               CASE WHEN NOT COALESCE(pg_catalog.bool_and(g.whole), true)
-                    THEN 'withheld: a count below ' || pg_catalog.min(s.k) || ' (or such a count by difference)' END,
+               COALESCE(pg_catalog.bool_and(g.whole), true)
+               AND (NOT COALESCE(pg_catalog.bool_or(g.in_w), false)
+                    OR (pg_catalog.count(*) FILTER (WHERE g.in_w) = pg_catalog.min(wn.groups) AND NOT pg_catalog.bool_or(wn.small))),
+               false,
                COALESCE(pg_catalog.sum(g.assessed), 0)::bigint, COALESCE(pg_catalog.sum(g.not_assessed), 0)::bigint,
                COALESCE(pg_catalog.sum(g.not_relevant), 0)::bigint, COALESCE(pg_catalog.sum(g.not_recorded), 0)::bigint,
                COALESCE(pg_catalog.sum(g.population), 0)::bigint
-        FROM s LEFT JOIN g ON true WHERE NOT $6 HAVING NOT $6
+        FROM wn LEFT JOIN g ON true WHERE NOT $6 HAVING NOT $6
     )
     SELECT $1, $2, s.setting, r.unit_id,
-           CASE WHEN r.shown THEN r.assessed END,
-           CASE WHEN r.shown THEN r.assessed + r.not_assessed + r.not_recorded END,
-           CASE WHEN r.shown AND r.assessed + r.not_assessed + r.not_recorded > 0
+           CASE WHEN r.cat_shown THEN r.assessed END,
+           CASE WHEN r.cat_shown THEN r.assessed + r.not_assessed + r.not_recorded END,
+           CASE WHEN r.cat_shown AND r.assessed + r.not_assessed + r.not_recorded > 0
                 THEN pg_catalog.round(100.0 * r.assessed / (r.assessed + r.not_assessed + r.not_recorded), 1) END,
-           CASE WHEN r.shown THEN r.assessed END, CASE WHEN r.shown THEN r.not_assessed END,
-           CASE WHEN r.shown THEN r.not_relevant END, CASE WHEN r.shown THEN r.not_recorded END,
-           CASE WHEN r.shown THEN r.population END,
-           r.units, r.disclosure
+           CASE WHEN r.cat_shown THEN r.assessed END, CASE WHEN r.cat_shown THEN r.not_assessed END,
+           CASE WHEN r.cat_shown THEN r.not_relevant END, CASE WHEN r.cat_shown THEN r.not_recorded END,
+           CASE WHEN r.pop_shown THEN r.population END,
+           r.units,
+           CASE WHEN NOT r.pop_shown THEN 'withheld: a count below ' || s.k || ' (or such a count by difference)'
+                WHEN NOT r.cat_shown THEN 'categories withheld: a count below ' || s.k || ' (or such a count by difference)'
+                WHEN r.merged THEN 'merged: units with fewer than ' || s.k || ' patients, counted together' END
     FROM r, s
     ORDER BY r.unit_id NULLS LAST, r.units
     $$;

@@ -24,6 +24,8 @@ SELECT o.outcome, sum(o.resources) AS resources
 FROM unnest(ARRAY[:'b1', :'b2', :'b3', :'b4', :'b5', :'b6']::jsonb[]) AS b, careflags_fhir.load_bundle(b) AS o
 GROUP BY 1 ORDER BY 1;
 \echo '--- the site maps its nursing-home EpisodeOfCare type; each resident is admitted 30 days ago'
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('ward-2', 'Ward 2 (FHIR demo)', 'nursing_home_long_term')
+    ON CONFLICT DO NOTHING;
 INSERT INTO careflags_fhir.setting_map (resource_type, match_kind, system, code, setting, unit_id)
 VALUES ('EpisodeOfCare', 'type', 'https://example.org/episode-type', 'long-term', 'nursing_home_long_term', 'ward-2');
 INSERT INTO public."EpisodeOfCare" (id, content)

@@ -16,8 +16,9 @@
 --       mid-month days of 2023 (5 women, 5 men); 5 screened, 5 not
 --   KB   6 women of 93, screened
 --   KC   1 man of 73, screened: the cell of one
+--   one fall-risk assessment, of a KA patient: a category of one in KA
 BEGIN;
-SELECT plan(26);
+SELECT plan(29);
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgcrypto;   -- to compute the pseudonyms an attacker would link
 SET LOCAL careflags.timezone = 'Europe/Oslo';
@@ -52,6 +53,8 @@ INSERT INTO careflags.episode (patient_id, setting, unit_id, started_at)
 SELECT patient_id, 'nursing_home_long_term', unit, admitted + time '10:00' FROM truth;
 INSERT INTO careflags.assessment (patient_id, instrument, assessed_at, total, at_risk)
 SELECT patient_id, 'mst', '2023-06-01 10:00+00', 0, false FROM truth WHERE screened;
+INSERT INTO careflags.assessment (patient_id, instrument, assessed_at, total, at_risk)
+VALUES (9501, 'morse', '2023-07-01 10:00+00', 10, false);
 
 SELECT is(careflags.min_cell_size(), 5, 'k is 5 by default (careflags.min_cell_size)');
 
@@ -70,7 +73,7 @@ SELECT results_eq($$SELECT unit_id, units, numerator, denominator, population, d
                            (NULL, '{KB,KC}', 7, 7, 7, false)$$,
                   'KC is merged with the smallest other unit, KB, in one marked row; KA is published as counted');
 SELECT alike((SELECT unit_name || ' / ' || disclosure FROM by_unit WHERE unit_id IS NULL),
-            'units counted together: KB, KC / merged: units with a count below 5%', 'the merged row says so');
+            'units counted together: KB, KC / merged: units with fewer than 5 patients%', 'the merged row says so');
 SELECT results_eq($$SELECT numerator, population, disclosure LIKE 'withheld%'
                     FROM careflags.indicator_nutrition_screening('2023-12-31', 67, NULL, 'KC')$$,
                   $$VALUES (NULL::bigint, NULL::bigint, true)$$, 'asked for alone, KC is withheld and marked');
@@ -83,6 +86,20 @@ SELECT results_eq($$SELECT numerator, denominator, population, disclosure FROM c
 SELECT is((SELECT count(*) FROM careflags.indicators('2023-12-31')
            WHERE population BETWEEN 1 AND 4 OR numerator BETWEEN 1 AND 4 OR not_assessed BETWEEN 1 AND 4), 0::bigint,
           'indicators(): no count from 1 to 4 (the plan indicators, of a few patients, are withheld)');
+-- a category of one (one fall-risk assessment in KA): withheld everywhere, as
+-- it would follow from the total minus the other units
+SELECT is((SELECT count(*) FROM careflags.indicator_by_unit('fall_risk_assessment', '2023-12-31')
+           WHERE numerator IS NOT NULL OR not_assessed IS NOT NULL), 0::bigint,
+          'fall-risk assessment: one patient assessed, so no unit''s categories are published');
+SELECT results_eq($$SELECT numerator, not_assessed, population, disclosure LIKE 'categories withheld%'
+                    FROM careflags.indicator_fall_risk_assessment('2023-12-31')$$,
+                  $$VALUES (NULL::bigint, NULL::bigint, 17::bigint, true)$$,
+                  '... nor the total''s (16 of 17 not assessed would give the one); the population is published');
+-- populations are grouped alike in every indicator of the whole population,
+-- so none follows by difference between two indicators
+SELECT set_eq($$SELECT unit_id, units, population FROM careflags.indicator_by_unit('fall_risk_assessment', '2023-12-31')$$,
+              $$SELECT unit_id, units, population FROM careflags.indicator_by_unit('nutrition_screening', '2023-12-31')$$,
+              'the same units, merged alike, with the same populations in two indicators');
 SELECT throws_ok($$SELECT * FROM careflags.indicator_nutrition_screening('2023-12-31', 68)$$, '22023',
                  'min_age must be 67 while small cells are suppressed',
                  'another age limit is refused: the difference of two would give the few between them');

@@ -20,7 +20,7 @@
 \set QUIET 1
 BEGIN;
 SET LOCAL client_min_messages = error;
-SELECT plan(44);
+SELECT plan(45);
 SET LOCAL careflags.frozen_now = '2026-06-01 12:00+02';
 SELECT setseed(0.20260601);
 SELECT set_config('client_min_messages', 'error', true) \g /dev/null
@@ -220,6 +220,9 @@ SELECT ok(EXISTS (SELECT FROM careflags.flag WHERE patient_id = :d4 AND resolved
           '(d) ... and rebuilds the other patients'' flags');
 SELECT alike((SELECT string_agg(reason, '; ') FROM careflags.quarantine WHERE fact_table = 'evaluation' AND patient_id = :d3),
             '%payload string too long%', '(d) ... quarantining that patient with the reason');
+INSERT INTO careflags.patient_state (patient_id, evaluated_at, next_check_at) VALUES (:d3, '2026-05-20', '2026-05-21')
+    ON CONFLICT (patient_id) DO UPDATE SET next_check_at = EXCLUDED.next_check_at;
+SELECT lives_ok('SELECT * FROM careflags.tick()', '(d) so does the worker''s pass, tick(), for the patients due a check');
 
 -- weight, height and BMI outside plausible adult ranges
 INSERT INTO careflags.episode (patient_id, source_system, source_key, setting, unit_id, started_at)

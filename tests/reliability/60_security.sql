@@ -182,6 +182,9 @@ RESET ROLE;
 SELECT is((SELECT detail->>'note' FROM careflags.audit ORDER BY audit_id DESC LIMIT 1), 'nurse saw it', 'the nurse''s action is in the audit under her name');
 
 -- ---- (c) the quality role and identifiers ----
+-- one resident in ward A: the small-class rule of the extract (k) is tested in
+-- tests/core/61_disclosure.sql; here k = 1, to look at that one row
+SET LOCAL careflags.min_cell_size = 1;
 SET LOCAL ROLE rel_quality;
 SELECT throws_ok($$SELECT * FROM careflags.patient$$, '42501', NULL, 'quality: patients unreadable');
 SELECT throws_ok($$SELECT * FROM careflags.episode$$, '42501', NULL, 'quality: episodes unreadable');
