@@ -571,6 +571,10 @@ BEGIN
     UNION ALL SELECT 'settings', pg_catalog.to_jsonb(m) FROM @extschema@.settings m
     UNION ALL SELECT 'hint', pg_catalog.to_jsonb(m) FROM @extschema@.hint m
     UNION ALL SELECT 'suppression_ack', pg_catalog.to_jsonb(m) FROM @extschema@.suppression_ack m;
+    -- GNUmed's backup runs as gm-dbo
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'gm-dbo') THEN
+        GRANT SELECT ON careflags_gnumed.kept_site_data TO "gm-dbo";
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.save_site_data() IS
@@ -695,3 +699,23 @@ BEGIN
     END LOOP;
 END
 $admin$;
+
+-- GNUmed's nightly backup (gm-backup) runs pg_dump as GNUmed's database owner
+-- gm-dbo: it must be able to read careflags' schemas, or the whole backup
+-- fails.  gm-dbo reads every patient's GNUmed record already; careflags'
+-- tables with row-level security (patient, episode, flag) need BYPASSRLS for
+-- pg_dump, which refuses to dump a table whose policies would filter rows.
+DO $backup$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'gm-dbo') THEN
+        RETURN;
+    END IF;
+    GRANT USAGE ON SCHEMA careflags, @extschema@ TO "gm-dbo";
+    GRANT SELECT ON ALL TABLES IN SCHEMA careflags, @extschema@ TO "gm-dbo";
+    GRANT SELECT ON ALL SEQUENCES IN SCHEMA careflags, @extschema@ TO "gm-dbo";
+    IF NOT (SELECT r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'gm-dbo') THEN
+        ALTER ROLE "gm-dbo" BYPASSRLS;
+        RAISE NOTICE 'careflags_gnumed: gm-dbo may now read careflags'' tables past row-level security (BYPASSRLS), so that GNUmed''s backup (pg_dump as gm-dbo) includes them';
+    END IF;
+END
+$backup$;
