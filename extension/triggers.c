@@ -106,7 +106,20 @@ defer_ids(const int64 *ids, int n)
 		CfOwnerContext oc;
 		MemoryContext cxt = CurrentMemoryContext;
 
+		Oid			uid;
+		int			sec;
+
 		cf_enter_owner_context(&oc);
+
+		/*
+		 * The marker's deferred trigger is careflags' own: queue it also when
+		 * the fact was written from a store owner's security-restricted
+		 * operation (careflags.run_as_owner), where PostgreSQL refuses to
+		 * queue deferred triggers.  cf_leave_owner_context() restores the
+		 * restriction.
+		 */
+		GetUserIdAndSecContext(&uid, &sec);
+		SetUserIdAndSecContext(uid, sec & ~SECURITY_RESTRICTED_OPERATION);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (SPI_execute("INSERT INTO careflags.deferred_evaluation DEFAULT VALUES", false, 0) != SPI_OK_INSERT)
