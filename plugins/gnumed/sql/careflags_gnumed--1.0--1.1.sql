@@ -571,6 +571,10 @@ BEGIN
     UNION ALL SELECT 'settings', pg_catalog.to_jsonb(m) FROM @extschema@.settings m
     UNION ALL SELECT 'hint', pg_catalog.to_jsonb(m) FROM @extschema@.hint m
     UNION ALL SELECT 'suppression_ack', pg_catalog.to_jsonb(m) FROM @extschema@.suppression_ack m;
+    -- GNUmed's backup runs as gm-dbo
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'gm-dbo') THEN
+        GRANT SELECT ON careflags_gnumed.kept_site_data TO "gm-dbo";
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.save_site_data() IS
@@ -665,6 +669,93 @@ COMMENT ON FUNCTION @extschema@.after_drop_extension() IS
     'ddl_command_end event trigger on DROP EXTENSION: careflags_gnumed survived the statement, so its hints are put back';
 
 
+-- Writes into GNUmed's own table ref.auto_hint run as its owner (gm-dbo), not
+-- as the extension's owner: whatever GNUmed (or whoever owns the table)
+-- attached to it - triggers, rules, defaults - must not run with a
+-- superuser's rights (issue 13).  careflags.run_as_owner runs the statement
+-- as the owner in a security-restricted operation; GNUmed's deferred
+-- "announce" triggers on the table are made immediate for it, as
+-- PostgreSQL refuses to queue deferred triggers there (they would run
+-- later as whoever commits).
+CREATE OR REPLACE FUNCTION @extschema@.as_hint_owner(statement text, VARIADIC args text[] DEFAULT '{}')
+    RETURNS SETOF text[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    deferrable_constraints text;
+BEGIN
+    IF pg_catalog.to_regprocedure('careflags.run_as_owner(regclass,text,text[])') IS NULL THEN
+        RAISE EXCEPTION 'careflags_gnumed cannot write GNUmed''s hints safely: careflags.run_as_owner() is missing'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Writes into ref.auto_hint run as its owner through careflags.run_as_owner (careflags 1.3).',
+                  HINT = 'Run ALTER EXTENSION careflags UPDATE first.';
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, c.conname), ', ')
+      INTO deferrable_constraints
+      FROM pg_catalog.pg_trigger t
+      JOIN pg_catalog.pg_constraint c ON c.oid OPERATOR(pg_catalog.=) t.tgconstraint
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.connamespace
+     WHERE t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('ref.auto_hint') AND t.tgdeferrable;
+    IF deferrable_constraints IS NOT NULL THEN
+        EXECUTE 'SET CONSTRAINTS ' OPERATOR(pg_catalog.||) deferrable_constraints OPERATOR(pg_catalog.||) ' IMMEDIATE';
+    END IF;
+    RETURN QUERY SELECT r FROM careflags.run_as_owner(pg_catalog.to_regclass('ref.auto_hint'), statement, VARIADIC args) r;
+    IF deferrable_constraints IS NOT NULL THEN
+        EXECUTE 'SET CONSTRAINTS ' OPERATOR(pg_catalog.||) deferrable_constraints OPERATOR(pg_catalog.||) ' DEFERRED';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.as_hint_owner(text, text[]) IS
+    'runs one statement on GNUmed''s ref.auto_hint as that table''s owner (careflags.run_as_owner), GNUmed''s deferrable triggers on it made immediate for the statement; returns the result rows as text[]';
+REVOKE ALL ON FUNCTION @extschema@.as_hint_owner(text, text[]) FROM PUBLIC;
+
+-- Install (or re-install) the hint rows in ref.auto_hint.
+CREATE OR REPLACE FUNCTION @extschema@.install_hints() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    h record;
+    q text;
+    rq text;
+    pk integer;
+BEGIN
+    FOR h IN SELECT * FROM @extschema@.hint ORDER BY domain LOOP
+        q := pg_catalog.format('SELECT careflags_gnumed.hint_applies(ID_ACTIVE_PATIENT, %L)', h.domain);
+        rq := pg_catalog.format('SELECT careflags_gnumed.hint_text(ID_ACTIVE_PATIENT, %L)', h.domain);
+        SELECT a.pk INTO pk FROM ref.auto_hint a
+         WHERE a.pk OPERATOR(pg_catalog.=) h.pk_auto_hint OR a.title OPERATOR(pg_catalog.=) h.title OR a.query OPERATOR(pg_catalog.=) q
+         ORDER BY (a.pk OPERATOR(pg_catalog.=) h.pk_auto_hint) DESC LIMIT 1;
+        IF pk IS NULL THEN
+            SELECT r[1]::integer INTO pk FROM @extschema@.as_hint_owner(
+                'INSERT INTO ref.auto_hint (query, recommendation_query, title, hint, is_active, source, lang, popup_type, highlight_as_priority)
+                 VALUES ($1, $2, $3, $4, true, ''careflags'', ''en'', $5::integer, $6::boolean) RETURNING pk',
+                q, rq, h.title, h.hint, h.popup_type::text, h.highlight_as_priority::text) r;
+        END IF;
+        UPDATE @extschema@.hint SET pk_auto_hint = pk WHERE hint.domain OPERATOR(pg_catalog.=) h.domain
+           AND hint.pk_auto_hint IS DISTINCT FROM pk;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.install_hints() IS
+    'insert careflags'' hints into GNUmed''s ref.auto_hint where missing (existing rows, possibly edited in GNUmed, are kept), as the table''s owner';
+
+CREATE OR REPLACE FUNCTION @extschema@.remove_hints() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- GNUmed's suppressions of these hints go with them (ON DELETE CASCADE).
+    PERFORM @extschema@.as_hint_owner(
+        'DELETE FROM ref.auto_hint a
+          WHERE a.pk OPERATOR(pg_catalog.=) ANY ($1::integer[])
+             OR (a.source OPERATOR(pg_catalog.=) ''careflags'' AND a.query OPERATOR(pg_catalog.~) ''careflags_gnumed\.'')',
+        (SELECT COALESCE(pg_catalog.array_agg(h.pk_auto_hint) FILTER (WHERE h.pk_auto_hint IS NOT NULL), '{}')::text FROM @extschema@.hint h));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.remove_hints() IS 'delete careflags'' hints from GNUmed''s ref.auto_hint, as the table''s owner';
+
 -- GNUmed's meta test types: a changed LOINC re-maps the results of its types.
 DO $triggers$
 BEGIN
@@ -695,3 +786,23 @@ BEGIN
     END LOOP;
 END
 $admin$;
+
+-- GNUmed's nightly backup (gm-backup) runs pg_dump as GNUmed's database owner
+-- gm-dbo: it must be able to read careflags' schemas, or the whole backup
+-- fails.  gm-dbo reads every patient's GNUmed record already; careflags'
+-- tables with row-level security (patient, episode, flag) need BYPASSRLS for
+-- pg_dump, which refuses to dump a table whose policies would filter rows.
+DO $backup$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'gm-dbo') THEN
+        RETURN;
+    END IF;
+    GRANT USAGE ON SCHEMA careflags, @extschema@ TO "gm-dbo";
+    GRANT SELECT ON ALL TABLES IN SCHEMA careflags, @extschema@ TO "gm-dbo";
+    GRANT SELECT ON ALL SEQUENCES IN SCHEMA careflags, @extschema@ TO "gm-dbo";
+    IF NOT (SELECT r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'gm-dbo') THEN
+        ALTER ROLE "gm-dbo" BYPASSRLS;
+        RAISE NOTICE 'careflags_gnumed: gm-dbo may now read careflags'' tables past row-level security (BYPASSRLS), so that GNUmed''s backup (pg_dump as gm-dbo) includes them';
+    END IF;
+END
+$backup$;
