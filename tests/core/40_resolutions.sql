@@ -13,8 +13,20 @@ CREATE FUNCTION cft.last_flag(pid bigint, rule text) RETURNS careflags.flag LANG
 CREATE FUNCTION cft.n_flags(pid bigint, rule text) RETURNS bigint LANGUAGE sql AS $$
     SELECT count(*) FROM careflags.flag WHERE patient_id = pid AND rule_id = rule $$;
 -- response-time rows counted for a rule, period ending at date d
-CREATE FUNCTION cft.responses(rule text, d date) RETURNS bigint LANGUAGE sql AS $$
-    SELECT COALESCE((SELECT resolved FROM careflags.flag_response_times(d, 18) WHERE rule_id = rule), 0) $$;
+-- (reports end at month ends that are over: the 12 months ending with d's
+-- month, read just after that month)
+CREATE FUNCTION cft.responses(rule text, d date) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    saved text := current_setting('careflags.frozen_now');
+    n bigint;
+BEGIN
+    PERFORM set_config('careflags.frozen_now', (date_trunc('month', d) + interval '1 month 1 day')::text, true);
+    n := COALESCE((SELECT resolved FROM careflags.flag_response_times(
+                       (date_trunc('month', d) + interval '1 month' - interval '1 day')::date, 18)
+                    WHERE rule_id = rule), 0);
+    PERFORM set_config('careflags.frozen_now', saved, true);
+    RETURN n;
+END $$;
 
 SELECT cft.at('2026-03-10 12:00+01');
 

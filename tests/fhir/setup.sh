@@ -75,7 +75,9 @@ BEGIN
         CONTINUE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_class AS k
                                   WHERE k.oid OPERATOR(pg_catalog.=) rel AND k.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p'])
                                     AND (k.relname OPERATOR(pg_catalog.=) 'Flag'
-                                         OR rel OPERATOR(pg_catalog.=) pg_catalog.to_regclass('careflags_fhir.resource')));
+                                         OR (k.relname OPERATOR(pg_catalog.=) 'resource'
+                                             AND k.relnamespace OPERATOR(pg_catalog.=) (SELECT n.oid FROM pg_catalog.pg_namespace AS n
+                                                                                         WHERE n.nspname OPERATOR(pg_catalog.=) 'careflags_fhir'))));
         CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_trigger AS t
                               WHERE t.tgrelid OPERATOR(pg_catalog.=) rel AND t.tgname OPERATOR(pg_catalog.=) 'zz_flag_capture');
         EXECUTE pg_catalog.format('CREATE TRIGGER zz_flag_capture AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION flag_capture.keep()', rel);

@@ -33,6 +33,8 @@
 SET client_min_messages = warning;
 BEGIN;
 SELECT plan(8);
+-- the unit every history's episodes are in (an episode's unit must be known)
+INSERT INTO careflags.unit (unit_id, name) VALUES ('ward-m', 'Model ward') ON CONFLICT DO NOTHING;
 -- an independent evaluation: the hand-written SQL of the benchmark
 \i bench/baseline.sql
 SET client_min_messages = warning;
