@@ -3,7 +3,7 @@
 -- assertions say what clinical-rules.md §7 asks for instead.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(50);
+SELECT plan(51);
 -- response times of single flags: internal figures, no small-cell rule
 SET LOCAL careflags.min_cell_size = 1;
 
@@ -60,6 +60,17 @@ SELECT is((SELECT row(action_table, action_id, action_at)::text FROM careflags.f
 SELECT is(cft.responses('medication_review.excessive_polypharmacy', '2026-03-10'), 1::bigint, 'response times count it');
 UPDATE careflags.medication SET stopped_at = '2026-03-06 10:00+01'
  WHERE patient_id = (SELECT id FROM m) AND atc IN ('B01AC06', 'C10AA01') AND stopped_at IS NULL;
+
+-- the record system sets the status to stopped (FHIR MedicationRequest.status), no stop time
+CREATE TEMP TABLE m3 AS SELECT cft.patient('home_nursing', '2025-01-01 10:00+01') AS id;
+SELECT cft.medicine((SELECT id FROM m3), atc, '2025-02-01 10:00+01'::timestamptz + n * interval '1 day')
+  FROM unnest(ARRAY['C09AA05', 'A10BA02', 'B01AC06', 'C10AA01', 'C07AB02', 'A02BC01', 'C03CA01',
+                    'N06AB04', 'M01AE01', 'H03AA01', 'R03AC02']) WITH ORDINALITY AS v(atc, n);
+CREATE TEMP TABLE m3_flag AS SELECT (cft.last_flag((SELECT id FROM m3), 'medication_review.excessive_polypharmacy')).flag_id AS id;
+UPDATE careflags.medication SET status = 'stopped' WHERE patient_id = (SELECT id FROM m3) AND atc = 'C09AA05';
+SELECT is((SELECT row(flag_id, resolved_at IS NULL)::text FROM careflags.flag
+            WHERE patient_id = (SELECT id FROM m3) AND rule_id = 'medication_review.excessive_polypharmacy' ORDER BY flag_id DESC LIMIT 1),
+          (SELECT row(id, true)::text FROM m3_flag), 'status stopped (10 left): the same flag, still open');
 
 -- a stop below the threshold: cleared, not done
 CREATE TEMP TABLE m2 AS SELECT cft.patient('home_nursing', '2025-01-01 10:00+01') AS id;
