@@ -24,7 +24,7 @@ OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
 SQL_PARTS   = $(sort $(wildcard sql/parts/*.sql))
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
-EXTRA_CLEAN = $(DATA_built)
+EXTRA_CLEAN = $(DATA_built) .deps
 
 PG_CONFIG  ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS       := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -35,6 +35,10 @@ INCSERVER  := $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
 PG_CPPFLAGS = -isystem $(INCSERVER) -I$(CURDIR)/extension -DCAREFLAGS_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK  = -lcrypto
+
+# Rebuild an object when a header it includes changes (PGXS's dependency
+# tracking, off unless the server was configured with --enable-depend).
+override autodepend = yes
 
 PLUGINS    ?= $(patsubst %/Makefile,%,$(wildcard plugins/*/Makefile))
 CLI        ?= $(wildcard cli/Makefile)

@@ -106,16 +106,6 @@ ALTER TABLE bench.person ADD PRIMARY KEY (patient_id);
 COMMENT ON TABLE bench.person IS 'the generated patients and their habits';
 ANALYZE bench.person;
 
-CREATE VIEW bench.gen_unit AS
-SELECT DISTINCT unit_id,
-       CASE WHEN unit_id LIKE 'nh-lt-%' THEN 'Nursing home, long-term ward ' || pg_catalog.substr(unit_id, 7)
-            WHEN unit_id LIKE 'nh-st-%' THEN 'Nursing home, short-term ward ' || pg_catalog.substr(unit_id, 7)
-            WHEN unit_id LIKE 'hn-%' THEN 'Home nursing district ' || pg_catalog.substr(unit_id, 4)
-            WHEN unit_id LIKE 'hs-%' THEN 'Home services district ' || pg_catalog.substr(unit_id, 4)
-            ELSE 'GP list ' || pg_catalog.substr(unit_id, 4) END AS name,
-       setting
-FROM bench.person;
-
 CREATE VIEW bench.gen_patient AS
 SELECT patient_id, 'bench' AS source_system, 'p' || patient_id AS source_key,
        'Patient ' || patient_id AS display_name, birth_date, sex,
@@ -133,6 +123,19 @@ SELECT patient_id, 'bench', 'e0-' || patient_id, prev_setting,
        care_start - (200 + bench.r(seed, patient_id * 64 + 20) * 1000) * interval '1 day',
        CASE WHEN prev_open THEN NULL ELSE care_start END
 FROM bench.person WHERE prev_setting IS NOT NULL;
+
+-- Every unit an episode names (earlier episodes too: an episode's unit must
+-- be in careflags.unit), with the setting of its first episode.
+CREATE VIEW bench.gen_unit AS
+SELECT DISTINCT ON (unit_id) unit_id,
+       CASE WHEN unit_id LIKE 'nh-lt-%' THEN 'Nursing home, long-term ward ' || pg_catalog.substr(unit_id, 7)
+            WHEN unit_id LIKE 'nh-st-%' THEN 'Nursing home, short-term ward ' || pg_catalog.substr(unit_id, 7)
+            WHEN unit_id LIKE 'hn-%' THEN 'Home nursing district ' || pg_catalog.substr(unit_id, 4)
+            WHEN unit_id LIKE 'hs-%' THEN 'Home services district ' || pg_catalog.substr(unit_id, 4)
+            ELSE 'GP list ' || pg_catalog.substr(unit_id, 4) END AS name,
+       setting
+FROM bench.gen_episode
+ORDER BY unit_id, setting;
 
 -- Per patient cadences (days between facts) by setting.
 CREATE VIEW bench.cadence AS

@@ -64,6 +64,11 @@ $$
 DECLARE
     rel regclass;
 BEGIN
+    -- only tables the suite's superuser makes: an application role's own
+    -- store (06_security) is its own business, and its triggers run as it
+    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
+        RETURN;
+    END IF;
     FOR rel IN
         SELECT DISTINCT CASE c.classid WHEN 'pg_catalog.pg_trigger'::regclass THEN t.tgrelid ELSE c.objid END::regclass
         FROM pg_catalog.pg_event_trigger_ddl_commands() AS c

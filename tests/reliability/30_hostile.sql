@@ -201,9 +201,11 @@ SELECT throws_ok($$INSERT INTO careflags.rule (rule_id, domain, anchor, title, s
                    VALUES ('nutrition.' || repeat('x', 9000), 'nutrition', 'episode_start', 'Long', '{home_nursing}', '1 day')$$,
                  '22001', 'rule too long', '(d) so is a rule id of 9,000 characters');
 
--- a patient whose evaluation fails (a long unit id stored before the bound,
--- as a database from before 1.3 may hold: the NOTIFY payload is too long)
--- must not stop recompute_all() for everyone else
+-- a patient whose evaluation fails must not stop recompute_all() for
+-- everyone else.  A long unit id stored before the bound (as a database from
+-- before 1.3 may hold) once made every evaluation of its patient fail (NOTIFY
+-- payload too long; since 1.3 the payload is only an event id); here a
+-- site's own trigger on the flags fails for that patient instead.
 SET LOCAL careflags.max_identifier_length = 10000;
 INSERT INTO careflags.unit (unit_id, name, setting) VALUES (repeat('u', 9000), 'Long', 'nursing_home_long_term');
 INSERT INTO careflags.episode (patient_id, source_system, source_key, setting, unit_id, started_at)
@@ -214,12 +216,21 @@ SELECT is((SELECT count(*) FROM careflags.episode WHERE source_key = 'e-9000'), 
 INSERT INTO careflags.episode (patient_id, source_system, source_key, setting, unit_id, started_at)
 VALUES (:d4, 'hostile-d', 'e-ok', 'nursing_home_long_term', 'hostile-ward', '2026-05-20 08:00+02');
 DELETE FROM careflags.flag WHERE patient_id = :d4;      -- behind careflags' back: recompute_all() must mend it
+CREATE FUNCTION public.hostile_d_fail() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    IF NEW.patient_id = current_setting('hostile.d3')::bigint THEN
+        RAISE EXCEPTION 'a site trigger refuses this patient''s flags';
+    END IF;
+    RETURN NEW;
+END $f$;
+SELECT set_config('hostile.d3', :'d3', true) \g /dev/null
+CREATE TRIGGER hostile_d_fail BEFORE INSERT OR UPDATE ON careflags.flag FOR EACH ROW EXECUTE FUNCTION public.hostile_d_fail();
 DELETE FROM careflags.quarantine WHERE fact_table = 'evaluation' AND patient_id = :d3;
 SELECT lives_ok('SELECT careflags.recompute_all()', '(d) recompute_all() goes on past a patient it cannot evaluate');
 SELECT ok(EXISTS (SELECT FROM careflags.flag WHERE patient_id = :d4 AND resolved_at IS NULL),
           '(d) ... and rebuilds the other patients'' flags');
 SELECT alike((SELECT string_agg(reason, '; ') FROM careflags.quarantine WHERE fact_table = 'evaluation' AND patient_id = :d3),
-            '%payload string too long%', '(d) ... quarantining that patient with the reason');
+            '%a site trigger refuses this patient''s flags%', '(d) ... quarantining that patient with the reason');
 INSERT INTO careflags.patient_state (patient_id, evaluated_at, next_check_at) VALUES (:d3, '2026-05-20', '2026-05-21')
     ON CONFLICT (patient_id) DO UPDATE SET next_check_at = EXCLUDED.next_check_at;
 SELECT lives_ok('SELECT * FROM careflags.tick()', '(d) so does the worker''s pass, tick(), for the patients due a check');
