@@ -21,6 +21,11 @@ extern char *cf_timezone_name;
 extern int	cf_worker_interval;
 extern int	cf_worker_queue_delay;
 extern char *cf_worker_database;
+extern char *cf_language;		/* reason_sql.c */
+
+/* careflags.language's check hook (reason_sql.c). */
+#include "utils/guc.h"
+extern bool cf_check_language(char **newval, void **extra, GucSource source);
 
 /* The time careflags reasons with: now(), or careflags.frozen_now. */
 extern TimestampTz cf_now(void);
