@@ -533,7 +533,9 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 					const char *set = cf_setting_name(fr->episode->setting);
 
 					if (of->due_from == fr->due_from && of->due_at == fr->due_at &&
-						str_eq(of->reason, fr->reason) && of->has_details &&
+						str_eq(of->reason, fr->reason) &&
+						/* reason data missing (written before 1.3): filled in when writing */
+						(of->has_details || mode == CF_RECONCILE_CHECK) &&
 						str_eq(of->unit_id, fr->episode->unit_id) &&
 						of->severity == rule->severity && str_eq(of->setting, set) &&
 						(!rc.v13 || of->trigger_at == fr->event_at))
