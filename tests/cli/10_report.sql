@@ -36,7 +36,7 @@ SELECT is((SELECT count(*) FROM jsonb_to_recordset(:'truth'::jsonb)
                            || ' \| +' || coalesce(t.share::text, '') || ' \| .*\| +' || t.not_relevant
                            || ' \| +' || t.not_recorded || '(\n|$)')),
           5::bigint, 'table: each indicator''s line carries its numbers');
-SELECT ok(:'tbl_default' ~ ('12 months ending ' || (SELECT (jsonb_array_elements(:'truth'::jsonb) ->> 'period_end')::date + 1 LIMIT 1)),
+SELECT ok(:'tbl_default' ~ ('12 måneder til og med ' || (SELECT (jsonb_array_elements(:'truth'::jsonb) ->> 'period_end')::date + 1 LIMIT 1)),
           'table: the period ends today by default');
 SELECT is((SELECT string_agg(split_part(l, ',', 1) || ':' || split_part(l, ',', 6) || '/' || split_part(l, ',', 7), ' ')
            FROM regexp_split_to_table(replace(:'csv_unit', E'\r', ''), E'\n') WITH ORDINALITY AS x(l, n) WHERE n > 1),
