@@ -414,7 +414,7 @@ svg_units(FILE *out, const char *indicator, PGresult *u, Lang l)
 
 /* A line of the monthly values (gaps where a month had no patients). */
 static void
-svg_trend(FILE *out, const char *indicator, PGresult *s)
+svg_trend(FILE *out, const char *indicator, PGresult *s, Lang l)
 {
 	const int	W = 520,
 				H = 210,
@@ -464,9 +464,9 @@ svg_trend(FILE *out, const char *indicator, PGresult *s)
 		if (!null)
 			fprintf(out, "<circle class=\"point\" data-period-end=\"%s\" data-share=\"%s\" "
 					"data-numerator=\"%s\" data-denominator=\"%s\" cx=\"%d\" cy=\"%d\" r=\"3.5\">"
-					"<title>%s: %s %% (%s of %s)</title></circle>",
+					"<title>%s: %s %% (%s %s %s)</title></circle>",
 					pe, PQgetvalue(s, r, 3), PQgetvalue(s, r, 1), PQgetvalue(s, r, 2), x, y,
-					pe, PQgetvalue(s, r, 3), PQgetvalue(s, r, 1), PQgetvalue(s, r, 2));
+					pe, PQgetvalue(s, r, 3), PQgetvalue(s, r, 1), words[l].of, PQgetvalue(s, r, 2));
 		/* label: YYYY-MM, slanted */
 		fprintf(out, "<text x=\"%d\" y=\"%d\" transform=\"rotate(-40 %d %d)\" text-anchor=\"end\">%.7s</text>",
 				x, H - B + 14, x, H - B + 14, pe);
@@ -592,7 +592,7 @@ write_html(FILE *out, PGconn *conn, PGresult *ind, PGresult *resp, const char *c
 		fputs("</p>\n<div class=\"charts\">\n<figure>", out);
 		svg_units(out, name, units, l);
 		fprintf(out, "<figcaption>%s</figcaption></figure>\n<figure>", wd->per_unit);
-		svg_trend(out, name, series);
+		svg_trend(out, name, series, l);
 		fprintf(out, "<figcaption>%s</figcaption></figure>\n</div>\n</section>\n", wd->trend);
 		PQclear(units);
 		PQclear(series);
