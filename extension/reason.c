@@ -220,7 +220,8 @@ short_medicine(const char *name, char *buf, size_t len)
 	const char *p = name;
 	size_t		n = 0;
 
-	while (*p && !isalpha((unsigned char) *p))
+	/* a letter: ASCII, or any byte of a UTF-8 sequence (Æ, Ø, Å, é, ...) */
+	while (*p && !isalpha((unsigned char) *p) && (unsigned char) *p < 0x80)
 	{
 		while (*p && *p != ' ')
 			p++;
@@ -231,6 +232,9 @@ short_medicine(const char *name, char *buf, size_t len)
 		p = name;
 	while (p[n] && p[n] != ' ' && p[n] != ',' && p[n] != '(' && n + 1 < len && n < 24)
 		n++;
+	/* never end inside a UTF-8 character */
+	while (n > 0 && ((unsigned char) p[n] & 0xC0) == 0x80)
+		n--;
 	memcpy(buf, p, n);
 	buf[n] = '\0';
 	if (n > 1 && isupper((unsigned char) buf[0]) && islower((unsigned char) buf[1]))
@@ -526,7 +530,7 @@ cf_render_action(CfTodoKind a, const CfReasonData *const *data, int n,
 
 	for (int i = 0; i < n; i++)
 	{
-		char		trial[1024];
+		char		trial[1536];
 		bool		seen = false;
 
 		if (data[i] == NULL || data[i]->kind == CF_RK_NONE)
@@ -550,7 +554,8 @@ cf_render_action(CfTodoKind a, const CfReasonData *const *data, int n,
 		/* room for the tail and a "+N" marker */
 		if (cf_utf8_chars(trial) + cf_utf8_chars(tail) + 4 <= CF_ACTION_TEXT_MAX)
 		{
-			snprintf(body, sizeof(body), "%s", trial);
+			/* fits 140 characters, so the body's buffer too */
+			memcpy(body, trial, strlen(trial) + 1);
 			used++;
 		}
 		else
