@@ -62,6 +62,10 @@ static const char *Q_BY_UNIT =
 "       numerator, denominator, share "
 "FROM careflags.indicator_by_unit($1::pg_catalog.text, $2::pg_catalog.date, $3::pg_catalog.int4, $4::pg_catalog.text::careflags.care_setting)";
 
+static const char *Q_NATIONAL =
+"SELECT year, share, population, source FROM careflags.national_figure_latest "
+"WHERE indicator OPERATOR(pg_catalog.=) $1::pg_catalog.text";
+
 static const char *Q_SERIES =
 "SELECT period_end, numerator, denominator, share "
 "FROM careflags.indicator_series($1::pg_catalog.text, $2::pg_catalog.date, 12, $3::pg_catalog.int4, "
@@ -108,6 +112,8 @@ report_usage(FILE *out)
 			"      --min-age=N          minimum age at the period end (default: 67)\n"
 			"      --format=FORMAT      table (default), csv, json or html\n"
 			"  -o, --output=FILE        write to FILE instead of standard output\n"
+			"      --language=LANG      nb (bokmål, default), nn (nynorsk) or en (English) for the\n"
+			"                           table and html texts; CSV and JSON keep their machine names\n"
 			"      --help               show this help\n"
 			"\n"
 			"html writes one self-contained page (inline SVG charts: each indicator per unit\n"
@@ -117,19 +123,144 @@ report_usage(FILE *out)
 			cf_conn_help());
 }
 
+/* ---- language (issue 15: Norwegian by default) --------------------------- */
+
+typedef enum
+{
+	L_NB = 0,
+	L_NN,
+	L_EN,
+	L_COUNT
+} Lang;
+
+/* The report's words in bokmål, nynorsk and English. */
+typedef struct ReportWords
+{
+	const char *code;			/* html lang */
+	const char *doc_title;
+	const char *h1;
+	const char *th[9];			/* indicator table headings (the last: national figure) */
+	const char *note;
+	const char *per_unit;
+	const char *trend;
+	const char *no_patients;
+	const char *no_units;
+	const char *of;
+	const char *national;		/* "National figure %s: %s %%" (year, share) */
+	const char *source;
+	const char *no_national;
+	const char *resp_h2;
+	const char *resp_note;
+	const char *resp_th[6];
+	const char *period;			/* "12 months ending %s, patients aged %s or more" */
+	const char *setting;
+	const char *unit;
+	const char *all_settings;
+	const char *all_units;
+	const char *database;
+	const char *made;
+} ReportWords;
+
+static const ReportWords words[L_COUNT] = {
+	{"nb", "careflags kvalitetsrapport", "Kvalitetsindikatorer",
+		{"Indikator", "Teller", "Nevner", "Andel %", "Vurdert", "Ikke vurdert", "Ikke relevant",
+		"Ikke registrert", "Landstall"},
+		"Andel = teller / nevner; nevneren er vurdert + ikke vurdert + ikke registrert (pasienter "
+		"indikatoren ikke er relevant for, er holdt utenfor). <em>Ikke registrert</em> betyr at "
+		"opplysningene som trengs mangler (f.eks. fødselsdato, eller en screening uten resultat): "
+		"et tall for datakvalitet.",
+		"Andel per enhet (alle enheter, samme periode)",
+		"Utvikling per måned: hvert punkt gjelder de 12 månedene før det",
+		"ingen pasienter", "ingen pasienter i noen enhet", "av",
+		"Landstall %s: %s %%", "kilde", "Ingen landstall for denne indikatoren",
+		"Svartid på flagg",
+		"Flagg avsluttet som utført i perioden: dager fra frist til utført (0 når det ble gjort før "
+		"fristen), og andelen utført innen fristen.",
+		{"Område", "Regel", "Avsluttet", "Median dager", "90-persentil dager", "I tide %"},
+		"12 måneder til og med %s, pasienter %s år eller eldre", "tjeneste", "enhet",
+		"alle (legemiddelgjennomgang: langtidsbeboere)", "alle", "Database", "laget"},
+	{"nn", "careflags kvalitetsrapport", "Kvalitetsindikatorar",
+		{"Indikator", "Teljar", "Nemnar", "Del %", "Vurdert", "Ikkje vurdert", "Ikkje relevant",
+		"Ikkje registrert", "Landstal"},
+		"Del = teljar / nemnar; nemnaren er vurdert + ikkje vurdert + ikkje registrert (pasientar "
+		"indikatoren ikkje er relevant for, er haldne utanfor). <em>Ikkje registrert</em> tyder at "
+		"opplysningane som trengst manglar (t.d. fødselsdato, eller ei screening utan resultat): "
+		"eit tal for datakvalitet.",
+		"Del per eining (alle einingar, same periode)",
+		"Utvikling per månad: kvart punkt gjeld dei 12 månadene før det",
+		"ingen pasientar", "ingen pasientar i nokon eining", "av",
+		"Landstal %s: %s %%", "kjelde", "Ikkje noko landstal for denne indikatoren",
+		"Svartid på flagg",
+		"Flagg avslutta som utført i perioden: dagar frå frist til utført (0 når det vart gjort før "
+		"fristen), og delen utført innan fristen.",
+		{"Område", "Regel", "Avslutta", "Median dagar", "90-persentil dagar", "I tide %"},
+		"12 månader til og med %s, pasientar %s år eller eldre", "teneste", "eining",
+		"alle (legemiddelgjennomgang: langtidsbebuarar)", "alle", "Database", "laga"},
+	{"en", "careflags quality report", "Quality indicators",
+		{"Indicator", "Numerator", "Denominator", "Share %", "Assessed", "Not assessed", "Not relevant",
+		"Not recorded", "National figure"},
+		"Share = numerator / denominator; the denominator is assessed + not assessed + not recorded "
+		"(patients for whom the indicator is not relevant are left out). <em>Not recorded</em> means "
+		"the data needed to judge is missing (e.g. no birth date, or a screening without a result): "
+		"it is a data-quality figure.",
+		"Share per unit (all units, same period)",
+		"Monthly trend: each point covers the 12 months before it",
+		"no patients", "no patients in any unit", "of",
+		"National figure %s: %s %%", "source", "No national figure for this indicator",
+		"Flag response times",
+		"Flags resolved as done in the period: days from due to done (0 when done before it was "
+		"due), and the share done by the deadline.",
+		{"Domain", "Rule", "Resolved", "Median days", "90th percentile days", "On time %"},
+		"12 months ending %s, patients aged %s or more", "setting", "unit",
+		"all (medication review: long-term residents)", "all", "Database", "made"}
+};
+
+/* An indicator's title in the language (the SQL title in English). */
+static const char *
+indicator_title(const char *indicator, const char *sql_title, Lang l)
+{
+	static const char *const t[][3] = {
+		{"nutrition_screening", "Ernæringsscreening siste 12 måneder", "Ernæringsscreening siste 12 månader"},
+		{"nutrition_plan", "Ernæringsplan blant dem i ernæringsmessig risiko", "Ernæringsplan blant dei i ernæringsmessig risiko"},
+		{"medication_review", "Legemiddelgjennomgang siste 12 måneder (langtidsbeboere)",
+		"Legemiddelgjennomgang siste 12 månader (langtidsbebuarar)"},
+		{"fall_risk_assessment", "Fallrisikovurdering siste 12 måneder", "Fallrisikovurdering siste 12 månader"},
+		{"fall_risk_plan", "Plan for fallforebygging blant dem med høy fallrisiko",
+		"Plan for fallførebygging blant dei med høg fallrisiko"}
+	};
+
+	if (l == L_EN)
+		return sql_title;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(t[i][0], indicator) == 0)
+			return t[i][l == L_NB ? 1 : 2];
+	return sql_title;
+}
+
+/* A number from the server ("57.0") with the language's decimal sign. */
+static void
+html_number(FILE *out, const char *v, Lang l)
+{
+	for (const char *p = v; *p; p++)
+		fputc(*p == '.' && l != L_EN ? ',' : *p, out);
+}
+
 /* The period, setting and unit a report is about, as one line (escaped for a terminal, or for HTML). */
 static void
-describe(FILE *out, PGresult *ind, const char *min_age, const char *setting, const char *unit, bool html)
+describe(FILE *out, PGresult *ind, const char *min_age, const char *setting, const char *unit, bool html,
+		 Lang l)
 {
-	fprintf(out, "12 months ending %s, patients aged %s or more, setting: ",
-			PQntuples(ind) ? PQgetvalue(ind, 0, I_PERIOD_END) : "?", min_age);
-	setting = setting ? setting : "all (medication review: long-term residents)";
-	unit = unit ? unit : "all";
+	const ReportWords *w = &words[l];
+
+	fprintf(out, w->period, PQntuples(ind) ? PQgetvalue(ind, 0, I_PERIOD_END) : "?", min_age);
+	fprintf(out, ", %s: ", w->setting);
+	setting = setting ? setting : w->all_settings;
+	unit = unit ? unit : w->all_units;
 	if (html)
 		cf_html_text(out, setting);
 	else
 		fputs(cf_safe(setting), out);
-	fputs(", unit: ", out);
+	fprintf(out, ", %s: ", w->unit);
 	if (html)
 		cf_html_text(out, unit);
 	else
@@ -153,7 +284,7 @@ write_disclosures(FILE *out, PGresult *ind)
 
 static void
 write_table(FILE *out, PGresult *ind, PGresult *resp, const char *min_age,
-			const char *setting, const char *unit)
+			const char *setting, const char *unit, Lang l)
 {
 	static const char *const ih[] = {"indicator", "numerator", "denominator", "share %",
 		"assessed", "not assessed", "not relevant", "not recorded"};
@@ -165,7 +296,7 @@ write_table(FILE *out, PGresult *ind, PGresult *resp, const char *min_age,
 	static const bool rr[] = {false, false, true, true, true, true};
 
 	fputs("careflags quality indicators: ", out);
-	describe(out, ind, min_age, setting, unit, false);
+	describe(out, ind, min_age, setting, unit, false, l);
 	fputs("\n\n", out);
 	cf_print_table(out, ind, ih, ic, ir, 8);
 	write_disclosures(out, ind);
@@ -227,16 +358,32 @@ html_cell(FILE *out, PGresult *res, int r, int c, const char *field, bool num)
 
 /* Horizontal bars: the indicator's share in each unit. */
 static void
-svg_units(FILE *out, const char *indicator, PGresult *u)
+svg_units(FILE *out, const char *indicator, PGresult *u, Lang l)
 {
-	const int	label_w = 170,
-				bar_w = 300,
+	const int	bar_w = 300,
 				row_h = 24,
 				top = 8;
+	int			label_w = 170;
 	int			n = PQntuples(u);
 	int			h = top * 2 + (n ? n : 1) * row_h + 18;
 	int			r,
 				k;
+
+	/*
+	 * Room for the longest unit name: 11px DejaVu Sans is at most about 7.5px
+	 * a character (counted in UTF-8 characters), so no label is cut off.
+	 */
+	for (r = 0; r < n; r++)
+	{
+		const char *name = PQgetvalue(u, r, 1);
+		int			chars = 0;
+
+		for (const char *p = name; *p; p++)
+			if (((unsigned char) *p & 0xC0) != 0x80)
+				chars++;
+		if (chars * 15 / 2 + 16 > label_w)
+			label_w = chars * 15 / 2 + 16;
+	}
 
 	fprintf(out, "<svg class=\"chart unit-chart\" data-indicator=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" "
 			"width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">",
@@ -249,7 +396,7 @@ svg_units(FILE *out, const char *indicator, PGresult *u)
 		fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d%%</text>", x, h - 5, 25 * k);
 	}
 	if (n == 0)
-		fprintf(out, "<text x=\"%d\" y=\"%d\">no patients in any unit</text>", label_w, top + 16);
+		fprintf(out, "<text x=\"%d\" y=\"%d\">%s</text>", label_w, top + 16, words[l].no_units);
 	for (r = 0; r < n; r++)
 	{
 		const char *share = PQgetvalue(u, r, 4);
@@ -268,17 +415,24 @@ svg_units(FILE *out, const char *indicator, PGresult *u)
 				null ? "" : share, PQgetvalue(u, r, 2), PQgetvalue(u, r, 3),
 				label_w, y + 4, w, row_h - 8);
 		cf_html_text(out, PQgetvalue(u, r, 1));
-		fprintf(out, ": %s%s (%s of %s)</title></rect>", null ? "no patients" : share,
-				null ? "" : " %", PQgetvalue(u, r, 2), PQgetvalue(u, r, 3));
-		fprintf(out, "<text x=\"%d\" y=\"%d\">%s%s (%s/%s)</text>", label_w + w + 6, y + 16,
-				null ? "–" : share, null ? "" : " %", PQgetvalue(u, r, 2), PQgetvalue(u, r, 3));
+		fprintf(out, ": %s%s (%s %s %s)</title></rect>", null ? words[l].no_patients : share,
+				null ? "" : " %", PQgetvalue(u, r, 2), words[l].of, PQgetvalue(u, r, 3));
+		fprintf(out, "<text x=\"%d\" y=\"%d\">", label_w + w + 6, y + 16);
+		if (null)
+			fputs("–", out);
+		else
+		{
+			html_number(out, share, l);
+			fputs(" %", out);
+		}
+		fprintf(out, " (%s/%s)</text>", PQgetvalue(u, r, 2), PQgetvalue(u, r, 3));
 	}
 	fputs("</svg>", out);
 }
 
 /* A line of the monthly values (gaps where a month had no patients). */
 static void
-svg_trend(FILE *out, const char *indicator, PGresult *s)
+svg_trend(FILE *out, const char *indicator, PGresult *s, Lang l)
 {
 	const int	W = 520,
 				H = 210,
@@ -328,9 +482,9 @@ svg_trend(FILE *out, const char *indicator, PGresult *s)
 		if (!null)
 			fprintf(out, "<circle class=\"point\" data-period-end=\"%s\" data-share=\"%s\" "
 					"data-numerator=\"%s\" data-denominator=\"%s\" cx=\"%d\" cy=\"%d\" r=\"3.5\">"
-					"<title>%s: %s %% (%s of %s)</title></circle>",
+					"<title>%s: %s %% (%s %s %s)</title></circle>",
 					pe, PQgetvalue(s, r, 3), PQgetvalue(s, r, 1), PQgetvalue(s, r, 2), x, y,
-					pe, PQgetvalue(s, r, 3), PQgetvalue(s, r, 1), PQgetvalue(s, r, 2));
+					pe, PQgetvalue(s, r, 3), PQgetvalue(s, r, 1), words[l].of, PQgetvalue(s, r, 2));
 		/* label: YYYY-MM, slanted */
 		fprintf(out, "<text x=\"%d\" y=\"%d\" transform=\"rotate(-40 %d %d)\" text-anchor=\"end\">%.7s</text>",
 				x, H - B + 14, x, H - B + 14, pe);
@@ -340,8 +494,9 @@ svg_trend(FILE *out, const char *indicator, PGresult *s)
 
 static void
 write_html(FILE *out, PGconn *conn, PGresult *ind, PGresult *resp, const char *const *params,
-		   const char *min_age, const char *setting, const char *unit)
+		   const char *min_age, const char *setting, const char *unit, Lang l)
 {
+	const ReportWords *wd = &words[l];
 	int			r,
 				c;
 	char		stamp[64];
@@ -351,28 +506,45 @@ write_html(FILE *out, PGconn *conn, PGresult *ind, PGresult *resp, const char *c
 	"not_recorded", "population"};
 
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M", localtime(&now));
-	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-		  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>careflags quality report, ", out);
+	fprintf(out, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>%s, ",
+			wd->code, wd->doc_title);
 	cf_html_text(out, PQntuples(ind) ? PQgetvalue(ind, 0, I_PERIOD_END) : "");
 	fprintf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n", HTML_STYLE);
-	fputs("<h1>Quality indicators</h1>\n<p class=\"meta\" id=\"period\">", out);
-	describe(out, ind, min_age, setting, unit, true);
-	fputs(". Database ", out);
+	fprintf(out, "<h1>%s</h1>\n<p class=\"meta\" id=\"period\">", wd->h1);
+	describe(out, ind, min_age, setting, unit, true, l);
+	fprintf(out, ". %s ", wd->database);
 	cf_html_text(out, PQdb(conn));
-	fprintf(out, ", made %s.</p>\n", stamp);
+	fprintf(out, ", %s %s.</p>\n", wd->made, stamp);
 
-	fputs("<table id=\"indicators\">\n<thead><tr><th>Indicator</th><th>Numerator</th><th>Denominator</th>"
-		  "<th>Share %</th><th>Assessed</th><th>Not assessed</th><th>Not relevant</th><th>Not recorded</th>"
-		  "</tr></thead>\n<tbody>\n", out);
+	fputs("<table id=\"indicators\">\n<thead><tr>", out);
+	for (c = 0; c < 9; c++)
+		fprintf(out, "<th>%s</th>", wd->th[c]);
+	fputs("</tr></thead>\n<tbody>\n", out);
 	for (r = 0; r < PQntuples(ind); r++)
 	{
 		fputs("<tr data-indicator=\"", out);
 		cf_html_text(out, PQgetvalue(ind, r, I_INDICATOR));
 		fputs("\"><td data-field=\"title\">", out);
-		cf_html_text(out, PQgetvalue(ind, r, I_TITLE));
+		cf_html_text(out, indicator_title(PQgetvalue(ind, r, I_INDICATOR), PQgetvalue(ind, r, I_TITLE), l));
 		fputs("</td>", out);
 		for (c = I_NUMERATOR; c <= I_NOT_RECORDED; c++)
 			html_cell(out, ind, r, c, fields[c], true);
+		{
+			const char *pn[1];
+			PGresult   *nat;
+
+			pn[0] = PQgetvalue(ind, r, I_INDICATOR);
+			nat = cf_query(conn, Q_NATIONAL, 1, pn);
+			fputs("<td class=\"n\" data-field=\"national\">", out);
+			if (PQntuples(nat) > 0)
+			{
+				html_number(out, PQgetvalue(nat, 0, 1), l);
+				fprintf(out, " (%s)", PQgetvalue(nat, 0, 0));
+			}
+			fputs("</td>", out);
+			PQclear(nat);
+		}
 		fputs("</tr>\n", out);
 	}
 	fputs("</tbody>\n</table>\n", out);
@@ -386,10 +558,7 @@ write_html(FILE *out, PGconn *conn, PGresult *ind, PGresult *resp, const char *c
 		cf_html_text(out, PQgetvalue(ind, r, I_DISCLOSURE));
 		fputs("</p>\n", out);
 	}
-	fputs("<p class=\"note\">Share = numerator / denominator; the denominator is "
-		  "assessed + not assessed + not recorded (patients for whom the indicator is not relevant are "
-		  "left out). <em>Not recorded</em> means the data needed to judge is missing (e.g. no birth date, "
-		  "or a screening without a result): it is a data-quality figure.</p>\n", out);
+	fprintf(out, "<p class=\"note\">%s</p>\n", wd->note);
 
 	for (r = 0; r < PQntuples(ind); r++)
 	{
@@ -412,23 +581,57 @@ write_html(FILE *out, PGconn *conn, PGresult *ind, PGresult *resp, const char *c
 		series = cf_query(conn, Q_SERIES, 5, ps);
 
 		fprintf(out, "<section class=\"indicator\" id=\"ind-%s\">\n<h2>", name);
-		cf_html_text(out, PQgetvalue(ind, r, I_TITLE));
-		fprintf(out, ": %s%s</h2>\n<div class=\"charts\">\n<figure>",
-				PQgetisnull(ind, r, I_SHARE) ? "no patients" : PQgetvalue(ind, r, I_SHARE),
-				PQgetisnull(ind, r, I_SHARE) ? "" : " %");
-		svg_units(out, name, units);
-		fputs("<figcaption>Share per unit (all units, same period)</figcaption></figure>\n<figure>", out);
-		svg_trend(out, name, series);
-		fputs("<figcaption>Monthly trend: each point covers the 12 months before it</figcaption></figure>\n"
-			  "</div>\n</section>\n", out);
+		cf_html_text(out, indicator_title(name, PQgetvalue(ind, r, I_TITLE), l));
+		fputs(": ", out);
+		if (PQgetisnull(ind, r, I_SHARE))
+			fputs(wd->no_patients, out);
+		else
+		{
+			html_number(out, PQgetvalue(ind, r, I_SHARE), l);
+			fputs(" %", out);
+		}
+		fputs("</h2>\n<p class=\"national\">", out);
+		{
+			const char *pn[1];
+			PGresult   *nat;
+
+			pn[0] = name;
+			nat = cf_query(conn, Q_NATIONAL, 1, pn);
+			if (PQntuples(nat) > 0)
+			{
+				char		share[32];
+				size_t		k;
+
+				snprintf(share, sizeof(share), "%s", PQgetvalue(nat, 0, 1));
+				for (k = 0; l != L_EN && share[k]; k++)
+					if (share[k] == '.')
+						share[k] = ',';
+				fprintf(out, wd->national, PQgetvalue(nat, 0, 0), share);
+				/* population and source are site data: escaped */
+				fputs(" (", out);
+				cf_html_text(out, PQgetvalue(nat, 0, 2));
+				fprintf(out, "; %s: ", wd->source);
+				cf_html_text(out, PQgetvalue(nat, 0, 3));
+				fputs(")", out);
+			}
+			else
+				fputs(wd->no_national, out);
+			PQclear(nat);
+		}
+		fputs("</p>\n<div class=\"charts\">\n<figure>", out);
+		svg_units(out, name, units, l);
+		fprintf(out, "<figcaption>%s</figcaption></figure>\n<figure>", wd->per_unit);
+		svg_trend(out, name, series, l);
+		fprintf(out, "<figcaption>%s</figcaption></figure>\n</div>\n</section>\n", wd->trend);
 		PQclear(units);
 		PQclear(series);
 	}
 
-	fputs("<h2>Flag response times</h2>\n<p class=\"note\">Flags resolved as done in the period: days from "
-		  "due to done (0 when done before it was due), and the share done by the deadline.</p>\n"
-		  "<table id=\"response-times\">\n<thead><tr><th>Domain</th><th>Rule</th><th>Resolved</th>"
-		  "<th>Median days</th><th>90th percentile days</th><th>On time %</th></tr></thead>\n<tbody>\n", out);
+	fprintf(out, "<h2>%s</h2>\n<p class=\"note\">%s</p>\n<table id=\"response-times\">\n<thead><tr>",
+			wd->resp_h2, wd->resp_note);
+	for (c = 0; c < 6; c++)
+		fprintf(out, "<th>%s</th>", wd->resp_th[c]);
+	fputs("</tr></thead>\n<tbody>\n", out);
 	for (r = 0; r < PQntuples(resp); r++)
 	{
 		static const char *const rf[] = {"domain", "rule_id", "resolved", "median_days", "p90_days", "on_time_share"};
@@ -452,6 +655,7 @@ cf_cmd_report(int argc, char **argv)
 		{"min-age", required_argument, NULL, 4},
 		{"format", required_argument, NULL, 5},
 		{"output", required_argument, NULL, 'o'},
+		{"language", required_argument, NULL, 6},
 		{NULL, 0, NULL, 0}
 	};
 	CfConnOpts	co = {0};
@@ -460,7 +664,9 @@ cf_cmd_report(int argc, char **argv)
 			   *setting = NULL,
 			   *min_age = "67",
 			   *format = "table",
-			   *output = NULL;
+			   *output = NULL,
+			   *language = "nb";
+	Lang		lang;
 	const char *params[4];
 	PGconn	   *conn;
 	PGresult   *ind = NULL,
@@ -496,6 +702,9 @@ cf_cmd_report(int argc, char **argv)
 			case 'o':
 				output = optarg;
 				break;
+			case 6:
+				language = optarg;
+				break;
 			case CF_OPT_HELP:
 				report_usage(stdout);
 				return CF_EXIT_OK;
@@ -510,6 +719,17 @@ cf_cmd_report(int argc, char **argv)
 		strcmp(format, "json") != 0 && strcmp(format, "html") != 0)
 	{
 		cf_error("report: unknown format \"%s\" (table, csv, json or html)", cf_safe(format));
+		return CF_EXIT_USAGE;
+	}
+	if (strcmp(language, "nb") == 0)
+		lang = L_NB;
+	else if (strcmp(language, "nn") == 0)
+		lang = L_NN;
+	else if (strcmp(language, "en") == 0)
+		lang = L_EN;
+	else
+	{
+		cf_error("report: unknown language \"%s\" (nb, nn or en)", cf_safe(language));
 		return CF_EXIT_USAGE;
 	}
 	if (min_age[0] == '\0' || strspn(min_age, "0123456789") != strlen(min_age) || strlen(min_age) > 3)
@@ -561,13 +781,13 @@ cf_cmd_report(int argc, char **argv)
 		}
 	}
 	if (strcmp(format, "table") == 0)
-		write_table(out, ind, resp, min_age, setting, unit);
+		write_table(out, ind, resp, min_age, setting, unit, lang);
 	else if (strcmp(format, "csv") == 0)
 		ok = write_csv(out, conn, params);
 	else if (strcmp(format, "json") == 0)
 		fprintf(out, "%s\n", PQgetvalue(ind, 0, 0));
 	else
-		write_html(out, conn, ind, resp, params, min_age, setting, unit);
+		write_html(out, conn, ind, resp, params, min_age, setting, unit, lang);
 
 	PQclear(ind);
 	PQclear(resp);

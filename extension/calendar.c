@@ -164,6 +164,23 @@ op_format_date(void *arg, CfTime t, char *buf, size_t len)
 	snprintf(buf, len, "%d %s %d", tm.tm_mday, month_names[tm.tm_mon - 1], tm.tm_year);
 }
 
+/* The care-time-zone date of t as yyyymmdd (for reason data). */
+int32
+cf_calendar_local_date(CfTime t)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	to_local(t, &tm, &fsec);
+	return tm.tm_year * 10000 + tm.tm_mon * 100 + tm.tm_mday;
+}
+
+static int32_t
+op_local_date(void *arg, CfTime t)
+{
+	return cf_calendar_local_date(t);
+}
+
 static void *
 op_alloc(void *arg, size_t size)
 {
@@ -179,4 +196,5 @@ cf_calendar_ops(CfEvalOps *ops)
 	ops->birthday = op_birthday;
 	ops->format_date = op_format_date;
 	ops->alloc = op_alloc;
+	ops->local_date = op_local_date;
 }

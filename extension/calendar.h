@@ -15,6 +15,9 @@
 /* The evaluator's operations, backed by PostgreSQL's time zone code. */
 extern void cf_calendar_ops(CfEvalOps *ops);
 
+/* The care-time-zone date of t as yyyymmdd. */
+extern int32 cf_calendar_local_date(CfTime t);
+
 extern CfTime cf_calendar_add(CfTime t, const CfInterval *iv, int sign);
 
 #endif							/* CAREFLAGS_CALENDAR_H */

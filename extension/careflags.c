@@ -169,6 +169,12 @@ _PG_init(void)
 							   &cf_timezone_name, "Europe/Oslo", PGC_SUSET, 0,
 							   check_timezone_name, NULL, NULL);
 
+	DefineCustomStringVariable("careflags.language",
+							   "Language of the texts careflags shows: nb (bokmål), nn (nynorsk) or en (English).",
+							   "Set per database, role or session (ALTER DATABASE/ROLE ... SET, SET). Codes, rule ids and SQL names stay English.",
+							   &cf_language, "nb", PGC_USERSET, 0,
+							   cf_check_language, NULL, NULL);
+
 	DefineCustomStringVariable("careflags.frozen_now",
 							   "Holds careflags' clock at this time (for tests); empty means now().",
 							   NULL,

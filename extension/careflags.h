@@ -24,6 +24,11 @@ extern char *cf_worker_database;
 extern int	cf_max_identifier_length;
 extern int	cf_max_text_length;
 extern int	cf_min_cell_size;
+extern char *cf_language;		/* reason_sql.c */
+
+/* careflags.language's check hook (reason_sql.c). */
+#include "utils/guc.h"
+extern bool cf_check_language(char **newval, void **extra, GucSource source);
 
 /* The time careflags reasons with: now(), or careflags.frozen_now. */
 extern TimestampTz cf_now(void);

@@ -69,6 +69,36 @@ fmt_date(EvalState *st, CfTime t, char *buf, size_t len)
 	st->ops->format_date(st->ops->arg, t, buf, len);
 }
 
+/* The care-time-zone date of t as yyyymmdd, 0 when unknown. */
+static int32_t
+local_date(EvalState *st, CfTime t)
+{
+	if (t == CF_TIME_NONE || st->ops->local_date == NULL)
+		return 0;
+	return st->ops->local_date(st->ops->arg, t);
+}
+
+/* Start the reason data of a flag: kind, domain, setting, deadline. */
+static CfReasonData *
+reason_data(EvalState *st, CfFlagResult *r, CfReasonKind kind)
+{
+	CfReasonData *d = &r->data;
+
+	memset(d, 0, sizeof(*d));
+	d->kind = kind;
+	d->domain = r->rule->domain;
+	d->setting = st->episode ? (int) st->episode->setting : 0;
+	d->due = local_date(st, r->due_at);
+	return d;
+}
+
+/* Copy a name into a reason-data field, cut at the field's size. */
+static void
+copy_text(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
 /* Does an exemption valid now cover the rule? */
 static bool
 exempt_now(EvalState *st, const CfRule *rule)
@@ -430,6 +460,7 @@ rule_episode_start(EvalState *st, const CfRule *rule, CfFlagResult *r)
 	fmt_date(st, r->due_at, d2, sizeof(d2));
 	snprintf(r->reason, CF_REASON_LEN, "No %s since admission on %s; due %s",
 			 domain_noun[rule->domain], d1, d2);
+	reason_data(st, r, CF_RK_ADMISSION)->date1 = local_date(st, start);
 	st->admission_open[rule->domain] = true;
 }
 
@@ -467,6 +498,7 @@ rule_last_event(EvalState *st, const CfRule *rule, CfFlagResult *r)
 	fmt_date(st, due, d2, sizeof(d2));
 	snprintf(r->reason, CF_REASON_LEN, "Last %s on %s; next due %s",
 			 domain_noun[rule->domain], d1, d2);
+	reason_data(st, r, CF_RK_REPEAT)->date1 = local_date(st, ev);
 }
 
 static void
@@ -508,6 +540,13 @@ rule_risk_result(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		snprintf(r->reason, CF_REASON_LEN,
 				 "High fall risk (%s %s on %s); no fall-prevention plan; due %s",
 				 a->instrument, total, d1, d2);
+	{
+		CfReasonData *d = reason_data(st, r, CF_RK_NO_PLAN);
+
+		d->date1 = local_date(st, a->assessed_at);
+		d->value1 = a->total;
+		copy_text(d->text1, sizeof(d->text1), a->instrument);
+	}
 }
 
 /* When a plan was last made or evaluated, as of now. */
@@ -562,6 +601,12 @@ rule_plan_evaluation(EvalState *st, const CfRule *rule, CfFlagResult *r)
 	snprintf(r->reason, CF_REASON_LEN, "%s plan %s on %s; evaluation due %s",
 			 kind == CF_PLAN_NUTRITION ? "Nutrition" : "Fall-prevention",
 			 last == plan->started_at ? "made" : "last evaluated", d1, d2);
+	{
+		CfReasonData *d = reason_data(st, r, CF_RK_PLAN_EVAL);
+
+		d->date1 = local_date(st, last);
+		d->flag = last != plan->started_at;
+	}
 }
 
 /* Largest loss (percent) from a weight in [latest - window, latest). */
@@ -603,7 +648,8 @@ typedef struct LossCriterion
 /* First loss criterion met; fills figures.  BMI <= 0 means unknown. */
 static bool
 loss_criterion_met(EvalState *st, const CfMeasurement *w, double bmi,
-				   const LossCriterion *crit, int n, char *figures, size_t len)
+				   const LossCriterion *crit, int n, char *figures, size_t len,
+				   CfReasonData *out)
 {
 	for (int c = 0; c < n; c++)
 	{
@@ -622,6 +668,13 @@ loss_criterion_met(EvalState *st, const CfMeasurement *w, double bmi,
 				 w->value, loss, from->value, d1, crit[c].pct, crit[c].months,
 				 crit[c].months == 1 ? "" : "s",
 				 crit[c].bmi_below > 0 ? " with low BMI" : "");
+		out->value1 = w->value;
+		out->value2 = loss;
+		out->value3 = from->value;
+		out->date2 = local_date(st, from->measured_at);
+		out->value4 = crit[c].pct;
+		out->count = crit[c].months;
+		out->flag2 = crit[c].bmi_below > 0;
 		return true;
 	}
 	return false;
@@ -645,6 +698,9 @@ rule_weight_series(EvalState *st, const CfRule *rule, CfFlagResult *r)
 	char		figures[200];
 	LossCriterion severe[3],
 				moderate[3];
+	CfReasonData loss;
+	bool		by_bmi = false;
+	double		limit = 0;
 
 	for (int i = 0; i < f->n_measurements; i++)
 	{
@@ -682,19 +738,24 @@ rule_weight_series(EvalState *st, const CfRule *rule, CfFlagResult *r)
 	moderate[1] = (LossCriterion) {2, 5.0, 0};
 	moderate[2] = (LossCriterion) {6, 5.0, over70 ? 22.0 : 20.0};
 
+	memset(&loss, 0, sizeof(loss));
 	if (bmi > 0 && bmi < (over70 ? 18.5 : 16.0))
 	{
 		degree = "severe";
-		snprintf(figures, sizeof(figures), "BMI %.1f (below %.1f)", bmi, over70 ? 18.5 : 16.0);
+		by_bmi = true;
+		limit = over70 ? 18.5 : 16.0;
+		snprintf(figures, sizeof(figures), "BMI %.1f (below %.1f)", bmi, limit);
 	}
-	else if (loss_criterion_met(st, w, bmi, severe, 3, figures, sizeof(figures)))
+	else if (loss_criterion_met(st, w, bmi, severe, 3, figures, sizeof(figures), &loss))
 		degree = "severe";
 	else if (bmi > 0 && bmi < (over70 ? 20.0 : 18.5))
 	{
 		degree = "moderate";
-		snprintf(figures, sizeof(figures), "BMI %.1f (below %.1f)", bmi, over70 ? 20.0 : 18.5);
+		by_bmi = true;
+		limit = over70 ? 20.0 : 18.5;
+		snprintf(figures, sizeof(figures), "BMI %.1f (below %.1f)", bmi, limit);
 	}
-	else if (loss_criterion_met(st, w, bmi, moderate, 3, figures, sizeof(figures)))
+	else if (loss_criterion_met(st, w, bmi, moderate, 3, figures, sizeof(figures), &loss))
 		degree = "moderate";
 
 	if (degree == NULL)
@@ -705,6 +766,27 @@ rule_weight_series(EvalState *st, const CfRule *rule, CfFlagResult *r)
 	set_flag(r, st, rule, w->measured_at, add_iv(st, w->measured_at, &rule->follow_up, 1));
 	r->event_at = w->measured_at;
 	snprintf(r->reason, CF_REASON_LEN, "Signs of %s malnutrition: %s", degree, figures);
+	{
+		CfReasonData *d = reason_data(st, r, by_bmi ? CF_RK_LOW_BMI : CF_RK_WEIGHT_LOSS);
+
+		if (by_bmi)
+		{
+			d->value1 = bmi;
+			d->value2 = limit;
+		}
+		else
+		{
+			d->value1 = loss.value1;
+			d->value2 = loss.value2;
+			d->value3 = loss.value3;
+			d->value4 = loss.value4;
+			d->date2 = loss.date2;
+			d->count = loss.count;
+			d->flag2 = loss.flag2;
+		}
+		d->date1 = local_date(st, w->measured_at);
+		d->flag = strcmp(degree, "severe") == 0;
+	}
 }
 
 static void
@@ -755,6 +837,14 @@ rule_medicine_count(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		snprintf(r->reason, CF_REASON_LEN,
 				 "%d regular medicines in use and no medication review recorded; review due %s",
 				 n, d2);
+	{
+		CfReasonData *d = reason_data(st, r, CF_RK_MED_COUNT);
+
+		d->count = n;
+		d->flag = review != CF_TIME_NONE;
+		d->date2 = local_date(st, review);
+		d->date1 = local_date(st, r->due_from);
+	}
 }
 
 static void
@@ -820,6 +910,13 @@ rule_fall(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		else
 			snprintf(r->reason, CF_REASON_LEN,
 					 "Fall on %s and no fall-risk assessment recorded; assess by %s", d1, d2);
+		{
+			CfReasonData *d = reason_data(st, r, CF_RK_FALL_ASSESS);
+
+			d->date1 = local_date(st, first);
+			d->flag = a != NULL;
+			d->date2 = a != NULL ? local_date(st, a->assessed_at) : 0;
+		}
 		return;
 	}
 
@@ -879,6 +976,14 @@ rule_fall(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		snprintf(r->reason, CF_REASON_LEN,
 				 "%s on %s and %s %s (%s) in use; no medication review since; due %s",
 				 why, d1, frid_desc, frid->name ? frid->name : frid->atc, frid->atc, d2);
+		{
+			CfReasonData *d = reason_data(st, r, CF_RK_FALL_DRUG);
+
+			d->date1 = local_date(st, trigger);
+			d->flag = trigger == fall;
+			copy_text(d->text1, sizeof(d->text1), frid->name ? frid->name : frid->atc);
+			copy_text(d->text2, sizeof(d->text2), frid->atc);
+		}
 		return;
 	}
 	r->outcome = CF_OUT_NOT_IN_SCOPE;

@@ -179,6 +179,46 @@ typedef struct CfPatientFacts
 	int			n_exemptions;
 } CfPatientFacts;
 
+/*
+ * What a reason says, as data (rendered per language when read: reason.c).
+ * Dates are local dates in careflags.timezone as yyyymmdd (0 = none).
+ */
+typedef enum
+{
+	CF_RK_NONE = 0,
+	CF_RK_ADMISSION,			/* no action since the episode start */
+	CF_RK_REPEAT,				/* last action, next due */
+	CF_RK_NO_PLAN,				/* at risk / high risk, no plan */
+	CF_RK_PLAN_EVAL,			/* plan made or last evaluated, evaluate by */
+	CF_RK_LOW_BMI,				/* low BMI */
+	CF_RK_WEIGHT_LOSS,			/* weight loss criterion */
+	CF_RK_MED_COUNT,			/* number of regular medicines */
+	CF_RK_FALL_ASSESS,			/* a fall after the last assessment */
+	CF_RK_FALL_DRUG,			/* fall or high score with a FRID in use */
+	CF_RK_COUNT
+} CfReasonKind;
+
+#define CF_REASON_TEXT_LEN 96
+
+typedef struct CfReasonData
+{
+	CfReasonKind kind;
+	int			domain;			/* CfDomain */
+	int			setting;		/* CfSetting of the episode */
+	int32_t		date1;			/* start / last / result / fall / trigger */
+	int32_t		date2;			/* earlier weight / last assessment / review */
+	int32_t		due;			/* the deadline */
+	double		value1;			/* total / BMI / weight / ... */
+	double		value2;			/* BMI limit / loss % */
+	double		value3;			/* earlier weight */
+	double		value4;			/* criterion % */
+	int			count;			/* medicines / months */
+	bool		flag;			/* evaluated / severe / assessed before / by a fall / reviewed */
+	bool		flag2;			/* weight loss: together with low BMI */
+	char		text1[CF_REASON_TEXT_LEN];	/* instrument / medicine name */
+	char		text2[16];		/* ATC code */
+} CfReasonData;
+
 /* Why a rule gives no flag (for the resolution of a flag that was open). */
 typedef enum
 {
@@ -206,6 +246,7 @@ typedef struct CfFlagResult
 	CfTime		due_from;
 	CfTime		due_at;
 	char		reason[CF_REASON_LEN];
+	CfReasonData data;			/* what the reason says, as data */
 } CfFlagResult;
 
 typedef struct CfEvalOps
@@ -221,6 +262,8 @@ typedef struct CfEvalOps
 	void		(*format_date) (void *arg, CfTime t, char *buf, size_t len);
 	/* scratch memory, freed by the caller after the evaluation */
 	void	   *(*alloc) (void *arg, size_t size);
+	/* the care-time-zone date of t as yyyymmdd */
+	int32_t		(*local_date) (void *arg, CfTime t);
 } CfEvalOps;
 
 /* The active FRID prefixes (from careflags.frid_atc). */

@@ -1158,7 +1158,8 @@ read_open_flags(Reader *r)
 				a_severity,
 				a_setting,
 				a_resolved,
-				a_trigger;
+				a_trigger,
+				a_details;
 	int			i,
 				prev = -1;
 	bool		first;
@@ -1175,6 +1176,7 @@ read_open_flags(Reader *r)
 	a_severity = col_of(&t, "severity");
 	a_setting = col_of(&t, "setting");
 	a_resolved = col_of(&t, "resolved_at");
+	a_details = col_of(&t, "details");
 	/* 1.3: absent until ALTER EXTENSION careflags UPDATE */
 	a_trigger = col_of_opt(&t, "trigger_at");
 	c->flag_v13 = a_trigger != InvalidAttrNumber && col_of_opt(&t, "action_id") != InvalidAttrNumber;
@@ -1197,6 +1199,12 @@ read_open_flags(Reader *r)
 		o->episode_id = get_int8(&t, a_episode, -1);
 		o->unit_id = get_text(&t, a_unit);
 		o->reason = get_text(&t, a_reason);
+		{
+			bool		isnull;
+
+			(void) slot_getattr(t.slot, a_details, &isnull);
+			o->has_details = !isnull;
+		}
 		o->severity = get_int4(&t, a_severity, 0);
 		setting = get_label(&t, a_setting, &r->labels);
 		o->setting = setting ? pstrdup(setting) : NULL;

@@ -24,6 +24,7 @@ typedef struct CfOpenFlag
 	int64		episode_id;		/* -1 when NULL */
 	char	   *unit_id;
 	char	   *reason;
+	bool		has_details;	/* its reason data (details) is stored */
 	int			severity;
 	char	   *setting;
 	CfTime		trigger_at;		/* the fact its due time counts from (NONE: unknown) */

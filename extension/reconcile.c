@@ -26,6 +26,7 @@
 #include "decision.h"
 #include "evaluator.h"
 #include "notify.h"
+#include "reason.h"
 #include "reconcile.h"
 #include "spi_plans.h"
 
@@ -58,7 +59,7 @@ typedef enum
 	INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, \
 	INT4ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INTERVALARRAYOID, TEXTARRAYOID
 #define UPDATE_SET \
-	"UPDATE careflags.flag SET reason = $3, unit_id = $4, " \
+	"UPDATE careflags.flag SET reason = $3, details = $10::pg_catalog.text::pg_catalog.jsonb, unit_id = $4, " \
 	"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7, " \
 	"due_from = $8, due_at = $9"
 #define WHERE_FLAG \
@@ -67,21 +68,23 @@ typedef enum
 static CfQuery queries[Q_COUNT] = {
 	/* (the facts are read by fact_reader.c, straight from the indexes) */
 	/* new flags of a whole chunk in one statement: arrays, one element a flag */
-	[Q_INSERT_FLAG] = {INSERT_COLUMNS ") " INSERT_VALUES " " INSERT_FROM
-		") AS u(p, r, d, e, un, s, sev, f, a, w, re) RETURNING flag_id, patient_id, rule_id, unit_id",
-	12, {INSERT_TYPES}},
+	[Q_INSERT_FLAG] = {INSERT_COLUMNS ", details) " INSERT_VALUES ", u.j::pg_catalog.jsonb " INSERT_FROM
+		", pg_catalog.unnest($13)) AS u(p, r, d, e, un, s, sev, f, a, w, re, j) "
+		"RETURNING flag_id, patient_id, rule_id, unit_id",
+	13, {INSERT_TYPES, TEXTARRAYOID}},
 	[Q_UPDATE_FLAG] = {UPDATE_SET WHERE_FLAG,
-		9, {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID}},
+		10, {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TEXTOID}},
 	[Q_RESOLVE_FLAG] = {"UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5" WHERE_FLAG,
 	5, {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}},
 	/* 1.3: the trigger time and the action fact are kept */
-	[Q_INSERT_FLAG_13] = {INSERT_COLUMNS ", trigger_at) " INSERT_VALUES ", u.t " INSERT_FROM
-		", pg_catalog.unnest($13)) AS u(p, r, d, e, un, s, sev, f, a, w, re, t) "
+	[Q_INSERT_FLAG_13] = {INSERT_COLUMNS ", details, trigger_at) " INSERT_VALUES ", u.j::pg_catalog.jsonb, u.t "
+		INSERT_FROM ", pg_catalog.unnest($13), pg_catalog.unnest($14)) AS u(p, r, d, e, un, s, sev, f, a, w, re, j, t) "
 		"RETURNING flag_id, patient_id, rule_id, unit_id",
-	13, {INSERT_TYPES, TIMESTAMPTZARRAYOID}},
-	[Q_UPDATE_FLAG_13] = {UPDATE_SET ", trigger_at = $10" WHERE_FLAG,
-		10, {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID}},
+	14, {INSERT_TYPES, TEXTARRAYOID, TIMESTAMPTZARRAYOID}},
+	[Q_UPDATE_FLAG_13] = {UPDATE_SET ", trigger_at = $11" WHERE_FLAG,
+		11, {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TEXTOID, TIMESTAMPTZOID}},
 	[Q_RESOLVE_FLAG_13] = {"UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5, "
 		"action_table = $6, action_id = $7" WHERE_FLAG,
 	7, {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT8OID}},
@@ -106,14 +109,14 @@ domain_name(CfDomain d)
 	return names[d];
 }
 
-#define NEW_FLAG_COLUMNS 12
+#define NEW_FLAG_COLUMNS 13
 
 static const Oid new_flag_elem_type[NEW_FLAG_COLUMNS] = {
 	INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, TEXTOID, TIMESTAMPTZOID
+	TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, TEXTOID, TEXTOID, TIMESTAMPTZOID
 };
 
-/* Add one new flag (12 column values) to nf. */
+/* Add one new flag (13 column values: the last, trigger_at, 1.3 only) to nf. */
 static void
 new_flag_add(CfNewFlags *nf, Datum *v, bool unit_null, bool trigger_null)
 {
@@ -138,8 +141,8 @@ new_flag_add(CfNewFlags *nf, Datum *v, bool unit_null, bool trigger_null)
 void
 cf_new_flags_flush(CfNewFlags *nf, CfTime now)
 {
-	Datum		args[13];
-	int			map[NEW_FLAG_COLUMNS] = {0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12};
+	Datum		args[14];
+	int			map[NEW_FLAG_COLUMNS] = {0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13};
 	int			ncols = nf->v13 ? NEW_FLAG_COLUMNS : NEW_FLAG_COLUMNS - 1;
 
 	if (nf->n == 0)
@@ -151,7 +154,7 @@ cf_new_flags_flush(CfNewFlags *nf, CfTime now)
 		char		typalign;
 		int			dims[1] = {nf->n};
 		int			lbs[1] = {1};
-		bool	   *nulls = k == 4 ? nf->unit_null : k == 11 ? nf->trigger_null : NULL;
+		bool	   *nulls = k == 4 ? nf->unit_null : k == 12 ? nf->trigger_null : NULL;
 
 		get_typlenbyvalalign(new_flag_elem_type[k], &typlen, &typbyval, &typalign);
 		args[map[k]] = PointerGetDatum(construct_md_array(nf->col[k], nulls,
@@ -270,8 +273,9 @@ static void
 update_flag(Rec *rc, const CfOpenFlag *of, const CfFlagResult *fr)
 {
 	const CfRule *rule = fr->rule;
-	Datum		v[10];
-	char		nulls[10] = "          ";
+	Datum		v[11];
+	char		nulls[11] = "           ";
+	char		json[CF_REASON_LEN * 2];
 
 	v[0] = Int64GetDatum(rc->patient_id);
 	v[1] = Int64GetDatum(of->flag_id);
@@ -285,10 +289,14 @@ update_flag(Rec *rc, const CfOpenFlag *of, const CfFlagResult *fr)
 	v[6] = cf_from_interval(&rule->due_soon_window);
 	v[7] = TimestampTzGetDatum((TimestampTz) fr->due_from);
 	v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
-	if (fr->event_at != CF_TIME_NONE)
-		v[9] = TimestampTzGetDatum((TimestampTz) fr->event_at);
+	if (cf_reason_to_json(&fr->data, json, sizeof(json)) && fr->data.kind != CF_RK_NONE)
+		v[9] = CStringGetTextDatum(json);
 	else
 		nulls[9] = 'n';
+	if (fr->event_at != CF_TIME_NONE)
+		v[10] = TimestampTzGetDatum((TimestampTz) fr->event_at);
+	else
+		nulls[10] = 'n';
 	cf_query_run(&queries[rc->v13 ? Q_UPDATE_FLAG_13 : Q_UPDATE_FLAG], v, nulls, false, SPI_OK_UPDATE);
 }
 
@@ -298,6 +306,7 @@ raise_flag(CfNewFlags *nf, int64 patient_id, const CfFlagResult *fr)
 {
 	const CfRule *rule = fr->rule;
 	Datum		v[NEW_FLAG_COLUMNS];
+	char		json[CF_REASON_LEN * 2];
 
 	v[0] = Int64GetDatum(patient_id);
 	v[1] = CStringGetTextDatum(rule->rule_id);
@@ -310,7 +319,11 @@ raise_flag(CfNewFlags *nf, int64 patient_id, const CfFlagResult *fr)
 	v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
 	v[9] = cf_from_interval(&rule->due_soon_window);
 	v[10] = CStringGetTextDatum(fr->reason);
-	v[11] = fr->event_at != CF_TIME_NONE ? TimestampTzGetDatum((TimestampTz) fr->event_at) : (Datum) 0;
+	/* the reason data; an empty object when there is none (never too long) */
+	if (!cf_reason_to_json(&fr->data, json, sizeof(json)) || fr->data.kind == CF_RK_NONE)
+		snprintf(json, sizeof(json), "{}");
+	v[11] = CStringGetTextDatum(json);
+	v[12] = fr->event_at != CF_TIME_NONE ? TimestampTzGetDatum((TimestampTz) fr->event_at) : (Datum) 0;
 	new_flag_add(nf, v, fr->episode->unit_id == NULL, fr->event_at == CF_TIME_NONE);
 }
 
@@ -520,7 +533,10 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 					const char *set = cf_setting_name(fr->episode->setting);
 
 					bool		same = of->due_from == fr->due_from && of->due_at == fr->due_at &&
-						str_eq(of->reason, fr->reason) && str_eq(of->unit_id, fr->episode->unit_id) &&
+						str_eq(of->reason, fr->reason) &&
+						/* reason data missing (written before 1.3): filled in when writing */
+						(of->has_details || mode == CF_RECONCILE_CHECK) &&
+						str_eq(of->unit_id, fr->episode->unit_id) &&
 						of->severity == rule->severity && str_eq(of->setting, set);
 
 					if (same && (!rc.v13 || of->trigger_at == fr->event_at))

@@ -30,7 +30,7 @@ typedef struct CfNewFlags
 {
 	int			n;
 	int			cap;
-	Datum	   *col[12];		/* p, r, d, e, un, s, sev, f, a, w, re, t */
+	Datum	   *col[13];		/* p, r, d, e, un, s, sev, f, a, w, re, j, t */
 	bool	   *unit_null;
 	bool	   *trigger_null;
 	bool		v13;			/* careflags.flag has trigger_at (1.3) */

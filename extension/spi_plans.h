@@ -16,7 +16,7 @@
 
 #include "evaluator.h"
 
-#define CF_QUERY_MAX_ARGS 13
+#define CF_QUERY_MAX_ARGS 14
 
 /*
  * One statement: its text and argument types, and the plan once prepared

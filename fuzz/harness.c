@@ -170,6 +170,16 @@ op_format_date(void *arg, CfTime t, char *buf, size_t len)
 	snprintf(buf, len, "day %lld", (long long) (t / USECS_PER_DAY));
 }
 
+/* A fake local date (yyyymmdd-shaped) for the reason data. */
+static int32_t
+op_local_date(void *arg, CfTime t)
+{
+	int64_t		day = t / USECS_PER_DAY;
+
+	(void) arg;
+	return (int32_t) (20000101 + (day % 28));
+}
+
 static void *
 op_alloc(void *arg, size_t size)
 {
@@ -447,7 +457,7 @@ cf_fuzz_one(const uint8_t *data, size_t size)
 	CfFlagResult results[MAX_RULES];
 	CfFridList	frids = {frid_prefixes, frid_desc, (int) (u8(r) % 8)};
 	Arena		arena = {{0}, 0};
-	CfEvalOps	ops = {&arena, op_add_interval, op_age_years, op_birthday, op_format_date, op_alloc};
+	CfEvalOps	ops = {&arena, op_add_interval, op_age_years, op_birthday, op_format_date, op_alloc, op_local_date};
 	CfTime		next_check = 0;
 	int			n_rules;
 

@@ -1142,5 +1142,303 @@ COMMENT ON FUNCTION careflags.announce_missing_preload() IS
     'internal, for the install and update scripts: when careflags is not in shared_preload_libraries, a NOTICE saying what is missing and naming the setting is sent when the transaction commits (a script''s own notices are not shown); returns whether it will be';
 REVOKE ALL ON FUNCTION careflags.announce_missing_preload() FROM PUBLIC;
 
+
+-- ==== language and one row per action (issue 15) ====
+-- sql/parts/47_language.sql - the language a nurse and a quality lead read
+-- (clinical-rules.md §8): bokmål by default, nynorsk or English chosen by
+-- careflags.language per database, role or session.  A flag keeps what its
+-- reason says as data (careflags.flag.details); the text is rendered in C
+-- when it is read, so two readers in two languages read the same flag each
+-- in their own.  Rule titles per language are a table a site extends.
+
+COMMENT ON COLUMN careflags.flag.details IS
+    'what the reason says, as data (kind, domain, setting, dates as local dates, figures, instrument or medicine): careflags.reason_text() renders it in careflags.language; reason keeps the English text as written';
+
+CREATE FUNCTION careflags.language() RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'careflags_language';
+COMMENT ON FUNCTION careflags.language() IS
+    'the language careflags shows texts in now: careflags.language (nb bokmål, the default; nn nynorsk; en English)';
+
+CREATE FUNCTION careflags.reason_text(details jsonb, reason text, lang text DEFAULT NULL) RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'careflags_reason_text';
+COMMENT ON FUNCTION careflags.reason_text(jsonb, text, text) IS
+    'a flag''s reason in a language (default careflags.language), rendered from its reason data; the stored reason when there is none';
+
+CREATE FUNCTION careflags.state_text(state text, lang text DEFAULT NULL) RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'careflags_state_text';
+COMMENT ON FUNCTION careflags.state_text(text, text) IS
+    'a flag state (upcoming, due_soon, due, overdue, resolved) in a language: kommende, frist snart, innen fristen, over fristen, avsluttet';
+
+CREATE FUNCTION careflags.action_label(action text, lang text DEFAULT NULL) RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'careflags_action_label';
+COMMENT ON FUNCTION careflags.action_label(text, text) IS
+    'an action''s name in a language (Ernæringsscreening, Ernæringsplan, Legemiddelgjennomgang, Fallrisikovurdering, Plan for fallforebygging)';
+
+CREATE FUNCTION careflags.action_text(action text, details jsonb[], due_at timestamptz, lang text DEFAULT NULL) RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'careflags_action_text';
+COMMENT ON FUNCTION careflags.action_text(text, jsonb[], timestamptz, text) IS
+    'one action row in a language, at most 140 characters: the action, what each rule behind it says (short), and the earliest deadline';
+
+-- Rule titles per language; a rule without a row here shows careflags.rule.title.
+CREATE TABLE careflags.rule_text (
+    rule_id  text NOT NULL REFERENCES careflags.rule ON UPDATE CASCADE ON DELETE CASCADE,
+    language text NOT NULL CHECK (language OPERATOR(pg_catalog.=) ANY (ARRAY['nb', 'nn', 'en'])),
+    title    text NOT NULL,
+    origin   text NOT NULL DEFAULT 'site' CHECK (origin OPERATOR(pg_catalog.=) ANY (ARRAY['default', 'site'])),
+    PRIMARY KEY (rule_id, language)
+);
+COMMENT ON TABLE careflags.rule_text IS
+    'rule titles per language (nb, nn, en); a site adds rows for its own rules (origin site, saved by pg_dump); a rule without a row in a language shows careflags.rule.title';
+SELECT pg_catalog.pg_extension_config_dump('careflags.rule_text', 'WHERE origin OPERATOR(pg_catalog.=) ''site''');
+GRANT SELECT ON careflags.rule_text TO careflags_nurse, careflags_quality, careflags_admin;
+GRANT INSERT, UPDATE, DELETE ON careflags.rule_text TO careflags_admin;
+
+INSERT INTO careflags.rule_text (rule_id, language, title, origin)
+SELECT v.rule_id, l.language, CASE l.language WHEN 'nb' THEN v.nb ELSE v.nn END, 'default'
+  FROM (VALUES
+    ('nutrition.screening.admission_short_term', 'Ernæringsscreening ved innkomst', 'Ernæringsscreening ved innkomst'),
+    ('nutrition.screening.admission_long_term', 'Ernæringsscreening ved innkomst', 'Ernæringsscreening ved innkomst'),
+    ('nutrition.screening.start_of_home_care', 'Ernæringsscreening ved oppstart av hjemmetjenester', 'Ernæringsscreening ved oppstart av heimetenester'),
+    ('nutrition.screening.repeat', 'Ny ernæringsscreening', 'Ny ernæringsscreening'),
+    ('nutrition.screening.repeat_home_services', 'Ny ernæringsscreening', 'Ny ernæringsscreening'),
+    ('nutrition.plan.missing', 'Ernæringsplan mangler', 'Ernæringsplan manglar'),
+    ('nutrition.plan.evaluation', 'Evaluer ernæringsplanen', 'Evaluer ernæringsplanen'),
+    ('nutrition.plan.evaluation_short_term', 'Evaluer ernæringsplanen', 'Evaluer ernæringsplanen'),
+    ('nutrition.plan.evaluation_home_services', 'Evaluer ernæringsplanen', 'Evaluer ernæringsplanen'),
+    ('nutrition.weight_loss', 'Vekttap eller lav KMI', 'Vekttap eller låg KMI'),
+    ('medication_review.admission', 'Legemiddelgjennomgang ved innkomst', 'Legemiddelgjennomgang ved innkomst'),
+    ('medication_review.annual', 'Årlig legemiddelgjennomgang', 'Årleg legemiddelgjennomgang'),
+    ('medication_review.polypharmacy', 'Legemiddelgjennomgang (4 eller flere legemidler)', 'Legemiddelgjennomgang (4 eller fleire legemiddel)'),
+    ('medication_review.fall_risk_drugs', 'Legemiddelgjennomgang: fallrisikolegemidler', 'Legemiddelgjennomgang: fallrisikolegemiddel'),
+    ('medication_review.excessive_polypharmacy', 'Legemiddelgjennomgang (10 eller flere legemidler)', 'Legemiddelgjennomgang (10 eller fleire legemiddel)'),
+    ('fall_risk.assessment.admission', 'Fallrisikovurdering ved innkomst', 'Fallrisikovurdering ved innkomst'),
+    ('fall_risk.assessment.repeat', 'Ny fallrisikovurdering', 'Ny fallrisikovurdering'),
+    ('fall_risk.assessment.after_fall', 'Fallrisikovurdering etter fall', 'Fallrisikovurdering etter fall'),
+    ('fall_risk.high.no_plan', 'Plan for fallforebygging mangler', 'Plan for fallførebygging manglar')
+  ) AS v(rule_id, nb, nn)
+ CROSS JOIN (VALUES ('nb'), ('nn')) AS l(language);
+
+CREATE FUNCTION careflags.rule_title(rule_id text, lang text DEFAULT NULL) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN COALESCE(
+        (SELECT t.title FROM careflags.rule_text t
+          WHERE t.rule_id OPERATOR(pg_catalog.=) rule_title.rule_id
+            AND t.language OPERATOR(pg_catalog.=) COALESCE(rule_title.lang, careflags.language())),
+        (SELECT r.title FROM careflags.rule r WHERE r.rule_id OPERATOR(pg_catalog.=) rule_title.rule_id));
+COMMENT ON FUNCTION careflags.rule_title(text, text) IS
+    'a rule''s title in a language (default careflags.language) from careflags.rule_text, else careflags.rule.title';
+
+-- The action a rule's flag asks for (clinical-rules.md §7.18): what the
+-- nurse does, one worklist row per patient and action (careflags.actions).
+CREATE FUNCTION careflags.action_of(domain careflags.domain, anchor careflags.rule_anchor) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE
+        WHEN domain OPERATOR(pg_catalog.=) 'medication_review' THEN 'medication_review'
+        WHEN domain OPERATOR(pg_catalog.=) 'nutrition' AND anchor OPERATOR(pg_catalog.=) ANY (ARRAY['risk_result', 'plan_evaluation']::careflags.rule_anchor[])
+            THEN 'nutrition_plan'
+        WHEN domain OPERATOR(pg_catalog.=) 'nutrition' THEN 'nutrition_screening'
+        WHEN anchor OPERATOR(pg_catalog.=) ANY (ARRAY['risk_result', 'plan_evaluation']::careflags.rule_anchor[])
+            THEN 'fall_prevention_plan'
+        ELSE 'fall_risk_assessment' END;
+COMMENT ON FUNCTION careflags.action_of(careflags.domain, careflags.rule_anchor) IS
+    'the action a rule of this domain and anchor asks for: nutrition_screening (admission, repeat, weight loss), nutrition_plan, medication_review, fall_risk_assessment, fall_prevention_plan (clinical-rules.md §7.18)';
+
+CREATE OR REPLACE VIEW careflags.worklist WITH (security_barrier = true) AS
+SELECT w.*, careflags.rule_title(w.rule_id) AS title_text,
+       careflags.reason_text(w.details, w.reason) AS reason_text,
+       careflags.state_text(w.state) AS state_text FROM (
+    SELECT n.* FROM (
+        SELECT f.flag_id, f.patient_id, p.display_name AS patient, f.unit_id, u.name AS unit,
+               f.rule_id, r.title, f.severity,
+               careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) AS state,
+               f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
+               f.details, careflags.action_of(f.domain, r.anchor) AS action
+          FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+         CROSS JOIN LATERAL (SELECT f.* FROM careflags.flag f
+                              WHERE f.unit_id OPERATOR(pg_catalog.=) mu.unit_id AND f.resolved_at IS NULL OFFSET 0) f
+         CROSS JOIN LATERAL (SELECT p.display_name FROM careflags.patient p
+                              WHERE p.patient_id OPERATOR(pg_catalog.=) f.patient_id OFFSET 0) p
+         CROSS JOIN LATERAL (SELECT r.title, r.anchor FROM careflags.rule r
+                              WHERE r.rule_id OPERATOR(pg_catalog.=) f.rule_id OFFSET 0) r
+          LEFT JOIN LATERAL (SELECT u.name FROM careflags.unit u
+                              WHERE u.unit_id OPERATOR(pg_catalog.=) f.unit_id OFFSET 0) u ON true
+         WHERE (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
+           AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)
+           AND NOT (pg_catalog.has_table_privilege('careflags.flag'::pg_catalog.regclass, 'SELECT')
+                    AND pg_catalog.has_table_privilege('careflags.patient'::pg_catalog.regclass, 'SELECT'))
+        OFFSET 0) n
+    UNION ALL
+    SELECT f.flag_id, f.patient_id, p.display_name, f.unit_id, u.name, f.rule_id, r.title, f.severity,
+           careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()),
+           f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
+           f.details, careflags.action_of(f.domain, r.anchor)
+      FROM careflags.flag f
+      JOIN careflags.patient p ON p.patient_id OPERATOR(pg_catalog.=) f.patient_id
+      JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
+      LEFT JOIN careflags.unit u ON u.unit_id OPERATOR(pg_catalog.=) f.unit_id
+     WHERE f.resolved_at IS NULL
+       AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
+       AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)
+       AND pg_catalog.has_table_privilege('careflags.flag'::pg_catalog.regclass, 'SELECT')
+       AND pg_catalog.has_table_privilege('careflags.patient'::pg_catalog.regclass, 'SELECT')) w
+ ORDER BY w.severity, w.due_at, w.flag_id;
+COMMENT ON VIEW careflags.worklist IS
+    'open flags a nurse should act on now (due soon, due, overdue; not snoozed), for the caller''s units (every unit for a role that may read careflags.flag and careflags.patient), by severity then due time; state is computed at read time; title_text, reason_text and state_text in careflags.language; action: what the flag asks for (careflags.actions has one row per patient and action)';
+
+-- sql/parts/52_actions.sql - one row per action (clinical-rules.md §7.18).
+--
+-- Flags stay per rule (indicators and response times need that); a nurse
+-- reads careflags.actions: one row per patient and action due (nutrition
+-- screening, nutrition plan, medication review, fall-risk assessment,
+-- fall-prevention plan) with the earliest due time, the most urgent state
+-- and, in at most 140 characters in careflags.language, what the rules
+-- behind it say.  It is built on careflags.worklist, so a nurse sees exactly
+-- the flags of her units the worklist shows her, and nothing more.
+-- acknowledge_action, snooze_action and exempt_action act on every flag of
+-- a row, in one transaction, through the per-flag functions (one audit
+-- entry per flag, as those write them).
+
+CREATE VIEW careflags.actions WITH (security_barrier = true) AS
+SELECT a.patient_id, a.patient, a.unit_id, a.unit, a.action,
+       careflags.action_label(a.action) AS title,
+       a.state, careflags.state_text(a.state) AS state_text,
+       a.due_from, a.due_at,
+       careflags.action_text(a.action, a.details, a.due_at) AS why,
+       a.severity, a.flag_ids, a.rule_ids
+  FROM (SELECT w.patient_id, w.patient, w.unit_id, w.unit, w.action,
+               (pg_catalog.array_agg(w.state ORDER BY
+                    pg_catalog.array_position(ARRAY['overdue', 'due', 'due_soon', 'upcoming'], w.state)))[1] AS state,
+               pg_catalog.min(w.due_from) AS due_from,
+               pg_catalog.min(w.due_at) AS due_at,
+               pg_catalog.array_agg(w.details ORDER BY w.due_at, w.flag_id) AS details,
+               pg_catalog.min(w.severity) AS severity,
+               pg_catalog.array_agg(w.flag_id ORDER BY w.due_at, w.flag_id) AS flag_ids,
+               pg_catalog.array_agg(w.rule_id ORDER BY w.due_at, w.flag_id) AS rule_ids
+          FROM careflags.worklist w
+         GROUP BY w.patient_id, w.patient, w.unit_id, w.unit, w.action) a
+ ORDER BY a.severity, a.due_at, a.patient_id, a.action;
+COMMENT ON VIEW careflags.actions IS
+    'what a nurse should do now, one row per patient and action (nutrition_screening, nutrition_plan, medication_review, fall_risk_assessment, fall_prevention_plan): earliest due time, most urgent state, why (at most 140 characters, careflags.language) and the flags behind it; the caller''s units only (built on careflags.worklist)';
+GRANT SELECT ON careflags.actions TO careflags_nurse, careflags_admin;
+
+-- The flags behind one of the caller's action rows, or an error.
+CREATE FUNCTION careflags.action_flags(patient_id bigint, action text) RETURNS bigint[]
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    ids bigint[];
+BEGIN
+    SELECT a.flag_ids INTO ids FROM careflags.actions a
+     WHERE a.patient_id OPERATOR(pg_catalog.=) action_flags.patient_id
+       AND a.action OPERATOR(pg_catalog.=) action_flags.action;
+    IF ids IS NULL THEN
+        RAISE EXCEPTION 'no open action "%" for patient %', action, patient_id
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'careflags.actions shows no such row to you (resolved, snoozed, not yet due, or not of your units).',
+                  HINT = 'SELECT patient_id, action FROM careflags.actions lists what you can act on.';
+    END IF;
+    RETURN ids;
+END
+$$;
+COMMENT ON FUNCTION careflags.action_flags(bigint, text) IS
+    'the flag ids behind one row of careflags.actions that the caller sees; error no_data_found when there is none';
+
+CREATE FUNCTION careflags.acknowledge_action(patient_id bigint, action text, note text DEFAULT NULL) RETURNS bigint[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    f bigint;
+    audit_ids bigint[] := '{}';
+BEGIN
+    FOREACH f IN ARRAY careflags.action_flags(patient_id, action) LOOP
+        audit_ids := pg_catalog.array_append(audit_ids, careflags.acknowledge(f, note));
+    END LOOP;
+    RETURN audit_ids;
+END
+$$;
+COMMENT ON FUNCTION careflags.acknowledge_action(bigint, text, text) IS
+    'acknowledge every flag behind one row of careflags.actions (one transaction; careflags.acknowledge per flag, one audit entry each); returns the audit ids';
+
+CREATE FUNCTION careflags.snooze_action(patient_id bigint, action text, until timestamptz, note text DEFAULT NULL) RETURNS bigint[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    f bigint;
+    audit_ids bigint[] := '{}';
+BEGIN
+    FOREACH f IN ARRAY careflags.action_flags(patient_id, action) LOOP
+        audit_ids := pg_catalog.array_append(audit_ids, careflags.snooze(f, until, note));
+    END LOOP;
+    RETURN audit_ids;
+END
+$$;
+COMMENT ON FUNCTION careflags.snooze_action(bigint, text, timestamptz, text) IS
+    'snooze every flag behind one row of careflags.actions until a time (each within its rule''s max_snooze; one transaction, one audit entry per flag); returns the audit ids';
+
+CREATE FUNCTION careflags.exempt_action(patient_id bigint, action text, reason text, valid_until timestamptz DEFAULT NULL) RETURNS bigint[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    f bigint;
+    audit_ids bigint[] := '{}';
+BEGIN
+    FOREACH f IN ARRAY careflags.action_flags(patient_id, action) LOOP
+        audit_ids := pg_catalog.array_append(audit_ids, careflags.exempt(f, reason, valid_until));
+    END LOOP;
+    RETURN audit_ids;
+END
+$$;
+COMMENT ON FUNCTION careflags.exempt_action(bigint, text, text, timestamptz) IS
+    'mark every rule behind one row of careflags.actions not relevant for the patient (careflags.exempt per flag, one transaction, one audit entry per flag); returns the audit ids';
+
+REVOKE ALL ON FUNCTION careflags.acknowledge_action(bigint, text, text),
+    careflags.snooze_action(bigint, text, timestamptz, text),
+    careflags.exempt_action(bigint, text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION careflags.acknowledge_action(bigint, text, text),
+    careflags.snooze_action(bigint, text, timestamptz, text),
+    careflags.exempt_action(bigint, text, text, timestamptz) TO careflags_nurse, careflags_admin;
+-- ---- national figures for comparison (issue 15) ----
+-- The latest national figure of an indicator, with its year, population and
+-- source (clinical-rules.md §2, §3), shown beside the site's own figure by
+-- careflags report.  A site adds a newer year with INSERT (origin site).
+CREATE TABLE careflags.national_figure (
+    indicator   text NOT NULL,
+    year        integer NOT NULL CHECK (year OPERATOR(pg_catalog.>=) 2000 AND year OPERATOR(pg_catalog.<=) 2100),
+    share       numeric(4,1) NOT NULL CHECK (share OPERATOR(pg_catalog.>=) 0 AND share OPERATOR(pg_catalog.<=) 100),
+    population  text NOT NULL,
+    source      text NOT NULL,
+    origin      text NOT NULL DEFAULT 'site' CHECK (origin OPERATOR(pg_catalog.=) ANY (ARRAY['default', 'site'])),
+    PRIMARY KEY (indicator, year)
+);
+COMMENT ON TABLE careflags.national_figure IS
+    'national figures of the indicators for comparison (share in %, year, population counted, source); careflags report shows the latest year of each; a site adds newer ones (origin site, saved by pg_dump)';
+SELECT pg_catalog.pg_extension_config_dump('careflags.national_figure', 'WHERE origin OPERATOR(pg_catalog.=) ''site''');
+INSERT INTO careflags.national_figure (indicator, year, share, population, source, origin) VALUES
+    ('nutrition_screening', 2023, 57.0, 'langtidsbeboere 67+ på sykehjem',
+     'Helsedirektoratet, nasjonale kvalitetsindikatorer 2023 (clinical-rules.md §2)', 'default'),
+    ('nutrition_plan', 2023, 64.3, 'langtidsbeboere 67+ i ernæringsmessig risiko',
+     'Helsedirektoratet, nasjonale kvalitetsindikatorer 2023 (clinical-rules.md §2)', 'default'),
+    ('medication_review', 2021, 56.6, 'langtidsbeboere 67+ på sykehjem',
+     'Helsedirektoratet, nasjonale kvalitetsindikatorer 2021 (clinical-rules.md §3)', 'default'),
+    ('medication_review', 2023, 61.7, 'langtidsbeboere 67+ på sykehjem',
+     'Helsedirektoratet, nasjonale kvalitetsindikatorer 2023 (clinical-rules.md §3)', 'default');
+GRANT SELECT ON careflags.national_figure TO careflags_quality, careflags_admin;
+GRANT INSERT, UPDATE, DELETE ON careflags.national_figure TO careflags_admin;
+
+-- The latest national figure of each indicator that has one.
+CREATE VIEW careflags.national_figure_latest AS
+SELECT DISTINCT ON (n.indicator) n.indicator, n.year, n.share, n.population, n.source
+  FROM careflags.national_figure n
+ ORDER BY n.indicator, n.year DESC;
+COMMENT ON VIEW careflags.national_figure_latest IS
+    'the latest national figure of each indicator (careflags.national_figure), for comparison in reports';
+GRANT SELECT ON careflags.national_figure_latest TO careflags_quality, careflags_admin;
+
 -- Said once, at commit: what is missing without preloading.
 SELECT careflags.announce_missing_preload();

@@ -77,19 +77,38 @@ SELECT f.flag_id, f.patient_id, f.unit_id, f.rule_id, f.domain, f.severity,
 COMMENT ON VIEW @extschema@.my_flags IS
     'open flags (any state, snoozed too) of the caller''s units; every unit''s for a role that may read careflags.flag';
 
+-- The action a rule's flag asks for (clinical-rules.md §7.18): what the
+-- nurse does, one worklist row per patient and action (careflags.actions).
+CREATE FUNCTION @extschema@.action_of(domain @extschema@.domain, anchor @extschema@.rule_anchor) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE
+        WHEN domain OPERATOR(pg_catalog.=) 'medication_review' THEN 'medication_review'
+        WHEN domain OPERATOR(pg_catalog.=) 'nutrition' AND anchor OPERATOR(pg_catalog.=) ANY (ARRAY['risk_result', 'plan_evaluation']::@extschema@.rule_anchor[])
+            THEN 'nutrition_plan'
+        WHEN domain OPERATOR(pg_catalog.=) 'nutrition' THEN 'nutrition_screening'
+        WHEN anchor OPERATOR(pg_catalog.=) ANY (ARRAY['risk_result', 'plan_evaluation']::@extschema@.rule_anchor[])
+            THEN 'fall_prevention_plan'
+        ELSE 'fall_risk_assessment' END;
+COMMENT ON FUNCTION @extschema@.action_of(@extschema@.domain, @extschema@.rule_anchor) IS
+    'the action a rule of this domain and anchor asks for: nutrition_screening (admission, repeat, weight loss), nutrition_plan, medication_review, fall_risk_assessment, fall_prevention_plan (clinical-rules.md §7.18)';
+
 CREATE VIEW @extschema@.worklist WITH (security_barrier = true) AS
-SELECT w.* FROM (
+SELECT w.*, @extschema@.rule_title(w.rule_id) AS title_text,
+       @extschema@.reason_text(w.details, w.reason) AS reason_text,
+       @extschema@.state_text(w.state) AS state_text FROM (
     SELECT n.* FROM (
         SELECT f.flag_id, f.patient_id, p.display_name AS patient, f.unit_id, u.name AS unit,
                f.rule_id, r.title, f.severity,
                @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) AS state,
-               f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by
+               f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
+               f.details, @extschema@.action_of(f.domain, r.anchor) AS action
           FROM pg_catalog.unnest((SELECT @extschema@.my_units())::text[]) AS mu(unit_id)
          CROSS JOIN LATERAL (SELECT f.* FROM @extschema@.flag f
                               WHERE f.unit_id OPERATOR(pg_catalog.=) mu.unit_id AND f.resolved_at IS NULL OFFSET 0) f
          CROSS JOIN LATERAL (SELECT p.display_name FROM @extschema@.patient p
                               WHERE p.patient_id OPERATOR(pg_catalog.=) f.patient_id OFFSET 0) p
-         CROSS JOIN LATERAL (SELECT r.title FROM @extschema@.rule r
+         CROSS JOIN LATERAL (SELECT r.title, r.anchor FROM @extschema@.rule r
                               WHERE r.rule_id OPERATOR(pg_catalog.=) f.rule_id OFFSET 0) r
           LEFT JOIN LATERAL (SELECT u.name FROM @extschema@.unit u
                               WHERE u.unit_id OPERATOR(pg_catalog.=) f.unit_id OFFSET 0) u ON true
@@ -101,7 +120,8 @@ SELECT w.* FROM (
     UNION ALL
     SELECT f.flag_id, f.patient_id, p.display_name, f.unit_id, u.name, f.rule_id, r.title, f.severity,
            @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()),
-           f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by
+           f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
+           f.details, @extschema@.action_of(f.domain, r.anchor)
       FROM @extschema@.flag f
       JOIN @extschema@.patient p ON p.patient_id OPERATOR(pg_catalog.=) f.patient_id
       JOIN @extschema@.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
@@ -113,7 +133,7 @@ SELECT w.* FROM (
        AND pg_catalog.has_table_privilege('@extschema@.patient'::pg_catalog.regclass, 'SELECT')) w
  ORDER BY w.severity, w.due_at, w.flag_id;
 COMMENT ON VIEW @extschema@.worklist IS
-    'open flags a nurse should act on now (due soon, due, overdue; not snoozed), for the caller''s units (every unit for a role that may read careflags.flag and careflags.patient), by severity then due time; state is computed at read time';
+    'open flags a nurse should act on now (due soon, due, overdue; not snoozed), for the caller''s units (every unit for a role that may read careflags.flag and careflags.patient), by severity then due time; state is computed at read time; title_text, reason_text and state_text in careflags.language; action: what the flag asks for (careflags.actions has one row per patient and action)';
 
 -- Patients a unit's nurses may see: while they are in the unit, and for the
 -- unit's visible_after_leaving (default 30 days) after their episode there

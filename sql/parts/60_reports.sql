@@ -765,3 +765,40 @@ GRANT EXECUTE ON FUNCTION @extschema@.report_period(date), @extschema@.report_to
 CREATE INDEX care_plan_patient_kind ON @extschema@.care_plan (patient_id, kind, started_at);
 COMMENT ON INDEX @extschema@.care_plan_patient_kind IS
     'reports: was a plan of a kind in force for a patient (indicator_patients)';
+
+-- ---- national figures for comparison (issue 15) ----
+-- The latest national figure of an indicator, with its year, population and
+-- source (clinical-rules.md §2, §3), shown beside the site's own figure by
+-- careflags report.  A site adds a newer year with INSERT (origin site).
+CREATE TABLE @extschema@.national_figure (
+    indicator   text NOT NULL,
+    year        integer NOT NULL CHECK (year OPERATOR(pg_catalog.>=) 2000 AND year OPERATOR(pg_catalog.<=) 2100),
+    share       numeric(4,1) NOT NULL CHECK (share OPERATOR(pg_catalog.>=) 0 AND share OPERATOR(pg_catalog.<=) 100),
+    population  text NOT NULL,
+    source      text NOT NULL,
+    origin      text NOT NULL DEFAULT 'site' CHECK (origin OPERATOR(pg_catalog.=) ANY (ARRAY['default', 'site'])),
+    PRIMARY KEY (indicator, year)
+);
+COMMENT ON TABLE @extschema@.national_figure IS
+    'national figures of the indicators for comparison (share in %, year, population counted, source); careflags report shows the latest year of each; a site adds newer ones (origin site, saved by pg_dump)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.national_figure', 'WHERE origin OPERATOR(pg_catalog.=) ''site''');
+INSERT INTO @extschema@.national_figure (indicator, year, share, population, source, origin) VALUES
+    ('nutrition_screening', 2023, 57.0, 'langtidsbeboere 67+ på sykehjem',
+     'Helsedirektoratet, nasjonale kvalitetsindikatorer 2023 (clinical-rules.md §2)', 'default'),
+    ('nutrition_plan', 2023, 64.3, 'langtidsbeboere 67+ i ernæringsmessig risiko',
+     'Helsedirektoratet, nasjonale kvalitetsindikatorer 2023 (clinical-rules.md §2)', 'default'),
+    ('medication_review', 2021, 56.6, 'langtidsbeboere 67+ på sykehjem',
+     'Helsedirektoratet, nasjonale kvalitetsindikatorer 2021 (clinical-rules.md §3)', 'default'),
+    ('medication_review', 2023, 61.7, 'langtidsbeboere 67+ på sykehjem',
+     'Helsedirektoratet, nasjonale kvalitetsindikatorer 2023 (clinical-rules.md §3)', 'default');
+GRANT SELECT ON @extschema@.national_figure TO careflags_quality, careflags_admin;
+GRANT INSERT, UPDATE, DELETE ON @extschema@.national_figure TO careflags_admin;
+
+-- The latest national figure of each indicator that has one.
+CREATE VIEW @extschema@.national_figure_latest AS
+SELECT DISTINCT ON (n.indicator) n.indicator, n.year, n.share, n.population, n.source
+  FROM @extschema@.national_figure n
+ ORDER BY n.indicator, n.year DESC;
+COMMENT ON VIEW @extschema@.national_figure_latest IS
+    'the latest national figure of each indicator (careflags.national_figure), for comparison in reports';
+GRANT SELECT ON @extschema@.national_figure_latest TO careflags_quality, careflags_admin;

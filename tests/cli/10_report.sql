@@ -37,7 +37,7 @@ SELECT is((SELECT count(*) FROM jsonb_to_recordset(:'truth'::jsonb)
                            || ' \| +' || coalesce(t.share::text, '') || ' \| .*\| +' || t.not_relevant
                            || ' \| +' || t.not_recorded || '(\n|$)')),
           5::bigint, 'table: each indicator''s line carries its numbers');
-SELECT ok(:'tbl_default' ~ ('12 months ending ' || (date_trunc('month', current_date) - interval '1 day')::date),
+SELECT ok(:'tbl_default' ~ ('12 måneder til og med ' || (date_trunc('month', current_date) - interval '1 day')::date),
           'table: the period ends with the last month that is over by default');
 SELECT is((SELECT string_agg(split_part(l, ',', 1) || ':' || split_part(l, ',', 6) || '/' || split_part(l, ',', 7), ' ')
            FROM regexp_split_to_table(replace(:'csv_unit', E'\r', ''), E'\n') WITH ORDINALITY AS x(l, n) WHERE n > 1),

@@ -17,7 +17,7 @@ BEGIN;
 SELECT plan(10);
 
 SELECT is(:'html_rc'::int, 0, 'report --format html -o FILE succeeds');
-SELECT ok(length(:'dom') > 10000 AND :'dom' ~ '<h1>Quality indicators</h1>', 'Chromium renders the page');
+SELECT ok(length(:'dom') > 10000 AND :'dom' ~ '<h1>Kvalitetsindikatorer</h1>', 'Chromium renders the page');
 SELECT is((SELECT count(*) FROM regexp_matches(:'dom', '<svg class="chart unit-chart"', 'g')), 5::bigint,
           'a per-unit chart for each of the five indicators');
 SELECT is((SELECT count(*) FROM regexp_matches(:'dom', '<svg class="chart trend-chart"', 'g')), 5::bigint,

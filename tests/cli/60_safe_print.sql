@@ -31,7 +31,7 @@ SELECT is(:'tamper'::text, 'tampered', 'the stored reason was changed behind the
 SELECT ok(:'check' ~ 'FAIL +consistency .*expected "[^"]*Zopiclone \\x1B\[2J\\x1B\]0;owned\\x07 7\.5 mg',
           'check quotes the expected reason with the control characters escaped');
 SELECT ok(:'check' !~ E'[\\x01-\\x09\\x0b-\\x1f\\x7f]', 'check''s output holds no raw control character');
-SELECT ok(:'report' ~ 'unit: LT-A\\x1B\[2J' AND :'report' !~ E'[\\x01-\\x09\\x0b-\\x1f\\x7f]'
+SELECT ok(:'report' ~ 'enhet: LT-A\\x1B\[2J' AND :'report' !~ E'[\\x01-\\x09\\x0b-\\x1f\\x7f]'
           AND :'report_err' ~ 'unknown format "pdf\\x1B\[2J"' AND :'report_err' !~ E'[\\x01-\\x09\\x0b-\\x1f\\x7f]',
           'report: a --unit or --format with control characters is echoed escaped');
 SELECT is(:'repair'::text, E't\n0', 'repaired: the flag recomputed, check_consistency() empty');

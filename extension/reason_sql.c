@@ -1,0 +1,259 @@
+/*-------------------------------------------------------------------------
+ *
+ * reason_sql.c
+ *	  SQL face of reason.c: careflags.language (the setting), and the
+ *	  functions the views call to render a flag's reason, state and title
+ *	  and an action row in the reader's language, from the reason data
+ *	  kept in careflags.flag.details.
+ *
+ *	  A flag written before 1.3 has no details: its stored (English)
+ *	  reason is shown as it is.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "calendar.h"
+#include "careflags.h"
+#include "reason.h"
+
+char	   *cf_language = NULL;
+
+/* careflags.language accepts nb, nn and en. */
+bool
+cf_check_language(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || cf_lang_parse(*newval) < 0)
+	{
+		GUC_check_errdetail("careflags.language must be nb (bokmål), nn (nynorsk) or en (English).");
+		return false;
+	}
+	return true;
+}
+
+/* The language of an optional argument, else careflags.language. */
+static CfLang
+arg_lang(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *name;
+	int			l;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return (CfLang) cf_lang_parse(cf_language);
+	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	l = cf_lang_parse(name);
+	if (l < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown language \"%s\"", name),
+				 errhint("Use nb (bokmål), nn (nynorsk) or en (English).")));
+	return (CfLang) l;
+}
+
+/* A key of a jsonb object, or NULL. */
+static JsonbValue *
+jb_key(Jsonb *jb, const char *key)
+{
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return NULL;
+	return getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+}
+
+/* A string key copied into buf (empty when absent). */
+static void
+jb_text(Jsonb *jb, const char *key, char *buf, size_t len)
+{
+	JsonbValue *v = jb_key(jb, key);
+
+	buf[0] = '\0';
+	if (v != NULL && v->type == jbvString)
+		snprintf(buf, len, "%.*s", v->val.string.len, v->val.string.val);
+}
+
+static double
+jb_number(Jsonb *jb, const char *key)
+{
+	JsonbValue *v = jb_key(jb, key);
+
+	if (v == NULL || v->type != jbvNumeric)
+		return 0;
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+}
+
+static bool
+jb_bool(Jsonb *jb, const char *key)
+{
+	JsonbValue *v = jb_key(jb, key);
+
+	return v != NULL && v->type == jbvBool && v->val.boolean;
+}
+
+/* "2026-12-05" -> 20261205; 0 when absent. */
+static int32
+jb_date(Jsonb *jb, const char *key)
+{
+	char		buf[16];
+	int			y,
+				m,
+				d;
+
+	jb_text(jb, key, buf, sizeof(buf));
+	if (sscanf(buf, "%d-%d-%d", &y, &m, &d) != 3)
+		return 0;
+	return y * 10000 + m * 100 + d;
+}
+
+/* Reason data from careflags.flag.details. */
+static void
+reason_from_jsonb(Jsonb *jb, CfReasonData *d)
+{
+	static const char *const domains[CF_DOM_COUNT] = {"nutrition", "medication_review", "fall_risk"};
+	static const char *const settings[CF_SET_COUNT] = {
+		"nursing_home_long_term", "nursing_home_short_term", "home_nursing", "home_services", "gp"
+	};
+	char		buf[64];
+
+	memset(d, 0, sizeof(*d));
+	jb_text(jb, "kind", buf, sizeof(buf));
+	d->kind = (CfReasonKind) cf_reason_kind_parse(buf);
+	jb_text(jb, "domain", buf, sizeof(buf));
+	for (int i = 0; i < CF_DOM_COUNT; i++)
+		if (strcmp(buf, domains[i]) == 0)
+			d->domain = i;
+	jb_text(jb, "setting", buf, sizeof(buf));
+	for (int i = 0; i < CF_SET_COUNT; i++)
+		if (strcmp(buf, settings[i]) == 0)
+			d->setting = i;
+	d->date1 = jb_date(jb, "date1");
+	d->date2 = jb_date(jb, "date2");
+	d->due = jb_date(jb, "due");
+	d->value1 = jb_number(jb, "value1");
+	d->value2 = jb_number(jb, "value2");
+	d->value3 = jb_number(jb, "value3");
+	d->value4 = jb_number(jb, "value4");
+	d->count = (int) jb_number(jb, "count");
+	d->flag = jb_bool(jb, "flag");
+	d->flag2 = jb_bool(jb, "flag2");
+	jb_text(jb, "text1", d->text1, sizeof(d->text1));
+	jb_text(jb, "text2", d->text2, sizeof(d->text2));
+}
+
+/* careflags.language(): the language texts are shown in now. */
+PG_FUNCTION_INFO_V1(careflags_language);
+Datum
+careflags_language(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(cf_language ? cf_language : "nb"));
+}
+
+/* careflags.reason_text(details, reason, lang): a flag's reason in a language. */
+PG_FUNCTION_INFO_V1(careflags_reason_text);
+Datum
+careflags_reason_text(PG_FUNCTION_ARGS)
+{
+	CfLang		lang = arg_lang(fcinfo, 2);
+	CfReasonData d;
+	char		buf[CF_REASON_LEN * 2];
+
+	if (PG_ARGISNULL(0))
+	{
+		if (PG_ARGISNULL(1))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
+	}
+	reason_from_jsonb(PG_GETARG_JSONB_P(0), &d);
+	if (d.kind == CF_RK_NONE)
+	{
+		if (PG_ARGISNULL(1))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
+	}
+	cf_render_reason(&d, lang, buf, sizeof(buf));
+	PG_RETURN_TEXT_P(cstring_to_text(buf));
+}
+
+/* careflags.state_text(state, lang): a state in a language. */
+PG_FUNCTION_INFO_V1(careflags_state_text);
+Datum
+careflags_state_text(PG_FUNCTION_ARGS)
+{
+	CfLang		lang = arg_lang(fcinfo, 1);
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(cf_render_state(text_to_cstring(PG_GETARG_TEXT_PP(0)), lang)));
+}
+
+/* The action of an argument, or an error naming the five. */
+static CfTodoKind
+arg_action(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	int			a = cf_action_parse(name);
+
+	if (a < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown action \"%s\"", name),
+				 errhint("Use nutrition_screening, nutrition_plan, medication_review, fall_risk_assessment or fall_prevention_plan.")));
+	return (CfTodoKind) a;
+}
+
+/* careflags.action_label(action, lang): an action's name in a language. */
+PG_FUNCTION_INFO_V1(careflags_action_label);
+Datum
+careflags_action_label(PG_FUNCTION_ARGS)
+{
+	CfLang		lang = arg_lang(fcinfo, 1);
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(cf_render_action_label(arg_action(fcinfo, 0), lang)));
+}
+
+/*
+ * careflags.action_text(action, details[], due_at, lang): the row of one
+ * action, at most 140 characters.
+ */
+PG_FUNCTION_INFO_V1(careflags_action_text);
+Datum
+careflags_action_text(PG_FUNCTION_ARGS)
+{
+	CfLang		lang = arg_lang(fcinfo, 3);
+	CfTodoKind a;
+	Datum	   *elems = NULL;
+	bool	   *nulls = NULL;
+	int			n = 0;
+	CfReasonData *data;
+	const CfReasonData **ptrs;
+	int32		due = 0;
+	char		buf[CF_ACTION_TEXT_MAX * 4 + 8];
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	a = arg_action(fcinfo, 0);
+	if (!PG_ARGISNULL(1))
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), JSONBOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &n);
+	data = palloc0(sizeof(CfReasonData) * (n + 1));
+	ptrs = palloc0(sizeof(CfReasonData *) * (n + 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			continue;
+		reason_from_jsonb(DatumGetJsonbP(elems[i]), &data[i]);
+		ptrs[i] = &data[i];
+	}
+	if (!PG_ARGISNULL(2))
+		due = cf_calendar_local_date((CfTime) PG_GETARG_TIMESTAMPTZ(2));
+	cf_render_action(a, ptrs, n, due, lang, buf, sizeof(buf));
+	PG_RETURN_TEXT_P(cstring_to_text(buf));
+}

@@ -1,0 +1,170 @@
+-- Issue 15 item 2 (one row per action, clinical-rules.md §7.18): a nurse
+-- reads careflags.actions, one row per patient and action due, with the
+-- earliest due time, the most urgent state and at most 140 characters of
+-- why, in her language; acknowledge / snooze / exempt act on every flag of
+-- the row; flags stay per rule underneath.  Rows of the demo population
+-- (scripts/demo.d/10_population.sql) fit 140 characters in every language
+-- (the benchmark population: tests/bench/20_action_rows.sql).
+BEGIN;
+\ir fixtures.psql
+SELECT plan(19);
+
+\ir language_population.psql
+
+CREATE TEMP TABLE expected (k text, action text, lang text, why text, rule_ids text);
+INSERT INTO expected VALUES
+    ('home', 'fall_risk_assessment', 'nn', 'Fallrisikovurdering: ved oppstart av heimetenester 1. des. Frist 8. des.', '{fall_risk.assessment.admission}'),
+    ('home', 'fall_risk_assessment', 'nb', 'Fallrisikovurdering: ved oppstart av hjemmetjenester 1. des. Frist 8. des.', '{fall_risk.assessment.admission}'),
+    ('home', 'fall_risk_assessment', 'en', 'Fall-risk assessment: home care started 1 Dec. Due 8 Dec.', '{fall_risk.assessment.admission}'),
+    ('home', 'medication_review', 'nn', 'Legemiddelgjennomgang: 4 faste legemiddel. Frist 8. des.', '{medication_review.polypharmacy}'),
+    ('home', 'medication_review', 'nb', 'Legemiddelgjennomgang: 4 faste legemidler. Frist 8. des.', '{medication_review.polypharmacy}'),
+    ('home', 'medication_review', 'en', 'Medication review: 4 regular medicines. Due 8 Dec.', '{medication_review.polypharmacy}'),
+    ('home', 'nutrition_screening', 'nn', 'Ernæringsscreening: ved oppstart av heimetenester 1. des. Frist 15. des.', '{nutrition.screening.start_of_home_care}'),
+    ('home', 'nutrition_screening', 'nb', 'Ernæringsscreening: ved oppstart av hjemmetjenester 1. des. Frist 15. des.', '{nutrition.screening.start_of_home_care}'),
+    ('home', 'nutrition_screening', 'en', 'Nutrition screening: home care started 1 Dec. Due 15 Dec.', '{nutrition.screening.start_of_home_care}'),
+    ('hs', 'nutrition_plan', 'nn', 'Ernæringsplan: skal evaluerast (laga 1. mai). Frist 1. nov.', '{nutrition.plan.evaluation_home_services}'),
+    ('hs', 'nutrition_plan', 'nb', 'Ernæringsplan: evalueres (laget 1. mai). Frist 1. nov.', '{nutrition.plan.evaluation_home_services}'),
+    ('hs', 'nutrition_plan', 'en', 'Nutrition plan: evaluate (made 1 May). Due 1 Nov.', '{nutrition.plan.evaluation_home_services}'),
+    ('hs', 'nutrition_screening', 'nn', 'Ernæringsscreening: sist gjort 1. mai. Frist 1. nov.', '{nutrition.screening.repeat_home_services}'),
+    ('hs', 'nutrition_screening', 'nb', 'Ernæringsscreening: sist gjort 1. mai. Frist 1. nov.', '{nutrition.screening.repeat_home_services}'),
+    ('hs', 'nutrition_screening', 'en', 'Nutrition screening: last done 1 May. Due 1 Nov.', '{nutrition.screening.repeat_home_services}'),
+    ('lt_admit', 'fall_risk_assessment', 'nn', 'Fallrisikovurdering: ved innkomst 5. des. Frist 12. des.', '{fall_risk.assessment.admission}'),
+    ('lt_admit', 'fall_risk_assessment', 'nb', 'Fallrisikovurdering: ved innkomst 5. des. Frist 12. des.', '{fall_risk.assessment.admission}'),
+    ('lt_admit', 'fall_risk_assessment', 'en', 'Fall-risk assessment: on admission 5 Dec. Due 12 Dec.', '{fall_risk.assessment.admission}'),
+    ('lt_admit', 'medication_review', 'nn', 'Legemiddelgjennomgang: ved innkomst 5. des. Frist 12. des.', '{medication_review.admission}'),
+    ('lt_admit', 'medication_review', 'nb', 'Legemiddelgjennomgang: ved innkomst 5. des. Frist 12. des.', '{medication_review.admission}'),
+    ('lt_admit', 'medication_review', 'en', 'Medication review: on admission 5 Dec. Due 12 Dec.', '{medication_review.admission}'),
+    ('lt_admit', 'nutrition_screening', 'nn', 'Ernæringsscreening: ved innkomst 5. des. Frist 12. des.', '{nutrition.screening.admission_long_term}'),
+    ('lt_admit', 'nutrition_screening', 'nb', 'Ernæringsscreening: ved innkomst 5. des. Frist 12. des.', '{nutrition.screening.admission_long_term}'),
+    ('lt_admit', 'nutrition_screening', 'en', 'Nutrition screening: on admission 5 Dec. Due 12 Dec.', '{nutrition.screening.admission_long_term}'),
+    ('lt_fall', 'fall_risk_assessment', 'nn', 'Fallrisikovurdering: fall 8. des. Frist 15. des.', '{fall_risk.assessment.after_fall}'),
+    ('lt_fall', 'fall_risk_assessment', 'nb', 'Fallrisikovurdering: fall 8. des. Frist 15. des.', '{fall_risk.assessment.after_fall}'),
+    ('lt_fall', 'fall_risk_assessment', 'en', 'Fall-risk assessment: fall 8 Dec. Due 15 Dec.', '{fall_risk.assessment.after_fall}'),
+    ('lt_fall', 'medication_review', 'nn', 'Legemiddelgjennomgang: ved innkomst 1. okt., 11 faste legemiddel, brukar zopiclone etter fall. Frist 8. okt.', '{medication_review.admission,medication_review.excessive_polypharmacy,medication_review.fall_risk_drugs}'),
+    ('lt_fall', 'medication_review', 'nb', 'Legemiddelgjennomgang: ved innkomst 1. okt., 11 faste legemidler, bruker zopiclone etter fall. Frist 8. okt.', '{medication_review.admission,medication_review.excessive_polypharmacy,medication_review.fall_risk_drugs}'),
+    ('lt_fall', 'medication_review', 'en', 'Medication review: on admission 1 Oct, 11 regular medicines, takes zopiclone after a fall. Due 8 Oct.', '{medication_review.admission,medication_review.excessive_polypharmacy,medication_review.fall_risk_drugs}'),
+    ('lt_fall', 'nutrition_screening', 'nn', 'Ernæringsscreening: ved innkomst 1. okt. Frist 8. okt.', '{nutrition.screening.admission_long_term}'),
+    ('lt_fall', 'nutrition_screening', 'nb', 'Ernæringsscreening: ved innkomst 1. okt. Frist 8. okt.', '{nutrition.screening.admission_long_term}'),
+    ('lt_fall', 'nutrition_screening', 'en', 'Nutrition screening: on admission 1 Oct. Due 8 Oct.', '{nutrition.screening.admission_long_term}'),
+    ('lt_repeat', 'fall_risk_assessment', 'nn', 'Fallrisikovurdering: sist gjort 1. mai. Frist 1. nov.', '{fall_risk.assessment.repeat}'),
+    ('lt_repeat', 'fall_risk_assessment', 'nb', 'Fallrisikovurdering: sist gjort 1. mai. Frist 1. nov.', '{fall_risk.assessment.repeat}'),
+    ('lt_repeat', 'fall_risk_assessment', 'en', 'Fall-risk assessment: last done 1 May. Due 1 Nov.', '{fall_risk.assessment.repeat}'),
+    ('lt_repeat', 'medication_review', 'nn', 'Legemiddelgjennomgang: sist gjort 3. jan. Frist 3. jan.', '{medication_review.annual}'),
+    ('lt_repeat', 'medication_review', 'nb', 'Legemiddelgjennomgang: sist gjort 3. jan. Frist 3. jan.', '{medication_review.annual}'),
+    ('lt_repeat', 'medication_review', 'en', 'Medication review: last done 3 Jan. Due 3 Jan.', '{medication_review.annual}'),
+    ('lt_repeat', 'nutrition_plan', 'nn', 'Ernæringsplan: skal evaluerast (laga 15. okt.). Frist 15. nov.', '{nutrition.plan.evaluation}'),
+    ('lt_repeat', 'nutrition_plan', 'nb', 'Ernæringsplan: evalueres (laget 15. okt.). Frist 15. nov.', '{nutrition.plan.evaluation}'),
+    ('lt_repeat', 'nutrition_plan', 'en', 'Nutrition plan: evaluate (made 15 Oct). Due 15 Nov.', '{nutrition.plan.evaluation}'),
+    ('lt_repeat', 'nutrition_screening', 'nn', 'Ernæringsscreening: sist gjort 1. nov. Frist 1. des.', '{nutrition.screening.repeat}'),
+    ('lt_repeat', 'nutrition_screening', 'nb', 'Ernæringsscreening: sist gjort 1. nov. Frist 1. des.', '{nutrition.screening.repeat}'),
+    ('lt_repeat', 'nutrition_screening', 'en', 'Nutrition screening: last done 1 Nov. Due 1 Dec.', '{nutrition.screening.repeat}'),
+    ('lt_risk', 'fall_risk_assessment', 'nn', 'Fallrisikovurdering: ved innkomst 1. des. Frist 8. des.', '{fall_risk.assessment.admission}'),
+    ('lt_risk', 'fall_risk_assessment', 'nb', 'Fallrisikovurdering: ved innkomst 1. des. Frist 8. des.', '{fall_risk.assessment.admission}'),
+    ('lt_risk', 'fall_risk_assessment', 'en', 'Fall-risk assessment: on admission 1 Dec. Due 8 Dec.', '{fall_risk.assessment.admission}'),
+    ('lt_risk', 'medication_review', 'nn', 'Legemiddelgjennomgang: ved innkomst 1. des. Frist 8. des.', '{medication_review.admission}'),
+    ('lt_risk', 'medication_review', 'nb', 'Legemiddelgjennomgang: ved innkomst 1. des. Frist 8. des.', '{medication_review.admission}'),
+    ('lt_risk', 'medication_review', 'en', 'Medication review: on admission 1 Dec. Due 8 Dec.', '{medication_review.admission}'),
+    ('lt_risk', 'nutrition_plan', 'nn', 'Ernæringsplan: i ernæringsmessig risiko (MST 3, 2. des.). Frist 9. des.', '{nutrition.plan.missing}'),
+    ('lt_risk', 'nutrition_plan', 'nb', 'Ernæringsplan: i ernæringsmessig risiko (MST 3, 2. des.). Frist 9. des.', '{nutrition.plan.missing}'),
+    ('lt_risk', 'nutrition_plan', 'en', 'Nutrition plan: at risk of malnutrition (MST 3, 2 Dec). Due 9 Dec.', '{nutrition.plan.missing}'),
+    ('lt_risk', 'nutrition_screening', 'nn', 'Ernæringsscreening: vekttap 12,9 % sidan 1. sep. (70,0 til 61,0 kg). Frist 14. des.', '{nutrition.weight_loss}'),
+    ('lt_risk', 'nutrition_screening', 'nb', 'Ernæringsscreening: vekttap 12,9 % siden 1. sep. (70,0 til 61,0 kg). Frist 14. des.', '{nutrition.weight_loss}'),
+    ('lt_risk', 'nutrition_screening', 'en', 'Nutrition screening: weight loss 12.9 % since 1 Sep (70.0 to 61.0 kg). Due 14 Dec.', '{nutrition.weight_loss}'),
+    ('st_admit', 'fall_risk_assessment', 'nn', 'Fallrisikovurdering: ved innkomst 8. des. Frist 15. des.', '{fall_risk.assessment.admission}'),
+    ('st_admit', 'fall_risk_assessment', 'nb', 'Fallrisikovurdering: ved innkomst 8. des. Frist 15. des.', '{fall_risk.assessment.admission}'),
+    ('st_admit', 'fall_risk_assessment', 'en', 'Fall-risk assessment: on admission 8 Dec. Due 15 Dec.', '{fall_risk.assessment.admission}'),
+    ('st_admit', 'nutrition_screening', 'nn', 'Ernæringsscreening: ved innkomst 8. des. Frist 9. des.', '{nutrition.screening.admission_short_term}'),
+    ('st_admit', 'nutrition_screening', 'nb', 'Ernæringsscreening: ved innkomst 8. des. Frist 9. des.', '{nutrition.screening.admission_short_term}'),
+    ('st_admit', 'nutrition_screening', 'en', 'Nutrition screening: on admission 8 Dec. Due 9 Dec.', '{nutrition.screening.admission_short_term}'),
+    ('st_plan', 'fall_prevention_plan', 'nn', 'Plan for fallførebygging: høg fallrisiko (Morse 50, 2. des.). Frist 9. des.', '{fall_risk.high.no_plan}'),
+    ('st_plan', 'fall_prevention_plan', 'nb', 'Plan for fallforebygging: høy fallrisiko (Morse 50, 2. des.). Frist 9. des.', '{fall_risk.high.no_plan}'),
+    ('st_plan', 'fall_prevention_plan', 'en', 'Fall-prevention plan: high fall risk (Morse 50, 2 Dec). Due 9 Dec.', '{fall_risk.high.no_plan}'),
+    ('st_plan', 'nutrition_plan', 'nn', 'Ernæringsplan: skal evaluerast (laga 2. des.). Frist 9. des.', '{nutrition.plan.evaluation_short_term}'),
+    ('st_plan', 'nutrition_plan', 'nb', 'Ernæringsplan: evalueres (laget 2. des.). Frist 9. des.', '{nutrition.plan.evaluation_short_term}'),
+    ('st_plan', 'nutrition_plan', 'en', 'Nutrition plan: evaluate (made 2 Dec). Due 9 Dec.', '{nutrition.plan.evaluation_short_term}')
+;
+
+-- the same facts give the same rows in three languages
+CREATE TEMP TABLE got (k text, action text, lang text, why text, rule_ids text);
+SET LOCAL careflags.language = 'nn';
+INSERT INTO got SELECT p.k, a.action, 'nn', a.why, a.rule_ids::text FROM careflags.actions a JOIN p ON p.id = a.patient_id;
+SET LOCAL careflags.language = 'en';
+INSERT INTO got SELECT p.k, a.action, 'en', a.why, a.rule_ids::text FROM careflags.actions a JOIN p ON p.id = a.patient_id;
+RESET careflags.language;
+INSERT INTO got SELECT p.k, a.action, 'nb', a.why, a.rule_ids::text FROM careflags.actions a JOIN p ON p.id = a.patient_id;
+SELECT set_eq('SELECT * FROM got', 'SELECT * FROM expected', 'one row per patient and action, in bokmål, nynorsk and English');
+
+-- several rules open in one family: one row
+SELECT is((SELECT count(*)::int FROM careflags.flag WHERE patient_id = pg_temp.id('lt_fall')
+             AND domain = 'medication_review' AND resolved_at IS NULL), 3,
+          'three medication-review rules are open for the patient (flags stay per rule)');
+SELECT is((SELECT count(*)::int FROM careflags.actions WHERE patient_id = pg_temp.id('lt_fall') AND action = 'medication_review'), 1,
+          'and the nurse sees one medication-review row');
+SELECT is((SELECT (a.due_at, a.state, a.title, a.state_text)::text FROM careflags.actions a
+            WHERE a.patient_id = pg_temp.id('lt_fall') AND a.action = 'medication_review'),
+          (SELECT (min(f.due_at), 'overdue', 'Legemiddelgjennomgang', 'over fristen')::text FROM careflags.flag f
+            WHERE f.patient_id = pg_temp.id('lt_fall') AND f.domain = 'medication_review' AND f.resolved_at IS NULL),
+          'the row has the earliest deadline, the most urgent state, the action''s name and state in Norwegian');
+SELECT is((SELECT count(*)::int FROM careflags.worklist WHERE patient_id = pg_temp.id('lt_fall')), 5,
+          'the worklist still has five rows for the patient');
+SELECT is((SELECT count(*)::int FROM careflags.actions WHERE patient_id = pg_temp.id('lt_fall')), 3,
+          'careflags.actions has three (medication review, fall-risk assessment, nutrition screening)');
+
+-- a nurse: her units only; acting on a row acts on every flag behind it
+CREATE ROLE cft_nurse_a LOGIN IN ROLE careflags_nurse;
+CREATE ROLE cft_nurse_b LOGIN IN ROLE careflags_nurse;
+INSERT INTO careflags.unit (unit_id, name, setting) VALUES
+    ('ward-a', 'Ward A', 'nursing_home_long_term'), ('ward-b', 'Ward B', 'nursing_home_long_term');
+INSERT INTO careflags.unit_access (unit_id, role) VALUES ('ward-a', 'cft_nurse_a'), ('ward-b', 'cft_nurse_b');
+INSERT INTO p SELECT 'ward_b', cft.patient('nursing_home_long_term', '2026-12-05 10:00+01', unit => 'ward-b');
+GRANT SELECT ON p TO cft_nurse_a, cft_nurse_b;
+CREATE TEMP TABLE acted (audit_ids bigint[]);
+GRANT INSERT, SELECT ON acted TO cft_nurse_a;
+SET LOCAL ROLE cft_nurse_b;
+SELECT is((SELECT array_agg(DISTINCT unit_id) FROM careflags.actions), '{ward-b}'::text[], 'nurse B''s actions: ward B only');
+SELECT throws_ok(format('SELECT careflags.acknowledge_action(%s, %L)', pg_temp.id('lt_fall'), 'medication_review'),
+                 'P0002', NULL, 'she cannot act on a row of ward A');
+RESET ROLE;
+SET LOCAL ROLE cft_nurse_a;
+SELECT is((SELECT array_agg(DISTINCT unit_id) FROM careflags.actions), '{ward-a}'::text[], 'nurse A''s actions: ward A only');
+INSERT INTO acted SELECT careflags.acknowledge_action(pg_temp.id('lt_fall'), 'medication_review', 'seen') AS audit_ids;
+RESET ROLE;
+SELECT is((SELECT cardinality(audit_ids) FROM acted), 3, 'acknowledging the row: one audit entry per flag behind it');
+SELECT is((SELECT count(*)::int FROM careflags.flag WHERE patient_id = pg_temp.id('lt_fall') AND domain = 'medication_review'
+             AND resolved_at IS NULL AND acknowledged_by = 'cft_nurse_a'), 3, 'every flag of the row is acknowledged, by her');
+SELECT is((SELECT count(*)::int FROM careflags.audit a, acted WHERE a.audit_id = ANY (acted.audit_ids)
+             AND a.action = 'acknowledge' AND a.actor = 'cft_nurse_a'), 3, 'the audit names her for each');
+SET LOCAL ROLE cft_nurse_a;
+SELECT is(cardinality(careflags.snooze_action(pg_temp.id('lt_repeat'), 'nutrition_screening', '2026-12-12 12:00+01')), 1,
+          'snoozing a row');
+SELECT is((SELECT count(*)::int FROM careflags.actions WHERE patient_id = pg_temp.id('lt_repeat') AND action = 'nutrition_screening'), 0,
+          'a snoozed row leaves the list');
+SELECT is(cardinality(careflags.exempt_action(pg_temp.id('lt_risk'), 'nutrition_plan', 'end-of-life care')), 1,
+          'exempting a row');
+RESET ROLE;
+SELECT is((SELECT resolution FROM careflags.flag WHERE patient_id = pg_temp.id('lt_risk') AND rule_id = 'nutrition.plan.missing'
+            ORDER BY flag_id DESC LIMIT 1), 'exempt', 'the flags of an exempted row are resolved as exempt');
+
+-- the demo population: every row fits 140 characters in every language
+SELECT cft.at(now());
+\ir ../../scripts/demo.d/10_population.sql
+\set QUIET 0
+CREATE TEMP TABLE demo_rows AS
+SELECT l.lang, g.patient_id, g.action, careflags.action_text(g.action, g.details, g.due_at, l.lang) AS why
+  FROM (SELECT f.patient_id, careflags.action_of(f.domain, r.anchor) AS action,
+               array_agg(f.details ORDER BY f.due_at, f.flag_id) AS details, min(f.due_at) AS due_at
+          FROM careflags.flag f JOIN careflags.rule r USING (rule_id)
+         WHERE f.resolved_at IS NULL AND f.unit_id LIKE ANY (ARRAY['solsiden%', 'hjemme%'])
+         GROUP BY 1, 2) g
+ CROSS JOIN (VALUES ('nb'), ('nn'), ('en')) l(lang);
+SELECT cmp_ok((SELECT count(*)::int FROM demo_rows WHERE lang = 'nb'), '>', 100, 'the demo population has action rows (every open flag, upcoming too)');
+SELECT is((SELECT count(*)::int FROM demo_rows WHERE char_length(why) > 140), 0,
+          'every action row of the demo population is at most 140 characters in bokmål, nynorsk and English');
+SELECT is((SELECT count(*)::int FROM careflags.actions a CROSS JOIN (VALUES ('nb'), ('nn'), ('en')) l(lang)
+            WHERE char_length(careflags.action_text(a.action,
+                    (SELECT array_agg(f.details ORDER BY f.due_at, f.flag_id) FROM careflags.flag f WHERE f.flag_id = ANY (a.flag_ids)),
+                    a.due_at, l.lang)) > 140), 0,
+          'and so is every row of careflags.actions');
+
+SELECT * FROM finish();
+ROLLBACK;
