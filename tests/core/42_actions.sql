@@ -114,7 +114,8 @@ SELECT is((SELECT count(*)::int FROM careflags.actions WHERE patient_id = pg_tem
 CREATE ROLE cft_nurse_a LOGIN IN ROLE careflags_nurse;
 CREATE ROLE cft_nurse_b LOGIN IN ROLE careflags_nurse;
 INSERT INTO careflags.unit (unit_id, name, setting) VALUES
-    ('ward-a', 'Ward A', 'nursing_home_long_term'), ('ward-b', 'Ward B', 'nursing_home_long_term');
+    ('ward-a', 'Ward A', 'nursing_home_long_term'), ('ward-b', 'Ward B', 'nursing_home_long_term')
+    ON CONFLICT (unit_id) DO NOTHING;
 INSERT INTO careflags.unit_access (unit_id, role) VALUES ('ward-a', 'cft_nurse_a'), ('ward-b', 'cft_nurse_b');
 INSERT INTO p SELECT 'ward_b', cft.patient('nursing_home_long_term', '2026-12-05 10:00+01', unit => 'ward-b');
 GRANT SELECT ON p TO cft_nurse_a, cft_nurse_b;
