@@ -25,6 +25,7 @@ SELECT :'gm_status' = 'ready' AS gm_ready \gset
 \set fp gm_
 \ir fingerprint.psql
 \c gnumed_v22
+SET default_transaction_read_only = off;
 BEGIN;
 SELECT plan(19);
 SELECT is(:'prepared'::text, 'prepared', 'a practice: site mapping, two residents, fall-risk drugs, a suppressed hint');

@@ -15,7 +15,10 @@
 #
 #   CAREFLAGS_GNUMED_TEMPLATE=db   copy gnumed_v22 from an already bootstrapped
 #                                  database of the cluster instead of
-#                                  bootstrapping (development)
+#                                  bootstrapping (development); the copy is
+#                                  made read-only by default, as GNUmed's
+#                                  bootstrap leaves gnumed_v22 (a copy does
+#                                  not inherit database settings)
 set -u
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 STATUS="$PGHOST/careflags_gnumed.status"
@@ -41,7 +44,8 @@ echo "not prepared: tests/gnumed/setup.sh did not finish" >"$STATUS"
 if [ -n "${CAREFLAGS_GNUMED_TEMPLATE:-}" ]; then
     psql -X -q -v ON_ERROR_STOP=1 -d postgres \
          -c 'DROP DATABASE IF EXISTS gnumed_v22' \
-         -c "CREATE DATABASE gnumed_v22 TEMPLATE \"$CAREFLAGS_GNUMED_TEMPLATE\"" >>"$LOG" 2>&1 ||
+         -c "CREATE DATABASE gnumed_v22 TEMPLATE \"$CAREFLAGS_GNUMED_TEMPLATE\"" \
+         -c 'ALTER DATABASE gnumed_v22 SET default_transaction_read_only = on' >>"$LOG" 2>&1 ||
         unavailable "cannot copy $CAREFLAGS_GNUMED_TEMPLATE (see $LOG)"
 else
     # 1. Debian's gnumed-server, without starting or creating a system cluster.
