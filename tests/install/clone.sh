@@ -40,11 +40,14 @@ fi
 echo "beside=$(ls -A "$base" | tr '\n' ' ')"
 
 # A clean environment for the clone's scripts: no libpq target, no test
-# selection of the outer run; PG_CONFIG passed through.
+# selection of the outer run; PG_CONFIG passed through.  The clone's build
+# runs with make -j2 (CAREFLAGS_CLONE_MAKEFLAGS changes it) to keep the step
+# near a minute.
 run_in_clone() {
     (cd "$base/careflags" &&
         env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE -u ROOT -u CAREFLAGS_TESTS \
-            -u PG_PROVE_OPTS -u CAREFLAGS_KEEP_CLUSTER PG_CONFIG="$PG_CONFIG" "$@")
+            -u PG_PROVE_OPTS -u CAREFLAGS_KEEP_CLUSTER PG_CONFIG="$PG_CONFIG" \
+            MAKEFLAGS="${CAREFLAGS_CLONE_MAKEFLAGS:--j2}" "$@")
 }
 run_in_clone ./scripts/demo.sh >"$logs/clone-demo.log" 2>&1
 echo "demo_exit=$?"
