@@ -58,8 +58,11 @@ END
 $$;
 COMMENT ON FUNCTION flag_capture.keep() IS 'AFTER ROW trigger: appends the written Flag to careflags-fhir-flags.ndjson';
 
+-- SECURITY DEFINER: the table may be created by a store's own role (the
+-- application role of tests/fhir/06_security.sql), which has no USAGE on
+-- flag_capture; the capture trigger is put on as the harness's owner.
 CREATE FUNCTION flag_capture.attach() RETURNS event_trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     rel regclass;
