@@ -124,3 +124,27 @@ cf_quarantine_evaluation(const char *table, const int64 *ids, int n, const char 
 						  reason, json, false);
 	}
 }
+
+/*
+ * A patient a whole-database pass (recompute_all(), tick()) could not
+ * evaluate: quarantined with the reason, the pass goes on with the others.
+ * caller names the pass, e.g. "recompute_all".
+ */
+void
+cf_quarantine_pass_failure(const char *caller, int64 patient_id, const char *reason)
+{
+	char		pid[32];
+	char	   *payload;
+
+	snprintf(pid, sizeof(pid), INT64_FORMAT, patient_id);
+	payload = psprintf("{\"patient_ids\": [%s], \"pass\": \"%s\"}", pid, caller);
+
+	ereport(WARNING,
+			(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+			 errmsg("careflags: %s() could not evaluate patient %s; its flags were not updated: %s",
+					caller, pid, reason),
+			 errhint("The other patients were evaluated; correct this patient's facts and run careflags.recompute_patient(%s).",
+					 pid)));
+	insert_quarantine("evaluation", NULL, NULL, pid, reason,
+					  DirectFunctionCall1(jsonb_in, CStringGetDatum(payload)), false);
+}

@@ -21,4 +21,8 @@ extern void cf_quarantine_row(Relation rel, HeapTuple tuple, const char *reason)
 extern void cf_quarantine_evaluation(const char *table, const int64 *ids, int n,
 									 const char *reason);
 
+/* Quarantine a patient a whole-database pass (recompute_all, tick) could not evaluate. */
+extern void cf_quarantine_pass_failure(const char *caller, int64 patient_id,
+									   const char *reason);
+
 #endif							/* CAREFLAGS_QUARANTINE_H */

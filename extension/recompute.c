@@ -157,7 +157,7 @@ evaluate_all_isolated(int64 *ids, int n, CfReconcileMode mode, CfDifferenceFn fn
 static void
 quarantine_failed(void *arg, int64 patient_id, const char *message)
 {
-	cf_quarantine_evaluation((const char *) arg, &patient_id, 1, message);
+	cf_quarantine_pass_failure((const char *) arg, patient_id, message);
 }
 
 /* careflags.recompute_all(): re-evaluate every patient, reporting progress. */

@@ -1,9 +1,21 @@
 -- The engine: bulk and row-by-row writes agree, time passes without writes,
 -- bad facts are quarantined and the rest kept, death, discharge, exemptions,
 -- age, overlapping episodes, time zones, strict mode, constraints, row mode.
+--
+-- A patient recompute_all() cannot evaluate (a trigger of the site's on
+-- careflags.flag refuses its flags), in a session of its own to see the
+-- WARNING: the message names the pass and the patient in plain words.
+\set pass_out `printf '%s\n' "BEGIN;" "INSERT INTO careflags.unit (unit_id, name, setting) VALUES ('pass-ward', 'Pass ward', 'nursing_home_long_term');" "WITH p AS (INSERT INTO careflags.patient (birth_date, display_name) VALUES ('1940-01-15', 'Pass failure') RETURNING patient_id) INSERT INTO careflags.episode (patient_id, setting, unit_id, started_at) SELECT patient_id, 'nursing_home_long_term', 'pass-ward', '2026-05-20' FROM p;" "SELECT 'patient ' || max(patient_id) FROM careflags.patient WHERE display_name = 'Pass failure';" "CREATE FUNCTION public.cf_pass_refuse() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RAISE EXCEPTION ''flag write refused (test trigger)''; END';" "CREATE TRIGGER cf_pass_refuse BEFORE INSERT ON careflags.flag FOR EACH ROW WHEN (NEW.unit_id = 'pass-ward') EXECUTE FUNCTION public.cf_pass_refuse();" "DELETE FROM careflags.flag WHERE unit_id = 'pass-ward';" "SELECT careflags.recompute_all();" "SELECT 'quarantined: ' || reason || ' ' || (payload ->> 'pass') FROM careflags.quarantine WHERE fact_table = 'evaluation' ORDER BY quarantine_id DESC LIMIT 1;" "ROLLBACK;" | psql -X -q -At -v ON_ERROR_STOP=1 2>&1`
 BEGIN;
 \ir fixtures.psql
-SELECT plan(41);
+SELECT plan(43);
+
+SELECT ok(:'pass_out' ~ ('WARNING:  careflags: recompute_all\(\) could not evaluate patient ' || substring(:'pass_out' FROM '(?n)^patient ([0-9]+)$')
+                         || '; its flags were not updated: flag write refused \(test trigger\)')
+          AND :'pass_out' !~ 'after a write to recompute_all',
+          'recompute_all()''s warning for a patient it cannot evaluate reads naturally, naming the patient');
+SELECT ok(:'pass_out' ~ '(?n)^quarantined: flag write refused \(test trigger\) recompute_all$',
+          'the patient is quarantined with the reason and the pass');
 
 SELECT cft.at('2026-03-10 12:00+01');
 

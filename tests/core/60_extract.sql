@@ -1,6 +1,6 @@
 -- tests/core/60_extract.sql - the pseudonymised extract, its secret and who may touch them.
 BEGIN;
-SELECT plan(28);
+SELECT plan(29);
 SET LOCAL client_min_messages = warning;
 
 CREATE EXTENSION IF NOT EXISTS pgcrypto;   -- an independent HMAC-SHA256, for comparison
@@ -48,6 +48,13 @@ SELECT throws_ok($$SELECT careflags.pseudonym_hmac('\x00'::bytea, 'x')$$, '42501
 SELECT throws_ok($$SELECT * FROM careflags.extract_rows('2023-12-31', 1, '1 year', 67, NULL, NULL)$$, '42501', NULL,
                  'nor the internal extract function');
 SELECT lives_ok($$CREATE TEMP TABLE x1 AS SELECT * FROM careflags.extract('2023-12-31')$$, 'careflags_quality runs the extract');
+-- extract() logs every call in careflags.extract_log: a read-only
+-- transaction (or a standby) cannot run it (docs/reports.md says so)
+SAVEPOINT read_only;
+SET LOCAL transaction_read_only = on;
+SELECT throws_ok($$SELECT * FROM careflags.extract('2023-12-31')$$, '25006', 'cannot execute INSERT in a read-only transaction',
+                 'extract() fails in a read-only transaction: it writes careflags.extract_log');
+ROLLBACK TO SAVEPOINT read_only;
 SELECT is((SELECT generation FROM careflags.pseudonym_key_info()), :gen0,
           'careflags_quality sees the key generation, not the key');
 RESET ROLE;

@@ -58,17 +58,15 @@ END
 $$;
 COMMENT ON FUNCTION flag_capture.keep() IS 'AFTER ROW trigger: appends the written Flag to careflags-fhir-flags.ndjson';
 
+-- SECURITY DEFINER: the table may be created by a store's own role (the
+-- application role of tests/fhir/06_security.sql), which has no USAGE on
+-- flag_capture; the capture trigger is put on as the harness's owner.
 CREATE FUNCTION flag_capture.attach() RETURNS event_trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     rel regclass;
 BEGIN
-    -- only tables the suite's superuser makes: an application role's own
-    -- store (06_security) is its own business, and its triggers run as it
-    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
-        RETURN;
-    END IF;
     FOR rel IN
         SELECT DISTINCT CASE c.classid WHEN 'pg_catalog.pg_trigger'::regclass THEN t.tgrelid ELSE c.objid END::regclass
         FROM pg_catalog.pg_event_trigger_ddl_commands() AS c

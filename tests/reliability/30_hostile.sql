@@ -12,7 +12,9 @@
 --     over 8,000 bytes made every evaluation of the patient, and
 --     recompute_all() for the whole database, fail), implausible weights and
 --     heights, 10 MB names and reasons: each quarantined with its reason, and
---     recompute_all() goes on past a patient it cannot evaluate.
+--     recompute_all() goes on past a patient it cannot evaluate (since the
+--     NOTIFY payload is an event id, a long unit no longer fails; the failing
+--     patient is made with a trigger refusing its flags).
 -- (c) careflags_fhir with hostile input: random and malformed NDJSON lines,
 --     and a 50 MB resource: refused with a clear message or loaded, within
 --     bounded memory; the session survives.
@@ -201,40 +203,37 @@ SELECT throws_ok($$INSERT INTO careflags.rule (rule_id, domain, anchor, title, s
                    VALUES ('nutrition.' || repeat('x', 9000), 'nutrition', 'episode_start', 'Long', '{home_nursing}', '1 day')$$,
                  '22001', 'rule too long', '(d) so is a rule id of 9,000 characters');
 
--- a patient whose evaluation fails must not stop recompute_all() for
--- everyone else.  A long unit id stored before the bound (as a database from
--- before 1.3 may hold) once made every evaluation of its patient fail (NOTIFY
--- payload too long; since 1.3 the payload is only an event id); here a
--- site's own trigger on the flags fails for that patient instead.
+-- a long unit id stored before the bound (as a database from before 1.3 may
+-- hold) no longer breaks the patient's evaluation: the NOTIFY payload is an
+-- event id, not the unit (it used to exceed 8,000 bytes)
 SET LOCAL careflags.max_identifier_length = 10000;
 INSERT INTO careflags.unit (unit_id, name, setting) VALUES (repeat('u', 9000), 'Long', 'nursing_home_long_term');
 INSERT INTO careflags.episode (patient_id, source_system, source_key, setting, unit_id, started_at)
 VALUES (:d3, 'hostile-d', 'e-9000', 'nursing_home_long_term', repeat('u', 9000), '2026-05-20 08:00+02');
 RESET careflags.max_identifier_length;
-SELECT is((SELECT count(*) FROM careflags.episode WHERE source_key = 'e-9000'), 1::bigint,
-          '(d) set-up: an episode with a 9,000-character unit id is stored (bound raised for the test)');
+SELECT ok((SELECT count(*) FROM careflags.episode WHERE source_key = 'e-9000') = 1
+          AND EXISTS (SELECT FROM careflags.flag WHERE patient_id = :d3 AND resolved_at IS NULL)
+          AND NOT EXISTS (SELECT FROM careflags.quarantine WHERE fact_table = 'evaluation' AND patient_id = :d3),
+          '(d) an episode with a 9,000-character unit id (bound raised for the test) is evaluated: flags, no failure');
+-- a patient whose evaluation fails (here a site's trigger on careflags.flag
+-- refuses that patient's flags) must not stop recompute_all() or tick() for
+-- everyone else
 INSERT INTO careflags.episode (patient_id, source_system, source_key, setting, unit_id, started_at)
 VALUES (:d4, 'hostile-d', 'e-ok', 'nursing_home_long_term', 'hostile-ward', '2026-05-20 08:00+02');
-DELETE FROM careflags.flag WHERE patient_id = :d4;      -- behind careflags' back: recompute_all() must mend it
-CREATE FUNCTION public.hostile_d_fail() RETURNS trigger LANGUAGE plpgsql AS $f$
-BEGIN
-    IF NEW.patient_id = current_setting('hostile.d3')::bigint THEN
-        RAISE EXCEPTION 'a site trigger refuses this patient''s flags';
-    END IF;
-    RETURN NEW;
-END $f$;
-SELECT set_config('hostile.d3', :'d3', true) \g /dev/null
-CREATE TRIGGER hostile_d_fail BEFORE INSERT OR UPDATE ON careflags.flag FOR EACH ROW EXECUTE FUNCTION public.hostile_d_fail();
-DELETE FROM careflags.flag WHERE patient_id = :d3;      -- so that recompute_all() has d3's flags to write
+CREATE FUNCTION pg_temp.refuse_flag() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'flag write refused (test trigger)'; END $$;
+SELECT format('CREATE TRIGGER hostile_refuse BEFORE INSERT ON careflags.flag FOR EACH ROW WHEN (NEW.patient_id = %s) EXECUTE FUNCTION pg_temp.refuse_flag()', :d3) \gexec
+DELETE FROM careflags.flag WHERE patient_id IN (:d3, :d4);  -- behind careflags' back: recompute_all() must mend it
 DELETE FROM careflags.quarantine WHERE fact_table = 'evaluation' AND patient_id = :d3;
 SELECT lives_ok('SELECT careflags.recompute_all()', '(d) recompute_all() goes on past a patient it cannot evaluate');
 SELECT ok(EXISTS (SELECT FROM careflags.flag WHERE patient_id = :d4 AND resolved_at IS NULL),
           '(d) ... and rebuilds the other patients'' flags');
 SELECT alike((SELECT string_agg(reason, '; ') FROM careflags.quarantine WHERE fact_table = 'evaluation' AND patient_id = :d3),
-            '%a site trigger refuses this patient''s flags%', '(d) ... quarantining that patient with the reason');
+            '%flag write refused (test trigger)%', '(d) ... quarantining that patient with the reason');
 INSERT INTO careflags.patient_state (patient_id, evaluated_at, next_check_at) VALUES (:d3, '2026-05-20', '2026-05-21')
     ON CONFLICT (patient_id) DO UPDATE SET next_check_at = EXCLUDED.next_check_at;
 SELECT lives_ok('SELECT * FROM careflags.tick()', '(d) so does the worker''s pass, tick(), for the patients due a check');
+DROP TRIGGER hostile_refuse ON careflags.flag;
 
 -- weight, height and BMI outside plausible adult ranges
 INSERT INTO careflags.episode (patient_id, source_system, source_key, setting, unit_id, started_at)
