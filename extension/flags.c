@@ -37,6 +37,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -202,6 +203,17 @@ typedef enum
 	Q_COUNT
 } QueryId;
 
+/*
+ * An open flag is updated only if no other session holds its row: a nurse's
+ * acknowledge or snooze holds it to the end of her transaction, and a write
+ * of the record must not wait for that (0 rows: the patient is left for
+ * later, see note_held).
+ */
+#define FLAG_ROW_FREE \
+	"AND flag_id OPERATOR(pg_catalog.=) (SELECT l.flag_id FROM careflags.flag l " \
+	"WHERE l.patient_id OPERATOR(pg_catalog.=) $1 AND l.flag_id OPERATOR(pg_catalog.=) $2 " \
+	"FOR NO KEY UPDATE SKIP LOCKED)"
+
 static const char *const query_text[Q_COUNT] = {
 	/* (the facts are read by fact_reader.c, straight from the indexes) */
 	/* new flags of a whole chunk in one statement: arrays, one element a flag */
@@ -216,9 +228,9 @@ static const char *const query_text[Q_COUNT] = {
 	[Q_UPDATE_FLAG] = "UPDATE careflags.flag SET reason = $3, unit_id = $4, "
 	"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7, "
 	"due_from = $8, due_at = $9 "
-	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2",
+	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2 " FLAG_ROW_FREE,
 	[Q_RESOLVE_FLAG] = "UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5 "
-	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2",
+	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2 " FLAG_ROW_FREE,
 	[Q_STATE] = "INSERT INTO careflags.patient_state AS s (patient_id, evaluated_at, next_check_at) "
 	"VALUES ($1, $2, $3) ON CONFLICT (patient_id) DO UPDATE "
 	"SET evaluated_at = EXCLUDED.evaluated_at, next_check_at = EXCLUDED.next_check_at",
@@ -553,6 +565,68 @@ careflags_rules_changed(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
+/* ---- patients left for later ---- */
+
+bool		cf_skip_locked_patients = false;
+static int64 *held_ids = NULL;
+static int	held_n = 0;
+static int	held_cap = 0;
+
+static LocalTransactionId held_lxid = InvalidLocalTransactionId;
+
+/* Forget what an earlier call left (its memory went with its transaction). */
+static void
+held_reset(void)
+{
+	if (held_lxid != MyProc->lxid)
+	{
+		held_ids = NULL;
+		held_cap = 0;
+		held_lxid = MyProc->lxid;
+	}
+	held_n = 0;
+}
+
+/* Remember a patient whose evaluation was left for later. */
+static void
+note_held(int64 patient_id)
+{
+	if (held_lxid != MyProc->lxid)
+		held_reset();
+	if (held_n > 0 && held_ids[held_n - 1] == patient_id)
+		return;
+	if (held_n == held_cap)
+	{
+		held_cap = Max(16, held_cap * 2);
+		held_ids = held_ids == NULL ?
+			MemoryContextAlloc(TopTransactionContext, sizeof(int64) * held_cap) :
+			repalloc(held_ids, sizeof(int64) * held_cap);
+	}
+	held_ids[held_n++] = patient_id;
+}
+
+/* The patients the last cf_evaluate_patients() left for later. */
+int
+cf_held_patients(int64 **ids)
+{
+	*ids = held_ids;
+	return held_n;
+}
+
+/*
+ * Run an UPDATE of one open flag (Q_UPDATE_FLAG, Q_RESOLVE_FLAG); false
+ * when another session holds the flag's row: the patient is left for later.
+ */
+static bool
+update_open_flag(QueryId q, Datum *v, const char *nulls, int64 patient_id)
+{
+	run(q, v, nulls, false, SPI_OK_UPDATE);
+	if (SPI_processed == 1)
+		return true;
+	note_held(patient_id);
+	return false;
+}
+
 /* ---- facts, for a chunk of patients ---- */
 
 /*
@@ -591,12 +665,16 @@ lock_patients(CfChunk *c, Snapshot snap)
 		index_rescan(scan, &key, 1, NULL, 0);
 		if (!index_getnext_slot(scan, ForwardScanDirection, found))
 			continue;
-		res = table_tuple_lock(rel, &found->tts_tid, snap, locked, cid,
-							   LockTupleNoKeyExclusive, LockWaitBlock, flags, &tmfd);
+		res = table_tuple_lock(rel, &found->tts_tid, snap, locked, cid, LockTupleNoKeyExclusive,
+							   cf_skip_locked_patients ? LockWaitSkip : LockWaitBlock, flags, &tmfd);
 		switch (res)
 		{
 			case TM_Ok:
 				cf_chunk_patient_from_slot(c, i, locked, &cols);
+				break;
+			case TM_WouldBlock:
+				/* the worker: another session holds the patient; later */
+				note_held(c->ids[i]);
 				break;
 			case TM_SelfModified:
 				cf_chunk_patient_from_slot(c, i, found, &cols);
@@ -830,8 +908,8 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 
 				if (fr->outcome != CF_OUT_DONE || fr->event_at == CF_TIME_NONE)
 					nulls[4] = 'n';
-				run(Q_RESOLVE_FLAG, v, nulls, false, SPI_OK_UPDATE);
-				cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
+				if (update_open_flag(Q_RESOLVE_FLAG, v, nulls, patient_id))
+					cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
 			}
 			continue;
 		}
@@ -881,7 +959,7 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 				v[6] = from_cf_interval(&rule->due_soon_window);
 				v[7] = TimestampTzGetDatum((TimestampTz) fr->due_from);
 				v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
-				run(Q_UPDATE_FLAG, v, nulls, false, SPI_OK_UPDATE);
+				(void) update_open_flag(Q_UPDATE_FLAG, v, nulls, patient_id);
 			}
 			continue;
 		}
@@ -921,7 +999,8 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 			v[1] = Int64GetDatum(of->flag_id);
 			v[2] = TimestampTzGetDatum((TimestampTz) now);
 			v[3] = CStringGetTextDatum(why);
-			run(Q_RESOLVE_FLAG, v, nulls, false, SPI_OK_UPDATE);
+			if (!update_open_flag(Q_RESOLVE_FLAG, v, nulls, patient_id))
+				continue;		/* held: no successor while it is open */
 			cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
 		}
 		{
@@ -958,8 +1037,8 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 			Datum		v[5] = {Int64GetDatum(patient_id), Int64GetDatum(open[i].flag_id),
 				TimestampTzGetDatum((TimestampTz) now), CStringGetTextDatum("rule_disabled"), (Datum) 0};
 
-			run(Q_RESOLVE_FLAG, v, "    n", false, SPI_OK_UPDATE);
-			cf_notify("resolved", open[i].flag_id, patient_id, open[i].rule_id, open[i].unit_id);
+			if (update_open_flag(Q_RESOLVE_FLAG, v, "    n", patient_id))
+				cf_notify("resolved", open[i].flag_id, patient_id, open[i].rule_id, open[i].unit_id);
 		}
 	}
 
@@ -993,6 +1072,7 @@ cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 	CfFlagResult *res;
 	volatile int64 changes = 0;
 
+	held_reset();
 	if (n <= 0)
 		return 0;
 

@@ -36,6 +36,16 @@ extern int64 cf_evaluate_patients(const int64 *patient_ids, int n,
 /* Sort and de-duplicate patient ids in place; returns the new count. */
 extern int	cf_unique_ids(int64 *ids, int n);
 
+/*
+ * Patients an evaluation left for later, without waiting: with
+ * cf_skip_locked_patients (the worker) those whose row another session
+ * holds; always those with a flag whose row another session holds (a nurse's
+ * acknowledge or snooze not yet committed).  cf_held_patients() gives the
+ * ids of the last cf_evaluate_patients() call (in TopTransactionContext).
+ */
+extern bool cf_skip_locked_patients;
+extern int	cf_held_patients(int64 **ids);
+
 /* Run a function as the extension owner with search_path pinned. */
 typedef struct CfOwnerContext
 {

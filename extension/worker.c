@@ -17,7 +17,9 @@
  *	  careflags.evaluate_in_worker queued (queue.c): writers set its latch
  *	  when they commit, and it empties careflags.evaluation_queue at every
  *	  wake-up, gathering for careflags.worker_queue_delay first, so their
- *	  flags follow within about that time of the commit.
+ *	  flags follow within about that time of the commit.  A patient another
+ *	  session holds is not waited for: it stays queued and the worker comes
+ *	  back to it every second until it is free (queue.c).
  *
  *	  SIGHUP reloads the settings; SIGTERM ends the worker cleanly.  After an
  *	  error the postmaster restarts it after 10 seconds.
@@ -46,6 +48,9 @@
 
 PGDLLEXPORT void careflags_worker_main(Datum arg);
 
+/* how soon the worker comes back to queued patients another session held */
+#define HELD_RETRY_MS 1000L
+
 void
 cf_worker_register(void)
 {
@@ -62,20 +67,26 @@ cf_worker_register(void)
 	RegisterBackgroundWorker(&w);
 }
 
-/* Evaluate what writers queued, in one transaction. */
-static void
+/*
+ * Evaluate what writers queued, in one transaction; returns the number of
+ * patients held by other sessions (queued again, to come back to).
+ */
+static int
 run_queue(void)
 {
+	int			held = 0;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "careflags: evaluating the queued patients");
 	if (OidIsValid(get_extension_oid("careflags", true)))
-		(void) cf_queue_evaluate();
+		(void) cf_queue_evaluate(&held);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return held;
 }
 
 static void
@@ -126,9 +137,11 @@ careflags_worker_main(Datum arg)
 	for (;;)
 	{
 		TimestampTz now;
+		long		timeout;
 
 		/* first what writers queued (also what was left before a restart) */
-		run_queue();
+		int			held = run_queue();
+
 		now = GetCurrentTimestamp();
 		if (now >= next_tick)
 		{
@@ -137,8 +150,12 @@ careflags_worker_main(Datum arg)
 													(int64) cf_worker_interval * 1000);
 			now = GetCurrentTimestamp();
 		}
+		timeout = Max(1L, (long) ((next_tick - now) / 1000));
+		/* patients other sessions held: back to them in a second */
+		if (held > 0)
+			timeout = Min(timeout, HELD_RETRY_MS);
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					   Max(1L, (long) ((next_tick - now) / 1000)), PG_WAIT_EXTENSION);
+					   timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 
