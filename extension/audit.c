@@ -69,6 +69,7 @@ typedef struct FlagRow
 	char	   *rule_id;
 	bool		open;
 	Interval   *max_snooze;
+	char	   *unit_id;
 } FlagRow;
 
 static void
@@ -153,7 +154,7 @@ visible_flag(int64 flag_id)
 	bool		isnull;
 	int			ret;
 
-	ret = SPI_execute_with_args("SELECT f.patient_id, f.rule_id, f.resolved_at IS NULL, r.max_snooze "
+	ret = SPI_execute_with_args("SELECT f.patient_id, f.rule_id, f.resolved_at IS NULL, r.max_snooze, f.unit_id "
 								"FROM careflags.flag f JOIN careflags.rule r "
 								"  ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id "
 								"WHERE f.flag_id OPERATOR(pg_catalog.=) $1",
@@ -170,6 +171,7 @@ visible_flag(int64 flag_id)
 	fr.max_snooze = DatumGetIntervalP(datumCopy(SPI_getbinval(SPI_tuptable->vals[0],
 															  SPI_tuptable->tupdesc, 4, &isnull),
 												false, sizeof(Interval)));
+	fr.unit_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 	if (!fr.open)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -640,6 +642,17 @@ careflags_exempt(PG_FUNCTION_ARGS)
 	audit_id = audit_append(fr.patient_id, flag_id, "exempt", ac.actor, ac.now, d.data);
 
 	snprintf(key, sizeof(key), "audit/" INT64_FORMAT, audit_id);
+
+	/*
+	 * The exemption fact is evaluated at commit (as with
+	 * careflags.defer_evaluation), not now: evaluating now would lock the
+	 * patient's row to the end of the nurse's transaction and hold up every
+	 * write of the record for that patient while she leaves it open.  The
+	 * flag is resolved here instead, which holds only its own row (writes
+	 * skip a held flag, flags.c).
+	 */
+	(void) set_config_option("careflags.defer_evaluation", "on", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	{
 		Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, NAMEOID};
 		Datum		v[7];
@@ -666,6 +679,18 @@ careflags_exempt(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the exemption was not accepted"),
 					 errdetail("careflags.fact_guard put it in careflags.quarantine (see the warning above).")));
+	}
+	{
+		Oid			types[3] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+		Datum		v[3] = {Int64GetDatum(fr.patient_id), Int64GetDatum(flag_id), TimestampTzGetDatum(ac.now)};
+
+		if (SPI_execute_with_args("UPDATE careflags.flag SET resolved_at = $3, resolution = 'exempt' "
+								  "WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2 "
+								  "  AND resolved_at IS NULL",
+								  3, types, v, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "careflags: could not resolve the exempted flag");
+		flag_still_open(flag_id);
+		cf_notify("resolved", flag_id, fr.patient_id, fr.rule_id, fr.unit_id);
 	}
 	cf_leave_owner_context(&oc);
 	end_action(&ac);
