@@ -12,7 +12,8 @@
 --    own patient (lock_timeout 1 s: on 1.2 the first waited for the audit's
 --    table lock, the second for the flag's row or the patient's row, and
 --    both failed at the timeout).
--- 3. exempt(flag, reason, 'infinity') is refused before anything is audited.
+-- 3. exempt(flag, reason, 'infinity') is refused before anything is audited;
+--    acknowledge() finds its flag through an index (36,000 flags).
 -- 4. A superuser who (a) recomputes a chain and its head with sha256(),
 --    (b) removes the last row and moves the head back, or (c) wipes the rows
 --    and the heads: verify_audit() cannot see it (the database alone holds
@@ -58,7 +59,7 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 SELECT cmp_ok(cardinality(pg_temp.flags('a1')), '>=', 3, 'three open flags of a1 to act on');
 
 -- ---- 1. appends ----
@@ -139,6 +140,29 @@ SELECT throws_ok(format('SELECT careflags.exempt(%s, %L, %L)', pg_temp.flag('a2'
                  '22023', 'valid_until must be before 2200', 'exempt(..., ''infinity'') is refused with a clear message');
 SELECT is((SELECT count(*) FROM careflags.audit), :audit_rows::bigint, 'and nothing is audited');
 SELECT isnt(pg_temp.flag('a2', 'fall_risk.assessment.admission'), NULL, 'the flag stays open, as the audit says');
+
+-- ---- 3b. acknowledge() finds the flag by its id through an index, not by reading every flag ----
+-- (36,000 resolved flags of a3; the pages read by the lookup acknowledge(), snooze() and exempt()
+-- run (audit.c, visible_flag()); a scan of the table or of its primary key reads over 100)
+SELECT patient_id AS a3 FROM careflags.patient WHERE source_system = 'aud' AND source_key = 'a3' \gset
+INSERT INTO careflags.flag (patient_id, rule_id, domain, severity, raised_at, due_from, due_at, due_soon_window,
+                            reason, resolved_at, resolution)
+SELECT :a3, 'nutrition.screening.admission_long_term', 'nutrition', 1, now(), now(), now(), '1 day', 'history', now(), 'done'
+  FROM generate_series(1, 36000);
+ANALYZE careflags.flag;
+CREATE FUNCTION pg_temp.pages_read(q text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    p json;
+BEGIN
+    EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ' || q INTO p;
+    RETURN (p -> 0 -> 'Plan' ->> 'Shared Hit Blocks')::bigint + (p -> 0 -> 'Plan' ->> 'Shared Read Blocks')::bigint;
+END $$;
+SELECT cmp_ok(pg_temp.pages_read(format($$SELECT f.patient_id, f.rule_id, f.resolved_at IS NULL, r.max_snooze, f.unit_id
+                                           FROM careflags.flag f JOIN careflags.rule r
+                                             ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
+                                          WHERE f.flag_id OPERATOR(pg_catalog.=) %s$$,
+                                         pg_temp.flag('a3', 'medication_review.admission'))), '<', 20::bigint,
+              'with 36,000 flags, acknowledge() finds its flag reading a few pages, not the whole table');
 
 -- ---- 4. tampering by a superuser: verify_audit() cannot see it, the witness can ----
 \set wf `mktemp -u /tmp/careflags-witness.XXXXXX`
