@@ -3,7 +3,7 @@
 -- site would (site.psql: rule edits, a site rule, a site FRID, flags,
 -- acknowledgements, snoozes, exemptions, a rotated pseudonym secret), is
 -- updated with ALTER EXTENSION careflags UPDATE TO the current version
--- (1.0 -> 1.1 -> 1.2, through every released upgrade script).  Kept: every
+-- (1.0 -> 1.1 -> 1.2 -> 1.3, through every upgrade script).  Kept: every
 -- table's rows (digests before and after).  Alike: the upgraded database and
 -- a fresh install of the current version, object by object: members,
 -- comments, function definitions, columns, constraints, indexes, triggers,
@@ -54,7 +54,7 @@ SELECT plan(24);
 SELECT is(pg_temp.one('old', $$SELECT extversion FROM pg_extension WHERE extname = 'careflags'$$), '1.0', 'installed from the 1.0 script');
 SELECT cmp_ok(pg_temp.one('old', 'SELECT count(*) FROM careflags.audit')::int, '>', 10, 'populated: flags acted on, audit written');
 SELECT is(pg_temp.one('old', format($$SELECT path FROM pg_extension_update_paths('careflags') WHERE source = '1.0' AND target = %L$$, :'latest')),
-          '1.0--1.1--1.2', 'an update path 1.0 -> 1.1 -> 1.2 is installed (' || :'latest' || ' is the current version)');
+          '1.0--1.1--1.2--1.3', 'an update path 1.0 -> 1.1 -> 1.2 -> 1.3 is installed (' || :'latest' || ' is the current version)');
 SELECT is(dblink_exec('old', $$ALTER EXTENSION careflags UPDATE$$), 'ALTER EXTENSION', 'ALTER EXTENSION careflags UPDATE on the populated database');
 SELECT is(pg_temp.one('old', $$SELECT extversion FROM pg_extension WHERE extname = 'careflags'$$), :'latest', 'now at the current version');
 SELECT is(pg_temp.digest('old', q), before, what || ' kept by the upgrade') FROM kept ORDER BY what;
