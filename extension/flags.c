@@ -865,9 +865,10 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 	int			n_open = c->n_open[ci];
 	int64		changes = 0;
 	CfPatientFacts facts;
+	int			held_before = held_n;
 
 	if (!c->exists[ci])
-		return 0;				/* patient deleted */
+		return 0;				/* patient deleted, or held by another session */
 	facts = *fp;
 
 	cf_evaluate(&facts, rs->rules, rs->n, &rs->frids, now, ops, res, &next_check);
@@ -1042,8 +1043,11 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 		}
 	}
 
-	/* patient_state: only when something changed, or it is missing */
-	if (mode == CF_RECONCILE_WRITE &&
+	/*
+	 * patient_state: only when something changed, or it is missing; not when
+	 * a flag was held (left for later), so that its next check stays due
+	 */
+	if (mode == CF_RECONCILE_WRITE && held_n == held_before &&
 		(changes > 0 || !c->has_state[ci] || c->old_next[ci] != next_check))
 	{
 		Datum		v[3];

@@ -43,6 +43,7 @@
 #include "utils/timestamp.h"
 
 #include "careflags.h"
+#include "flags.h"
 #include "queue.h"
 #include "worker.h"
 
@@ -101,8 +102,22 @@ run_tick(void)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute("SELECT * FROM careflags.tick()", false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "careflags.tick() failed");
+
+		/*
+		 * A patient another session holds is not waited for: its next check
+		 * stays due, and the next tick takes it up again.
+		 */
+		cf_skip_locked_patients = true;
+		PG_TRY();
+		{
+			if (SPI_execute("SELECT * FROM careflags.tick()", false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "careflags.tick() failed");
+		}
+		PG_FINALLY();
+		{
+			cf_skip_locked_patients = false;
+		}
+		PG_END_TRY();
 		SPI_finish();
 	}
 

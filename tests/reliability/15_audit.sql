@@ -59,7 +59,7 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 
 BEGIN;
-SELECT plan(27);
+SELECT plan(29);
 SELECT cmp_ok(cardinality(pg_temp.flags('a1')), '>=', 3, 'three open flags of a1 to act on');
 
 -- ---- 1. appends ----
@@ -113,6 +113,16 @@ SELECT is((SELECT count(*) FROM careflags.assessment WHERE patient_id = :a4 AND 
 SELECT ok(EXISTS (SELECT FROM careflags.quarantine WHERE fact_table = 'evaluation' AND patient_id = :a4
                      AND reason LIKE '%held by another session%'),
           'the patient left for later is quarantined with the reason (no worker serves this database)');
+-- the worker's tick, two months on (flags become overdue: their notified state changes), does not wait either
+SAVEPOINT month_on;
+SELECT set_config('careflags.frozen_now', (now() + interval '60 days')::text, true) \g /dev/null
+SELECT outcome || CASE WHEN ms < 500 THEN ' at once' ELSE ' after ' || ms || ' ms' END AS tick_outcome
+  FROM pg_temp.timed('SELECT careflags.tick()') \gset
+SELECT count(*) AS a4_overdue FROM careflags.flag
+ WHERE patient_id = :a4 AND resolved_at IS NULL AND notified_state = 'overdue' \gset
+ROLLBACK TO SAVEPOINT month_on;
+SELECT is(:'tick_outcome'::text, 'done at once', 'careflags.tick() does not wait for the flag the nurse holds (lock_timeout 1 s)');
+SELECT cmp_ok(:a4_overdue::int, '>', 0, 'and announces a4''s other flags that became overdue');
 RESET lock_timeout;
 SELECT dblink_exec('a', 'COMMIT') \g /dev/null
 SELECT lives_ok(format('SELECT careflags.recompute_patient(%s)', :a4), 'once the nurse commits, the patient is evaluated again');
