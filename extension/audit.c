@@ -494,6 +494,7 @@ careflags_acknowledge(PG_FUNCTION_ARGS)
 
 	begin_action(&ac);
 	fr = visible_flag(flag_id);
+	cf_lock_patient_actions(fr.patient_id);
 	cf_enter_owner_context(&oc);
 	{
 		Oid			types[4] = {INT8OID, INT8OID, TIMESTAMPTZOID, NAMEOID};
@@ -537,6 +538,7 @@ careflags_snooze(PG_FUNCTION_ARGS)
 
 	begin_action(&ac);
 	fr = visible_flag(flag_id);
+	cf_lock_patient_actions(fr.patient_id);
 	limit = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													TimestampTzGetDatum(ac.now),
 													IntervalPGetDatum(fr.max_snooze)));
@@ -630,6 +632,7 @@ careflags_exempt(PG_FUNCTION_ARGS)
 				 errdetail("An exemption's end is a time careflags can reckon with, as every time of a fact."),
 				 errhint("Leave valid_until NULL for an exemption without an end.")));
 	fr = visible_flag(flag_id);
+	cf_lock_patient_actions(fr.patient_id);
 	cf_enter_owner_context(&oc);
 
 	initStringInfo(&d);

@@ -37,6 +37,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -200,11 +201,21 @@ typedef enum
 	Q_UPDATE_FLAG,
 	Q_RESOLVE_FLAG,
 	Q_STATE,
+	Q_UPDATE_FLAG_IF_FREE,
+	Q_RESOLVE_FLAG_IF_FREE,
 	Q_COUNT
 } QueryId;
 
+#define UPDATE_FLAG_SQL "UPDATE careflags.flag SET reason = $3, unit_id = $4, " \
+	"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7, " \
+	"due_from = $8, due_at = $9 " \
+	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2 "
+#define RESOLVE_FLAG_SQL "UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5 " \
+	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2 "
+
 /*
- * An open flag is updated only if no other session holds its row: a nurse's
+ * While a nurse's action on the patient is open (patient_actions_quiet), an
+ * open flag is updated only if no other session holds its row: her
  * acknowledge or snooze holds it to the end of her transaction, and a write
  * of the record must not wait for that (0 rows: the patient is left for
  * later, see note_held).
@@ -225,12 +236,10 @@ static const char *const query_text[Q_COUNT] = {
 	"pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($9), "
 	"pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12)) AS u(p, r, d, e, un, s, sev, f, a, w, re) "
 	"RETURNING flag_id, patient_id, rule_id, unit_id",
-	[Q_UPDATE_FLAG] = "UPDATE careflags.flag SET reason = $3, unit_id = $4, "
-	"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7, "
-	"due_from = $8, due_at = $9 "
-	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2 " FLAG_ROW_FREE,
-	[Q_RESOLVE_FLAG] = "UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5 "
-	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2 " FLAG_ROW_FREE,
+	[Q_UPDATE_FLAG] = UPDATE_FLAG_SQL,
+	[Q_RESOLVE_FLAG] = RESOLVE_FLAG_SQL,
+	[Q_UPDATE_FLAG_IF_FREE] = UPDATE_FLAG_SQL FLAG_ROW_FREE,
+	[Q_RESOLVE_FLAG_IF_FREE] = RESOLVE_FLAG_SQL FLAG_ROW_FREE,
 	[Q_STATE] = "INSERT INTO careflags.patient_state AS s (patient_id, evaluated_at, next_check_at) "
 	"VALUES ($1, $2, $3) ON CONFLICT (patient_id) DO UPDATE "
 	"SET evaluated_at = EXCLUDED.evaluated_at, next_check_at = EXCLUDED.next_check_at",
@@ -239,6 +248,7 @@ static const char *const query_text[Q_COUNT] = {
 static const int query_nargs[Q_COUNT] = {
 	[Q_INSERT_FLAG] = 12,[Q_UPDATE_FLAG] = 9,
 	[Q_RESOLVE_FLAG] = 5,[Q_STATE] = 3,
+	[Q_UPDATE_FLAG_IF_FREE] = 9,[Q_RESOLVE_FLAG_IF_FREE] = 5,
 };
 
 static const Oid query_argtypes[Q_COUNT][12] = {
@@ -247,6 +257,8 @@ static const Oid query_argtypes[Q_COUNT][12] = {
 	[Q_UPDATE_FLAG] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
 	[Q_RESOLVE_FLAG] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID},
 	[Q_STATE] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	[Q_UPDATE_FLAG_IF_FREE] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	[Q_RESOLVE_FLAG_IF_FREE] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID},
 };
 
 static SPIPlanPtr plans[Q_COUNT];
@@ -614,12 +626,64 @@ cf_held_patients(int64 **ids)
 }
 
 /*
- * Run an UPDATE of one open flag (Q_UPDATE_FLAG, Q_RESOLVE_FLAG); false
- * when another session holds the flag's row: the patient is left for later.
+ * The patient's action lock (an advisory lock tag of careflags' own, shown
+ * in pg_locks as advisory with objsubid CF_ACTION_LOCK): a nurse's action
+ * takes it in share mode before it touches a flag and keeps it to the end
+ * of her transaction (nurses do not wait on each other for it).  An
+ * evaluation tries it in exclusive mode for as long as it reconciles the
+ * patient, never waiting: when it gets it no open action holds a flag of
+ * the patient, and plain updates cannot wait for a nurse (a nurse arriving
+ * meanwhile waits the few milliseconds of the reconciliation); when it does
+ * not, updates skip the rows a nurse holds.  So a write pays the row-lock
+ * check only while a nurse's action on that patient is open.
+ */
+#define CF_ACTION_LOCK 0x4346
+
+static void
+action_lock_tag(LOCKTAG *tag, int64 patient_id)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) ((uint64) patient_id >> 32),
+						 (uint32) patient_id, CF_ACTION_LOCK);
+}
+
+void
+cf_lock_patient_actions(int64 patient_id)
+{
+	LOCKTAG		tag;
+
+	action_lock_tag(&tag, patient_id);
+	(void) LockAcquire(&tag, ShareLock, false, false);
+}
+
+/* True (and the lock taken, to release) when no action on the patient is open. */
+static bool
+patient_actions_quiet(int64 patient_id)
+{
+	LOCKTAG		tag;
+
+	action_lock_tag(&tag, patient_id);
+	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+static void
+patient_actions_release(int64 patient_id)
+{
+	LOCKTAG		tag;
+
+	action_lock_tag(&tag, patient_id);
+	LockRelease(&tag, ExclusiveLock, false);
+}
+
+/*
+ * Run an UPDATE of one open flag (Q_UPDATE_FLAG, Q_RESOLVE_FLAG); while a
+ * nurse's action on the patient is open, only if its row is free.  False
+ * when the row was held: the patient is left for later.
  */
 static bool
-update_open_flag(QueryId q, Datum *v, const char *nulls, int64 patient_id)
+update_open_flag(QueryId q, Datum *v, const char *nulls, int64 patient_id, bool quiet)
 {
+	if (!quiet)
+		q = (q == Q_UPDATE_FLAG) ? Q_UPDATE_FLAG_IF_FREE : Q_RESOLVE_FLAG_IF_FREE;
 	run(q, v, nulls, false, SPI_OK_UPDATE);
 	if (SPI_processed == 1)
 		return true;
@@ -866,9 +930,12 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 	int64		changes = 0;
 	CfPatientFacts facts;
 	int			held_before = held_n;
+	bool		quiet = false;
 
 	if (!c->exists[ci])
 		return 0;				/* patient deleted, or held by another session */
+	if (mode == CF_RECONCILE_WRITE)
+		quiet = patient_actions_quiet(patient_id);
 	facts = *fp;
 
 	cf_evaluate(&facts, rs->rules, rs->n, &rs->frids, now, ops, res, &next_check);
@@ -909,7 +976,7 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 
 				if (fr->outcome != CF_OUT_DONE || fr->event_at == CF_TIME_NONE)
 					nulls[4] = 'n';
-				if (update_open_flag(Q_RESOLVE_FLAG, v, nulls, patient_id))
+				if (update_open_flag(Q_RESOLVE_FLAG, v, nulls, patient_id, quiet))
 					cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
 			}
 			continue;
@@ -960,7 +1027,7 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 				v[6] = from_cf_interval(&rule->due_soon_window);
 				v[7] = TimestampTzGetDatum((TimestampTz) fr->due_from);
 				v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
-				(void) update_open_flag(Q_UPDATE_FLAG, v, nulls, patient_id);
+				(void) update_open_flag(Q_UPDATE_FLAG, v, nulls, patient_id, quiet);
 			}
 			continue;
 		}
@@ -1000,7 +1067,7 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 			v[1] = Int64GetDatum(of->flag_id);
 			v[2] = TimestampTzGetDatum((TimestampTz) now);
 			v[3] = CStringGetTextDatum(why);
-			if (!update_open_flag(Q_RESOLVE_FLAG, v, nulls, patient_id))
+			if (!update_open_flag(Q_RESOLVE_FLAG, v, nulls, patient_id, quiet))
 				continue;		/* held: no successor while it is open */
 			cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
 		}
@@ -1038,7 +1105,7 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 			Datum		v[5] = {Int64GetDatum(patient_id), Int64GetDatum(open[i].flag_id),
 				TimestampTzGetDatum((TimestampTz) now), CStringGetTextDatum("rule_disabled"), (Datum) 0};
 
-			if (update_open_flag(Q_RESOLVE_FLAG, v, "    n", patient_id))
+			if (update_open_flag(Q_RESOLVE_FLAG, v, "    n", patient_id, quiet))
 				cf_notify("resolved", open[i].flag_id, patient_id, open[i].rule_id, open[i].unit_id);
 		}
 	}
@@ -1061,6 +1128,8 @@ reconcile_patient(CfChunk *c, int ci, const RuleSet *rs, const CfEvalOps *ops,
 			v[2] = TimestampTzGetDatum((TimestampTz) next_check);
 		run(Q_STATE, v, nulls, false, SPI_OK_INSERT);
 	}
+	if (quiet)
+		patient_actions_release(patient_id);
 	return changes;
 }
 

@@ -46,6 +46,9 @@ extern int	cf_unique_ids(int64 *ids, int n);
 extern bool cf_skip_locked_patients;
 extern int	cf_held_patients(int64 **ids);
 
+/* a nurse's action: take the patient's action lock (share, to the end of the transaction) */
+extern void cf_lock_patient_actions(int64 patient_id);
+
 /* Run a function as the extension owner with search_path pinned. */
 typedef struct CfOwnerContext
 {
