@@ -1,0 +1,126 @@
+/*-------------------------------------------------------------------------
+ *
+ * patient_lock.c
+ *	  Lock a chunk of patients and load their facts (fact_reader.c).
+ *
+ *	  Locking: before reconciling, the patient's row in careflags.patient is
+ *	  locked FOR NO KEY UPDATE, patients in ascending id order.  Two sessions
+ *	  writing facts of the same patient therefore reconcile one after the
+ *	  other; different patients never wait on each other; and the lock does
+ *	  not block the foreign-key checks of concurrent fact inserts (they take
+ *	  FOR KEY SHARE).  A row lock lives in the tuple, not in the shared lock
+ *	  table, so recompute_all() can hold one per patient for any population.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "careflags.h"
+#include "fact_reader.h"
+#include "patient_lock.h"
+
+/*
+ * Lock the patients' rows FOR NO KEY UPDATE, in ascending id order, as
+ * SELECT ... ORDER BY patient_id FOR NO KEY UPDATE would (see ExecLockRows):
+ * under READ COMMITTED the latest version of a row updated meanwhile is
+ * locked; under REPEATABLE READ and SERIALIZABLE such a row is a
+ * serialization failure.  A patient deleted meanwhile is skipped.  The
+ * locked version of each row gives the patient's own columns (it is the
+ * version the reading after the locks sees).
+ */
+static void
+lock_patients(CfChunk *c, Snapshot snap)
+{
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, false);
+	Relation	rel = table_open(get_relname_relid("patient", nsp), RowShareLock);
+	Relation	idx = index_open(get_relname_relid("patient_pkey", nsp), AccessShareLock);
+	IndexScanDesc scan = index_beginscan(rel, idx, snap, 1, 0);
+	TupleTableSlot *found = table_slot_create(rel, NULL);
+	TupleTableSlot *locked = table_slot_create(rel, NULL);
+	CfPatientColumns cols;
+	CommandId	cid = GetCurrentCommandId(true);
+	int			flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
+	ScanKeyData key;
+
+	cf_patient_columns(RelationGetDescr(rel), &cols);
+	if (!IsolationUsesXactSnapshot())
+		flags |= TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(0));
+	for (int i = 0; i < c->n; i++)
+	{
+		TM_FailureData tmfd;
+		TM_Result	res;
+
+		key.sk_argument = Int64GetDatum(c->ids[i]);
+		index_rescan(scan, &key, 1, NULL, 0);
+		if (!index_getnext_slot(scan, ForwardScanDirection, found))
+			continue;
+		res = table_tuple_lock(rel, &found->tts_tid, snap, locked, cid,
+							   LockTupleNoKeyExclusive, LockWaitBlock, flags, &tmfd);
+		switch (res)
+		{
+			case TM_Ok:
+				cf_chunk_patient_from_slot(c, i, locked, &cols);
+				break;
+			case TM_SelfModified:
+				cf_chunk_patient_from_slot(c, i, found, &cols);
+				break;
+			case TM_Updated:
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update")));
+				/* read committed: deleted meanwhile */
+				break;
+			default:
+				elog(ERROR, "careflags: unexpected result %d locking patient %lld",
+					 (int) res, (long long) c->ids[i]);
+		}
+	}
+	c->patients_read = true;
+	ExecDropSingleTupleTableSlot(found);
+	ExecDropSingleTupleTableSlot(locked);
+	index_endscan(scan);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
+}
+
+/*
+ * Writing: lock the patients first (ascending ids), then read everything
+ * under one fresh snapshot taken after the locks, so that a session that
+ * waited for another one's reconciliation of a patient sees its committed
+ * facts and flags.  Checking: read under the statement's snapshot.
+ */
+void
+cf_load_chunk(CfChunk *c, bool lock, const CfEvalOps *ops)
+{
+	cf_chunk_init(c);
+	if (lock)
+	{
+		/* as SPI does for a statement that writes: see our own changes */
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		UpdateActiveSnapshotCommandId();
+		lock_patients(c, GetActiveSnapshot());
+		PopActiveSnapshot();
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		UpdateActiveSnapshotCommandId();
+	}
+	cf_read_chunk(c, (CfTime) cf_now(), ops);
+	if (lock)
+		PopActiveSnapshot();
+}
