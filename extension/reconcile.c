@@ -20,6 +20,7 @@
 #include "careflags.h"
 #include "evaluator.h"
 #include "notify.h"
+#include "patient_lock.h"
 #include "reconcile.h"
 #include "spi_plans.h"
 
@@ -30,8 +31,31 @@ typedef enum
 	Q_UPDATE_FLAG,
 	Q_RESOLVE_FLAG,
 	Q_STATE,
+	Q_UPDATE_FLAG_IF_FREE,
+	Q_RESOLVE_FLAG_IF_FREE,
 	Q_COUNT
 } QueryId;
+
+#define UPDATE_FLAG_SQL "UPDATE careflags.flag SET reason = $3, unit_id = $4, " \
+	"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7, " \
+	"due_from = $8, due_at = $9 " \
+	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2"
+#define UPDATE_FLAG_ARGS 9, {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+#define RESOLVE_FLAG_SQL "UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5 " \
+	"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2"
+#define RESOLVE_FLAG_ARGS 5, {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}
+
+/*
+ * While a nurse's action on the patient is open (cf_patient_actions_quiet
+ * false), an open flag is updated only if no other session holds its row:
+ * her acknowledge or snooze holds it to the end of her transaction, and a
+ * write of the record must not wait for that (0 rows: the patient is left
+ * for later).
+ */
+#define FLAG_ROW_FREE \
+	" AND flag_id OPERATOR(pg_catalog.=) (SELECT l.flag_id FROM careflags.flag l " \
+	"WHERE l.patient_id OPERATOR(pg_catalog.=) $1 AND l.flag_id OPERATOR(pg_catalog.=) $2 " \
+	"FOR NO KEY UPDATE SKIP LOCKED)"
 
 static CfQuery queries[Q_COUNT] = {
 	/* (the facts are read by fact_reader.c, straight from the indexes) */
@@ -46,14 +70,10 @@ static CfQuery queries[Q_COUNT] = {
 		"RETURNING flag_id, patient_id, rule_id, unit_id",
 		12, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		INT4ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INTERVALARRAYOID, TEXTARRAYOID}},
-	[Q_UPDATE_FLAG] = {"UPDATE careflags.flag SET reason = $3, unit_id = $4, "
-		"setting = $5::pg_catalog.text::careflags.care_setting, severity = $6, due_soon_window = $7, "
-		"due_from = $8, due_at = $9 "
-		"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2",
-		9, {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID}},
-	[Q_RESOLVE_FLAG] = {"UPDATE careflags.flag SET resolved_at = $3, resolution = $4, action_at = $5 "
-		"WHERE patient_id OPERATOR(pg_catalog.=) $1 AND flag_id OPERATOR(pg_catalog.=) $2",
-		5, {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}},
+	[Q_UPDATE_FLAG] = {UPDATE_FLAG_SQL, UPDATE_FLAG_ARGS},
+	[Q_RESOLVE_FLAG] = {RESOLVE_FLAG_SQL, RESOLVE_FLAG_ARGS},
+	[Q_UPDATE_FLAG_IF_FREE] = {UPDATE_FLAG_SQL FLAG_ROW_FREE, UPDATE_FLAG_ARGS},
+	[Q_RESOLVE_FLAG_IF_FREE] = {RESOLVE_FLAG_SQL FLAG_ROW_FREE, RESOLVE_FLAG_ARGS},
 	[Q_STATE] = {"INSERT INTO careflags.patient_state AS s (patient_id, evaluated_at, next_check_at) "
 		"VALUES ($1, $2, $3) ON CONFLICT (patient_id) DO UPDATE "
 		"SET evaluated_at = EXCLUDED.evaluated_at, next_check_at = EXCLUDED.next_check_at",
@@ -187,6 +207,23 @@ ts_text(CfTime t)
 	return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum((TimestampTz) t)));
 }
 
+/*
+ * Run an UPDATE of one open flag (Q_UPDATE_FLAG, Q_RESOLVE_FLAG); while a
+ * nurse's action on the patient is open (not quiet), only if its row is
+ * free.  False when the row was held: the patient is left for later.
+ */
+static bool
+update_open_flag(QueryId q, Datum *v, const char *nulls, int64 patient_id, bool quiet)
+{
+	if (!quiet)
+		q = (q == Q_UPDATE_FLAG) ? Q_UPDATE_FLAG_IF_FREE : Q_RESOLVE_FLAG_IF_FREE;
+	cf_query_run(&queries[q], v, nulls, false, SPI_OK_UPDATE);
+	if (SPI_processed == 1)
+		return true;
+	cf_note_held(patient_id);
+	return false;
+}
+
 /* See reconcile.h. */
 int64
 cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *ops,
@@ -201,9 +238,13 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 	int			n_open = c->n_open[ci];
 	int64		changes = 0;
 	CfPatientFacts facts;
+	int			held_before = cf_held_count();
+	bool		quiet = false;
 
 	if (!c->exists[ci])
-		return 0;				/* patient deleted */
+		return 0;				/* patient deleted, or held by another session */
+	if (mode == CF_RECONCILE_WRITE)
+		quiet = cf_patient_actions_quiet(patient_id);
 	facts = *fp;
 
 	cf_evaluate(&facts, rs->rules, rs->n, &rs->frids, now, ops, res, &next_check);
@@ -244,8 +285,8 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 
 				if (fr->outcome != CF_OUT_DONE || fr->event_at == CF_TIME_NONE)
 					nulls[4] = 'n';
-				cf_query_run(&queries[Q_RESOLVE_FLAG], v, nulls, false, SPI_OK_UPDATE);
-				cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
+				if (update_open_flag(Q_RESOLVE_FLAG, v, nulls, patient_id, quiet))
+					cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
 			}
 			continue;
 		}
@@ -295,7 +336,7 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 				v[6] = cf_from_interval(&rule->due_soon_window);
 				v[7] = TimestampTzGetDatum((TimestampTz) fr->due_from);
 				v[8] = TimestampTzGetDatum((TimestampTz) fr->due_at);
-				cf_query_run(&queries[Q_UPDATE_FLAG], v, nulls, false, SPI_OK_UPDATE);
+				(void) update_open_flag(Q_UPDATE_FLAG, v, nulls, patient_id, quiet);
 			}
 			continue;
 		}
@@ -335,7 +376,8 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 			v[1] = Int64GetDatum(of->flag_id);
 			v[2] = TimestampTzGetDatum((TimestampTz) now);
 			v[3] = CStringGetTextDatum(why);
-			cf_query_run(&queries[Q_RESOLVE_FLAG], v, nulls, false, SPI_OK_UPDATE);
+			if (!update_open_flag(Q_RESOLVE_FLAG, v, nulls, patient_id, quiet))
+				continue;		/* held: no successor while it is open */
 			cf_notify("resolved", of->flag_id, patient_id, rule->rule_id, of->unit_id);
 		}
 		{
@@ -372,13 +414,16 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 			Datum		v[5] = {Int64GetDatum(patient_id), Int64GetDatum(open[i].flag_id),
 				TimestampTzGetDatum((TimestampTz) now), CStringGetTextDatum("rule_disabled"), (Datum) 0};
 
-			cf_query_run(&queries[Q_RESOLVE_FLAG], v, "    n", false, SPI_OK_UPDATE);
-			cf_notify("resolved", open[i].flag_id, patient_id, open[i].rule_id, open[i].unit_id);
+			if (update_open_flag(Q_RESOLVE_FLAG, v, "    n", patient_id, quiet))
+				cf_notify("resolved", open[i].flag_id, patient_id, open[i].rule_id, open[i].unit_id);
 		}
 	}
 
-	/* patient_state: only when something changed, or it is missing */
-	if (mode == CF_RECONCILE_WRITE &&
+	/*
+	 * patient_state: only when something changed, or it is missing; not when
+	 * a flag was held (left for later), so that its next check stays due
+	 */
+	if (mode == CF_RECONCILE_WRITE && cf_held_count() == held_before &&
 		(changes > 0 || !c->has_state[ci] || c->old_next[ci] != next_check))
 	{
 		Datum		v[3];
@@ -392,5 +437,7 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 			v[2] = TimestampTzGetDatum((TimestampTz) next_check);
 		cf_query_run(&queries[Q_STATE], v, nulls, false, SPI_OK_INSERT);
 	}
+	if (quiet)
+		cf_patient_actions_release(patient_id);
 	return changes;
 }
