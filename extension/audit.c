@@ -20,7 +20,10 @@
  *	  transaction open holds up actions on that patient only, never other
  *	  nurses' actions on other patients, and never a fact write (facts never
  *	  touch the audit).  The audit id is taken after that lock, so a
- *	  patient's rows follow its chain in id order.
+ *	  patient's rows follow its chain in id order.  Before it touches the
+ *	  flag an action takes the patient's action lock in share mode
+ *	  (patient_lock.c), which tells record writes to skip the flag rows it
+ *	  holds instead of waiting for them.
  *
  *	  What the database alone cannot show - a superuser who rewrites a chain
  *	  and its head consistently, or removes both - is shown from outside:
@@ -652,7 +655,7 @@ careflags_exempt(PG_FUNCTION_ARGS)
 	 * patient's row to the end of the nurse's transaction and hold up every
 	 * write of the record for that patient while she leaves it open.  The
 	 * flag is resolved here instead, which holds only its own row (writes
-	 * skip a held flag, flags.c).
+	 * skip a held flag, reconcile.c).
 	 */
 	(void) set_config_option("careflags.defer_evaluation", "on", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);

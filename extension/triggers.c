@@ -186,11 +186,12 @@ evaluate_isolated(int64 *ids, int n, const char *table)
 }
 
 /*
- * Patients an evaluation left for later (flags.c: a flag held by another
- * session's open action, or in the worker a patient row held): to the
- * worker's queue when the worker serves this database (it comes back to them
- * until they are free), else quarantined with the reason, so that
- * check_consistency() lists them until the next write or recompute.
+ * Patients an evaluation left for later (reconcile.c, patient_lock.c: a
+ * flag held by another session's open action, or in the worker a patient
+ * row held): to the worker's queue when the worker serves this database
+ * (it comes back to them until they are free), else quarantined with the
+ * reason, so that check_consistency() lists them until the next write or
+ * recompute.
  */
 static void
 leave_for_later(const char *table, const int64 *ids, int n, const char *reason)
