@@ -47,7 +47,6 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
-
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -56,9 +55,9 @@
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "careflags.h"

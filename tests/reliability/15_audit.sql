@@ -59,7 +59,7 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 SELECT cmp_ok(cardinality(pg_temp.flags('a1')), '>=', 3, 'three open flags of a1 to act on');
 
 -- ---- 1. appends ----
@@ -192,6 +192,8 @@ SELECT v AS w1 FROM dblink('w', 'SELECT min(patient_id)::text FROM careflags.pat
 SELECT v AS w2 FROM dblink('w', 'SELECT (min(patient_id) + 1)::text FROM careflags.patient') AS t(v text) \gset
 \set out `cli/careflags check -d careflags_audit_witness --audit-witness :wf 2>&1 | grep '^[a-zA-Z]* *witness'`
 SELECT matches(:'out'::text, '^ok +witness +.* written: 3 chain head', 'careflags check --audit-witness writes the heads of the three chains');
+SELECT v AS w1_head FROM dblink('w', format($$SELECT format('patient %%s row %%s count %%s hash %%s', chain, last_id, row_count, last_hash)
+                                                FROM careflags.audit_witness() WHERE chain = %L$$, :'w1')) AS t(v text) \gset
 -- (a) the superuser changes a1's first note and recomputes the chain and its head with sha256()
 SELECT dblink_exec('w', format($$
     CREATE FUNCTION pg_temp.f(b bytea) RETURNS bytea LANGUAGE sql AS 'SELECT int8send(length(b)) || b';
@@ -221,6 +223,8 @@ SELECT is((SELECT v FROM dblink('w', 'SELECT intact::text FROM careflags.verify_
 \set out `cli/careflags check -d careflags_audit_witness --audit-witness :wf 2>&1 | grep '^[a-zA-Z]* *witness'`
 SELECT matches(:'out'::text, format('FAIL +witness +chain %s: row [0-9]+ has hash .* the chain was rewritten', :'w1'),
                '(a) the witness finds the rewritten chain');
+\set logged `grep -c "careflags audit head: :w1_head" "$PGHOST/server.log"`
+SELECT is(:'logged'::text, '1', '(a) the server log still has the chain''s head as it was written at commit');
 -- (b) the superuser removes w2's last row and moves its head back
 SELECT dblink_exec('w', format($$
     SET session_replication_role = replica;
