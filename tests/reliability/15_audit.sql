@@ -12,6 +12,9 @@
 --    own patient (lock_timeout 1 s: on 1.2 the first waited for the audit's
 --    table lock, the second for the flag's row or the patient's row, and
 --    both failed at the timeout).
+--    Nor does careflags' own correction of a resolved flag (a deleted
+--    screening reopens the flag it resolved, audited in the patient's chain):
+--    left for later while the nurse's action is open, done after her commit.
 -- 3. exempt(flag, reason, 'infinity') is refused before anything is audited;
 --    acknowledge() finds its flag through an index (36,000 flags).
 -- 4. A superuser who (a) recomputes a chain and its head with sha256(),
@@ -59,7 +62,7 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 
 BEGIN;
-SELECT plan(30);
+SELECT plan(36);
 SELECT cmp_ok(cardinality(pg_temp.flags('a1')), '>=', 3, 'three open flags of a1 to act on');
 
 -- ---- 1. appends ----
@@ -127,6 +130,27 @@ RESET lock_timeout;
 SELECT dblink_exec('a', 'COMMIT') \g /dev/null
 SELECT lives_ok(format('SELECT careflags.recompute_patient(%s)', :a4), 'once the nurse commits, the patient is evaluated again');
 SELECT is(pg_temp.flag('a4', 'nutrition.screening.admission_long_term'), NULL, 'and the screening resolves the flag she acknowledged');
+
+-- careflags' own correction of a resolved flag appends to the patient's chain too: the screening
+-- deleted while a nurse's action on a4 is open, the flag it resolved is reopened only after her commit
+SELECT flag_id AS a4_done FROM careflags.flag
+ WHERE patient_id = :a4 AND rule_id = 'nutrition.screening.admission_long_term' AND resolution = 'done' \gset
+SELECT dblink_exec('a', 'BEGIN') \g /dev/null
+SELECT * FROM dblink('a', format('SELECT careflags.acknowledge(%s)', (pg_temp.flags('a4'))[1])) AS t(id bigint) \g /dev/null
+SET LOCAL lock_timeout = '1s';
+SELECT is((SELECT outcome || CASE WHEN ms < 500 THEN ' at once' ELSE ' after ' || ms || ' ms' END
+             FROM pg_temp.timed(format($$DELETE FROM careflags.assessment WHERE patient_id = %s AND source_system = 'aud'$$, :a4))),
+          'done at once', 'deleting the screening of a4 does not wait for the nurse''s open action on a4 (lock_timeout 1 s)');
+RESET lock_timeout;
+SELECT ok((SELECT resolution = 'done' FROM careflags.flag WHERE flag_id = :a4_done)
+          AND pg_temp.flag('a4', 'nutrition.screening.admission_long_term') IS NULL,
+          'while it is open the flag stays resolved and no second flag is raised (left for later)');
+SELECT dblink_exec('a', 'COMMIT') \g /dev/null
+SELECT lives_ok(format('SELECT careflags.recompute_patient(%s)', :a4), 'after her commit a4 is evaluated again');
+SELECT is(pg_temp.flag('a4', 'nutrition.screening.admission_long_term'), :a4_done::bigint, 'the same flag is open again');
+SELECT is((SELECT action FROM careflags.audit WHERE flag_id = :a4_done ORDER BY audit_id DESC LIMIT 1),
+          'reopen', 'its reopening is in the audit, in a4''s chain after her acknowledgement');
+SELECT ok((careflags.verify_audit()).intact, 'and the chains verify');
 
 -- nurse a exempts a flag of a5 and leaves her transaction open: a5's record writes do not wait either
 SELECT dblink_exec('a', 'BEGIN') \g /dev/null
