@@ -273,7 +273,7 @@ SELECT * FROM finish();
 ROLLBACK;
 SELECT dblink_disconnect('w') \g /dev/null
 SELECT dblink_exec('a', 'DROP DATABASE careflags_audit_witness') \g /dev/null
-\! rm -f :wf
+\set removed `rm -f :wf :wf.new`
 SELECT dblink_disconnect('a'), dblink_disconnect('b') \g /dev/null
 DELETE FROM careflags.quarantine WHERE patient_id IN (SELECT patient_id FROM careflags.patient WHERE source_system = 'aud');
 DELETE FROM careflags.patient WHERE source_system = 'aud';
