@@ -10,7 +10,9 @@
  *	  at all), and the patients queued for it; the record-system plugins
  *	  (extensions careflags_*) and whether their triggers are enabled;
  *	  careflags.check_consistency() empty; careflags.verify_audit() intact;
- *	  open quarantine entries.  Warnings do not make an install unhealthy.
+ *	  open quarantine entries; with --audit-witness FILE, the audit chains'
+ *	  heads against those FILE recorded.  Warnings do not make an install
+ *	  unhealthy.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +42,10 @@ check_usage(FILE *out)
 			"Options:\n"
 			"      --max-quarantine=N  fail when more than N facts wait in quarantine\n"
 			"                          (default: open quarantine entries only warn)\n"
+			"      --audit-witness=FILE\n"
+			"                          compare the audit chains' heads with those FILE\n"
+			"                          recorded (FAIL if a chain was rewritten or cut\n"
+			"                          back since), then renew FILE; keep it off the server\n"
 			"      --help              show this help\n"
 			"\n"
 			"Exit status: 0 healthy, 1 unhealthy, 2 bad usage or no connection.\n"
@@ -325,6 +331,109 @@ check_audit(CheckState *st)
 	PQclear(res);
 }
 
+/*
+ * --audit-witness FILE: the heads of the audit chains recorded outside the
+ * database.  Each recorded head (chain, last id, rows, hash) must still be a
+ * row of the audit with the same hash: a chain rewritten (hashes recomputed),
+ * cut back or removed since FILE was written is found.  When every head
+ * matches (or FILE does not exist yet), FILE is renewed with today's heads;
+ * after a mismatch it is kept as the evidence.
+ */
+static void
+check_audit_witness(CheckState *st, const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	char		line[512];
+	long		compared = 0;
+	int			bad = 0;
+	PGresult   *res;
+	char		tmp[4096];
+	FILE	   *out;
+
+	if (!function_exists(st->conn, "careflags.audit_witness()"))
+	{
+		report(st, "FAIL", "witness", "cannot be kept: careflags.audit_witness() is missing (ALTER EXTENSION careflags UPDATE)");
+		if (f)
+			fclose(f);
+		return;
+	}
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+	{
+		char		chain[64],
+					id[32],
+					count[32],
+					hash[80];
+		const char *params[1];
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (sscanf(line, "%63s %31s %31s %79s", chain, id, count, hash) != 4 ||
+			strspn(id, "0123456789") != strlen(id))
+		{
+			report(st, "FAIL", "witness", "%s: not a witness line: %s", path, line);
+			bad++;
+			break;
+		}
+		compared++;
+		params[0] = id;
+		res = cf_query_soft(st->conn,
+							"SELECT pg_catalog.encode(a.hash, 'hex') FROM careflags.audit a "
+							"WHERE a.audit_id OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
+							1, params);
+		if (res == NULL)
+		{
+			report(st, "FAIL", "witness", "could not read the audit: %s", last_error(st->conn));
+			bad++;
+			break;
+		}
+		if (PQntuples(res) == 0)
+		{
+			report(st, "FAIL", "witness", "chain %s: row %s (its head of %s rows when %s was written) is gone",
+				   chain, id, count, path);
+			bad++;
+		}
+		else if (strcmp(PQgetvalue(res, 0, 0), hash) != 0)
+		{
+			report(st, "FAIL", "witness", "chain %s: row %s has hash %.16s..., %s recorded %.16s...: the chain was rewritten",
+				   chain, id, PQgetvalue(res, 0, 0), path, hash);
+			bad++;
+		}
+		PQclear(res);
+	}
+	if (f != NULL)
+		fclose(f);
+	if (bad > 0)
+		return;
+
+	res = cf_query_soft(st->conn, "SELECT chain, last_id, row_count, last_hash FROM careflags.audit_witness()",
+						0, NULL);
+	if (res == NULL)
+	{
+		report(st, "FAIL", "witness", "could not read the heads: %s", last_error(st->conn));
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	out = fopen(tmp, "w");
+	if (out == NULL)
+	{
+		report(st, "FAIL", "witness", "cannot write %s", tmp);
+		PQclear(res);
+		return;
+	}
+	fprintf(out, "# careflags audit witness: chain last_id row_count sha256\n");
+	for (int r = 0; r < PQntuples(res); r++)
+		fprintf(out, "%s %s %s %s\n", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+				PQgetvalue(res, r, 2), PQgetvalue(res, r, 3));
+	if (fclose(out) != 0 || rename(tmp, path) != 0)
+		report(st, "FAIL", "witness", "cannot write %s", path);
+	else if (f == NULL)
+		report(st, "ok", "witness", "%s written: %d chain head(s)", path, PQntuples(res));
+	else
+		report(st, "ok", "witness", "%ld chain head(s) as %s recorded them; renewed with %d", compared,
+			   path, PQntuples(res));
+	PQclear(res);
+}
+
 static void
 check_quarantine(CheckState *st, long max_quarantine)
 {
@@ -358,6 +467,7 @@ check_quarantine(CheckState *st, long max_quarantine)
 static const struct option check_options[] = {
 	CF_CONN_LONG_OPTIONS,
 	{"max-quarantine", required_argument, NULL, 1},
+	{"audit-witness", required_argument, NULL, 2},
 	{NULL, 0, NULL, 0}
 };
 
@@ -368,6 +478,7 @@ cf_cmd_check(int argc, char **argv)
 	CfConnOpts	co = {0};
 	CheckState	st = {0};
 	const char *maxq_s = NULL;
+	const char *witness = NULL;
 	long		maxq = -1;
 	int			c;
 
@@ -382,6 +493,9 @@ cf_cmd_check(int argc, char **argv)
 		{
 			case 1:
 				maxq_s = optarg;
+				break;
+			case 2:
+				witness = optarg;
 				break;
 			case CF_OPT_HELP:
 				check_usage(stdout);
@@ -414,6 +528,8 @@ cf_cmd_check(int argc, char **argv)
 		check_plugins(&st);
 		check_consistency(&st);
 		check_audit(&st);
+		if (witness)
+			check_audit_witness(&st, witness);
 		check_quarantine(&st, maxq);
 	}
 	PQfinish(st.conn);

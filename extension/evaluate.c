@@ -70,6 +70,7 @@ cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 	CfFlagResult *res;
 	volatile int64 changes = 0;
 
+	cf_held_reset();
 	if (n <= 0)
 		return 0;
 

@@ -26,4 +26,17 @@ extern int	cf_unique_ids(int64 *ids, int n);
 /* True while careflags itself writes careflags.flag. */
 extern bool cf_reconciling;
 
+/*
+ * Patients an evaluation left for later, without waiting: with
+ * cf_skip_locked_patients (the worker) those whose row another session
+ * holds; always those with a flag whose row another session holds (a nurse's
+ * acknowledge or snooze not yet committed).  cf_held_patients() gives the
+ * ids of the last cf_evaluate_patients() call (in TopTransactionContext).
+ */
+extern bool cf_skip_locked_patients;
+extern int	cf_held_patients(int64 **ids);
+
+/* a nurse's action: take the patient's action lock (share, to the end of the transaction) */
+extern void cf_lock_patient_actions(int64 patient_id);
+
 #endif							/* CAREFLAGS_EVALUATE_H */

@@ -12,6 +12,12 @@
  *	  rows of a transaction still running are not visible to it yet and wait
  *	  for the next pass; those of an aborted one never become visible.
  *
+ *	  The worker never waits for a patient another session holds (a writer,
+ *	  or a session left idle in its transaction): it locks patients with
+ *	  SKIP LOCKED semantics, evaluates the rest, puts the held ones back in
+ *	  the queue in the same transaction and comes back to them a second
+ *	  later (worker.c), until they are free.
+ *
  *	  The queue is a logged table: a crash, a stopped worker or a restart
  *	  loses nothing, the worker takes up what is there when it starts.
  *	  Writes queue only when the worker serves their database (the worker
@@ -151,7 +157,8 @@ queue_xact_callback(XactEvent event, void *arg)
 	{
 		Latch	   *latch = worker_latch();
 
-		if (latch != NULL)
+		/* the worker re-queuing what it had to leave comes back on its own */
+		if (latch != NULL && latch != MyLatch)
 			SetLatch(latch);
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
@@ -217,13 +224,15 @@ cf_queue_for_worker(const int64 *ids, int n)
 /* ---- the worker ---- */
 
 int64
-cf_queue_evaluate(void)
+cf_queue_evaluate(int *held)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int64	   *ids = NULL;
 	int			n = 0;
 	int			cap = 0;
 
+	if (held != NULL)
+		*held = 0;
 	if (!OidIsValid(queue_relid()))
 		return 0;
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -260,6 +269,27 @@ cf_queue_evaluate(void)
 	if (n == 0)
 		return 0;
 	n = cf_unique_ids(ids, n);
-	cf_evaluate_now(ids, n, "evaluation_queue", false);
+
+	/*
+	 * Never wait for a patient another session holds (a writer or any
+	 * session left idle in a transaction): evaluate the others, put the held
+	 * ones back in the queue (cf_evaluate_now does) and come back to them.
+	 */
+	cf_skip_locked_patients = true;
+	PG_TRY();
+	{
+		cf_evaluate_now(ids, n, "evaluation_queue", false);
+	}
+	PG_FINALLY();
+	{
+		cf_skip_locked_patients = false;
+	}
+	PG_END_TRY();
+	if (held != NULL)
+	{
+		int64	   *h;
+
+		*held = cf_held_patients(&h);
+	}
 	return n;
 }

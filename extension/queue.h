@@ -23,8 +23,11 @@ extern void cf_queue_worker_publish(void);
  */
 extern bool cf_queue_for_worker(const int64 *ids, int n);
 
-/* the worker: evaluate and remove what committed transactions queued */
-extern int64 cf_queue_evaluate(void);
+/*
+ * The worker: evaluate and remove what committed transactions queued; held
+ * gets the number of patients another session held, queued again.
+ */
+extern int64 cf_queue_evaluate(int *held);
 
 /*
  * Evaluate the patients now, in a subtransaction: a failure is quarantined,

@@ -54,15 +54,33 @@ query_ids(const char *sql, int *n)
 	return ids;
 }
 
+/* Say so when patients were left for later (a flag held by an open action). */
+static void
+warn_held(int n)
+{
+	if (n > 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("flags of %d patient(s) were not all brought up to date", n),
+				 errdetail("Another session holds one of their flags (an acknowledge or snooze not yet committed)."),
+				 errhint("Run it again after that transaction has ended.")));
+}
+
 /* careflags.recompute_patient(patient_id): re-evaluate one patient. */
 PG_FUNCTION_INFO_V1(careflags_recompute_patient);
 Datum
 careflags_recompute_patient(PG_FUNCTION_ARGS)
 {
 	int64		id = PG_GETARG_INT64(0);
+	int64		changes = cf_evaluate_patients(&id, 1, CF_RECONCILE_WRITE, NULL, NULL);
+	int64	   *held;
 
-	PG_RETURN_INT64(cf_evaluate_patients(&id, 1, CF_RECONCILE_WRITE, NULL, NULL));
+	warn_held(cf_held_patients(&held));
+	PG_RETURN_INT64(changes);
 }
+
+/* patients left for later by evaluate_isolated() calls (see warn_held) */
+static int	held_total = 0;
 
 /*
  * Evaluate ids[0..n) in a subtransaction.  Returns true and adds to
@@ -82,7 +100,10 @@ evaluate_isolated(int64 *ids, int n, CfReconcileMode mode, CfDifferenceFn fn, vo
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
+		int64	   *held;
+
 		*changes += cf_evaluate_patients(ids, n, mode, fn, arg);
+		held_total += cf_held_patients(&held);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -170,6 +191,7 @@ careflags_recompute_all(PG_FUNCTION_ARGS)
 	int64		changes = 0;
 	int			failed;
 
+	held_total = 0;
 	failed = evaluate_all_isolated(ids, n, CF_RECONCILE_WRITE, NULL, "recompute_all",
 								   quarantine_failed, &changes, true);
 	if (failed > 0)
@@ -180,6 +202,7 @@ careflags_recompute_all(PG_FUNCTION_ARGS)
 				 errhint("Correct their facts and run careflags.recompute_patient() for each.")));
 	ereport(NOTICE,
 			(errmsg("careflags: recomputed %d patients, " INT64_FORMAT " flag changes", n - failed, changes)));
+	warn_held(held_total);
 	PG_RETURN_INT64(changes);
 }
 
@@ -265,11 +288,14 @@ careflags_tick(PG_FUNCTION_ARGS)
 	cf_enter_owner_context(&oc);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* a flag a nurse's open action holds is announced at a later tick, not waited for */
 	if (SPI_execute("WITH changed AS ("
 					" SELECT patient_id, flag_id, careflags.flag_state(due_from, due_at, due_soon_window, careflags.clock()) AS state"
 					" FROM careflags.flag"
 					" WHERE resolved_at IS NULL AND notified_state OPERATOR(pg_catalog.<>) 'overdue'"
-					"   AND due_from OPERATOR(pg_catalog.<=) careflags.clock())"
+					"   AND due_from OPERATOR(pg_catalog.<=) careflags.clock()"
+					"   AND notified_state OPERATOR(pg_catalog.<>) careflags.flag_state(due_from, due_at, due_soon_window, careflags.clock())"
+					" FOR NO KEY UPDATE SKIP LOCKED)"
 					" UPDATE careflags.flag f SET notified_state = c.state FROM changed c"
 					" WHERE f.patient_id OPERATOR(pg_catalog.=) c.patient_id AND f.flag_id OPERATOR(pg_catalog.=) c.flag_id"
 					"   AND f.notified_state OPERATOR(pg_catalog.<>) c.state"

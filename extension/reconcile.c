@@ -10,6 +10,14 @@
  *	  action_id columns) flags are written without them and resolved flags
  *	  are not re-checked, until ALTER EXTENSION careflags UPDATE.
  *
+ *	  A record write must not wait for a nurse's open action.  While one of
+ *	  her actions on the patient is open (the patient's action lock, see
+ *	  patient_lock.c, could not be taken) a flag row is changed only if no
+ *	  other session holds it: it is first locked with SKIP LOCKED, and when
+ *	  a nurse holds it the change is skipped and the patient is left for
+ *	  later (cf_note_held), its patient_state not written so that its next
+ *	  check stays due.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -26,6 +34,7 @@
 #include "decision.h"
 #include "evaluator.h"
 #include "notify.h"
+#include "patient_lock.h"
 #include "reason.h"
 #include "reconcile.h"
 #include "spi_plans.h"
@@ -42,6 +51,7 @@ typedef enum
 	Q_REOPEN_FLAG,
 	Q_RELABEL_FLAG,
 	Q_STATE,
+	Q_LOCK_FLAG_IF_FREE,
 	Q_COUNT
 } QueryId;
 
@@ -98,6 +108,9 @@ static CfQuery queries[Q_COUNT] = {
 		"VALUES ($1, $2, $3) ON CONFLICT (patient_id) DO UPDATE "
 		"SET evaluated_at = EXCLUDED.evaluated_at, next_check_at = EXCLUDED.next_check_at",
 	3, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}},
+	/* while a nurse's action on the patient is open: her flag rows are skipped */
+	[Q_LOCK_FLAG_IF_FREE] = {"SELECT flag_id FROM careflags.flag" WHERE_FLAG " FOR NO KEY UPDATE SKIP LOCKED",
+	2, {INT8OID, INT8OID}},
 };
 
 /* The domain's name as careflags.domain spells it. */
@@ -238,10 +251,37 @@ typedef struct Rec
 	void	   *arg;
 	CfTime		now;
 	bool		v13;
+	bool		quiet;			/* no nurse's action on the patient is open */
 } Rec;
 
-/* Resolve an open flag (write mode). */
-static void
+/*
+ * May the flag's row be changed without waiting?  Always when no nurse's
+ * action on the patient is open (rc->quiet: the plain updates cannot wait
+ * for her).  Otherwise the row is locked here unless another session holds
+ * it - a nurse's acknowledge or snooze not yet committed - and then the
+ * patient is left for later (false).
+ */
+static bool
+flag_row_free(Rec *rc, int64 flag_id)
+{
+	Datum		v[2];
+
+	if (rc->quiet || rc->mode != CF_RECONCILE_WRITE)
+		return true;
+	v[0] = Int64GetDatum(rc->patient_id);
+	v[1] = Int64GetDatum(flag_id);
+	cf_query_run(&queries[Q_LOCK_FLAG_IF_FREE], v, NULL, false, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+		return true;
+	cf_note_held(rc->patient_id);
+	return false;
+}
+
+/*
+ * Resolve an open flag (write mode).  False, and nothing changed, when a
+ * nurse holds its row (see flag_row_free).
+ */
+static bool
 resolve_flag(Rec *rc, const CfOpenFlag *of, const char *rule_id, const char *resolution,
 			 const CfAction *action)
 {
@@ -249,6 +289,8 @@ resolve_flag(Rec *rc, const CfOpenFlag *of, const char *rule_id, const char *res
 	char		nulls[7] = "       ";
 	bool		done = strcmp(resolution, "done") == 0 && action->kind != CF_ACT_NONE;
 
+	if (!flag_row_free(rc, of->flag_id))
+		return false;
 	v[0] = Int64GetDatum(rc->patient_id);
 	v[1] = Int64GetDatum(of->flag_id);
 	v[2] = TimestampTzGetDatum((TimestampTz) rc->now);
@@ -266,9 +308,13 @@ resolve_flag(Rec *rc, const CfOpenFlag *of, const char *rule_id, const char *res
 		nulls[5] = nulls[6] = 'n';
 	cf_query_run(&queries[rc->v13 ? Q_RESOLVE_FLAG_13 : Q_RESOLVE_FLAG], v, nulls, false, SPI_OK_UPDATE);
 	cf_notify("resolved", of->flag_id, rc->patient_id, rule_id, of->unit_id);
+	return true;
 }
 
-/* Bring an open flag up to date with the result, in place (write mode). */
+/*
+ * Bring an open flag up to date with the result, in place (write mode);
+ * left for later when a nurse holds its row (see flag_row_free).
+ */
 static void
 update_flag(Rec *rc, const CfOpenFlag *of, const CfFlagResult *fr)
 {
@@ -277,6 +323,8 @@ update_flag(Rec *rc, const CfOpenFlag *of, const CfFlagResult *fr)
 	char		nulls[11] = "           ";
 	char		json[CF_REASON_LEN * 2];
 
+	if (!flag_row_free(rc, of->flag_id))
+		return;
 	v[0] = Int64GetDatum(rc->patient_id);
 	v[1] = Int64GetDatum(of->flag_id);
 	v[2] = CStringGetTextDatum(fr->reason);
@@ -377,6 +425,16 @@ recheck_done_flags(Rec *rc, const CfRuleSet *rs, CfFlagResult *res)
 		d = cf_decide_done(fr->rule, &s, fr, &c->facts[ci], rc->now);
 		if (d.kind == CF_DECIDE_KEEP)
 			continue;
+
+		/*
+		 * A correction appends to the patient's audit chain, whose head a
+		 * nurse's open action holds: while one is open, left for later.
+		 */
+		if (rc->mode == CF_RECONCILE_WRITE && !rc->quiet)
+		{
+			cf_note_held(rc->patient_id);
+			continue;
+		}
 		if (d.kind == CF_DECIDE_REOPEN)
 		{
 			CfOpenFlag *of = NULL;
@@ -404,7 +462,7 @@ recheck_done_flags(Rec *rc, const CfRuleSet *rs, CfFlagResult *res)
 				{
 					CfAction	none = {CF_ACT_NONE, 0, CF_TIME_NONE};
 
-					resolve_flag(rc, of, of->rule_id, "corrected", &none);
+					(void) resolve_flag(rc, of, of->rule_id, "corrected", &none);
 					/* the reopened flag takes its place in the reconciliation */
 					*of = *df;
 				}
@@ -483,9 +541,10 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 	Rec			rc;
 	CfOpenFlag *open;
 	int			n_open;
+	int			held_before = cf_held_count();
 
 	if (!c->exists[ci])
-		return 0;				/* patient deleted */
+		return 0;				/* patient deleted, or held by another session */
 	facts = *fp;
 
 	cf_evaluate(&facts, rs->rules, rs->n, &rs->frids, now, ops, res, &next_check);
@@ -498,9 +557,21 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 	rc.arg = arg;
 	rc.now = now;
 	rc.v13 = c->flag_v13;
+	rc.quiet = mode == CF_RECONCILE_WRITE && cf_patient_actions_quiet(patient_id);
 	new_flags->v13 = c->flag_v13;
 
 	changes += recheck_done_flags(&rc, rs, res);
+	if (cf_held_count() != held_before)
+	{
+		/*
+		 * A resolved flag needs correcting while a nurse's action on the
+		 * patient is open: the whole patient is left for later (raising a
+		 * flag for its rule now would only be corrected then).
+		 */
+		if (rc.quiet)
+			cf_patient_actions_release(patient_id);
+		return changes;
+	}
 	open = c->open[ci];
 	n_open = c->n_open[ci];
 
@@ -580,7 +651,8 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 							   (long long) of->flag_id, d.resolution, ts_text(fr->due_from));
 					continue;
 				}
-				resolve_flag(&rc, of, rule->rule_id, d.resolution, &d.action);
+				if (!resolve_flag(&rc, of, rule->rule_id, d.resolution, &d.action))
+					continue;	/* held: no successor while it is open */
 				if (d.kind == CF_DECIDE_REPLACE)
 					raise_flag(new_flags, patient_id, fr);
 				continue;
@@ -615,11 +687,14 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 				   "open flag %lld belongs to a disabled rule", (long long) open[i].flag_id);
 			continue;
 		}
-		resolve_flag(&rc, &open[i], open[i].rule_id, "rule_disabled", &none);
+		(void) resolve_flag(&rc, &open[i], open[i].rule_id, "rule_disabled", &none);
 	}
 
-	/* patient_state: only when something changed, or it is missing */
-	if (mode == CF_RECONCILE_WRITE &&
+	/*
+	 * patient_state: only when something changed, or it is missing; not when
+	 * a flag was held (left for later), so that its next check stays due
+	 */
+	if (mode == CF_RECONCILE_WRITE && cf_held_count() == held_before &&
 		(changes > 0 || !c->has_state[ci] || c->old_next[ci] != next_check))
 	{
 		Datum		v[3];
@@ -633,5 +708,7 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 			v[2] = TimestampTzGetDatum((TimestampTz) next_check);
 		cf_query_run(&queries[Q_STATE], v, nulls, false, SPI_OK_INSERT);
 	}
+	if (rc.quiet)
+		cf_patient_actions_release(patient_id);
 	return changes;
 }

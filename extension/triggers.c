@@ -198,15 +198,45 @@ evaluate_isolated(int64 *ids, int n, const char *table)
 	cf_evaluate_now(ids, n, table, true);
 }
 
+/*
+ * Patients an evaluation left for later (reconcile.c, patient_lock.c: a
+ * flag held by another session's open action, or in the worker a patient
+ * row held): to the worker's queue when the worker serves this database
+ * (it comes back to them until they are free), else quarantined with the
+ * reason, so that check_consistency() lists them until the next write or
+ * recompute.
+ */
+static void
+leave_for_later(const char *table, const int64 *ids, int n, const char *reason)
+{
+	int64	   *copy;
+
+	if (n <= 0)
+		return;
+	copy = palloc(sizeof(int64) * n);
+	memcpy(copy, ids, sizeof(int64) * n);
+	n = cf_unique_ids(copy, n);
+	if (!cf_queue_for_worker(copy, n))
+		cf_quarantine_evaluation(table, copy, n, reason);
+	pfree(copy);
+}
+
+#define HELD_REASON "a flag of the patient is held by another session's acknowledge or snooze, not yet committed: " \
+	"the write went through without waiting; the patient is evaluated again by the worker, the next write or careflags.recompute_patient()"
+
 void
 cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
+	int64	   *held;
+	int			n_held;
 
 	if (may_raise && (cf_strict || !cf_isolate_evaluation))
 	{
 		(void) cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
+		n_held = cf_held_patients(&held);
+		leave_for_later(table, held, n_held, HELD_REASON);
 		return;
 	}
 
@@ -218,6 +248,8 @@ cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		n_held = cf_held_patients(&held);
+		leave_for_later(table, held, n_held, HELD_REASON);
 	}
 	PG_CATCH();
 	{
@@ -228,14 +260,22 @@ cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
 			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
 			edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
-			edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
-			edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED)
 			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 
+		/*
+		 * A lock_timeout while waiting for another writer of the patient: the
+		 * record's write goes through (it must never fail because of
+		 * careflags unless careflags.strict); the patients are quarantined
+		 * with the reason and, when the worker serves this database, queued
+		 * for it as well, so their flags catch up once the lock is free.
+		 */
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			(void) cf_queue_for_worker(ids, n);
 		cf_quarantine_evaluation(table, ids, n, edata->message);
 		FreeErrorData(edata);
 	}

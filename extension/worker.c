@@ -19,7 +19,9 @@
  *	  careflags.evaluate_in_worker queued (queue.c): writers set its latch
  *	  when they commit, and it empties careflags.evaluation_queue at every
  *	  wake-up, gathering for careflags.worker_queue_delay first, so their
- *	  flags follow within about that time of the commit.
+ *	  flags follow within about that time of the commit.  A patient another
+ *	  session holds is not waited for: it stays queued and the worker comes
+ *	  back to it every second until it is free (queue.c).
  *
  *	  Its transactions are read-write by its own choice: a record system's
  *	  database may set default_transaction_read_only = on (GNUmed does), and
@@ -53,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "careflags.h"
+#include "flags.h"
 #include "queue.h"
 #include "worker.h"
 
@@ -64,6 +67,9 @@ PGDLLEXPORT void careflags_worker_main(Datum arg);
 
 /* the last failed pass's message, kept until a pass with a tick succeeds */
 static char last_failure[1024] = "";
+
+/* how soon the worker comes back to queued patients another session held */
+#define HELD_RETRY_MS 1000L
 
 void
 cf_worker_register(void)
@@ -81,20 +87,26 @@ cf_worker_register(void)
 	RegisterBackgroundWorker(&w);
 }
 
-/* Evaluate what writers queued, in one transaction. */
-static void
+/*
+ * Evaluate what writers queued, in one transaction; returns the number of
+ * patients held by other sessions (queued again, to come back to).
+ */
+static int
 run_queue(void)
 {
+	int			held = 0;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "careflags: evaluating the queued patients");
 	if (OidIsValid(get_extension_oid("careflags", true)))
-		(void) cf_queue_evaluate();
+		(void) cf_queue_evaluate(&held);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return held;
 }
 
 static void
@@ -109,8 +121,21 @@ run_tick(void)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute("SELECT * FROM careflags.tick()", false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "careflags.tick() failed");
+		/*
+		 * A patient another session holds is not waited for: its next check
+		 * stays due, and the next tick takes it up again.
+		 */
+		cf_skip_locked_patients = true;
+		PG_TRY();
+		{
+			if (SPI_execute("SELECT * FROM careflags.tick()", false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "careflags.tick() failed");
+		}
+		PG_FINALLY();
+		{
+			cf_skip_locked_patients = false;
+		}
+		PG_END_TRY();
 		/* flag events older than a week go (from 1.3 on: the outbox) */
 		if (SPI_execute("SELECT pg_catalog.to_regprocedure('careflags.prune_events(interval)') IS NOT NULL",
 						true, 1) == SPI_OK_SELECT && SPI_processed == 1 &&
@@ -140,17 +165,19 @@ force_read_write(void)
 /*
  * One pass: the queue, then the tick when it is due.  An error is logged,
  * its transaction aborted, and its message left as the worker's activity
- * for `careflags check`; returns false then.
+ * for `careflags check`; returns false then.  *held gets the number of
+ * queued patients other sessions held (queued again).
  */
 static bool
-run_pass(TimestampTz *next_tick, MemoryContext pass_cxt)
+run_pass(TimestampTz *next_tick, MemoryContext pass_cxt, int *held)
 {
 	volatile bool ticked = false;
 
+	*held = 0;
 	MemoryContextSwitchTo(pass_cxt);
 	PG_TRY();
 	{
-		run_queue();
+		*held = run_queue();
 		if (GetCurrentTimestamp() >= *next_tick)
 		{
 			run_tick();
@@ -219,12 +246,18 @@ careflags_worker_main(Datum arg)
 	for (;;)
 	{
 		TimestampTz now;
+		long		timeout;
+		int			held;
 
 		/* first what writers queued (also what was left before a restart) */
-		(void) run_pass(&next_tick, pass_cxt);
+		(void) run_pass(&next_tick, pass_cxt, &held);
 		now = GetCurrentTimestamp();
+		timeout = Max(1L, (long) ((next_tick - now) / 1000));
+		/* patients other sessions held: back to them in a second */
+		if (held > 0)
+			timeout = Min(timeout, HELD_RETRY_MS);
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					   Max(1L, (long) ((next_tick - now) / 1000)), PG_WAIT_EXTENSION);
+					   timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 

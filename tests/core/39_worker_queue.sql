@@ -1,7 +1,10 @@
 -- Evaluation by the background worker (careflags.evaluate_in_worker): a fact
 -- write queues its patients, the worker evaluates them once the transaction
 -- commits; nothing is queued by a rolled-back write; strict mode evaluates
--- in the statement.  Committed data, real clock; cleaned up at the end.
+-- in the statement.  A patient another session holds (idle in transaction)
+-- does not stop the worker: it evaluates the others and comes back to it
+-- once it is free (dblink for the second session).  Committed data, real
+-- clock; cleaned up at the end.
 \set ON_ERROR_STOP 1
 \set QUIET 1
 -- Needs the background worker serving this database: skipped (visibly) where
@@ -9,7 +12,7 @@
 SELECT careflags.preloaded() AND current_setting('careflags.worker_database', true) = current_database() AS worker_here \gset
 \if :worker_here
 SET client_min_messages = warning;
-SELECT plan(12);
+SELECT plan(19);
 
 CREATE FUNCTION pg_temp.flag_of(key text, rule text) RETURNS bigint LANGUAGE sql AS $$
     SELECT f.flag_id FROM careflags.flag f JOIN careflags.patient p USING (patient_id)
@@ -24,8 +27,17 @@ BEGIN
     RETURN false;
 END $$;
 
-SELECT ok(EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'careflags worker' AND datname = current_database()),
-          'the worker serves this database');
+-- wait (up to 15 s) for the worker: it may have started before this database existed
+CREATE FUNCTION pg_temp.worker_up() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..150 LOOP
+        IF EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'careflags worker' AND datname = current_database())
+        THEN RETURN true; END IF;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+    RETURN false;
+END $$;
+SELECT ok(pg_temp.worker_up(), 'the worker serves this database');
 SET careflags.evaluate_in_worker = on;
 
 BEGIN;
@@ -73,6 +85,45 @@ INSERT INTO careflags.episode (patient_id, setting, started_at)
      SELECT patient_id, 'nursing_home_long_term', now() FROM careflags.patient WHERE source_key = 'q3';
 SELECT isnt(pg_temp.flag_of('q3', 'nutrition.screening.admission_long_term'), NULL, 'by default the writing statement evaluates');
 COMMIT;
+
+-- a patient held by a session left idle in its transaction: the worker does
+-- not wait for it, evaluates the others, and comes back to it later
+SET careflags.evaluate_in_worker = on;
+CREATE EXTENSION IF NOT EXISTS dblink SCHEMA public;
+INSERT INTO careflags.patient (source_system, source_key, birth_date)
+     SELECT 'queue-test', k, '1940-01-01' FROM unnest(ARRAY['h-held', 'h-free1', 'h-free2']) k;
+SELECT ok(pg_temp.drained(), 'the new patients are evaluated (no episode: no flags yet)');
+SELECT format('host=%s port=%s dbname=%s user=%s', split_part(current_setting('unix_socket_directories'), ',', 1),
+              current_setting('port'), current_database(), current_user) AS conn \gset
+SELECT dblink_connect('holder', :'conn') \g /dev/null
+SELECT dblink_exec('holder', 'BEGIN') \g /dev/null
+SELECT * FROM dblink('holder', $$SELECT patient_id FROM careflags.patient WHERE source_system = 'queue-test'
+                                   AND source_key = 'h-held' FOR NO KEY UPDATE$$) AS t(id bigint) \g /dev/null
+INSERT INTO careflags.episode (patient_id, setting, started_at)
+     SELECT patient_id, 'nursing_home_long_term', now() FROM careflags.patient
+      WHERE source_system = 'queue-test' AND source_key LIKE 'h-%';
+-- wait (up to 10 s) for the free patients' flags
+CREATE FUNCTION pg_temp.free_evaluated() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..100 LOOP
+        IF pg_temp.flag_of('h-free1', 'nutrition.screening.admission_long_term') IS NOT NULL
+           AND pg_temp.flag_of('h-free2', 'nutrition.screening.admission_long_term') IS NOT NULL THEN RETURN true; END IF;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+    RETURN false;
+END $$;
+SELECT ok(pg_temp.free_evaluated(), 'while another session holds one patient, the worker evaluates the others');
+SELECT is(pg_temp.flag_of('h-held', 'nutrition.screening.admission_long_term'), NULL, 'the held patient is not evaluated yet');
+SELECT ok(EXISTS (SELECT FROM careflags.evaluation_queue q, unnest(q.patient_ids) AS i
+                   WHERE i = (SELECT patient_id FROM careflags.patient WHERE source_key = 'h-held')),
+          'it stays in the queue');
+SELECT is((SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'careflags worker'
+             AND datname = current_database() AND wait_event_type = 'Lock'), 0, 'the worker does not wait on a lock');
+SELECT dblink_exec('holder', 'COMMIT') \g /dev/null
+SELECT dblink_disconnect('holder') \g /dev/null
+SELECT ok(pg_temp.drained(), 'once the session ends, the worker comes back to the patient and empties the queue');
+SELECT isnt(pg_temp.flag_of('h-held', 'nutrition.screening.admission_long_term'), NULL, 'and its flag is there');
+RESET careflags.evaluate_in_worker;
 
 DELETE FROM careflags.patient WHERE source_system = 'queue-test';
 SELECT * FROM finish();
