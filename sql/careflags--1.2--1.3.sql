@@ -1444,3 +1444,34 @@ COMMENT ON FUNCTION careflags.audit_witness() IS
     'the head of every audit chain (''all'' for the rows before 1.3, else the patient id), read from the rows themselves: keep a copy outside the database (careflags check --audit-witness FILE) to notice a chain rewritten or removed later';
 REVOKE ALL ON FUNCTION careflags.audit_witness() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION careflags.audit_witness() TO careflags_admin;
+
+-- ==== careflags watch in the reader's language: reason data in my_flag_events (issue 15) ====
+CREATE OR REPLACE VIEW careflags.my_flag_events WITH (security_barrier = true) AS
+SELECT n.* FROM (
+    SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
+           CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
+                ELSE careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) END AS state,
+           f.due_at, f.reason, f.resolution, f.details
+      FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+     CROSS JOIN LATERAL (SELECT e.* FROM careflags.flag_event e
+                          WHERE e.unit_id OPERATOR(pg_catalog.=) mu.unit_id OFFSET 0) e
+      LEFT JOIN LATERAL (SELECT f.resolved_at, f.due_from, f.due_at, f.due_soon_window, f.reason, f.resolution, f.details
+                           FROM careflags.flag f
+                          WHERE f.patient_id OPERATOR(pg_catalog.=) e.patient_id
+                            AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id OFFSET 0) f ON true
+      LEFT JOIN LATERAL (SELECT r.title FROM careflags.rule r
+                          WHERE r.rule_id OPERATOR(pg_catalog.=) e.rule_id OFFSET 0) r ON true
+     WHERE NOT pg_catalog.has_table_privilege('careflags.flag_event'::pg_catalog.regclass, 'SELECT')
+    OFFSET 0) n
+UNION ALL
+SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
+       CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
+            ELSE careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) END,
+       f.due_at, f.reason, f.resolution, f.details
+  FROM careflags.flag_event e
+  LEFT JOIN careflags.flag f ON f.patient_id OPERATOR(pg_catalog.=) e.patient_id
+                              AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id
+  LEFT JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) e.rule_id
+ WHERE pg_catalog.has_table_privilege('careflags.flag_event'::pg_catalog.regclass, 'SELECT');
+COMMENT ON VIEW careflags.my_flag_events IS
+    'flag events of the caller''s units (every unit''s for a role that may read careflags.flag_event), with the flag''s title, current state, deadline, reason and reason data (details, for careflags.reason_text in the reader''s language): what careflags watch prints for a NOTIFY careflags event id';
