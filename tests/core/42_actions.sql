@@ -7,7 +7,7 @@
 -- (the benchmark population: tests/bench/20_action_rows.sql).
 BEGIN;
 \ir fixtures.psql
-SELECT plan(24);
+SELECT plan(25);
 
 \ir language_population.psql
 
@@ -182,6 +182,9 @@ SELECT l.lang, g.patient_id, g.action, careflags.action_text(g.action, g.details
 SELECT cmp_ok((SELECT count(*)::int FROM demo_rows WHERE lang = 'nb'), '>', 100, 'the demo population has action rows (every open flag, upcoming too)');
 SELECT is((SELECT count(*)::int FROM demo_rows WHERE char_length(why) > 140), 0,
           'every action row of the demo population is at most 140 characters in bokmål, nynorsk and English');
+SELECT is((SELECT count(*)::int FROM demo_rows
+            WHERE why !~ (CASE lang WHEN 'en' THEN ' Due [0-9]{1,2} [A-Z][a-z]{2}\.$' ELSE ' Frist [0-9]{1,2}\. [a-zæøå]+\.$' END)), 0,
+          'and ends with its whole deadline in its language');
 SELECT is((SELECT count(*)::int FROM careflags.actions a CROSS JOIN (VALUES ('nb'), ('nn'), ('en')) l(lang)
             WHERE char_length(careflags.action_text(a.action,
                     (SELECT array_agg(f.details ORDER BY f.due_at, f.flag_id) FROM careflags.flag f WHERE f.flag_id = ANY (a.flag_ids)),
