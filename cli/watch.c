@@ -57,7 +57,7 @@ static const char *Q_EVENTS_LANG =
 "SELECT e.kind, COALESCE(e.unit_id, '-'), e.patient_id, e.rule_id, "
 "       COALESCE(careflags.rule_title(e.rule_id), e.title, '?'), "
 "       COALESCE(careflags.state_text(e.state), '?'), "
-"       COALESCE(CASE careflags.language() WHEN 'en' THEN pg_catalog.to_char(e.due_at, 'YYYY-MM-DD HH24:MI') "
+"       COALESCE(CASE WHEN careflags.language() OPERATOR(pg_catalog.=) 'en' THEN pg_catalog.to_char(e.due_at, 'YYYY-MM-DD HH24:MI') "
 "                ELSE pg_catalog.to_char(e.due_at, 'FMDD') OPERATOR(pg_catalog.||) '. ' "
 "                     OPERATOR(pg_catalog.||) (ARRAY['jan.', 'feb.', 'mars', 'apr.', 'mai', 'juni', 'juli', 'aug.', 'sep.', 'okt.', 'nov.', 'des.'])"
 "                         [pg_catalog.date_part('month', e.due_at)::pg_catalog.int4] "
