@@ -11,8 +11,9 @@
  *	  On a Citus worker, in a trigger on a shard, only the outbox row is
  *	  written (to the patient's shard of careflags.flag_event): a NOTIFY there
  *	  would make every transaction that writes shards on two workers fail at
- *	  PREPARE TRANSACTION, and would reach only the worker's listeners.  The
- *	  coordinator reads the outbox (careflags.relay_events()).
+ *	  PREPARE TRANSACTION, and would reach only the worker's listeners.  On
+ *	  Citus a reader polls careflags.flag_event through the coordinator
+ *	  (README: careflags on Citus).
  *
  *-------------------------------------------------------------------------
  */
