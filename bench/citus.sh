@@ -41,7 +41,7 @@ echo "$load" | coord -d careflags_bench_one -v patients="$PATIENTS"
 coord -d careflags_citus <<'SQL'
 CREATE SCHEMA IF NOT EXISTS bench;
 DROP TABLE IF EXISTS bench.measurement;
-CREATE TABLE bench.measurement (LIKE careflags.measurement INCLUDING DEFAULTS);
+CREATE TABLE bench.measurement (LIKE careflags.measurement INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING INDEXES INCLUDING CONSTRAINTS);
 SELECT create_distributed_table('bench.measurement', 'patient_id', colocate_with => 'careflags.patient');
 SQL
 
@@ -57,6 +57,7 @@ INSERT INTO $3 (patient_id, kind, value, measured_at) VALUES (:pid, 'weight', 70
 SQL
     out=$(pgbench -n -h "$CITUS_HOST" -p "$CITUS_COORD_PORT" -c 1 -t "$WRITES" -f "$work/write.sql" "$2" 2>&1)
     tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
+    [ -n "$tps" ] || { echo "$1: pgbench failed: $out" >&2; exit 1; }
     lat=$(echo "$out" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
     echo "$1: $tps tps, $lat ms per single-row write"
 }
@@ -66,7 +67,7 @@ run "one server+careflags" careflags_bench_one careflags.measurement
 
 for db in careflags_citus careflags_bench_one; do
     ms=$(coord -d "$db" -At -c '\timing on' -c 'SET client_min_messages = warning' -c 'SELECT careflags.recompute_all()' |
-         sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+         sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 1)
     n=$(coord -d "$db" -At -c 'SELECT count(*) FROM careflags.patient')
     echo "recompute_all on $db: $ms ms for $n patients"
 done
