@@ -12,7 +12,7 @@ SELECT :'citus_status' = 'ready' AS citus_ready \gset
 \c :coord
 SET client_min_messages = error;
 BEGIN;
-SELECT plan(10);
+SELECT plan(11);
 SELECT throws_ok('SELECT count(*) FROM careflags.worklist', '0A000', NULL, 'worklist: refused (feature_not_supported)');
 SELECT throws_ok('SELECT count(*) FROM careflags.my_flags', NULL, NULL, 'my_flags: fails (through my_units())');
 SELECT throws_ok('SELECT count(*) FROM careflags.actions', '0A000', NULL, 'actions: refused');
@@ -24,6 +24,7 @@ SELECT throws_ok('SELECT careflags.my_units()', NULL, NULL, 'my_units(): fails (
 SELECT throws_like('SELECT careflags.recompute_patient(1)', '%does not work on a Citus cluster yet%',
                    'recompute_patient(): careflags says why');
 SELECT throws_ok('SELECT careflags.tick()', '0A000', NULL, 'tick(): refused (feature_not_supported)');
+SELECT throws_ok('SELECT careflags.acknowledge(1)', '0A000', NULL, 'acknowledge() (and snooze(), exempt()): refused');
 SELECT * FROM finish();
 ROLLBACK;
 \else
