@@ -65,6 +65,7 @@
 
 #include "audit.h"
 #include "careflags.h"
+#include "shard.h"
 #include "flags.h"
 
 #define HASH_LEN 32
@@ -479,6 +480,9 @@ typedef struct ActionContext
 static void
 begin_action(ActionContext *ac)
 {
+	/* the audit chain is per node, the flags on the shards: not yet */
+	cf_refuse_on_citus("acknowledge(), snooze() and exempt()",
+					   "On Citus, a nurse's actions are not supported yet (README: careflags on Citus).");
 	ac->actor = GetUserNameFromId(GetUserId(), false);
 	ac->now = cf_now();
 	ac->nestlevel = NewGUCNestLevel();

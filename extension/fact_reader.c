@@ -50,6 +50,7 @@
 #include "careflags.h"
 #include "fact_reader.h"
 #include "scores.h"
+#include "shard.h"
 
 /* ---- one table, read through one of its indexes ---- */
 
@@ -91,9 +92,9 @@ careflags_namespace(void)
 }
 
 static Oid
-relation_in_schema(Oid nsp, const char *name, bool index)
+relation_in_schema(Oid nsp, const char *table, const char *name, bool index)
 {
-	Oid			relid = get_relname_relid(name, nsp);
+	Oid			relid = cf_relation_to_read(nsp, table, index ? name : NULL);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -131,7 +132,7 @@ range_is_cheaper(Relation index, Oid nsp, const CfChunk *c)
 {
 	double		gap = (double) (c->ids[c->n - 1] - c->ids[0] + 1) / c->n;
 	double		entries = index->rd_rel->reltuples;
-	double		patients = rel_tuples(get_relname_relid("patient", nsp));
+	double		patients = rel_tuples(cf_relation_to_read(nsp, "patient", NULL));
 	double		per_patient = (entries > 0 && patients > 0) ? Max(entries / patients, 1.0) : 1.0;
 
 	return gap * per_patient <= 32.0;
@@ -145,14 +146,14 @@ static void
 ts_open_either(TableScan *t, Oid nsp, const char *table, const char *index,
 			   const char *older_index, const CfChunk *c, Snapshot snap, bool may_range)
 {
-	Oid			indexid = get_relname_relid(index, nsp);
+	Oid			indexid = cf_relation_to_read(nsp, table, index);
 
 	if (!OidIsValid(indexid) && older_index != NULL)
-		indexid = relation_in_schema(nsp, older_index, true);
+		indexid = relation_in_schema(nsp, table, older_index, true);
 	else if (!OidIsValid(indexid))
-		indexid = relation_in_schema(nsp, index, true);
+		indexid = relation_in_schema(nsp, table, index, true);
 	memset(t, 0, sizeof(*t));
-	t->heap = table_open(relation_in_schema(nsp, table, false), AccessShareLock);
+	t->heap = table_open(relation_in_schema(nsp, table, table, false), AccessShareLock);
 	t->index = index_open(indexid, AccessShareLock);
 	t->c = c;
 	t->range = may_range && c->n > 1 && range_is_cheaper(t->index, nsp, c);

@@ -51,6 +51,7 @@
 #include "flags.h"
 #include "quarantine.h"
 #include "scores.h"
+#include "shard.h"
 
 #define MAX_CHANGES 4
 
@@ -557,6 +558,7 @@ careflags_fact_guard(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	Row			row;
 	const char *table;
+	int64		shardid;
 	char	   *reason = NULL;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -573,7 +575,8 @@ careflags_fact_guard(PG_FUNCTION_ARGS)
 	row.rel = td->tg_relation;
 	row.desc = RelationGetDescr(row.rel);
 	row.tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
-	table = RelationGetRelationName(row.rel);
+	/* on a Citus shard (assessment_102081): the table it is a shard of */
+	table = cf_logical_relname(row.rel, &shardid);
 
 	reason = guard_sizes(&row);
 	/* units and rules: an administrator's write, refused with an error */

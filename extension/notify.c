@@ -8,6 +8,13 @@
  *	  which shows each role its own units only.  Delivered at commit,
  *	  dropped on abort, as NOTIFY always is.
  *
+ *	  On a Citus worker, in a trigger on a shard, only the outbox row is
+ *	  written (to the patient's shard of careflags.flag_event): a NOTIFY there
+ *	  would make every transaction that writes shards on two workers fail at
+ *	  PREPARE TRANSACTION, and would reach only the worker's listeners.  On
+ *	  Citus a reader polls careflags.flag_event through the coordinator
+ *	  (README: careflags on Citus).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -24,6 +31,7 @@
 #include "careflags.h"
 
 #include "notify.h"
+#include "shard.h"
 
 /*
  * Record one flag event in the outbox and NOTIFY careflags with its number.
@@ -87,6 +95,7 @@ cf_notify(const char *event, int64 flag_id, int64 patient_id,
 			appendStringInfoString(&buf, "null");
 		appendStringInfoChar(&buf, '}');
 	}
-	Async_Notify("careflags", buf.data);
+	if (cf_shard_context() == 0)
+		Async_Notify("careflags", buf.data);
 	pfree(buf.data);
 }

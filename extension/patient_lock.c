@@ -46,6 +46,7 @@
 #include "evaluate.h"
 #include "fact_reader.h"
 #include "patient_lock.h"
+#include "shard.h"
 
 /* ---- patients left for later ---- */
 
@@ -157,8 +158,8 @@ static void
 lock_patients(CfChunk *c, Snapshot snap)
 {
 	Oid			nsp = get_namespace_oid(CF_SCHEMA, false);
-	Relation	rel = table_open(get_relname_relid("patient", nsp), RowShareLock);
-	Relation	idx = index_open(get_relname_relid("patient_pkey", nsp), AccessShareLock);
+	Relation	rel = table_open(cf_relation_to_read(nsp, "patient", NULL), RowShareLock);
+	Relation	idx = index_open(cf_relation_to_read(nsp, "patient", "patient_pkey"), AccessShareLock);
 	IndexScanDesc scan = index_beginscan(rel, idx, snap, 1, 0);
 	TupleTableSlot *found = table_slot_create(rel, NULL);
 	TupleTableSlot *locked = table_slot_create(rel, NULL);

@@ -21,6 +21,7 @@
 
 #include "flags.h"
 #include "quarantine.h"
+#include "shard.h"
 
 static char *
 attr_text(Relation rel, HeapTuple tuple, const char *name)
@@ -78,7 +79,8 @@ void
 cf_quarantine_row(Relation rel, HeapTuple tuple, const char *reason)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	const char *table = RelationGetRelationName(rel);
+	int64		shardid;
+	const char *table = cf_logical_relname(rel, &shardid);
 	char	   *source_system = attr_text(rel, tuple, "source_system");
 	char	   *source_key = attr_text(rel, tuple, "source_key");
 	char	   *patient_id = attr_text(rel, tuple, "patient_id");

@@ -15,15 +15,19 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/tuplestore.h"
 
 #include "careflags.h"
+#include "shard.h"
 #include "flags.h"
 #include "quarantine.h"
 
@@ -72,8 +76,11 @@ Datum
 careflags_recompute_patient(PG_FUNCTION_ARGS)
 {
 	int64		id = PG_GETARG_INT64(0);
-	int64		changes = cf_evaluate_patients(&id, 1, CF_RECONCILE_WRITE, NULL, NULL);
+	int64		changes;
 	int64	   *held;
+
+	cf_refuse_on_citus("recompute_patient()", "On Citus, careflags.recompute_all() re-evaluates every patient on the shards.");
+	changes = cf_evaluate_patients(&id, 1, CF_RECONCILE_WRITE, NULL, NULL);
 
 	warn_held(cf_held_patients(&held));
 	PG_RETURN_INT64(changes);
@@ -181,13 +188,12 @@ quarantine_failed(void *arg, int64 patient_id, const char *message)
 	cf_quarantine_pass_failure((const char *) arg, patient_id, message);
 }
 
-/* careflags.recompute_all(): re-evaluate every patient, reporting progress. */
-PG_FUNCTION_INFO_V1(careflags_recompute_all);
-Datum
-careflags_recompute_all(PG_FUNCTION_ARGS)
+/* Re-evaluate the patients the query lists (recompute_all, one shard's). */
+static int64
+recompute_listed(const char *sql)
 {
 	int			n;
-	int64	   *ids = query_ids("SELECT patient_id FROM careflags.patient ORDER BY patient_id", &n);
+	int64	   *ids = query_ids(sql, &n);
 	int64		changes = 0;
 	int			failed;
 
@@ -203,6 +209,113 @@ careflags_recompute_all(PG_FUNCTION_ARGS)
 	ereport(NOTICE,
 			(errmsg("careflags: recomputed %d patients, " INT64_FORMAT " flag changes", n - failed, changes)));
 	warn_held(held_total);
+	return changes;
+}
+
+/*
+ * On a Citus coordinator: run command (a %L for the shard's name) on every
+ * shard of careflags.patient, each on its node in a connection of its own
+ * (run_command_on_shards: each shard's work commits on its own), and return
+ * the results; a shard that failed is an error.
+ */
+static List *
+on_every_shard(const char *command)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *results = NIL;
+
+	values[0] = CStringGetTextDatum(command);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT r.shardid, r.success, r.result "
+							  "FROM pg_catalog.run_command_on_shards('careflags.patient', $1) r",
+							  1, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not run a command on the shards");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		bool		ok = DatumGetBool(SPI_getbinval(t, d, 2, &isnull));
+		char	   *result = SPI_getvalue(t, d, 3);
+
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+					 errmsg("careflags: shard %s of careflags.patient failed: %s",
+							SPI_getvalue(t, d, 1), result ? result : "?")));
+		results = lappend(results, MemoryContextStrdup(cxt, result ? result : ""));
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	return results;
+}
+
+/* careflags.recompute_all(): re-evaluate every patient, reporting progress. */
+PG_FUNCTION_INFO_V1(careflags_recompute_all);
+Datum
+careflags_recompute_all(PG_FUNCTION_ARGS)
+{
+	int64		changes = 0;
+	ListCell   *lc;
+
+	if (cf_shard_context() != 0 || !cf_citus_distributed())
+		PG_RETURN_INT64(recompute_listed("SELECT patient_id FROM careflags.patient ORDER BY patient_id"));
+
+	/* Citus: every shard re-evaluates its own patients, on its node */
+	foreach(lc, on_every_shard("SELECT careflags.recompute_shard(%L)"))
+		changes += pg_strtoint64((char *) lfirst(lc));
+	ereport(NOTICE,
+			(errmsg("careflags: recomputed every shard, " INT64_FORMAT " flag changes", changes)));
+	PG_RETURN_INT64(changes);
+}
+
+/*
+ * Open shard (a shard of careflags.patient, on this node) and make it the
+ * shard context; returns the previous context and the query listing its
+ * patients.
+ */
+static int64
+enter_patient_shard(Oid shard, char **sql)
+{
+	Relation	rel = relation_open(shard, AccessShareLock);
+	int64		shardid;
+	const char *logical = cf_logical_relname(rel, &shardid);
+	int64		previous;
+
+	if (shardid == 0 || strcmp(logical, "patient") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a shard of careflags.patient", RelationGetRelationName(rel)),
+				 errhint("careflags.recompute_all() and careflags.check_consistency() call this on each shard.")));
+	*sql = psprintf("SELECT patient_id FROM %s ORDER BY patient_id",
+					quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+											   RelationGetRelationName(rel)));
+	previous = cf_shard_context_enter(rel);
+	relation_close(rel, NoLock);
+	return previous;
+}
+
+/* careflags.recompute_shard(shard): recompute_all() for one shard's patients. */
+PG_FUNCTION_INFO_V1(careflags_recompute_shard);
+Datum
+careflags_recompute_shard(PG_FUNCTION_ARGS)
+{
+	char	   *sql;
+	int64		previous = enter_patient_shard(PG_GETARG_OID(0), &sql);
+	int64		changes = 0;
+
+	PG_TRY();
+	{
+		changes = recompute_listed(sql);
+	}
+	PG_FINALLY();
+	{
+		cf_shard_context_leave(previous);
+	}
+	PG_END_TRY();
 	PG_RETURN_INT64(changes);
 }
 
@@ -244,14 +357,80 @@ careflags_check_consistency(PG_FUNCTION_ARGS)
 	int			n;
 	int64	   *ids;
 	int64		changes = 0;
+	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, 0);
 	sink.ts = rsinfo->setResult;
 	sink.desc = rsinfo->setDesc;
 
-	ids = query_ids("SELECT patient_id FROM careflags.patient ORDER BY patient_id", &n);
-	(void) evaluate_all_isolated(ids, n, CF_RECONCILE_CHECK, add_difference, &sink,
-								 add_failure, &changes, false);
+	if (cf_shard_context() != 0 || !cf_citus_distributed())
+	{
+		ids = query_ids("SELECT patient_id FROM careflags.patient ORDER BY patient_id", &n);
+		(void) evaluate_all_isolated(ids, n, CF_RECONCILE_CHECK, add_difference, &sink,
+									 add_failure, &changes, false);
+		return (Datum) 0;
+	}
+
+	/* Citus: every shard checks its own patients, on its node */
+	foreach(lc, on_every_shard("SELECT COALESCE(pg_catalog.json_agg(c), '[]') "
+							   "FROM careflags.check_consistency_shard(%L) c"))
+	{
+		Oid			types[1] = {TEXTOID};
+		Datum		values[1];
+		MemoryContext cxt = CurrentMemoryContext;
+
+		values[0] = CStringGetTextDatum((char *) lfirst(lc));
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute_with_args("SELECT d.patient_id, d.rule_id, d.difference "
+								  "FROM pg_catalog.json_to_recordset($1::pg_catalog.json) "
+								  "AS d(patient_id bigint, rule_id text, difference text)",
+								  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "careflags: could not read a shard's differences");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	t = SPI_tuptable->vals[i];
+			bool		isnull;
+
+			MemoryContextSwitchTo(cxt);
+			add_difference(&sink, DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull)),
+						   SPI_getvalue(t, SPI_tuptable->tupdesc, 2),
+						   SPI_getvalue(t, SPI_tuptable->tupdesc, 3));
+		}
+		SPI_finish();
+		MemoryContextSwitchTo(cxt);
+	}
+	return (Datum) 0;
+}
+
+/* careflags.check_consistency_shard(shard): check_consistency() for one shard's patients. */
+PG_FUNCTION_INFO_V1(careflags_check_consistency_shard);
+Datum
+careflags_check_consistency_shard(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	DiffSink	sink;
+	char	   *sql;
+	int64		previous;
+	int64		changes = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	sink.ts = rsinfo->setResult;
+	sink.desc = rsinfo->setDesc;
+	previous = enter_patient_shard(PG_GETARG_OID(0), &sql);
+	PG_TRY();
+	{
+		int			n;
+		int64	   *ids = query_ids(sql, &n);
+
+		(void) evaluate_all_isolated(ids, n, CF_RECONCILE_CHECK, add_difference, &sink,
+									 add_failure, &changes, false);
+	}
+	PG_FINALLY();
+	{
+		cf_shard_context_leave(previous);
+	}
+	PG_END_TRY();
 	return (Datum) 0;
 }
 
@@ -275,6 +454,7 @@ careflags_tick(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "careflags.tick() must return a record");
+	cf_refuse_on_citus("tick()", "On Citus, time-based re-evaluation is not done yet: run careflags.recompute_all() on the coordinator daily.");
 
 	ids = query_ids("SELECT patient_id FROM careflags.patient_state "
 					"WHERE next_check_at OPERATOR(pg_catalog.<=) careflags.clock() ORDER BY patient_id", &n);

@@ -23,11 +23,13 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 #include "careflags.h"
 #include "evaluator.h"
 #include "fact_reader.h"
 #include "rule_cache.h"
+#include "shard.h"
 #include "spi_plans.h"
 
 /* Read the enabled rules and the fall-risk drug list (SPI connected). */
@@ -206,5 +208,18 @@ careflags_rules_changed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("careflags.rules_changed() must be called as a trigger")));
 	CacheInvalidateRelcache(td->tg_relation);
+
+	/*
+	 * On a Citus node the trigger fires on the reference table's placement
+	 * (rule_102008): the backends there cache the rules under the table's
+	 * own oid, so invalidate that too.
+	 */
+	{
+		int64		shardid;
+		const char *logical = cf_logical_relname(td->tg_relation, &shardid);
+
+		if (shardid != 0)
+			CacheInvalidateRelcacheByRelid(get_relname_relid(logical, RelationGetNamespace(td->tg_relation)));
+	}
 	return PointerGetDatum(NULL);
 }

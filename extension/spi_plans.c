@@ -10,8 +10,10 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "shard.h"
 #include "spi_plans.h"
 
 /* The kept plan of q, prepared at first use. */
@@ -45,8 +47,26 @@ cf_query_run(CfQuery *q, Datum *values, const char *nulls, bool read_only, int e
 	MemoryContext cxt = CurrentMemoryContext;
 	int			ret;
 
+	char	   *shard_text;
+
 	SPI_freetuptable(SPI_tuptable);
-	ret = SPI_execute_plan(plan_for(q), values, nulls, read_only, 0);
+	shard_text = cf_shard_query_text(q->text);
+	if (shard_text != NULL)
+	{
+		/*
+		 * On a Citus shard: the statement names the co-located shard itself
+		 * (Citus cannot plan a multi-row INSERT ... SELECT inside a shard's
+		 * trigger), allowed for the statement's time only.
+		 */
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("citus.enable_manual_changes_to_shards", "on", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		ret = SPI_execute_with_args(shard_text, q->nargs, q->argtypes, values, nulls, read_only, 0);
+		AtEOXact_GUC(true, nest);
+	}
+	else
+		ret = SPI_execute_plan(plan_for(q), values, nulls, read_only, 0);
 	MemoryContextSwitchTo(cxt);
 	if (ret != expect)
 		elog(ERROR, "careflags query \"%s\" failed: %s", q->text, SPI_result_code_string(ret));

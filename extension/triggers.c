@@ -45,6 +45,7 @@
 #include "flags.h"
 #include "quarantine.h"
 #include "queue.h"
+#include "shard.h"
 
 typedef struct IdList
 {
@@ -188,6 +189,17 @@ evaluate_isolated(int64 *ids, int n, const char *table)
 	 */
 	if (!row_security)
 		return;
+
+	/*
+	 * On a Citus shard the evaluation needs the shard the trigger fired on:
+	 * neither the commit-time evaluation nor the worker's queue knows it, so
+	 * a shard evaluates now (README: careflags on Citus).
+	 */
+	if (cf_shard_context() != 0)
+	{
+		cf_evaluate_now(ids, n, table, true);
+		return;
+	}
 	if (cf_defer_evaluation && strcmp(table, "deferred_evaluation") != 0)
 	{
 		defer_ids(ids, n);
@@ -337,6 +349,8 @@ careflags_fact_changed_row(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		d;
 	TupleDesc	desc;
+	int64		previous;
+	int64		shardid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -364,7 +378,21 @@ careflags_fact_changed_row(PG_FUNCTION_ARGS)
 			ids[n++] = DatumGetInt64(d);
 	}
 	n = cf_unique_ids(ids, n);
-	evaluate_isolated(ids, n, RelationGetRelationName(td->tg_relation));
+
+	/*
+	 * On a Citus worker the trigger fires on a shard: the evaluation reads
+	 * and locks in the shards co-located with it (shard.c).
+	 */
+	previous = cf_shard_context_enter(td->tg_relation);
+	PG_TRY();
+	{
+		evaluate_isolated(ids, n, cf_logical_relname(td->tg_relation, &shardid));
+	}
+	PG_FINALLY();
+	{
+		cf_shard_context_leave(previous);
+	}
+	PG_END_TRY();
 	return PointerGetDatum(NULL);
 }
 

@@ -38,7 +38,14 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE careflags_test" >/
 psql -X -q -v ON_ERROR_STOP=1 -d careflags_test \
      -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION careflags" >/dev/null
 
-# Suite preparation hooks, in name order.
+# Suite preparation hooks, in name order.  A suite whose setup.sh starts
+# servers of its own stops them in an executable tests/<suite>/teardown.sh,
+# run on exit (also after a failure) before the cluster is removed.
+TEARDOWNS=""
+suite_teardown() {
+    for t in $TEARDOWNS; do "$t" || true; done
+}
+trap 'rc=$?; suite_teardown; cluster_stop; exit $rc' EXIT
 for setup in tests/*/setup.sh; do
     [ -x "$setup" ] || continue
     suite=$(dirname "$setup")
@@ -47,6 +54,7 @@ for setup in tests/*/setup.sh; do
         *) continue ;;
     esac
     echo "# preparing $suite"
+    [ -x "$suite/teardown.sh" ] && TEARDOWNS="$TEARDOWNS $suite/teardown.sh"
     "$setup"
 done
 
