@@ -9,6 +9,10 @@
  *	  once, so a bulk INSERT ... SELECT or COPY costs one evaluation per
  *	  patient, not per row.
  *
+ *	  Only the rules the written table feeds are evaluated (evaluate.c:
+ *	  incremental evaluation); a table every rule reads, the deferred
+ *	  evaluation and the worker's evaluate the whole patient.
+ *
  *	  careflags.fact_changed_row(): the same, FOR EACH ROW, for setups that
  *	  cannot have statement triggers with transition tables (Citus
  *	  distributed tables).  Switched with careflags.set_trigger_mode().
@@ -28,6 +32,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -42,6 +47,8 @@
 #include "utils/memutils.h"
 
 #include "careflags.h"
+#include "evaluate.h"
+#include "fact_reader.h"
 #include "flags.h"
 #include "quarantine.h"
 #include "queue.h"
@@ -130,7 +137,7 @@ defer_ids(const int64 *ids, int n)
 	}
 }
 
-static void evaluate_isolated(int64 *ids, int n, const char *table);
+static void evaluate_isolated(int64 *ids, int n, const char *table, int written);
 
 /* Evaluate what was deferred so far; returns the number of patients. */
 static int
@@ -146,7 +153,7 @@ evaluate_pending(void)
 	memcpy(ids, pending->ids, sizeof(int64) * n);
 	pending->n = 0;
 	n = cf_unique_ids(ids, n);
-	evaluate_isolated(ids, n, "deferred_evaluation");
+	evaluate_isolated(ids, n, "deferred_evaluation", -1);
 	return n;
 }
 
@@ -175,7 +182,7 @@ collect_ids(Tuplestorestate *ts, Relation rel, AttrNumber attnum, IdList *l)
  * careflags.strict).
  */
 static void
-evaluate_isolated(int64 *ids, int n, const char *table)
+evaluate_isolated(int64 *ids, int n, const char *table, int written)
 {
 	if (n == 0)
 		return;
@@ -195,7 +202,7 @@ evaluate_isolated(int64 *ids, int n, const char *table)
 	}
 	if (cf_evaluate_in_worker && !cf_strict && cf_queue_for_worker(ids, n))
 		return;
-	cf_evaluate_now(ids, n, table, true);
+	cf_evaluate_now(ids, n, table, written, true);
 }
 
 /*
@@ -225,7 +232,7 @@ leave_for_later(const char *table, const int64 *ids, int n, const char *reason)
 	"the write went through without waiting; the patient is evaluated again by the worker, the next write or careflags.recompute_patient()"
 
 void
-cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
+cf_evaluate_now(int64 *ids, int n, const char *table, int written, bool may_raise)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -234,7 +241,7 @@ cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
 
 	if (may_raise && (cf_strict || !cf_isolate_evaluation))
 	{
-		(void) cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
+		(void) cf_evaluate_written(ids, n, CF_RECONCILE_WRITE, NULL, NULL, written, NULL);
 		n_held = cf_held_patients(&held);
 		leave_for_later(table, held, n_held, HELD_REASON);
 		return;
@@ -244,7 +251,7 @@ cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		(void) cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
+		(void) cf_evaluate_written(ids, n, CF_RECONCILE_WRITE, NULL, NULL, written, NULL);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -280,6 +287,21 @@ cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * The CfFactTable a trigger's relation is (a fact table of the careflags
+ * schema), so that only the rules it feeds are evaluated; -1 for any other
+ * relation: every rule.
+ */
+static int
+written_table(Relation rel)
+{
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, true);
+
+	if (!OidIsValid(nsp) || RelationGetNamespace(rel) != nsp)
+		return -1;
+	return cf_fact_table_from_name(RelationGetRelationName(rel));
 }
 
 static AttrNumber
@@ -321,7 +343,7 @@ careflags_facts_changed(PG_FUNCTION_ARGS)
 	collect_ids(td->tg_newtable, td->tg_relation, attnum, &ids);
 	collect_ids(td->tg_oldtable, td->tg_relation, attnum, &ids);
 	ids.n = cf_unique_ids(ids.ids, ids.n);
-	evaluate_isolated(ids.ids, ids.n, RelationGetRelationName(td->tg_relation));
+	evaluate_isolated(ids.ids, ids.n, RelationGetRelationName(td->tg_relation), written_table(td->tg_relation));
 	return PointerGetDatum(NULL);
 }
 
@@ -364,7 +386,7 @@ careflags_fact_changed_row(PG_FUNCTION_ARGS)
 			ids[n++] = DatumGetInt64(d);
 	}
 	n = cf_unique_ids(ids, n);
-	evaluate_isolated(ids, n, RelationGetRelationName(td->tg_relation));
+	evaluate_isolated(ids, n, RelationGetRelationName(td->tg_relation), written_table(td->tg_relation));
 	return PointerGetDatum(NULL);
 }
 

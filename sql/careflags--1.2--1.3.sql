@@ -1480,3 +1480,17 @@ COMMENT ON FUNCTION careflags.audit_witness() IS
     'the head of every audit chain (''all'' for the rows before 1.3, else the patient id), read from the rows themselves: keep a copy outside the database (careflags check --audit-witness FILE) to notice a chain rewritten or removed later';
 REVOKE ALL ON FUNCTION careflags.audit_witness() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION careflags.audit_witness() TO careflags_admin;
+
+-- ==== incremental evaluation, the fact reader as a table (issue 18) ====
+ALTER TABLE careflags.patient_state ADD COLUMN next_check_by_domain timestamptz[];
+COMMENT ON COLUMN careflags.patient_state.next_check_by_domain IS
+    'the next time per domain (nutrition, medication_review, fall_risk; NULL: never): a fact write re-evaluates only the domains its table feeds and keeps the others'' times; next_check_at is the earliest';
+CREATE FUNCTION careflags.fact_reader_indexes()
+    RETURNS TABLE (table_name text, index_name text, key_columns text[], partial boolean)
+    LANGUAGE c STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'careflags_fact_reader_indexes';
+COMMENT ON FUNCTION careflags.fact_reader_indexes() IS
+    'each table the evaluation reads, the index it reads it through and the index''s key columns it relies on (partial: the index has a WHERE clause)';
+REVOKE ALL ON FUNCTION careflags.fact_reader_indexes() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION careflags.fact_reader_indexes() TO careflags_admin;
+-- ==== end: incremental evaluation (issue 18) ====
