@@ -117,29 +117,31 @@ domain_tables(const CfRuleSet *rs, CfDomain d)
 }
 
 /*
- * The domains (bits) whose rules a write of table `written` (a CfFactTable,
- * -1: not known) feeds, and in *tables what those rules read; every domain
- * and table when the table is one every rule reads.
+ * The domains (bits) whose rules a write of the tables `written` (bits of
+ * CfFactTable; 0: not known) feeds, and in *tables what those rules read;
+ * every domain and table when a table is one every rule reads.
  */
 static uint32
-domains_fed(const CfRuleSet *rs, int written, uint32 *tables)
+domains_fed(const CfRuleSet *rs, uint32 written, uint32 *tables)
 {
 	uint32		domains = 0;
 
 	*tables = CF_FT_ALL;
-	if (written < 0 || (CF_FT_ALWAYS & CF_FT_BIT(written)))
+	if (written == 0 || (CF_FT_ALWAYS & written))
 		return (1u << CF_DOM_COUNT) - 1;
 	*tables = CF_FT_ALWAYS;
 	for (int d = 0; d < CF_DOM_COUNT; d++)
 	{
 		uint32		t = domain_tables(rs, (CfDomain) d);
 
-		if (t & CF_FT_BIT(written))
+		if (t & written)
 		{
 			domains |= 1u << d;
 			*tables |= t;
 		}
 	}
+	if (domains == (1u << CF_DOM_COUNT) - 1)
+		*tables = CF_FT_ALL;
 	return domains;
 }
 
@@ -185,17 +187,17 @@ int64
 cf_evaluate_patients(const int64 *patient_ids, int n, CfReconcileMode mode,
 					 CfDifferenceFn on_difference, void *arg)
 {
-	return cf_evaluate_written(patient_ids, n, mode, on_difference, arg, -1, NULL);
+	return cf_evaluate_written(patient_ids, n, mode, on_difference, arg, 0, NULL);
 }
 
 /*
- * See evaluate.h: as cf_evaluate_patients, for a write of table `written`
- * (a CfFactTable, or -1 for every rule), reading relids (per CfFactTable,
+ * See evaluate.h: as cf_evaluate_patients, for a write of the tables
+ * `written` (CF_FT_BITs; 0: every rule), reading relids (per CfFactTable,
  * or NULL) where given.
  */
 int64
 cf_evaluate_written(const int64 *patient_ids, int n, CfReconcileMode mode,
-					CfDifferenceFn on_difference, void *arg, int written, const Oid *relids)
+					CfDifferenceFn on_difference, void *arg, uint32 written, const Oid *relids)
 {
 	CfOwnerContext oc;
 	MemoryContext patient_cxt;
@@ -218,7 +220,7 @@ cf_evaluate_written(const int64 *patient_ids, int n, CfReconcileMode mode,
 
 	rs = *cf_cached_rules(mode == CF_RECONCILE_CHECK);
 	all = rs;
-	domains = domains_fed(&all, mode == CF_RECONCILE_WRITE ? written : -1, &tables);
+	domains = domains_fed(&all, mode == CF_RECONCILE_WRITE ? written : 0, &tables);
 	if (domains == 0)
 	{
 		/* the table feeds no rule: no flag can change */

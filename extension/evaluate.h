@@ -21,7 +21,8 @@ extern int64 cf_evaluate_patients(const int64 *patient_ids, int n,
 								  CfDifferenceFn on_difference, void *arg);
 
 /*
- * The same after a write of table `written` (a CfFactTable; -1: unknown):
+ * The same after a write of the tables `written` (CF_FT_BITs of
+ * CfFactTable; 0: not known):
  * only the rules of the domains that table feeds are evaluated, from the
  * tables they read (evaluate.c).  relids: per CfFactTable the relation to
  * read instead of the table of that name (e.g. the Citus shard the trigger
@@ -30,7 +31,7 @@ extern int64 cf_evaluate_patients(const int64 *patient_ids, int n,
 extern int64 cf_evaluate_written(const int64 *patient_ids, int n,
 								 CfReconcileMode mode,
 								 CfDifferenceFn on_difference, void *arg,
-								 int written, const Oid *relids);
+								 uint32 written, const Oid *relids);
 
 /* Sort and de-duplicate patient ids in place; returns the new count. */
 extern int	cf_unique_ids(int64 *ids, int n);

@@ -278,7 +278,7 @@ cf_queue_evaluate(int *held)
 	cf_skip_locked_patients = true;
 	PG_TRY();
 	{
-		cf_evaluate_now(ids, n, "evaluation_queue", -1, false);
+		cf_evaluate_now(ids, n, "evaluation_queue", 0, false);
 	}
 	PG_FINALLY();
 	{

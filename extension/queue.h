@@ -34,6 +34,6 @@ extern int64 cf_queue_evaluate(int *held);
  * or raised when may_raise and careflags.strict or not isolate_evaluation
  * (triggers.c).
  */
-extern void cf_evaluate_now(int64 *ids, int n, const char *table, int written, bool may_raise);
+extern void cf_evaluate_now(int64 *ids, int n, const char *table, uint32 written, bool may_raise);
 
 #endif							/* CAREFLAGS_QUEUE_H */

@@ -15,7 +15,10 @@
  *
  *	  careflags.fact_changed_row(): the same, FOR EACH ROW, for setups that
  *	  cannot have statement triggers with transition tables (Citus
- *	  distributed tables).  Switched with careflags.set_trigger_mode().
+ *	  distributed tables).  Switched with careflags.set_trigger_mode().  It
+ *	  too evaluates each patient once per statement: the rows' patients are
+ *	  collected and evaluated when the statement's triggers are done
+ *	  (an ExecutorFinish hook).
  *
  *	  Failure isolation: the evaluation of one statement runs in a
  *	  subtransaction.  If it fails (it should not: facts were validated by
@@ -35,6 +38,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
@@ -79,6 +83,8 @@ idlist_add(IdList *l, int64 id)
  * commit (one marker row per transaction queues it).
  */
 static IdList *pending = NULL;
+static uint32 pending_tables = 0;	/* CF_FT_BITs of the tables written */
+static bool pending_unknown = false;	/* a write of another table: every rule */
 static bool xact_callback_registered = false;
 
 static void
@@ -87,11 +93,15 @@ pending_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT)
+	{
 		pending = NULL;			/* freed with the transaction's memory */
+		pending_tables = 0;
+		pending_unknown = false;
+	}
 }
 
 static void
-defer_ids(const int64 *ids, int n)
+defer_ids(const int64 *ids, int n, uint32 written)
 {
 	MemoryContext old;
 	bool		first = (pending == NULL);
@@ -106,6 +116,9 @@ defer_ids(const int64 *ids, int n)
 		pending = palloc0(sizeof(IdList));
 	for (int i = 0; i < n; i++)
 		idlist_add(pending, ids[i]);
+	pending_tables |= written;
+	if (written == 0)
+		pending_unknown = true;
 	MemoryContextSwitchTo(old);
 
 	if (first)
@@ -137,7 +150,7 @@ defer_ids(const int64 *ids, int n)
 	}
 }
 
-static void evaluate_isolated(int64 *ids, int n, const char *table, int written);
+static void evaluate_isolated(int64 *ids, int n, const char *table, uint32 written);
 
 /* Evaluate what was deferred so far; returns the number of patients. */
 static int
@@ -145,6 +158,7 @@ evaluate_pending(void)
 {
 	int64	   *ids;
 	int			n;
+	uint32		written;
 
 	if (pending == NULL || pending->n == 0)
 		return 0;
@@ -152,8 +166,11 @@ evaluate_pending(void)
 	ids = palloc(sizeof(int64) * n);
 	memcpy(ids, pending->ids, sizeof(int64) * n);
 	pending->n = 0;
+	written = pending_unknown ? 0 : pending_tables;
+	pending_tables = 0;
+	pending_unknown = false;
 	n = cf_unique_ids(ids, n);
-	evaluate_isolated(ids, n, "deferred_evaluation", -1);
+	evaluate_isolated(ids, n, "deferred_evaluation", written);
 	return n;
 }
 
@@ -182,7 +199,7 @@ collect_ids(Tuplestorestate *ts, Relation rel, AttrNumber attnum, IdList *l)
  * careflags.strict).
  */
 static void
-evaluate_isolated(int64 *ids, int n, const char *table, int written)
+evaluate_isolated(int64 *ids, int n, const char *table, uint32 written)
 {
 	if (n == 0)
 		return;
@@ -197,7 +214,7 @@ evaluate_isolated(int64 *ids, int n, const char *table, int written)
 		return;
 	if (cf_defer_evaluation && strcmp(table, "deferred_evaluation") != 0)
 	{
-		defer_ids(ids, n);
+		defer_ids(ids, n, written);
 		return;
 	}
 	if (cf_evaluate_in_worker && !cf_strict && cf_queue_for_worker(ids, n))
@@ -232,7 +249,7 @@ leave_for_later(const char *table, const int64 *ids, int n, const char *reason)
 	"the write went through without waiting; the patient is evaluated again by the worker, the next write or careflags.recompute_patient()"
 
 void
-cf_evaluate_now(int64 *ids, int n, const char *table, int written, bool may_raise)
+cf_evaluate_now(int64 *ids, int n, const char *table, uint32 written, bool may_raise)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -290,18 +307,20 @@ cf_evaluate_now(int64 *ids, int n, const char *table, int written, bool may_rais
 }
 
 /*
- * The CfFactTable a trigger's relation is (a fact table of the careflags
- * schema), so that only the rules it feeds are evaluated; -1 for any other
- * relation: every rule.
+ * The CF_FT_BIT of the table a trigger's relation is (a fact table of the
+ * careflags schema), so that only the rules it feeds are evaluated; 0 for
+ * any other relation: every rule.
  */
-static int
+static uint32
 written_table(Relation rel)
 {
 	Oid			nsp = get_namespace_oid(CF_SCHEMA, true);
+	int			ft;
 
 	if (!OidIsValid(nsp) || RelationGetNamespace(rel) != nsp)
-		return -1;
-	return cf_fact_table_from_name(RelationGetRelationName(rel));
+		return 0;
+	ft = cf_fact_table_from_name(RelationGetRelationName(rel));
+	return ft < 0 ? 0 : CF_FT_BIT(ft);
 }
 
 static AttrNumber
@@ -347,6 +366,129 @@ careflags_facts_changed(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
+/*
+ * Row mode, one evaluation per patient per statement: the row trigger
+ * collects the patients of the statement whose ExecutorFinish fires it
+ * (AFTER ROW triggers fire there), and cf_executor_finish evaluates them
+ * once when that statement's triggers are done.  Levels are the nesting of
+ * statements being finished; deeper than ROW_LEVELS (or outside any, e.g. a
+ * top-level COPY) each row is evaluated as it fires.
+ */
+#define ROW_LEVELS 32
+
+typedef struct RowLevel
+{
+	IdList		ids;
+	uint32		written;
+	bool		unknown;		/* a table of no known CfFactTable */
+	char		table[NAMEDATALEN];
+} RowLevel;
+
+static RowLevel row_levels[ROW_LEVELS + 1];
+static int	finish_depth = 0;
+static ExecutorFinish_hook_type prev_executor_finish = NULL;
+
+/* Keep the patients for the end of the statement; false: evaluate now. */
+static bool
+row_collect(const int64 *ids, int n, Relation rel)
+{
+	RowLevel   *l;
+	MemoryContext old;
+	uint32		w;
+
+	if (finish_depth <= 0 || finish_depth > ROW_LEVELS)
+		return false;
+	l = &row_levels[finish_depth];
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	for (int i = 0; i < n; i++)
+		idlist_add(&l->ids, ids[i]);
+	MemoryContextSwitchTo(old);
+	w = written_table(rel);
+	l->written |= w;
+	if (w == 0)
+		l->unknown = true;
+	strlcpy(l->table, RelationGetRelationName(rel), NAMEDATALEN);
+	return true;
+}
+
+static void
+row_level_reset(RowLevel *l)
+{
+	l->ids.ids = NULL;			/* in TopTransactionContext: freed with it */
+	l->ids.n = 0;
+	l->ids.cap = 0;
+	l->written = 0;
+	l->unknown = false;
+	l->table[0] = '\0';
+}
+
+/*
+ * ExecutorFinish hook: run the statement's AFTER triggers, then evaluate
+ * once each patient its row triggers collected.
+ */
+static void
+cf_executor_finish(QueryDesc *queryDesc)
+{
+	int			depth = ++finish_depth;
+	RowLevel   *l = depth <= ROW_LEVELS ? &row_levels[depth] : NULL;
+
+	if (l)
+		row_level_reset(l);
+	PG_TRY();
+	{
+		if (prev_executor_finish)
+			prev_executor_finish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_CATCH();
+	{
+		if (l)
+			row_level_reset(l);
+		finish_depth = depth - 1;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	finish_depth = depth - 1;
+	if (l && l->ids.n > 0)
+	{
+		int			n = l->ids.n;
+		int64	   *ids = palloc(sizeof(int64) * n);
+		uint32		written = l->unknown ? 0 : l->written;
+		char		table[NAMEDATALEN];
+
+		memcpy(ids, l->ids.ids, sizeof(int64) * n);
+		strlcpy(table, l->table, NAMEDATALEN);
+		row_level_reset(l);
+		n = cf_unique_ids(ids, n);
+		evaluate_isolated(ids, n, table, written);
+		pfree(ids);
+	}
+}
+
+/* Forget the levels at the end of a transaction (their memory went with it). */
+static void
+row_levels_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		for (int i = 0; i <= ROW_LEVELS; i++)
+			row_level_reset(&row_levels[i]);
+		finish_depth = 0;
+	}
+}
+
+/* See careflags.h: install the ExecutorFinish hook (from _PG_init). */
+void
+cf_triggers_init(void)
+{
+	prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = cf_executor_finish;
+	RegisterXactCallback(row_levels_xact_callback, NULL);
+}
+
 /* careflags.fact_changed_row(): row-level, for setups without statement triggers. */
 PG_FUNCTION_INFO_V1(careflags_fact_changed_row);
 Datum
@@ -386,7 +528,8 @@ careflags_fact_changed_row(PG_FUNCTION_ARGS)
 			ids[n++] = DatumGetInt64(d);
 	}
 	n = cf_unique_ids(ids, n);
-	evaluate_isolated(ids, n, RelationGetRelationName(td->tg_relation), written_table(td->tg_relation));
+	if (!row_collect(ids, n, td->tg_relation))
+		evaluate_isolated(ids, n, RelationGetRelationName(td->tg_relation), written_table(td->tg_relation));
 	return PointerGetDatum(NULL);
 }
 

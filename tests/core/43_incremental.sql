@@ -12,7 +12,7 @@
 BEGIN;
 \ir fixtures.psql
 SET client_min_messages = warning;
-SELECT plan(16);
+SELECT plan(18);
 
 -- the index shapes the reader relies on, pinned
 SELECT results_eq(
@@ -119,6 +119,21 @@ SELECT :pid, 'weight', 70, '2026-04-26 10:00+02'::timestamptz + n * interval '1 
 SELECT is((SELECT s.idx_scan - b.idx_scan FROM pg_stat_xact_user_tables s JOIN scans_before b USING (relname)
             WHERE s.schemaname = 'careflags' AND s.relname = 'patient_state'), 1::bigint,
           'twenty weights of one patient in one statement: the patient is evaluated once');
+
+-- the same in row mode (Citus): the rows' patients are evaluated once, at the end of the statement
+SELECT careflags.set_trigger_mode('row');
+SELECT pg_temp.mark();
+INSERT INTO careflags.measurement (patient_id, kind, value, measured_at)
+SELECT :pid, 'weight', 70, '2026-04-27 10:00+02'::timestamptz + n * interval '1 hour' FROM generate_series(1, 20) n;
+SELECT is((SELECT s.idx_scan - b.idx_scan FROM pg_stat_xact_user_tables s JOIN scans_before b USING (relname)
+            WHERE s.schemaname = 'careflags' AND s.relname = 'patient_state'), 1::bigint,
+          'row mode: twenty weights of one patient in one statement, the patient is evaluated once');
+SELECT pg_temp.mark();
+INSERT INTO careflags.fall (patient_id, fell_at)
+SELECT :pid, '2026-05-03 20:00+02'::timestamptz + n * interval '1 minute' FROM generate_series(1, 3) n;
+SELECT is(pg_temp.read_since('{measurement,fall}'), '{fall}'::text[],
+          'row mode: and only the tables of the rules the written table feeds are read');
+SELECT careflags.set_trigger_mode('statement');
 
 -- the incremental path left what a full evaluation gives
 SELECT is_empty($$SELECT * FROM careflags.check_consistency() WHERE patient_id = $$ || :pid,
