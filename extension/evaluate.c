@@ -119,17 +119,20 @@ domain_tables(const CfRuleSet *rs, CfDomain d)
 /*
  * The domains (bits) whose rules a write of the tables `written` (bits of
  * CfFactTable; 0: not known) feeds, and in *tables what those rules read;
- * every domain and table when a table is one every rule reads.
+ * every domain and table when a table is one every rule reads.  Without the
+ * flags resolved done when the statements only inserted (see evaluate.h).
  */
 static uint32
 domains_fed(const CfRuleSet *rs, uint32 written, uint32 *tables)
 {
 	uint32		domains = 0;
+	uint32		no_done = (written & CF_WRITTEN_INSERTS) ? CF_FT_BIT(CF_FT_DONE_FLAG) : 0;
 
-	*tables = CF_FT_ALL;
+	written &= ~CF_WRITTEN_INSERTS;
+	*tables = CF_FT_ALL & ~no_done;
 	if (written == 0 || (CF_FT_ALWAYS & written))
 		return (1u << CF_DOM_COUNT) - 1;
-	*tables = CF_FT_ALWAYS;
+	*tables = CF_FT_ALWAYS & ~no_done;
 	for (int d = 0; d < CF_DOM_COUNT; d++)
 	{
 		uint32		t = domain_tables(rs, (CfDomain) d);
@@ -141,7 +144,7 @@ domains_fed(const CfRuleSet *rs, uint32 written, uint32 *tables)
 		}
 	}
 	if (domains == (1u << CF_DOM_COUNT) - 1)
-		*tables = CF_FT_ALL;
+		*tables = CF_FT_ALL & ~no_done;
 	return domains;
 }
 

@@ -85,6 +85,7 @@ idlist_add(IdList *l, int64 id)
 static IdList *pending = NULL;
 static uint32 pending_tables = 0;	/* CF_FT_BITs of the tables written */
 static bool pending_unknown = false;	/* a write of another table: every rule */
+static bool pending_updated = false;	/* a row updated or deleted */
 static bool xact_callback_registered = false;
 
 static void
@@ -97,6 +98,7 @@ pending_xact_callback(XactEvent event, void *arg)
 		pending = NULL;			/* freed with the transaction's memory */
 		pending_tables = 0;
 		pending_unknown = false;
+		pending_updated = false;
 	}
 }
 
@@ -116,9 +118,11 @@ defer_ids(const int64 *ids, int n, uint32 written)
 		pending = palloc0(sizeof(IdList));
 	for (int i = 0; i < n; i++)
 		idlist_add(pending, ids[i]);
-	pending_tables |= written;
-	if (written == 0)
+	pending_tables |= written & ~CF_WRITTEN_INSERTS;
+	if ((written & ~CF_WRITTEN_INSERTS) == 0)
 		pending_unknown = true;
+	if (!(written & CF_WRITTEN_INSERTS))
+		pending_updated = true;
 	MemoryContextSwitchTo(old);
 
 	if (first)
@@ -166,9 +170,10 @@ evaluate_pending(void)
 	ids = palloc(sizeof(int64) * n);
 	memcpy(ids, pending->ids, sizeof(int64) * n);
 	pending->n = 0;
-	written = pending_unknown ? 0 : pending_tables;
+	written = (pending_unknown ? 0 : pending_tables) | (pending_updated ? 0 : CF_WRITTEN_INSERTS);
 	pending_tables = 0;
 	pending_unknown = false;
+	pending_updated = false;
 	n = cf_unique_ids(ids, n);
 	evaluate_isolated(ids, n, "deferred_evaluation", written);
 	return n;
@@ -362,7 +367,9 @@ careflags_facts_changed(PG_FUNCTION_ARGS)
 	collect_ids(td->tg_newtable, td->tg_relation, attnum, &ids);
 	collect_ids(td->tg_oldtable, td->tg_relation, attnum, &ids);
 	ids.n = cf_unique_ids(ids.ids, ids.n);
-	evaluate_isolated(ids.ids, ids.n, RelationGetRelationName(td->tg_relation), written_table(td->tg_relation));
+	evaluate_isolated(ids.ids, ids.n, RelationGetRelationName(td->tg_relation),
+					  written_table(td->tg_relation) |
+					  (TRIGGER_FIRED_BY_INSERT(td->tg_event) ? CF_WRITTEN_INSERTS : 0));
 	return PointerGetDatum(NULL);
 }
 
@@ -381,6 +388,7 @@ typedef struct RowLevel
 	IdList		ids;
 	uint32		written;
 	bool		unknown;		/* a table of no known CfFactTable */
+	bool		updated;		/* a row updated or deleted */
 	char		table[NAMEDATALEN];
 } RowLevel;
 
@@ -390,7 +398,7 @@ static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
 /* Keep the patients for the end of the statement; false: evaluate now. */
 static bool
-row_collect(const int64 *ids, int n, Relation rel)
+row_collect(const int64 *ids, int n, Relation rel, bool insert)
 {
 	RowLevel   *l;
 	MemoryContext old;
@@ -407,6 +415,8 @@ row_collect(const int64 *ids, int n, Relation rel)
 	l->written |= w;
 	if (w == 0)
 		l->unknown = true;
+	if (!insert)
+		l->updated = true;
 	strlcpy(l->table, RelationGetRelationName(rel), NAMEDATALEN);
 	return true;
 }
@@ -419,6 +429,7 @@ row_level_reset(RowLevel *l)
 	l->ids.cap = 0;
 	l->written = 0;
 	l->unknown = false;
+	l->updated = false;
 	l->table[0] = '\0';
 }
 
@@ -454,7 +465,7 @@ cf_executor_finish(QueryDesc *queryDesc)
 	{
 		int			n = l->ids.n;
 		int64	   *ids = palloc(sizeof(int64) * n);
-		uint32		written = l->unknown ? 0 : l->written;
+		uint32		written = (l->unknown ? 0 : l->written) | (l->updated ? 0 : CF_WRITTEN_INSERTS);
 		char		table[NAMEDATALEN];
 
 		memcpy(ids, l->ids.ids, sizeof(int64) * n);
@@ -528,8 +539,10 @@ careflags_fact_changed_row(PG_FUNCTION_ARGS)
 			ids[n++] = DatumGetInt64(d);
 	}
 	n = cf_unique_ids(ids, n);
-	if (!row_collect(ids, n, td->tg_relation))
-		evaluate_isolated(ids, n, RelationGetRelationName(td->tg_relation), written_table(td->tg_relation));
+	if (!row_collect(ids, n, td->tg_relation, TRIGGER_FIRED_BY_INSERT(td->tg_event)))
+		evaluate_isolated(ids, n, RelationGetRelationName(td->tg_relation),
+						  written_table(td->tg_relation) |
+						  (TRIGGER_FIRED_BY_INSERT(td->tg_event) ? CF_WRITTEN_INSERTS : 0));
 	return PointerGetDatum(NULL);
 }
 
