@@ -21,7 +21,7 @@ extern void cf_queue_worker_publish(void);
  * A writing statement: queue the patients (sorted, distinct) for the worker.
  * False when the worker does not serve this database: evaluate them now.
  */
-extern bool cf_queue_for_worker(const int64 *ids, int n);
+extern bool cf_queue_for_worker(const int64 *ids, int n, uint32 written);
 
 /*
  * The worker: evaluate and remove what committed transactions queued; held

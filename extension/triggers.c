@@ -222,7 +222,7 @@ evaluate_isolated(int64 *ids, int n, const char *table, uint32 written)
 		defer_ids(ids, n, written);
 		return;
 	}
-	if (cf_evaluate_in_worker && !cf_strict && cf_queue_for_worker(ids, n))
+	if (cf_evaluate_in_worker && !cf_strict && cf_queue_for_worker(ids, n, written))
 		return;
 	cf_evaluate_now(ids, n, table, written, true);
 }
@@ -245,7 +245,7 @@ leave_for_later(const char *table, const int64 *ids, int n, const char *reason)
 	copy = palloc(sizeof(int64) * n);
 	memcpy(copy, ids, sizeof(int64) * n);
 	n = cf_unique_ids(copy, n);
-	if (!cf_queue_for_worker(copy, n))
+	if (!cf_queue_for_worker(copy, n, 0))
 		cf_quarantine_evaluation(table, copy, n, reason);
 	pfree(copy);
 }
@@ -304,7 +304,7 @@ cf_evaluate_now(int64 *ids, int n, const char *table, uint32 written, bool may_r
 		 * for it as well, so their flags catch up once the lock is free.
 		 */
 		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
-			(void) cf_queue_for_worker(ids, n);
+			(void) cf_queue_for_worker(ids, n, 0);
 		cf_quarantine_evaluation(table, ids, n, edata->message);
 		FreeErrorData(edata);
 	}

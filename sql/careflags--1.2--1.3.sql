@@ -1493,4 +1493,7 @@ COMMENT ON FUNCTION careflags.fact_reader_indexes() IS
     'each table the evaluation reads, the index it reads it through and the index''s key columns it relies on (partial: the index has a WHERE clause)';
 REVOKE ALL ON FUNCTION careflags.fact_reader_indexes() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION careflags.fact_reader_indexes() TO careflags_admin;
+ALTER TABLE careflags.evaluation_queue ADD COLUMN written integer;
+COMMENT ON COLUMN careflags.evaluation_queue.written IS
+    'the tables the statement wrote (careflags'' internal bit set): the worker evaluates only the rules they feed; NULL: every rule';
 -- ==== end: incremental evaluation (issue 18) ====

@@ -103,10 +103,13 @@ CREATE CONSTRAINT TRIGGER evaluate_at_commit AFTER INSERT ON @extschema@.deferre
 -- pg_dump, so that a restore evaluates what was still waiting.
 CREATE TABLE @extschema@.evaluation_queue (
     queued_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    patient_ids bigint[] NOT NULL
+    patient_ids bigint[] NOT NULL,
+    written     integer
 );
 COMMENT ON TABLE @extschema@.evaluation_queue IS
     'patients whose facts committed transactions changed, waiting for the background worker to evaluate them (careflags.evaluate_in_worker); empty when the worker keeps up';
+COMMENT ON COLUMN @extschema@.evaluation_queue.written IS
+    'the tables the statement wrote (careflags'' internal bit set): the worker evaluates only the rules they feed; NULL: every rule';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.evaluation_queue', '');
 GRANT SELECT ON @extschema@.evaluation_queue TO careflags_admin;
 
