@@ -1649,3 +1649,20 @@ CREATE FUNCTION careflags.check_consistency_shard(shard regclass)
 COMMENT ON FUNCTION careflags.check_consistency_shard(regclass) IS
     'Citus, internal: check_consistency() for the patients of one shard of careflags.patient on this node';
 REVOKE ALL ON FUNCTION careflags.recompute_shard(regclass), careflags.check_consistency_shard(regclass) FROM PUBLIC;
+
+-- ==== incremental evaluation, the fact reader as a table (issue 18) ====
+ALTER TABLE careflags.patient_state ADD COLUMN next_check_by_domain timestamptz[];
+COMMENT ON COLUMN careflags.patient_state.next_check_by_domain IS
+    'the next time per domain (nutrition, medication_review, fall_risk; NULL: never): a fact write re-evaluates only the domains its table feeds and keeps the others'' times; next_check_at is the earliest';
+CREATE FUNCTION careflags.fact_reader_indexes()
+    RETURNS TABLE (table_name text, index_name text, key_columns text[], partial boolean)
+    LANGUAGE c STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'careflags_fact_reader_indexes';
+COMMENT ON FUNCTION careflags.fact_reader_indexes() IS
+    'each table the evaluation reads, the index it reads it through and the index''s key columns it relies on (partial: the index has a WHERE clause)';
+REVOKE ALL ON FUNCTION careflags.fact_reader_indexes() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION careflags.fact_reader_indexes() TO careflags_admin;
+ALTER TABLE careflags.evaluation_queue ADD COLUMN written integer;
+COMMENT ON COLUMN careflags.evaluation_queue.written IS
+    'the tables the statement wrote (careflags'' internal bit set): the worker evaluates only the rules they feed; NULL: every rule';
+-- ==== end: incremental evaluation (issue 18) ====
