@@ -18,7 +18,8 @@
 #      fall-risk assessment after a fall, fall-prevention plan);
 #   5. backs gnumed_v22 up and restores it as a practice does with GNUmed's own
 #      tools: gm-backup's pg_dump (as gm-dbo, directory format), DROP DATABASE,
-#      gm-restore's "pg_restore --create | psql template1"; stops unless the
+#      gm-restore's "pg_restore --create | grep -v <read-only setting> | psql
+#      template1", then the read-only default again; stops unless the
 #      restore is free of errors and the resident's careflags hints are the
 #      same as before the backup;
 #   6. shoots the RESTORED database with ../shared/tools/gnumed-ui-shot.sh
@@ -113,8 +114,13 @@ say "the practice's database is lost: DROP DATABASE gnumed_v22"
 kick gnumed_v22
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c 'DROP DATABASE gnumed_v22'
 say "restore as gm-restore does it (pg_restore --create | psql template1)"
+# gm-restore drops the dump's "ALTER DATABASE ... SET default_transaction_read_only
+# TO 'on'" (else every later statement of the restore fails) and sets it again
+# afterwards (gm-adjust_db_settings)
 pg_restore --create --file=- "$WORK/backup.dir" 2>>"$WORK/restore.log" |
+    grep --ignore-case --invert-match --regexp="alter database gnumed_v22 set default_transaction_read_only to.*on" - |
     psql --echo-errors --dbname=template1 --no-psqlrc >>"$WORK/restore.log" 2>&1
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c 'ALTER DATABASE gnumed_v22 SET default_transaction_read_only = on'
 errors=$(grep -c 'ERROR' "$WORK/restore.log" || true)
 [ "$errors" = 0 ] || fail "the restore reported $errors errors, e.g. $(grep -m3 ERROR "$WORK/restore.log")"
 hints >"$WORK/hints-after.txt"
