@@ -11,6 +11,12 @@
  *	  escaped.  Ids of events the role may not see give no line at all.
  *	  When the connection is lost (a server restart) it says so on stderr
  *	  and reconnects, retrying until the server is back.
+ *
+ *	  The lines are in the reader's language (issue 15): careflags.language
+ *	  of the session, role or database (bokmål by default, nynorsk,
+ *	  English); the server renders title, state, reason and deadline
+ *	  ("12. des. 2026 kl. 10.00").  A server still at careflags 1.2 (no
+ *	  careflags.language()) gets the English lines of before.
  */
 #include <errno.h>
 #include <signal.h>
@@ -41,6 +47,73 @@ static const char *Q_EVENTS =
 "  AND ($2::pg_catalog.text IS NULL OR e.unit_id OPERATOR(pg_catalog.=) $2::pg_catalog.text) "
 "ORDER BY e.event_id";
 
+/*
+ * The same in the reader's language (careflags 1.3): the rule's title, the
+ * state and the reason rendered by careflags, the deadline as a Norwegian
+ * date in nb and nn, the event ("ny" for raised, else its state's words)
+ * and the language itself.
+ */
+static const char *Q_EVENTS_LANG =
+"SELECT e.kind, COALESCE(e.unit_id, '-'), e.patient_id, e.rule_id, "
+"       COALESCE(careflags.rule_title(e.rule_id), e.title, '?'), "
+"       COALESCE(careflags.state_text(e.state), '?'), "
+"       COALESCE(CASE WHEN careflags.language() OPERATOR(pg_catalog.=) 'en' THEN pg_catalog.to_char(e.due_at, 'YYYY-MM-DD HH24:MI') "
+"                ELSE pg_catalog.to_char(e.due_at, 'FMDD') OPERATOR(pg_catalog.||) '. ' "
+"                     OPERATOR(pg_catalog.||) (ARRAY['jan.', 'feb.', 'mars', 'apr.', 'mai', 'juni', 'juli', 'aug.', 'sep.', 'okt.', 'nov.', 'des.'])"
+"                         [pg_catalog.date_part('month', e.due_at)::pg_catalog.int4] "
+"                     OPERATOR(pg_catalog.||) pg_catalog.to_char(e.due_at, ' YYYY \"kl.\" HH24.MI') END, '?'), "
+"       COALESCE(careflags.reason_text(e.details, e.reason), ''), "
+"       CASE WHEN e.kind OPERATOR(pg_catalog.=) 'raised' AND careflags.language() OPERATOR(pg_catalog.<>) 'en' THEN 'ny' "
+"            ELSE careflags.state_text(e.kind) END, "
+"       careflags.language() "
+"FROM careflags.my_flag_events e "
+"WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]) "
+"  AND ($2::pg_catalog.text IS NULL OR e.unit_id OPERATOR(pg_catalog.=) $2::pg_catalog.text) "
+"ORDER BY e.event_id";
+
+/* Does the server render in the reader's language (careflags 1.3 objects)? */
+static const char *Q_HAS_LANGUAGE =
+"SELECT pg_catalog.to_regprocedure('careflags.language()') IS NOT NULL "
+"   AND EXISTS (SELECT FROM pg_catalog.pg_attribute a "
+"                WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('careflags.my_flag_events') "
+"                  AND a.attname OPERATOR(pg_catalog.=) 'details' AND NOT a.attisdropped)";
+
+/* The words of a line, per language. */
+typedef struct LineWords
+{
+	const char *lang;
+	const char *unit;
+	const char *patient;
+	const char *due;
+} LineWords;
+
+static const LineWords line_words[] = {
+	{"nb", "enhet", "pasient", "frist"},
+	{"nn", "eining", "pasient", "frist"},
+	{"en", "unit", "patient", "due by"}
+};
+
+static const LineWords *
+words_of(const char *lang)
+{
+	for (size_t i = 0; i < sizeof(line_words) / sizeof(line_words[0]); i++)
+		if (strcmp(line_words[i].lang, lang) == 0)
+			return &line_words[i];
+	return &line_words[2];
+}
+
+/* True when the server renders the lines in the reader's language. */
+static bool
+renders_language(PGconn *conn)
+{
+	PGresult   *res = cf_query_soft(conn, Q_HAS_LANGUAGE, 0, NULL);
+	bool		yes = res != NULL && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+	if (res)
+		PQclear(res);
+	return yes;
+}
+
 /* Event ids received and not yet printed (one batch of notifications). */
 #define MAX_BATCH 1000
 
@@ -60,7 +133,10 @@ watch_usage(FILE *out)
 			"      --timeout=SECONDS  exit after this long (0, the default: run until interrupted)\n"
 			"      --help             show this help\n"
 			"\n"
-			"One line per event: time, event, unit, patient id, rule, title, state, deadline, reason.\n"
+			"One line per event: time, event, unit, patient id, rule, title, state, deadline, reason,\n"
+			"in careflags.language (nb bokmål by default, nn nynorsk, en English; set it for the\n"
+			"role or database, or e.g. PGOPTIONS='-c careflags.language=en'); --events takes the\n"
+			"English event names.\n"
 			"When the server goes away the feed says so on stderr and reconnects by itself.\n"
 			"\n"
 			"Connection options:\n%s",
@@ -87,15 +163,20 @@ event_wanted(const char *list, const char *event)
 	return false;
 }
 
-/* Connect and LISTEN; NULL when the server cannot be reached. */
+/*
+ * Connect and LISTEN; NULL when the server cannot be reached.  Says whether
+ * the server renders the lines in the reader's language.
+ */
 static PGconn *
-watch_connect(const CfConnOpts *co, bool quiet)
+watch_connect(const CfConnOpts *co, bool quiet, bool *in_language)
 {
 	PGconn	   *conn = cf_connect(co, quiet);
 	PGresult   *res;
 
 	if (conn == NULL)
 		return NULL;
+	/* asked before LISTEN, so that LISTEN stays the session's last query */
+	*in_language = renders_language(conn);
 	res = PQexec(conn, "LISTEN careflags");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
@@ -115,7 +196,7 @@ watch_connect(const CfConnOpts *co, bool quiet)
  * when limit > 0).  Every value is printed escaped (cf_safe).
  */
 static long
-print_events(PGconn *conn, const char *ids, const char *unit, const char *events, long limit)
+print_events(PGconn *conn, bool in_language, const char *ids, const char *unit, const char *events, long limit)
 {
 	char		stamp[32];
 	time_t		now = time(NULL);
@@ -123,19 +204,22 @@ print_events(PGconn *conn, const char *ids, const char *unit, const char *events
 	PGresult   *res;
 	long		printed = 0;
 
-	res = cf_query_soft(conn, Q_EVENTS, 2, params);
+	res = cf_query_soft(conn, in_language ? Q_EVENTS_LANG : Q_EVENTS, 2, params);
 	if (res == NULL)
 		return 0;
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", localtime(&now));
 	for (int r = 0; r < PQntuples(res) && (limit <= 0 || printed < limit); r++)
 	{
+		const LineWords *w = words_of(in_language ? PQgetvalue(res, r, 9) : "en");
+
 		if (!event_wanted(events, PQgetvalue(res, r, 0)))
 			continue;
-		printf("%s  %-8s unit %-10s patient %-8s %s  \"%s\"  %s, due by %s  %s\n",
-			   stamp, cf_safe(PQgetvalue(res, r, 0)), cf_safe(PQgetvalue(res, r, 1)),
-			   cf_safe(PQgetvalue(res, r, 2)), cf_safe(PQgetvalue(res, r, 3)),
+		printf("%s  %-8s %s %-10s %s %-8s %s  \"%s\"  %s, %s %s  %s\n",
+			   stamp, cf_safe(PQgetvalue(res, r, in_language ? 8 : 0)),
+			   w->unit, cf_safe(PQgetvalue(res, r, 1)),
+			   w->patient, cf_safe(PQgetvalue(res, r, 2)), cf_safe(PQgetvalue(res, r, 3)),
 			   cf_safe(PQgetvalue(res, r, 4)), cf_safe(PQgetvalue(res, r, 5)),
-			   cf_safe(PQgetvalue(res, r, 6)), cf_safe(PQgetvalue(res, r, 7)));
+			   w->due, cf_safe(PQgetvalue(res, r, 6)), cf_safe(PQgetvalue(res, r, 7)));
 		printed++;
 	}
 	PQclear(res);
@@ -164,6 +248,7 @@ cf_cmd_watch(int argc, char **argv)
 				printed = 0;
 	time_t		started = time(NULL);
 	PGconn	   *conn;
+	bool		in_language;
 	struct sigaction sa;
 	int			backoff = 1;
 	int			c;
@@ -228,7 +313,7 @@ cf_cmd_watch(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	conn = watch_connect(&co, false);
+	conn = watch_connect(&co, false, &in_language);
 	if (conn == NULL)
 		return CF_EXIT_USAGE;
 	fprintf(stderr, "%s: watching flags%s%s (Ctrl-C to stop)\n", cf_progname,
@@ -250,7 +335,7 @@ cf_cmd_watch(int argc, char **argv)
 			sleep((unsigned int) backoff);
 			if (stop_requested)
 				break;
-			conn = watch_connect(&co, true);
+			conn = watch_connect(&co, true, &in_language);
 			if (conn == NULL)
 			{
 				if (backoff < 10)
@@ -308,7 +393,7 @@ cf_cmd_watch(int argc, char **argv)
 			ids[len++] = '}';
 			ids[len] = '\0';
 			if (n > 0 && !stop_requested)
-				printed += print_events(conn, ids, unit, events, count > 0 ? count - printed : 0);
+				printed += print_events(conn, in_language, ids, unit, events, count > 0 ? count - printed : 0);
 			if (count > 0 && printed >= count)
 				stop_requested = 1;
 		}

@@ -521,6 +521,8 @@ cf_render_action(CfTodoKind a, const CfReasonData *const *data, int n,
 				more[16];
 	int			used = 0,
 				left = 0;
+	/* ". " and " (+N)", N having as many digits as n */
+	size_t		reserve = 2 + 5 + (n >= 10) + (n >= 100) + (n >= 1000) + (n >= 10000);
 
 	cf_render_date(due, lang, true, dd, sizeof(dd));
 	/* a short Norwegian date ends with its own full stop ("12. des.") */
@@ -551,8 +553,11 @@ cf_render_action(CfTodoKind a, const CfReasonData *const *data, int n,
 		if (seen)
 			continue;
 		snprintf(trial, sizeof(trial), "%s%s%s", body, used == 0 ? ": " : ", ", part);
-		/* room for the tail and a "+N" marker */
-		if (cf_utf8_chars(trial) + cf_utf8_chars(tail) + 4 <= CF_ACTION_TEXT_MAX)
+		/*
+		 * room for ". ", the tail and a " (+N)" marker as wide as n needs,
+		 * so that the deadline is never cut off
+		 */
+		if (cf_utf8_chars(trial) + cf_utf8_chars(tail) + reserve <= CF_ACTION_TEXT_MAX)
 		{
 			/* fits 140 characters, so the body's buffer too */
 			memcpy(body, trial, strlen(trial) + 1);

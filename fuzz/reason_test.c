@@ -5,11 +5,21 @@
  *	  PostgreSQL: Norwegian dates and decimal commas, one sentence per kind
  *	  and language, and the 140-character action row with many rules behind
  *	  it (parts that do not fit are counted, a UTF-8 character is never cut).
+ *	  Then the renderer's fuzz run: pseudo-random reason data (every kind,
+ *	  domain and setting, impossible dates, huge and negative figures, long
+ *	  UTF-8 names) in every language, one to twelve rules per action row;
+ *	  every text must be valid UTF-8 and every row at most 140 characters.
+ *	  Built with ASan and UBSan (fuzz/Makefile), run by fuzz/run.sh.
+ *
+ *	  reason_test [-n INPUTS]       (default 20000 pseudo-random inputs)
+ *
  *	  Prints "ok - ..." / "not ok - ..." lines; exit status 1 on a failure.
  *
  *-------------------------------------------------------------------------
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "reason.h"
@@ -38,9 +48,166 @@ check(const char *what, int ok)
 		failures++;
 }
 
-int
-main(void)
+/* xorshift64*: the same pseudo-random inputs on every run. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t
+rng(void)
 {
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545F4914F6CDD1DULL;
+}
+
+/* True when s is well-formed UTF-8 (no cut or stray continuation byte). */
+static int
+valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+
+	while (*p)
+	{
+		int			more = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
+
+		if (more < 0)
+			return 0;
+		p++;
+		for (; more > 0; more--, p++)
+			if ((*p & 0xC0) != 0x80)
+				return 0;
+	}
+	return 1;
+}
+
+/* A date as the data holds it (yyyymmdd), now and then an impossible one. */
+static int32_t
+random_date(void)
+{
+	switch (rng() % 8)
+	{
+		case 0:
+			return 0;
+		case 1:
+			return (int32_t) (rng() % 100000000) - 50000000;
+		case 2:
+			return 20261300 + (int32_t) (rng() % 100);	/* month 13 */
+		default:
+			return 19000101 + (int32_t) (rng() % 200) * 10000 + (int32_t) (rng() % 12) * 100 + (int32_t) (rng() % 31);
+	}
+}
+
+/* A figure: ordinary, negative, tiny or huge. */
+static double
+random_value(void)
+{
+	switch (rng() % 6)
+	{
+		case 0:
+			return -(double) (rng() % 100000) / 7.0;
+		case 1:
+			return 1e300 * (double) (rng() % 10);
+		case 2:
+			return 1e-300;
+		default:
+			return (double) (rng() % 100000) / 10.0;
+	}
+}
+
+/* A name of up to len - 1 bytes: ASCII, spaces, digits and Norwegian letters. */
+static void
+random_text(char *buf, size_t len)
+{
+	static const char *const pieces[] = {
+		"a", "Z", " ", "7", ".", ",", "(", ")", "-", "æ", "ø", "å", "Å", "é", "€", "mst", "morse", "mna_sf",
+		"Zopiclone", " 7.5 MG Oral Tablet", "𝔘"
+	};
+	size_t		n = 0,
+				want = (size_t) (rng() % len);
+
+	buf[0] = '\0';
+	while (n < want)
+	{
+		const char *piece = pieces[rng() % (sizeof(pieces) / sizeof(pieces[0]))];
+		size_t		plen = strlen(piece);
+
+		if (n + plen >= len)
+			break;
+		memcpy(buf + n, piece, plen + 1);
+		n += plen;
+	}
+}
+
+static void
+random_data(CfReasonData *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->kind = (CfReasonKind) (rng() % CF_RK_COUNT);
+	d->domain = (int) (rng() % (CF_DOM_COUNT + 1)) - (rng() % 16 == 0 ? 1 : 0);
+	d->setting = (int) (rng() % (CF_SET_COUNT + 1));
+	d->date1 = random_date();
+	d->date2 = random_date();
+	d->due = random_date();
+	d->value1 = random_value();
+	d->value2 = random_value();
+	d->value3 = random_value();
+	d->value4 = random_value();
+	d->count = (int) (rng() % 1000) - (rng() % 8 == 0 ? 1000 : 0);
+	d->flag = rng() % 2;
+	d->flag2 = rng() % 2;
+	random_text(d->text1, sizeof(d->text1));
+	random_text(d->text2, sizeof(d->text2));
+}
+
+/* The fuzz run: inputs pseudo-random reasons and action rows. */
+static void
+fuzz(long inputs)
+{
+	static CfReasonData data[12];
+	const CfReasonData *ptrs[12];
+	char		buf[2048];
+	long		bad_utf8 = 0,
+				too_long = 0,
+				no_deadline = 0;
+
+	for (long i = 0; i < inputs; i++)
+	{
+		int			n = 1 + (int) (rng() % 12);
+		CfTodoKind	a = (CfTodoKind) (rng() % CF_TODO_COUNT);
+		int32_t		due = random_date();
+
+		for (int j = 0; j < n; j++)
+		{
+			random_data(&data[j]);
+			ptrs[j] = rng() % 10 == 0 ? NULL : &data[j];
+		}
+		for (int l = 0; l < CF_LANG_COUNT; l++)
+		{
+			cf_render_reason(&data[0], (CfLang) l, buf, sizeof(buf));
+			if (!valid_utf8(buf))
+				bad_utf8++;
+			cf_render_action(a, ptrs, n, due, (CfLang) l, buf, sizeof(buf));
+			if (!valid_utf8(buf))
+				bad_utf8++;
+			if (cf_utf8_chars(buf) > CF_ACTION_TEXT_MAX)
+				too_long++;
+			if (strstr(buf, l == CF_LANG_EN ? " Due " : " Frist ") == NULL || buf[strlen(buf) - 1] != '.')
+			{
+				if (no_deadline++ < 3)
+					printf("# no deadline: %s\n", buf);
+			}
+		}
+	}
+	printf("# %ld pseudo-random inputs, %d languages\n", inputs, CF_LANG_COUNT);
+	check("fuzz: every reason and row is valid UTF-8", bad_utf8 == 0);
+	check("fuzz: every action row is at most 140 characters", too_long == 0);
+	check("fuzz: every action row keeps its whole deadline", no_deadline == 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	long		inputs = 20000;
 	char		buf[512];
 	CfReasonData d;
 	CfReasonData many[12];
@@ -98,5 +265,9 @@ main(void)
 		check("and counts what did not fit", strstr(buf, "(+") != NULL);
 		check("and still ends with the deadline", strstr(buf, l == CF_LANG_EN ? "Due 8 Dec." : "Frist 8. des.") != NULL);
 	}
+
+	if (argc == 3 && strcmp(argv[1], "-n") == 0)
+		inputs = atol(argv[2]);
+	fuzz(inputs);
 	return failures ? 1 : 0;
 }

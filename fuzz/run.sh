@@ -6,7 +6,9 @@
 # 1. evaluator_unit (gcc -Werror) and evaluator_asan (-fsanitize=address,
 #    undefined, no recovery) run the fixed and pseudo-random inputs (the
 #    evaluator and the reconciliation decision); decision_test runs the
-#    decision's unit cases (under the sanitizers too);
+#    decision's unit cases (under the sanitizers too); reason_test runs the
+#    text renderer's unit cases and UNIT_INPUTS pseudo-random reasons and
+#    action rows in every language (under the sanitizers too);
 # 2. evaluator_fuzz (libFuzzer) runs FUZZ_SECONDS from an empty corpus with
 #    a 5 s per-input timeout (a hang is a failure) and 1 GB RSS limit.
 # Appends "fuzz <TAB> measure <TAB> value" lines to RESULT_FILE (for
@@ -25,6 +27,13 @@ set +e
 ./decision_test >decision.log 2>&1; res decision_unit_exit $?
 res decision_unit_cases "$(grep -c '^ok - ' decision.log)"
 rm -f decision.log
+./reason_test -n "$UNIT_INPUTS" >reason.log 2>&1; rc=$?
+res reason_exit $rc
+res reason_cases "$(grep -c '^ok - ' reason.log)"
+res reason_failures "$(grep -c '^not ok - ' reason.log)"
+res reason_inputs "$(sed -n 's/^# \([0-9]*\) pseudo-random inputs.*/\1/p' reason.log)"
+res reason_sanitizer_reports "$(grep -c 'ERROR: AddressSanitizer\|runtime error' reason.log || true)"
+[ "$rc" -eq 0 ] && rm -f reason.log
 ./evaluator_asan -n "$UNIT_INPUTS" >/dev/null 2>asan.log; rc=$?
 set -e
 res asan_exit $rc

@@ -1297,8 +1297,8 @@ COMMENT ON VIEW careflags.worklist IS
 -- behind it say.  It is built on careflags.worklist, so a nurse sees exactly
 -- the flags of her units the worklist shows her, and nothing more.
 -- acknowledge_action, snooze_action and exempt_action act on every flag of
--- a row, in one transaction, through the per-flag functions (one audit
--- entry per flag, as those write them).
+-- a row, in one transaction, with one audit entry for the row that names
+-- every flag behind it (audit.c).
 
 CREATE VIEW careflags.actions WITH (security_barrier = true) AS
 SELECT a.patient_id, a.patient, a.unit_id, a.unit, a.action,
@@ -1346,56 +1346,20 @@ $$;
 COMMENT ON FUNCTION careflags.action_flags(bigint, text) IS
     'the flag ids behind one row of careflags.actions that the caller sees; error no_data_found when there is none';
 
-CREATE FUNCTION careflags.acknowledge_action(patient_id bigint, action text, note text DEFAULT NULL) RETURNS bigint[]
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-    f bigint;
-    audit_ids bigint[] := '{}';
-BEGIN
-    FOREACH f IN ARRAY careflags.action_flags(patient_id, action) LOOP
-        audit_ids := pg_catalog.array_append(audit_ids, careflags.acknowledge(f, note));
-    END LOOP;
-    RETURN audit_ids;
-END
-$$;
+CREATE FUNCTION careflags.acknowledge_action(patient_id bigint, action text, note text DEFAULT NULL) RETURNS bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_acknowledge_action';
 COMMENT ON FUNCTION careflags.acknowledge_action(bigint, text, text) IS
-    'acknowledge every flag behind one row of careflags.actions (one transaction; careflags.acknowledge per flag, one audit entry each); returns the audit ids';
+    'acknowledge every flag behind one row of careflags.actions that the caller sees; one audit entry for the row, naming every flag (detail: row, flags, note); returns its audit id';
 
-CREATE FUNCTION careflags.snooze_action(patient_id bigint, action text, until timestamptz, note text DEFAULT NULL) RETURNS bigint[]
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-    f bigint;
-    audit_ids bigint[] := '{}';
-BEGIN
-    FOREACH f IN ARRAY careflags.action_flags(patient_id, action) LOOP
-        audit_ids := pg_catalog.array_append(audit_ids, careflags.snooze(f, until, note));
-    END LOOP;
-    RETURN audit_ids;
-END
-$$;
+CREATE FUNCTION careflags.snooze_action(patient_id bigint, action text, until timestamptz, note text DEFAULT NULL) RETURNS bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_snooze_action';
 COMMENT ON FUNCTION careflags.snooze_action(bigint, text, timestamptz, text) IS
-    'snooze every flag behind one row of careflags.actions until a time (each within its rule''s max_snooze; one transaction, one audit entry per flag); returns the audit ids';
+    'snooze every flag behind one row of careflags.actions until a time (within every rule''s max_snooze, else nothing is snoozed); one audit entry for the row, naming every flag; returns its audit id';
 
-CREATE FUNCTION careflags.exempt_action(patient_id bigint, action text, reason text, valid_until timestamptz DEFAULT NULL) RETURNS bigint[]
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-    f bigint;
-    audit_ids bigint[] := '{}';
-BEGIN
-    FOREACH f IN ARRAY careflags.action_flags(patient_id, action) LOOP
-        audit_ids := pg_catalog.array_append(audit_ids, careflags.exempt(f, reason, valid_until));
-    END LOOP;
-    RETURN audit_ids;
-END
-$$;
+CREATE FUNCTION careflags.exempt_action(patient_id bigint, action text, reason text, valid_until timestamptz DEFAULT NULL) RETURNS bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_exempt_action';
 COMMENT ON FUNCTION careflags.exempt_action(bigint, text, text, timestamptz) IS
-    'mark every rule behind one row of careflags.actions not relevant for the patient (careflags.exempt per flag, one transaction, one audit entry per flag); returns the audit ids';
+    'mark every rule behind one row of careflags.actions not relevant for the patient (one exemption per rule, its flag resolved as exempt); one audit entry for the row, naming every flag; returns its audit id';
 
 REVOKE ALL ON FUNCTION careflags.acknowledge_action(bigint, text, text),
     careflags.snooze_action(bigint, text, timestamptz, text),
@@ -1480,3 +1444,34 @@ COMMENT ON FUNCTION careflags.audit_witness() IS
     'the head of every audit chain (''all'' for the rows before 1.3, else the patient id), read from the rows themselves: keep a copy outside the database (careflags check --audit-witness FILE) to notice a chain rewritten or removed later';
 REVOKE ALL ON FUNCTION careflags.audit_witness() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION careflags.audit_witness() TO careflags_admin;
+
+-- ==== careflags watch in the reader's language: reason data in my_flag_events (issue 15) ====
+CREATE OR REPLACE VIEW careflags.my_flag_events WITH (security_barrier = true) AS
+SELECT n.* FROM (
+    SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
+           CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
+                ELSE careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) END AS state,
+           f.due_at, f.reason, f.resolution, f.details
+      FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+     CROSS JOIN LATERAL (SELECT e.* FROM careflags.flag_event e
+                          WHERE e.unit_id OPERATOR(pg_catalog.=) mu.unit_id OFFSET 0) e
+      LEFT JOIN LATERAL (SELECT f.resolved_at, f.due_from, f.due_at, f.due_soon_window, f.reason, f.resolution, f.details
+                           FROM careflags.flag f
+                          WHERE f.patient_id OPERATOR(pg_catalog.=) e.patient_id
+                            AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id OFFSET 0) f ON true
+      LEFT JOIN LATERAL (SELECT r.title FROM careflags.rule r
+                          WHERE r.rule_id OPERATOR(pg_catalog.=) e.rule_id OFFSET 0) r ON true
+     WHERE NOT pg_catalog.has_table_privilege('careflags.flag_event'::pg_catalog.regclass, 'SELECT')
+    OFFSET 0) n
+UNION ALL
+SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
+       CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
+            ELSE careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) END,
+       f.due_at, f.reason, f.resolution, f.details
+  FROM careflags.flag_event e
+  LEFT JOIN careflags.flag f ON f.patient_id OPERATOR(pg_catalog.=) e.patient_id
+                              AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id
+  LEFT JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) e.rule_id
+ WHERE pg_catalog.has_table_privilege('careflags.flag_event'::pg_catalog.regclass, 'SELECT');
+COMMENT ON VIEW careflags.my_flag_events IS
+    'flag events of the caller''s units (every unit''s for a role that may read careflags.flag_event), with the flag''s title, current state, deadline, reason and reason data (details, for careflags.reason_text in the reader''s language): what careflags watch prints for a NOTIFY careflags event id';

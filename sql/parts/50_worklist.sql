@@ -194,11 +194,11 @@ SELECT n.* FROM (
     SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
            CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
                 ELSE @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) END AS state,
-           f.due_at, f.reason, f.resolution
+           f.due_at, f.reason, f.resolution, f.details
       FROM pg_catalog.unnest((SELECT @extschema@.my_units())::text[]) AS mu(unit_id)
      CROSS JOIN LATERAL (SELECT e.* FROM @extschema@.flag_event e
                           WHERE e.unit_id OPERATOR(pg_catalog.=) mu.unit_id OFFSET 0) e
-      LEFT JOIN LATERAL (SELECT f.resolved_at, f.due_from, f.due_at, f.due_soon_window, f.reason, f.resolution
+      LEFT JOIN LATERAL (SELECT f.resolved_at, f.due_from, f.due_at, f.due_soon_window, f.reason, f.resolution, f.details
                            FROM @extschema@.flag f
                           WHERE f.patient_id OPERATOR(pg_catalog.=) e.patient_id
                             AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id OFFSET 0) f ON true
@@ -210,14 +210,14 @@ UNION ALL
 SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
        CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
             ELSE @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) END,
-       f.due_at, f.reason, f.resolution
+       f.due_at, f.reason, f.resolution, f.details
   FROM @extschema@.flag_event e
   LEFT JOIN @extschema@.flag f ON f.patient_id OPERATOR(pg_catalog.=) e.patient_id
                               AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id
   LEFT JOIN @extschema@.rule r ON r.rule_id OPERATOR(pg_catalog.=) e.rule_id
  WHERE pg_catalog.has_table_privilege('@extschema@.flag_event'::pg_catalog.regclass, 'SELECT');
 COMMENT ON VIEW @extschema@.my_flag_events IS
-    'flag events of the caller''s units (every unit''s for a role that may read careflags.flag_event), with the flag''s title, current state, deadline and reason: what careflags watch prints for a NOTIFY careflags event id';
+    'flag events of the caller''s units (every unit''s for a role that may read careflags.flag_event), with the flag''s title, current state, deadline, reason and reason data (details, for careflags.reason_text in the reader''s language): what careflags watch prints for a NOTIFY careflags event id';
 
 -- Old events go (the background worker calls this at every pass).
 CREATE FUNCTION @extschema@.prune_events(keep interval DEFAULT '7 days') RETURNS bigint

@@ -8,8 +8,8 @@
 -- behind it say.  It is built on careflags.worklist, so a nurse sees exactly
 -- the flags of her units the worklist shows her, and nothing more.
 -- acknowledge_action, snooze_action and exempt_action act on every flag of
--- a row, in one transaction, through the per-flag functions (one audit
--- entry per flag, as those write them).
+-- a row, in one transaction, with one audit entry for the row that names
+-- every flag behind it (audit.c).
 \echo Use "CREATE EXTENSION careflags" to load this file. \quit
 
 CREATE VIEW @extschema@.actions WITH (security_barrier = true) AS
@@ -58,56 +58,20 @@ $$;
 COMMENT ON FUNCTION @extschema@.action_flags(bigint, text) IS
     'the flag ids behind one row of careflags.actions that the caller sees; error no_data_found when there is none';
 
-CREATE FUNCTION @extschema@.acknowledge_action(patient_id bigint, action text, note text DEFAULT NULL) RETURNS bigint[]
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-    f bigint;
-    audit_ids bigint[] := '{}';
-BEGIN
-    FOREACH f IN ARRAY @extschema@.action_flags(patient_id, action) LOOP
-        audit_ids := pg_catalog.array_append(audit_ids, @extschema@.acknowledge(f, note));
-    END LOOP;
-    RETURN audit_ids;
-END
-$$;
+CREATE FUNCTION @extschema@.acknowledge_action(patient_id bigint, action text, note text DEFAULT NULL) RETURNS bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_acknowledge_action';
 COMMENT ON FUNCTION @extschema@.acknowledge_action(bigint, text, text) IS
-    'acknowledge every flag behind one row of careflags.actions (one transaction; careflags.acknowledge per flag, one audit entry each); returns the audit ids';
+    'acknowledge every flag behind one row of careflags.actions that the caller sees; one audit entry for the row, naming every flag (detail: row, flags, note); returns its audit id';
 
-CREATE FUNCTION @extschema@.snooze_action(patient_id bigint, action text, until timestamptz, note text DEFAULT NULL) RETURNS bigint[]
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-    f bigint;
-    audit_ids bigint[] := '{}';
-BEGIN
-    FOREACH f IN ARRAY @extschema@.action_flags(patient_id, action) LOOP
-        audit_ids := pg_catalog.array_append(audit_ids, @extschema@.snooze(f, until, note));
-    END LOOP;
-    RETURN audit_ids;
-END
-$$;
+CREATE FUNCTION @extschema@.snooze_action(patient_id bigint, action text, until timestamptz, note text DEFAULT NULL) RETURNS bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_snooze_action';
 COMMENT ON FUNCTION @extschema@.snooze_action(bigint, text, timestamptz, text) IS
-    'snooze every flag behind one row of careflags.actions until a time (each within its rule''s max_snooze; one transaction, one audit entry per flag); returns the audit ids';
+    'snooze every flag behind one row of careflags.actions until a time (within every rule''s max_snooze, else nothing is snoozed); one audit entry for the row, naming every flag; returns its audit id';
 
-CREATE FUNCTION @extschema@.exempt_action(patient_id bigint, action text, reason text, valid_until timestamptz DEFAULT NULL) RETURNS bigint[]
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-    f bigint;
-    audit_ids bigint[] := '{}';
-BEGIN
-    FOREACH f IN ARRAY @extschema@.action_flags(patient_id, action) LOOP
-        audit_ids := pg_catalog.array_append(audit_ids, @extschema@.exempt(f, reason, valid_until));
-    END LOOP;
-    RETURN audit_ids;
-END
-$$;
+CREATE FUNCTION @extschema@.exempt_action(patient_id bigint, action text, reason text, valid_until timestamptz DEFAULT NULL) RETURNS bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_exempt_action';
 COMMENT ON FUNCTION @extschema@.exempt_action(bigint, text, text, timestamptz) IS
-    'mark every rule behind one row of careflags.actions not relevant for the patient (careflags.exempt per flag, one transaction, one audit entry per flag); returns the audit ids';
+    'mark every rule behind one row of careflags.actions not relevant for the patient (one exemption per rule, its flag resolved as exempt); one audit entry for the row, naming every flag; returns its audit id';
 
 REVOKE ALL ON FUNCTION @extschema@.acknowledge_action(bigint, text, text),
     @extschema@.snooze_action(bigint, text, timestamptz, text),

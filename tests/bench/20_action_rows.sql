@@ -2,12 +2,13 @@
 -- every action row (one per patient and action, clinical-rules.md §7.18) of
 -- the generated municipality (bench/generate.sql, 2,000 patients, with real
 -- product names of fall-risk-increasing drugs) is at most 140 characters in
--- bokmål, nynorsk and English.
+-- bokmål, nynorsk and English, ends with its whole deadline, and says the
+-- same in the three languages (same action, same deadline).
 \c careflags_bench_test
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(5);
+SELECT plan(7);
 
 CREATE TEMP TABLE groups AS
 SELECT f.patient_id, careflags.action_of(f.domain, r.anchor) AS action,
@@ -26,6 +27,16 @@ SELECT is((SELECT count(*)::int FROM careflags.flag WHERE resolved_at IS NULL AN
           'every open flag keeps its reason as data');
 SELECT is((SELECT count(*)::int FROM action_rows WHERE char_length(why) > 140), 0,
           'every action row is at most 140 characters in bokmål, nynorsk and English');
+SELECT is((SELECT count(*)::int FROM action_rows
+            WHERE why !~ (CASE lang WHEN 'en' THEN ' Due [0-9]{1,2} [A-Z][a-z]{2}\.$' ELSE ' Frist [0-9]{1,2}\. [a-zæøå]+\.$' END)), 0,
+          'every row ends with its whole deadline ("Frist 12. des." / "Due 12 Dec."), also when rules were left out ("(+N)")');
+SELECT is((SELECT count(*)::int FROM (
+              SELECT patient_id, action,
+                     count(DISTINCT substring(why FROM ' (?:Frist|Due) ([0-9]{1,2})[. ]')) AS days,
+                     bool_and(starts_with(why, careflags.action_label(action, lang) || ': ')) AS labelled
+                FROM action_rows GROUP BY 1, 2) x
+            WHERE days <> 1 OR NOT labelled), 0,
+          'the same facts give the same rows in the three languages: each row names its action in the language and the same deadline');
 SELECT is((SELECT count(*)::int FROM action_rows WHERE why LIKE '%Legemiddelgjennomgang: %bruker %' AND lang = 'nb') > 0, true,
           'rows with a fall-risk-increasing drug by name are among them');
 

@@ -38,7 +38,8 @@ SELECT ok(:'tampered' ~ '^[0-9]+$', 'an open flag was changed behind the extensi
 SELECT ok(:'check' ~ ('(^|\n)FAIL +consistency +1 stored flag\(s\) differ from the rules, e\.g\. patient ' || :'tampered' || ' '),
           'careflags check described the difference (its patient id || text query ran)');
 SELECT is(:'report'::text, '0 0 0 0', 'careflags report ran in every format (table, csv, json, html)');
-SELECT ok(:listening = 1 AND :'watched' ~ ('raised +unit LT-B +patient ' || :'p50' || ' '), 'careflags watch ran and printed an event');
+SELECT ok(:listening = 1 AND :'watched' ~ ('ny +enhet LT-B +pasient ' || :'p50' || ' .*"[^"]+"  [a-zæøå ]+, frist '),
+          'careflags watch ran and printed an event (in bokmål: title, state and deadline rendered by the server)');
 SELECT is(:'after'::text, E'f\n0', 'after the DBA ran every command: the nurse is not superuser, the planted function never ran for the DBA');
 SELECT is(:'cleanup'::text, E't\n0', 'cleaned up: planted objects and role dropped, the flag recomputed, check_consistency() empty');
 

@@ -24,7 +24,7 @@ SELECT plan(9);
 
 SELECT ok(:'reason' ~ E'\x1b\\[2J' AND :'reason' ~ 'Zopiclone', 'the flag''s reason holds the medicine name with ESC[2J (the data is there, raw)');
 SELECT is(:listening::int, 1, 'watch is listening');
-SELECT ok(:'watched' ~ ('patient ' || :'p60' || ' +medication_review\.fall_risk_drugs .*Zopiclone \\x1B\[2J\\x1B\]0;owned\\x07 7\.5 mg'),
+SELECT ok(:'watched' ~ ('pasient ' || :'p60' || ' +medication_review\.fall_risk_drugs .*Zopiclone \\x1B\[2J\\x1B\]0;owned\\x07 7\.5 mg'),
           'watch prints the reason with the control characters escaped (\x1B[2J, \x1B]0;owned\x07)');
 SELECT ok(:'watched' !~ E'[\\x01-\\x09\\x0b-\\x1f\\x7f]', 'watch''s output holds no raw control character');
 SELECT is(:'tamper'::text, 'tampered', 'the stored reason was changed behind the extension''s back');

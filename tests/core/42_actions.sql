@@ -7,7 +7,7 @@
 -- (the benchmark population: tests/bench/20_action_rows.sql).
 BEGIN;
 \ir fixtures.psql
-SELECT plan(19);
+SELECT plan(25);
 
 \ir language_population.psql
 
@@ -119,7 +119,7 @@ INSERT INTO careflags.unit (unit_id, name, setting) VALUES
 INSERT INTO careflags.unit_access (unit_id, role) VALUES ('ward-a', 'cft_nurse_a'), ('ward-b', 'cft_nurse_b');
 INSERT INTO p SELECT 'ward_b', cft.patient('nursing_home_long_term', '2026-12-05 10:00+01', unit => 'ward-b');
 GRANT SELECT ON p TO cft_nurse_a, cft_nurse_b;
-CREATE TEMP TABLE acted (audit_ids bigint[]);
+CREATE TEMP TABLE acted (audit_id bigint);
 GRANT INSERT, SELECT ON acted TO cft_nurse_a;
 SET LOCAL ROLE cft_nurse_b;
 SELECT is((SELECT array_agg(DISTINCT unit_id) FROM careflags.actions), '{ward-b}'::text[], 'nurse B''s actions: ward B only');
@@ -128,23 +128,44 @@ SELECT throws_ok(format('SELECT careflags.acknowledge_action(%s, %L)', pg_temp.i
 RESET ROLE;
 SET LOCAL ROLE cft_nurse_a;
 SELECT is((SELECT array_agg(DISTINCT unit_id) FROM careflags.actions), '{ward-a}'::text[], 'nurse A''s actions: ward A only');
-INSERT INTO acted SELECT careflags.acknowledge_action(pg_temp.id('lt_fall'), 'medication_review', 'seen') AS audit_ids;
+INSERT INTO acted SELECT careflags.acknowledge_action(pg_temp.id('lt_fall'), 'medication_review', 'seen') AS audit_id;
 RESET ROLE;
-SELECT is((SELECT cardinality(audit_ids) FROM acted), 3, 'acknowledging the row: one audit entry per flag behind it');
+SELECT is((SELECT count(*)::int FROM careflags.audit WHERE patient_id = pg_temp.id('lt_fall')), 1,
+          'acknowledging the row writes one audit entry for the row, not one per flag');
 SELECT is((SELECT count(*)::int FROM careflags.flag WHERE patient_id = pg_temp.id('lt_fall') AND domain = 'medication_review'
              AND resolved_at IS NULL AND acknowledged_by = 'cft_nurse_a'), 3, 'every flag of the row is acknowledged, by her');
-SELECT is((SELECT count(*)::int FROM careflags.audit a, acted WHERE a.audit_id = ANY (acted.audit_ids)
-             AND a.action = 'acknowledge' AND a.actor = 'cft_nurse_a'), 3, 'the audit names her for each');
+SELECT is((SELECT format('%s %s %s %s %s', a.action, a.actor, a.detail ->> 'row', a.detail ->> 'note',
+                         (SELECT array_agg(x::bigint ORDER BY x::bigint) FROM jsonb_array_elements_text(a.detail -> 'flags') x))
+             FROM careflags.audit a JOIN acted USING (audit_id)),
+          (SELECT format('acknowledge cft_nurse_a medication_review seen %s', array_agg(f.flag_id ORDER BY f.flag_id))
+             FROM careflags.flag f WHERE f.patient_id = pg_temp.id('lt_fall') AND f.domain = 'medication_review' AND f.resolved_at IS NULL),
+          'the entry names her, the row, her note and every flag behind the row');
 SET LOCAL ROLE cft_nurse_a;
-SELECT is(cardinality(careflags.snooze_action(pg_temp.id('lt_repeat'), 'nutrition_screening', '2026-12-12 12:00+01')), 1,
+SELECT ok(careflags.snooze_action(pg_temp.id('lt_repeat'), 'nutrition_screening', '2026-12-12 12:00+01') IS NOT NULL,
           'snoozing a row');
 SELECT is((SELECT count(*)::int FROM careflags.actions WHERE patient_id = pg_temp.id('lt_repeat') AND action = 'nutrition_screening'), 0,
           'a snoozed row leaves the list');
-SELECT is(cardinality(careflags.exempt_action(pg_temp.id('lt_risk'), 'nutrition_plan', 'end-of-life care')), 1,
+SELECT ok(careflags.exempt_action(pg_temp.id('lt_risk'), 'nutrition_plan', 'end-of-life care') IS NOT NULL,
           'exempting a row');
 RESET ROLE;
 SELECT is((SELECT resolution FROM careflags.flag WHERE patient_id = pg_temp.id('lt_risk') AND rule_id = 'nutrition.plan.missing'
             ORDER BY flag_id DESC LIMIT 1), 'exempt', 'the flags of an exempted row are resolved as exempt');
+SELECT is((SELECT string_agg(format('%s:%s', a.action, jsonb_array_length(a.detail -> 'flags')), ' ' ORDER BY a.audit_id)
+             FROM careflags.audit a WHERE a.patient_id IN (pg_temp.id('lt_repeat'), pg_temp.id('lt_risk'))),
+          'snooze:1 exempt:1', 'snoozing and exempting a row: one audit entry each, naming the row''s flags');
+SELECT is((SELECT count(*)::int FROM careflags.exemption e JOIN careflags.audit a ON e.source_key LIKE 'audit/' || a.audit_id || '/%'
+            WHERE a.patient_id = pg_temp.id('lt_risk') AND a.action = 'exempt'), 1, 'the exemption is tied to the row''s audit entry');
+
+-- the chains still verify, the witness sees the row's entry, tampering is found
+SELECT is((SELECT format('%s %s', intact, problem) FROM careflags.verify_audit()), 't ', 'verify_audit(): the chains are intact');
+SELECT is((SELECT w.last_id FROM careflags.audit_witness() w WHERE w.chain = pg_temp.id('lt_fall')::text),
+          (SELECT audit_id FROM acted), 'the patient''s chain ends with the row''s entry (careflags.audit_witness)');
+SET LOCAL session_replication_role = replica;
+UPDATE careflags.audit SET detail = jsonb_set(detail, '{flags}', (detail -> 'flags') - 0)
+ WHERE audit_id = (SELECT audit_id FROM acted);
+RESET session_replication_role;
+SELECT is((SELECT format('%s %s', intact, first_broken) FROM careflags.verify_audit()), 'f ' || (SELECT audit_id FROM acted),
+          'a flag struck from the row''s entry is found by verify_audit()');
 
 -- the demo population: every row fits 140 characters in every language
 SELECT cft.at(now());
@@ -161,6 +182,9 @@ SELECT l.lang, g.patient_id, g.action, careflags.action_text(g.action, g.details
 SELECT cmp_ok((SELECT count(*)::int FROM demo_rows WHERE lang = 'nb'), '>', 100, 'the demo population has action rows (every open flag, upcoming too)');
 SELECT is((SELECT count(*)::int FROM demo_rows WHERE char_length(why) > 140), 0,
           'every action row of the demo population is at most 140 characters in bokmål, nynorsk and English');
+SELECT is((SELECT count(*)::int FROM demo_rows
+            WHERE why !~ (CASE lang WHEN 'en' THEN ' Due [0-9]{1,2} [A-Z][a-z]{2}\.$' ELSE ' Frist [0-9]{1,2}\. [a-zæøå]+\.$' END)), 0,
+          'and ends with its whole deadline in its language');
 SELECT is((SELECT count(*)::int FROM careflags.actions a CROSS JOIN (VALUES ('nb'), ('nn'), ('en')) l(lang)
             WHERE char_length(careflags.action_text(a.action,
                     (SELECT array_agg(f.details ORDER BY f.due_at, f.flag_id) FROM careflags.flag f WHERE f.flag_id = ANY (a.flag_ids)),

@@ -122,12 +122,20 @@ SELECT ok(EXISTS (SELECT FROM careflags.flag AS f JOIN careflags.patient AS p US
                      AND f.rule_id = 'nutrition.screening.admission_long_term'),
           'a5cb8ce9: no nutrition screening in the data, so it is flagged');
 
--- Every flag of these FHIR patients is mirrored as a Flag in the store.
+-- Every action of these FHIR patients is written back as one Flag in the
+-- store: active while a flag of the action is open and at least due soon
+-- (as careflags.actions), inactive once none is; an action with only a
+-- flag for later has none yet.
 SELECT set_eq(
-    $$SELECT careflags_fhir.flag_uuid(flag_id)::text, CASE WHEN resolved_at IS NULL THEN 'active' ELSE 'inactive' END
-        FROM careflags.flag$$,
+    $$SELECT careflags_fhir.action_flag_uuid(f.patient_id, f.action)::text,
+             CASE WHEN bool_or(f.due) THEN 'active' ELSE 'inactive' END
+        FROM (SELECT f.*, careflags.action_of(f.domain, r.anchor) AS action,
+                     f.resolved_at IS NULL AND careflags.clock() >= careflags.due_soon_from(f.due_from, f.due_soon_window) AS due
+                FROM careflags.flag AS f JOIN careflags.rule AS r USING (rule_id)) AS f
+       GROUP BY f.patient_id, f.action
+      HAVING bool_or(f.due) OR bool_or(f.resolved_at IS NOT NULL)$$,
     $$SELECT id, content::jsonb ->> 'status' FROM careflags_fhir.resource WHERE resource_type = 'Flag' AND NOT deleted$$,
-    'each careflags flag has its FHIR Flag in the store, with the matching status');
+    'each patient''s action has one FHIR Flag in the store, active while the action is due');
 
 SELECT * FROM finish();
 ROLLBACK;

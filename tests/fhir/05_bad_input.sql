@@ -156,18 +156,24 @@ SELECT pg_temp.obs('ba000000-0000-4000-8000-000000000012',
       "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
       "subject": {"reference": "Patient/ba000000-0000-4000-8000-0000000000a1"}, "effectiveDateTime": "2021-05-20",
       "valueQuantity": {"value": 62, "unit": "kg", "code": "kg"}}');
+-- the weight-loss flag is one of the flags behind the patient's nutrition-screening Flag
 CREATE VIEW pg_temp.weight_flag AS
-    SELECT f.flag_id, f.resolved_at, s.content::jsonb ->> 'status' AS fhir_status
+    SELECT f.flag_id, f.resolved_at, s.content::jsonb ->> 'status' AS fhir_status,
+           s.content::jsonb -> 'identifier' @> jsonb_build_array(jsonb_build_object('system', 'urn:careflags:flag', 'value', f.flag_id::text)) AS named,
+           EXISTS (SELECT FROM careflags.flag AS o JOIN careflags.rule AS r USING (rule_id)
+                    WHERE o.patient_id = f.patient_id AND o.flag_id <> f.flag_id AND o.resolved_at IS NULL
+                      AND careflags.action_of(o.domain, r.anchor) = 'nutrition_screening') AS others_open
     FROM careflags.flag AS f JOIN careflags.patient AS p USING (patient_id)
-    LEFT JOIN public."Flag" AS s ON s.id = careflags_fhir.flag_uuid(f.flag_id)
+    LEFT JOIN public."Flag" AS s ON s.id = careflags_fhir.action_flag_uuid(f.patient_id, 'nutrition_screening')
     WHERE p.source_key = 'Patient/ba000000-0000-4000-8000-0000000000a1' AND f.rule_id = 'nutrition.weight_loss';
-SELECT results_eq($$SELECT resolved_at IS NULL, fhir_status FROM pg_temp.weight_flag$$,
-                  $$VALUES (true, 'active'::text)$$, '72 kg -> 62 kg in under 4 months: weight-loss flag, Flag active');
+SELECT results_eq($$SELECT resolved_at IS NULL, fhir_status, named FROM pg_temp.weight_flag$$,
+                  $$VALUES (true, 'active'::text, true)$$, '72 kg -> 62 kg in under 4 months: weight-loss flag, behind an active Flag');
 DELETE FROM public."Observation" WHERE id = 'ba000000-0000-4000-8000-000000000012';
 SELECT is((SELECT count(*) FROM careflags.measurement WHERE source_key = 'Observation/ba000000-0000-4000-8000-000000000012'), 0::bigint,
           'DELETE of the Observation removes its measurement');
-SELECT results_eq($$SELECT resolved_at IS NULL, fhir_status FROM pg_temp.weight_flag$$,
-                  $$VALUES (false, 'inactive'::text)$$, 'the weight-loss flag resolves, its Flag becomes inactive');
+SELECT results_eq($$SELECT resolved_at IS NULL, fhir_status, named FROM pg_temp.weight_flag$$,
+                  $$SELECT false, CASE WHEN others_open THEN 'active' ELSE 'inactive' END, false FROM pg_temp.weight_flag$$,
+                  'the weight-loss flag resolves: the Flag no longer names it (inactive when no other flag of the action is open)');
 SELECT results_eq($$SELECT outcome FROM pg_temp.outcome WHERE resource_id = 'ba000000-0000-4000-8000-000000000012'$$,
                   $$VALUES ('deleted'::text)$$, 'the deleted resource''s outcome is deleted');
 -- A transaction bundle's DELETE entry.

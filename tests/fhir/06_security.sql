@@ -86,12 +86,13 @@ RESET ROLE;
 CREATE TEMP VIEW app_flags AS
     SELECT f.flag_id, s.id AS fhir_id, s.content::jsonb AS r, s.written_by
     FROM careflags.flag AS f
+    JOIN careflags.rule AS ru ON ru.rule_id = f.rule_id
     JOIN careflags.patient AS p ON p.patient_id = f.patient_id AND p.source_key = 'Patient/cf600000-0000-4000-8000-000000000001'
-    LEFT JOIN fhirstore."Flag" AS s ON s.id = careflags_fhir.flag_uuid(f.flag_id);
+    LEFT JOIN fhirstore."Flag" AS s ON s.id = careflags_fhir.action_flag_uuid(f.patient_id, careflags.action_of(f.domain, ru.anchor));
 SELECT ok(NOT (SELECT rolsuper FROM pg_roles WHERE rolname = 'cff_fhirapp'),
           'Patient and EpisodeOfCare written by the application: it is not superuser');
 SELECT ok((SELECT count(*) FROM app_flags) >= 3, 'the resident has flags');
-SELECT is_empty($$SELECT * FROM app_flags WHERE fhir_id IS NULL$$, 'and every flag is still written as a FHIR Flag');
+SELECT is_empty($$SELECT * FROM app_flags WHERE fhir_id IS NULL$$, 'and every flag is still behind a FHIR Flag (one per action)');
 SELECT is_empty($$SELECT * FROM app_flags WHERE written_by IS DISTINCT FROM 'cff_fhirapp'$$,
                 'the Flag column default ran as the store owner');
 SELECT is((SELECT array_agg(DISTINCT who ORDER BY who) FROM fhirstore.seen), ARRAY['cff_fhirapp']::name[],

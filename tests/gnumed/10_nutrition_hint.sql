@@ -12,8 +12,8 @@ BEGIN;
 SELECT plan(16);
 \ir fixture.psql
 
-SELECT is((SELECT count(*)::int FROM ref.auto_hint WHERE source = 'careflags'), 3,
-          'careflags installed one GNUmed hint per flag domain (source careflags)');
+SELECT is((SELECT count(*)::int FROM ref.auto_hint WHERE source = 'careflags'), 15,
+          'careflags installed one GNUmed hint per action and language (5 actions, nb nn en; source careflags)');
 
 RESET ROLE;
 SELECT results_eq(
@@ -34,19 +34,19 @@ SELECT ok(EXISTS (SELECT FROM careflags.flag f JOIN careflags.patient p USING (p
 SET LOCAL ROLE "any-doc";
 SELECT ok(NOT has_schema_privilege('careflags', 'USAGE'), 'any-doc has no rights on the careflags schema');
 CREATE TEMP TABLE hints AS SELECT * FROM clin.get_hints_for_patient(:pat);
-SELECT is((SELECT count(*)::int FROM hints WHERE title LIKE 'Nutrition:%(careflags)'), 1,
-          'clin.get_hints_for_patient returns the careflags nutrition hint');
-SELECT is((SELECT source FROM hints WHERE title LIKE 'Nutrition:%(careflags)'), 'careflags', 'its source is "careflags"');
-SELECT matches((SELECT hint FROM hints WHERE title LIKE 'Nutrition:%(careflags)'), 'malnutrition risk screening \(MST\) is missing',
-               'its hint text says in plain words what is missing');
-SELECT matches((SELECT recommendation FROM hints WHERE title LIKE 'Nutrition:%(careflags)'),
-               '^- Nutrition screening at admission: overdue since [0-9]+ [A-Z][a-z]+ [0-9]{4}\. No nutrition screening',
-               'its per-patient text names the rule, that it is overdue and since when');
+SELECT is((SELECT count(*)::int FROM hints WHERE title = 'Ernæringsscreening skal gjøres'), 1,
+          'clin.get_hints_for_patient returns the careflags nutrition-screening hint, titled in bokmål (the default language)');
+SELECT is((SELECT source FROM hints WHERE title = 'Ernæringsscreening skal gjøres'), 'careflags', 'its source is "careflags"');
+SELECT matches((SELECT hint FROM hints WHERE title = 'Ernæringsscreening skal gjøres'), '^Kartlegg ernæringsmessig risiko \(f\.eks\. MST',
+               'its hint text says in plain Norwegian what to do');
+SELECT matches((SELECT recommendation FROM hints WHERE title = 'Ernæringsscreening skal gjøres'),
+               '^Ernæringsscreening: ved innkomst [0-9]+\. [a-zæøå]+\.? Frist [0-9]+\. [a-zæøå]+\.?\nOver fristen\.$',
+               'its per-patient text says why (admission and when), by when, and that it is overdue');
 SELECT is((SELECT count(*)::int FROM hints WHERE title LIKE 'ERROR checking%'), 0, 'no hint query failed');
 SELECT is((SELECT count(*)::int FROM clin.get_hints_for_patient(:pat) h
-            WHERE h.title LIKE '%(careflags)' AND h.title NOT LIKE 'Nutrition:%'
-              AND h.recommendation ~ 'Nutrition'), 0,
-          'other careflags hints do not carry nutrition flags');
+            WHERE h.source = 'careflags' AND h.title <> 'Ernæringsscreening skal gjøres'
+              AND h.recommendation ~ 'Ernæringsscreening'), 0,
+          'other careflags hints do not carry the nutrition-screening row');
 
 -- A nurse records an MST screening (score 0: not at risk) as a test result.
 INSERT INTO clin.test_type (fk_test_org, name, abbrev, reference_unit)
@@ -70,8 +70,8 @@ SELECT ok(NOT EXISTS (SELECT FROM careflags.flag f JOIN careflags.patient p USIN
           'the admission screening flag is resolved as done');
 
 SET LOCAL ROLE "any-doc";
-SELECT is((SELECT count(*)::int FROM clin.get_hints_for_patient(:pat) WHERE title LIKE 'Nutrition:%'), 0,
-          'after the screening clin.get_hints_for_patient no longer returns the nutrition hint');
+SELECT is((SELECT count(*)::int FROM clin.get_hints_for_patient(:pat) WHERE title = 'Ernæringsscreening skal gjøres'), 0,
+          'after the screening clin.get_hints_for_patient no longer returns the nutrition-screening hint');
 
 RESET ROLE;
 SELECT is((SELECT count(*)::int FROM careflags.quarantine WHERE source_system = 'gnumed'

@@ -62,19 +62,19 @@ SELECT ok(EXISTS (SELECT FROM careflags.flag f JOIN careflags.patient p USING (p
 
 SET LOCAL ROLE "any-doc";
 CREATE TEMP TABLE hints AS SELECT * FROM clin.get_hints_for_patient(:pat);
-SELECT is((SELECT count(*)::int FROM hints WHERE title = 'Medication review due (careflags)'), 1,
+SELECT is((SELECT count(*)::int FROM hints WHERE title = 'Legemiddelgjennomgang skal gjøres'), 1,
           'clin.get_hints_for_patient returns the medication-review hint');
-SELECT is((SELECT source FROM hints WHERE title = 'Medication review due (careflags)'), 'careflags', 'with source "careflags"');
-SELECT matches((SELECT recommendation FROM hints WHERE title = 'Medication review due (careflags)'),
-               'Medication review: fall-risk-increasing drugs: (due by|overdue since) [0-9]+ [A-Z][a-z]{2} [0-9]{4}\.',
-               'its per-patient text names the fall-risk-drug rule and its state');
-SELECT is((SELECT count(*)::int FROM hints WHERE title = 'Fall risk: assessment or prevention plan due (careflags)'), 1,
-          'the high score without a prevention plan also shows the fall-risk hint');
+SELECT is((SELECT source FROM hints WHERE title = 'Legemiddelgjennomgang skal gjøres'), 'careflags', 'with source "careflags"');
+SELECT matches((SELECT recommendation FROM hints WHERE title = 'Legemiddelgjennomgang skal gjøres'),
+               '^Legemiddelgjennomgang: .*\mbruker [^ ]+ ved høy fallrisiko\M.* Frist [0-9]+\. [a-zæøå]+\.?\n(Over fristen|Innen fristen|Frist snart)\.$',
+               'its per-patient text says why (a fall-risk drug with a high fall risk), by when, and the state');
+SELECT is((SELECT count(*)::int FROM hints WHERE title = 'Plan for fallforebygging skal lages'), 1,
+          'the high score without a prevention plan also shows the fall-prevention-plan hint');
 
 -- Without the intake there is no FRID: deleting it clears the flag.
 SAVEPOINT before_delete;
 DELETE FROM clin.substance_intake WHERE pk = :intake;
-SELECT is((SELECT count(*)::int FROM clin.get_hints_for_patient(:pat) WHERE title = 'Medication review due (careflags)'), 0,
+SELECT is((SELECT count(*)::int FROM clin.get_hints_for_patient(:pat) WHERE title = 'Legemiddelgjennomgang skal gjøres'), 0,
           'deleting the intake (no FRID left) clears the medication-review hint');
 ROLLBACK TO SAVEPOINT before_delete;
 
@@ -92,7 +92,7 @@ SELECT ok(NOT EXISTS (SELECT FROM careflags.flag f JOIN careflags.patient p USIN
                          AND f.rule_id = 'medication_review.fall_risk_drugs'),
           'the review resolves medication_review.fall_risk_drugs');
 SET LOCAL ROLE "any-doc";
-SELECT is((SELECT count(*)::int FROM clin.get_hints_for_patient(:pat) WHERE title = 'Medication review due (careflags)'), 0,
+SELECT is((SELECT count(*)::int FROM clin.get_hints_for_patient(:pat) WHERE title = 'Legemiddelgjennomgang skal gjøres'), 0,
           'after the review clin.get_hints_for_patient no longer returns the medication-review hint');
 
 RESET ROLE;

@@ -43,9 +43,8 @@ SELECT is((SELECT count(*)::int FROM careflags.flag f JOIN careflags.patient p U
 SET LOCAL ROLE "any-doc";
 SELECT set_eq(
     $$SELECT title FROM clin.get_hints_for_patient(13) WHERE source = 'careflags'$$,
-    $$VALUES ('Nutrition: screening, plan or weight follow-up due (careflags)'), ('Medication review due (careflags)'),
-             ('Fall risk: assessment or prevention plan due (careflags)')$$,
-    'GNUmed shows her all three careflags hints');
+    $$VALUES ('Ernæringsscreening skal gjøres'), ('Legemiddelgjennomgang skal gjøres'), ('Fallrisikovurdering skal gjøres')$$,
+    'GNUmed shows her one careflags hint per action due, in bokmål');
 RESET ROLE;
 SELECT is((SELECT count(*)::int FROM careflags.quarantine WHERE source_system = 'gnumed'), 0,
           'the backfill quarantined nothing');

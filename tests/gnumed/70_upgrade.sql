@@ -49,7 +49,7 @@ SELECT 'default ' || t, k, v FROM (
     UNION ALL SELECT 'unit_conversion', kind || ' ' || unit, factor::text FROM careflags_gnumed.unit_conversion WHERE origin = 'default'
     UNION ALL SELECT 'procedure_map', pattern, concat_ws(' ', fact, instrument, plan_kind, code, priority, comment) FROM careflags_gnumed.procedure_map WHERE origin = 'default'
     UNION ALL SELECT 'settings', name, value FROM careflags_gnumed.settings
-    UNION ALL SELECT 'hint', domain::text, concat_ws(' ', title, hint, popup_type, highlight_as_priority) FROM careflags_gnumed.hint) x
+    UNION ALL SELECT 'hint', action || ' ' || language, concat_ws(' ', title, hint, popup_type, highlight_as_priority) FROM careflags_gnumed.hint) x
 UNION ALL
 SELECT 'auto_hint', title, concat_ws(' ', query, recommendation_query, hint, is_active, source, lang, popup_type, highlight_as_priority)
   FROM ref.auto_hint WHERE source = 'careflags';
@@ -58,7 +58,7 @@ $f$;
 
 CREATE TEMP TABLE fresh AS SELECT * FROM pg_temp.plugin_objects();
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'careflags_gnumed'), '1.1', 'installed fresh at 1.1');
-SELECT ok((SELECT count(*) FROM fresh WHERE kind = 'function') > 30 AND (SELECT count(*) FROM fresh WHERE kind = 'trigger') = 20
+SELECT ok((SELECT count(*) FROM fresh WHERE kind = 'function') > 25 AND (SELECT count(*) FROM fresh WHERE kind = 'trigger') = 20
           AND (SELECT count(*) FROM fresh WHERE kind = 'default procedure_map') = 10,
           'the comparison sees the plugin''s functions, its 20 triggers (14 on GNUmed''s tables, 6 on its mapping tables) and its default patterns');
 

@@ -29,7 +29,7 @@ SET default_transaction_read_only = off;
 BEGIN;
 SELECT plan(19);
 SELECT is(:'prepared'::text, 'prepared', 'a practice: site mapping, two residents, fall-risk drugs, a suppressed hint');
-SELECT ok(:'src_acks'::int > 0 AND :'src_flags' ~ 'ack=t' AND :'src_hints' ~ 'Medication review due \(careflags\)',
+SELECT ok(:'src_acks'::int > 0 AND :'src_flags' ~ 'ack=t' AND :'src_hints' ~ 'Legemiddelgjennomgang skal gjøres',
           'the practice has flags, an acknowledgement and careflags hints');
 
 -- pg_dump -Fc, then pg_restore section by section

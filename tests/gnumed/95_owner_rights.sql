@@ -37,7 +37,7 @@ SELECT lives_ok('SELECT careflags_gnumed.remove_hints()', 'removing the hints wo
 SELECT lives_ok('SELECT careflags_gnumed.install_hints()', 'installing them works');
 DROP EXTENSION careflags_gnumed;
 CREATE EXTENSION careflags_gnumed;
-SELECT is((SELECT count(*)::int FROM ref.auto_hint WHERE source = 'careflags'), 3, 'DROP and CREATE EXTENSION: the three hints are there');
+SELECT is((SELECT count(*)::int FROM ref.auto_hint WHERE source = 'careflags'), 15, 'DROP and CREATE EXTENSION: the 15 hints (5 actions, 3 languages) are there');
 SELECT is((SELECT array_agg(DISTINCT op ORDER BY op) FROM ref.cf_test_escalation), ARRAY['DELETE', 'INSERT'],
           'GNUmed''s owner''s trigger ran on every insert and delete of a hint');
 SELECT is((SELECT array_agg(DISTINCT who) FROM ref.cf_test_escalation), ARRAY['gm-dbo']::name[],

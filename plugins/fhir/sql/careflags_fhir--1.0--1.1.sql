@@ -15,7 +15,10 @@
 --     whose facts are missing; a status that is not a code is quarantined;
 --     the store's triggers are statement-level (one evaluation per patient
 --     and statement); setup() refuses NOT NULL columns it cannot fill;
---     rxnorm_atc is derived from a published RxNorm-ATC crosswalk.
+--     rxnorm_atc is derived from a published RxNorm-ATC crosswalk;
+--   * issue 15: one Flag per patient and action (careflags.actions), its
+--     text the action row in careflags.language; 1.0's per-flag Flags are
+--     marked deleted.
 \echo Use "ALTER EXTENSION careflags_fhir UPDATE TO '1.1'" to load this file. \quit
 
 DO $$
@@ -623,7 +626,6 @@ DECLARE
     rel regclass;
     shape text;
     attached text[] := '{}';
-    f careflags.flag;
     extra text;
 BEGIN
     IF NOT COALESCE(layout = ANY (ARRAY['tables', 'resource']), false) THEN
@@ -723,14 +725,8 @@ BEGIN
     CREATE TRIGGER careflags_fhir_flag AFTER INSERT OR UPDATE OR DELETE ON careflags.flag
         FOR EACH ROW EXECUTE FUNCTION @extschema@.flag_changed();
 
-    -- Mirror the flags that exist already.
-    FOR f IN SELECT fl.* FROM careflags.flag AS fl
-               JOIN careflags.patient AS p ON p.patient_id = fl.patient_id AND p.source_system = 'fhir'
-    LOOP
-        PERFORM @extschema@.put_flag(f.flag_id,
-            @extschema@.flag_resource(f, (SELECT substr(p.source_key, 9) FROM careflags.patient AS p
-                                           WHERE p.patient_id = f.patient_id)), false);
-    END LOOP;
+    -- Mirror the flags that exist already: one Flag per patient and action.
+    PERFORM @extschema@.mirror_actions();
 END
 $$;
 COMMENT ON FUNCTION @extschema@.setup(text, name, boolean) IS
@@ -1098,6 +1094,227 @@ FROM (VALUES
     ('2001499', 'B03BA01', 'vitamin B12 5 MG/ML Injectable Solution', 'RxNorm name (OHDSI) -> WHO ATC index 2026-04-25 by ingredient', NULL)
 ) AS r(rxcui, atc, name, source, note)
 ON CONFLICT (rxcui) DO NOTHING;
+
+-- ==== one FHIR Flag per patient and action, in the language (issue 15) ====
+-- The Flags written back follow careflags.actions (clinical-rules.md
+-- §7.18): one Flag per patient and action (nutrition screening, nutrition
+-- plan, medication review, fall-risk assessment, fall-prevention plan) for
+-- the open flags behind it, its code text the action row in
+-- careflags.language (at most 140 characters), the flags named as
+-- identifiers; inactive once no flag of the action is open.  1.0's Flags
+-- (one per flag) are marked deleted when the store is set up again or the
+-- extension is updated.
+
+-- Deterministic id of the Flag of one patient's action.
+CREATE FUNCTION @extschema@.action_flag_uuid(patient_id bigint, action text) RETURNS uuid
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN (SELECT (pg_catalog.substr(h, 1, 12) OPERATOR(pg_catalog.||) '3' OPERATOR(pg_catalog.||) pg_catalog.substr(h, 14, 3)
+                    OPERATOR(pg_catalog.||) pg_catalog.substr('89ab', (pg_catalog.strpos('0123456789abcdef', pg_catalog.substr(h, 17, 1))
+                                                                       OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.%) 4 OPERATOR(pg_catalog.+) 1, 1)
+                    OPERATOR(pg_catalog.||) pg_catalog.substr(h, 18))::uuid
+            FROM pg_catalog.md5('careflags_fhir:Flag:action:' OPERATOR(pg_catalog.||) patient_id::text
+                                OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) action) AS h);
+COMMENT ON FUNCTION @extschema@.action_flag_uuid(bigint, text) IS
+    'id of the FHIR Flag of one patient''s action (careflags.actions): md5-based uuid (version 3 layout), the same on every run and in every database';
+
+-- The R4 Flag of a patient's action: active while the action is due, as in
+-- careflags.actions: a flag of the action open and at least due soon
+-- (period from the earliest due time, the earliest deadline as the due-at
+-- extension, the code text the action row over those flags); inactive
+-- otherwise (the flags resolved last: period to their resolution; a flag
+-- raised for later, e.g. the next screening in three months, makes it
+-- active when it falls due, as the worker's tick rewrites the flag then).
+-- NULL when the patient has no flag of the action that is due or resolved.
+CREATE FUNCTION @extschema@.action_flag_resource(patient_id bigint, action text, fhir_patient_id text) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        WITH f AS (
+            SELECT fl.flag_id, fl.due_from, fl.due_at, fl.due_soon_window, fl.resolved_at, fl.details
+              FROM careflags.flag AS fl JOIN careflags.rule AS r ON r.rule_id OPERATOR(pg_catalog.=) fl.rule_id
+             WHERE fl.patient_id OPERATOR(pg_catalog.=) action_flag_resource.patient_id
+               AND careflags.action_of(fl.domain, r.anchor) OPERATOR(pg_catalog.=) action_flag_resource.action),
+        open AS (SELECT * FROM f WHERE f.resolved_at IS NULL
+                    AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)),
+        shown AS (SELECT * FROM open
+                  UNION ALL
+                  SELECT * FROM f WHERE NOT EXISTS (SELECT FROM open)
+                                    AND f.resolved_at OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(g.resolved_at) FROM f AS g)),
+        s AS (SELECT pg_catalog.min(shown.due_from) AS due_from, pg_catalog.min(shown.due_at) AS due_at,
+                     pg_catalog.max(shown.resolved_at) AS resolved_at, pg_catalog.bool_or(shown.resolved_at IS NULL) AS active,
+                     pg_catalog.array_agg(shown.details ORDER BY shown.due_at, shown.flag_id) AS details,
+                     pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('system', 'urn:careflags:flag', 'value', shown.flag_id::text)
+                                          ORDER BY shown.flag_id) AS flag_ids,
+                     pg_catalog.count(*) AS n
+                FROM shown)
+        SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+            'resourceType', 'Flag',
+            'id', @extschema@.action_flag_uuid(action_flag_resource.patient_id, action_flag_resource.action)::text,
+            'meta', pg_catalog.jsonb_build_object('lastUpdated', @extschema@.fhir_instant(pg_catalog.now())),
+            'language', careflags.language(),
+            'extension', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'url', 'urn:careflags:fhir:extension:due-at',
+                'valueDateTime', @extschema@.fhir_instant(s.due_at))),
+            'identifier', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'system', 'urn:careflags:action',
+                'value', action_flag_resource.patient_id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) action_flag_resource.action))
+                OPERATOR(pg_catalog.||) s.flag_ids,
+            'status', CASE WHEN s.active THEN 'active' ELSE 'inactive' END,
+            'category', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'coding', pg_catalog.jsonb_build_array(
+                    pg_catalog.jsonb_build_object(
+                        'system', 'http://terminology.hl7.org/CodeSystem/flag-category',
+                        'code', c.code, 'display', c.display),
+                    pg_catalog.jsonb_build_object(
+                        'system', 'urn:careflags:domain', 'code', c.domain)),
+                'text', c.display)),
+            'code', pg_catalog.jsonb_build_object(
+                'coding', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                    'system', 'urn:careflags:action', 'code', action_flag_resource.action,
+                    'display', careflags.action_label(action_flag_resource.action))),
+                'text', careflags.action_text(action_flag_resource.action, s.details, s.due_at)),
+            'subject', pg_catalog.jsonb_build_object('reference', 'Patient/' OPERATOR(pg_catalog.||) fhir_patient_id),
+            'period', pg_catalog.jsonb_build_object(
+                'start', @extschema@.fhir_instant(s.due_from),
+                'end', CASE WHEN NOT s.active THEN @extschema@.fhir_instant(GREATEST(s.resolved_at, s.due_from)) END),
+            'author', pg_catalog.jsonb_build_object('display', 'careflags')))
+          FROM s,
+               (SELECT CASE WHEN action_flag_resource.action OPERATOR(pg_catalog.~) '^nutrition' THEN 'diet'
+                            WHEN action_flag_resource.action OPERATOR(pg_catalog.=) 'medication_review' THEN 'drug' ELSE 'safety' END AS code,
+                       CASE WHEN action_flag_resource.action OPERATOR(pg_catalog.~) '^nutrition' THEN 'Diet'
+                            WHEN action_flag_resource.action OPERATOR(pg_catalog.=) 'medication_review' THEN 'Drug' ELSE 'Safety' END AS display,
+                       CASE WHEN action_flag_resource.action OPERATOR(pg_catalog.~) '^nutrition' THEN 'nutrition'
+                            WHEN action_flag_resource.action OPERATOR(pg_catalog.=) 'medication_review' THEN 'medication_review' ELSE 'fall_risk' END AS domain) AS c
+         WHERE s.n OPERATOR(pg_catalog.>) 0;
+    END;
+COMMENT ON FUNCTION @extschema@.action_flag_resource(bigint, text, text) IS
+    'the FHIR R4 Flag of one patient''s action (careflags.actions): active while a flag of the action is open and at least due soon, else inactive; code urn:careflags:action with the action''s name and as text the action row (what, why, by when; at most 140 characters) in careflags.language; identifier the action row and every flag behind it; period start = earliest due time, end = resolution; NULL when the patient has no flag of the action';
+
+-- Writes (or, content NULL, marks deleted) one Flag by id in the store.
+CREATE FUNCTION @extschema@.put_flag_resource(flag_id uuid, content jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    cfg @extschema@.config;
+    target regclass;
+BEGIN
+    SELECT * INTO cfg FROM @extschema@.config;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF cfg.layout = 'tables' THEN
+        -- As the table's owner: its triggers, defaults, rules and index
+        -- expressions never run with careflags' rights (issue 13).
+        target := @extschema@.store_table('Flag');
+        IF content IS NULL THEN
+            PERFORM careflags.run_as_owner(target,
+                format('UPDATE %s SET deleted = true, "lastUpdated" = pg_catalog.now() WHERE id = $1::uuid AND NOT deleted', target),
+                flag_id::text);
+        ELSE
+            PERFORM careflags.run_as_owner(target,
+                format('INSERT INTO %s (id, content, "lastUpdated", deleted) VALUES ($1::uuid, $2, pg_catalog.now(), false)
+                        ON CONFLICT (id) DO UPDATE SET content = EXCLUDED.content,
+                            "lastUpdated" = EXCLUDED."lastUpdated", deleted = false', target),
+                flag_id::text, content::text);
+        END IF;
+    ELSIF content IS NULL THEN
+        UPDATE @extschema@.resource SET deleted = true, "lastUpdated" = pg_catalog.now()
+            WHERE resource_type = 'Flag' AND id = flag_id::text AND NOT deleted;
+    ELSE
+        INSERT INTO @extschema@.resource AS r (resource_type, id, content, "lastUpdated", deleted)
+            VALUES ('Flag', flag_id::text, content::text, pg_catalog.now(), false)
+            ON CONFLICT (resource_type, id) DO UPDATE
+                SET content = EXCLUDED.content, "lastUpdated" = EXCLUDED."lastUpdated", deleted = false;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.put_flag_resource(uuid, jsonb) IS
+    'upserts one FHIR Flag by id into the configured store, or marks it deleted when content is NULL (per-type tables: as the "Flag" table''s owner, careflags.run_as_owner)';
+
+-- The Flag of one patient's action, written again (FHIR patients only).
+CREATE FUNCTION @extschema@.put_action_flag(patient_id bigint, action text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    fhir_id text;
+BEGIN
+    SELECT substr(p.source_key, 9) INTO fhir_id FROM careflags.patient AS p
+     WHERE p.patient_id = put_action_flag.patient_id AND p.source_system = 'fhir' AND p.source_key LIKE 'Patient/%';
+    IF fhir_id IS NULL THEN
+        -- the patient is gone (its flags go with it): its Flags are marked deleted
+        IF NOT EXISTS (SELECT FROM careflags.patient AS p WHERE p.patient_id = put_action_flag.patient_id) THEN
+            PERFORM @extschema@.put_flag_resource(@extschema@.action_flag_uuid(patient_id, action), NULL);
+        END IF;
+        RETURN;
+    END IF;
+    PERFORM @extschema@.put_flag_resource(@extschema@.action_flag_uuid(patient_id, action),
+                                          @extschema@.action_flag_resource(patient_id, action, fhir_id));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.put_action_flag(bigint, text) IS
+    'writes the FHIR Flag of a FHIR patient''s action (careflags_fhir.action_flag_resource) into the store; marks it deleted when the patient has no flag of the action left or is gone';
+
+-- 1.0's Flags (one per careflags flag) of every FHIR patient marked deleted,
+-- and one Flag per patient and action written instead.
+CREATE FUNCTION @extschema@.mirror_actions() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    a record;
+    n bigint := 0;
+BEGIN
+    FOR a IN SELECT fl.flag_id FROM careflags.flag AS fl
+               JOIN careflags.patient AS p ON p.patient_id = fl.patient_id AND p.source_system = 'fhir' LOOP
+        PERFORM @extschema@.put_flag_resource(@extschema@.flag_uuid(a.flag_id), NULL);
+    END LOOP;
+    FOR a IN SELECT DISTINCT fl.patient_id, careflags.action_of(fl.domain, r.anchor) AS action
+               FROM careflags.flag AS fl
+               JOIN careflags.rule AS r ON r.rule_id = fl.rule_id
+               JOIN careflags.patient AS p ON p.patient_id = fl.patient_id AND p.source_system = 'fhir' LOOP
+        PERFORM @extschema@.put_action_flag(a.patient_id, a.action);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.mirror_actions() IS
+    'writes one FHIR Flag per FHIR patient and action into the store (and marks 1.0''s Flags, one per flag, deleted); returns how many action Flags; setup() and the update to 1.1 call it';
+
+-- Row trigger on careflags.flag: the Flag of the changed flag's action is
+-- written again.  A failure here must not undo the flag: it becomes a
+-- WARNING (an ERROR under careflags.strict).
+CREATE OR REPLACE FUNCTION @extschema@.flag_changed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    pid bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.patient_id ELSE NEW.patient_id END;
+    act text;
+BEGIN
+    BEGIN
+        SELECT careflags.action_of(r.domain, r.anchor) INTO act FROM careflags.rule AS r
+         WHERE r.rule_id = CASE WHEN TG_OP = 'DELETE' THEN OLD.rule_id ELSE NEW.rule_id END;
+        IF act IS NOT NULL THEN
+            PERFORM @extschema@.put_action_flag(pid, act);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        IF @extschema@.is_strict() THEN
+            RAISE;
+        END IF;
+        RAISE WARNING 'careflags_fhir: flag % not mirrored as a FHIR Flag: %', coalesce(NEW.flag_id, OLD.flag_id), SQLERRM;
+    END;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.flag_changed() IS
+    'AFTER ROW trigger on careflags.flag: writes the FHIR Flag of the changed flag''s action (one per FHIR patient and action, careflags_fhir.action_flag_resource) into the store';
+
+-- (a store set up with 1.0 is mirrored by setup() just below)
+-- ==== end: one FHIR Flag per patient and action (issue 15) ====
 
 -----------------------------------------------------------------------------
 -- A store set up with 1.0 gets the statement-level triggers and the checks

@@ -986,193 +986,120 @@ CREATE TRIGGER remap AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.on_mapping_change();
 
 -- ---------------------------------------------------------------------------
--- Flags as GNUmed hints
+-- careflags' actions as GNUmed hints (issue 15, clinical-rules.md §7.18, §8):
+-- one hint per action a nurse does (nutrition screening, nutrition plan,
+-- medication review, fall-risk assessment, fall-prevention plan), built on
+-- careflags.actions, in the reader's language (careflags.language of the
+-- GNUmed user's session, role or database: bokmål by default).  A GNUmed hint's
+-- title is one fixed text per row of ref.auto_hint, so each action has one
+-- row per language, and a row applies only to a reader of its language.
 -- ---------------------------------------------------------------------------
 
 CREATE TABLE @extschema@.hint (
-    domain          careflags.domain PRIMARY KEY,
+    action          text NOT NULL CHECK (action OPERATOR(pg_catalog.=) ANY (ARRAY['nutrition_screening', 'nutrition_plan', 'medication_review', 'fall_risk_assessment', 'fall_prevention_plan'])),
+    language        text NOT NULL CHECK (language OPERATOR(pg_catalog.=) ANY (ARRAY['nb', 'nn', 'en'])),
     pk_auto_hint    integer,
-    title           text NOT NULL UNIQUE,
-    hint            text NOT NULL,
+    title           text NOT NULL UNIQUE CHECK (pg_catalog.length(title) OPERATOR(pg_catalog.<=) 40),
+    hint            text NOT NULL CHECK (pg_catalog.length(hint) OPERATOR(pg_catalog.<=) 140),
     popup_type      integer NOT NULL DEFAULT 2 CHECK (popup_type OPERATOR(pg_catalog.>=) 0 AND popup_type OPERATOR(pg_catalog.<=) 2),
-    highlight_as_priority boolean NOT NULL DEFAULT true
+    highlight_as_priority boolean NOT NULL DEFAULT true,
+    PRIMARY KEY (action, language)
 );
 COMMENT ON TABLE @extschema@.hint IS
-    'the GNUmed hints careflags installs in ref.auto_hint, one per flag domain (pk_auto_hint: the installed row); the per-patient reasons and due dates come from the hint''s recommendation query';
+    'the GNUmed hints careflags installs in ref.auto_hint, one per action and language (pk_auto_hint: the installed row; title at most 40 characters, so that it fits the hint list of GNUmed''s 400-pixel popup); the patient''s row of careflags.actions comes from the hint''s recommendation query';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.hint', '');
 -- (in a restore the dump brings the rows)
-INSERT INTO @extschema@.hint (domain, title, hint)
-SELECT v.domain::careflags.domain, v.title, v.hint FROM (VALUES
-    ('nutrition', 'Nutrition: screening, plan or weight follow-up due (careflags)',
-     'careflags found a nutrition task for this patient: a malnutrition risk screening (MST) is missing or due, a nutrition plan is missing or due for evaluation, or the weights show loss. Record the screening score as a test result (e.g. MST) or the plan as a procedure and this reminder clears itself.'),
-    ('medication_review', 'Medication review due (careflags)',
-     'careflags found that this patient needs a medication review: at admission or yearly in a nursing home, because of many medicines, or because fall-risk-increasing drugs are used together with a high fall risk or a fall. Record the review as a procedure ("medication review") and this reminder clears itself.'),
-    ('fall_risk', 'Fall risk: assessment or prevention plan due (careflags)',
-     'careflags found a fall-risk task for this patient: a fall-risk assessment (e.g. Morse Fall Scale) is missing, due again or due after a fall, or a high score has no fall-prevention plan yet. Record the score as a test result or the plan as a procedure and this reminder clears itself.')) AS v(domain, title, hint)
+INSERT INTO @extschema@.hint (action, language, title, hint)
+SELECT v.action, v.language, v.title, v.hint FROM (VALUES
+    ('nutrition_screening', 'nb', 'Ernæringsscreening skal gjøres',
+     'Kartlegg ernæringsmessig risiko (f.eks. MST eller MNA-SF) og registrer skåren som prøvesvar. Da forsvinner påminnelsen.'),
+    ('nutrition_screening', 'nn', 'Ernæringsscreening skal gjerast',
+     'Kartlegg ernæringsmessig risiko (t.d. MST eller MNA-SF) og registrer skåren som prøvesvar. Då forsvinn påminninga.'),
+    ('nutrition_screening', 'en', 'Nutrition screening due',
+     'Screen for risk of malnutrition (e.g. MST or MNA-SF) and record the score as a test result. The reminder then goes away.'),
+    ('nutrition_plan', 'nb', 'Ernæringsplan skal lages/evalueres',
+     'Lag eller evaluer ernæringsplanen og registrer den som prosedyre («Ernæringsplan»). Da forsvinner påminnelsen.'),
+    ('nutrition_plan', 'nn', 'Ernæringsplan skal lagast/evaluerast',
+     'Lag eller evaluer ernæringsplanen og registrer planen som prosedyre («Ernæringsplan»). Då forsvinn påminninga.'),
+    ('nutrition_plan', 'en', 'Nutrition plan: make or evaluate',
+     'Make or evaluate the nutrition plan and record it as a procedure ("Nutrition plan"). The reminder then goes away.'),
+    ('medication_review', 'nb', 'Legemiddelgjennomgang skal gjøres',
+     'Gå gjennom legemidlene og registrer legemiddelgjennomgangen som prosedyre. Da forsvinner påminnelsen.'),
+    ('medication_review', 'nn', 'Legemiddelgjennomgang skal gjerast',
+     'Gå gjennom legemidla og registrer legemiddelgjennomgangen som prosedyre. Då forsvinn påminninga.'),
+    ('medication_review', 'en', 'Medication review due',
+     'Review the medicines and record the medication review as a procedure. The reminder then goes away.'),
+    ('fall_risk_assessment', 'nb', 'Fallrisikovurdering skal gjøres',
+     'Vurder fallrisikoen (f.eks. med Morse) og registrer skåren som prøvesvar. Da forsvinner påminnelsen.'),
+    ('fall_risk_assessment', 'nn', 'Fallrisikovurdering skal gjerast',
+     'Vurder fallrisikoen (t.d. med Morse) og registrer skåren som prøvesvar. Då forsvinn påminninga.'),
+    ('fall_risk_assessment', 'en', 'Fall-risk assessment due',
+     'Assess the fall risk (e.g. with Morse) and record the score as a test result. The reminder then goes away.'),
+    ('fall_prevention_plan', 'nb', 'Plan for fallforebygging skal lages',
+     'Lag en plan for fallforebygging og registrer den som prosedyre («Plan for fallforebygging»). Da forsvinner påminnelsen.'),
+    ('fall_prevention_plan', 'nn', 'Plan for fallførebygging skal lagast',
+     'Lag ein plan for fallførebygging og registrer planen som prosedyre («Plan for fallforebygging»). Då forsvinn påminninga.'),
+    ('fall_prevention_plan', 'en', 'Fall-prevention plan due',
+     'Make a fall-prevention plan and record it as a procedure ("Fall prevention plan"). The reminder then goes away.')
+  ) AS v(action, language, title, hint)
  WHERE pg_catalog.current_setting('careflags_gnumed.restoring') OPERATOR(pg_catalog.=) 'false';
 
--- The flags a GNUmed user should see: open, not snoozed, not acknowledged,
--- and at least due soon (a repeat screening due next month is no reminder yet).
-CREATE FUNCTION @extschema@.visible_flags(pk_identity integer, domain text)
-    RETURNS SETOF careflags.flag
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT f.* FROM careflags.patient p
-      JOIN careflags.flag f ON f.patient_id OPERATOR(pg_catalog.=) p.patient_id
-     WHERE p.source_system OPERATOR(pg_catalog.=) 'gnumed'
-       AND p.source_key OPERATOR(pg_catalog.=) visible_flags.pk_identity::text
-       AND f.domain OPERATOR(pg_catalog.=) visible_flags.domain::careflags.domain
-       AND f.resolved_at IS NULL
-       AND f.acknowledged_at IS NULL
-       AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
-       AND careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) OPERATOR(pg_catalog.<>) 'upcoming'
-     ORDER BY f.severity, f.due_at, f.rule_id
-$$;
-COMMENT ON FUNCTION @extschema@.visible_flags(integer, text) IS
-    'a GNUmed person''s stored careflags flags of one domain that are open, not snoozed, not acknowledged and due soon, due or overdue (not upcoming) at careflags.clock()';
-
-CREATE FUNCTION @extschema@.hint_applies(pk_identity integer, domain text) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT EXISTS (SELECT FROM @extschema@.visible_flags(hint_applies.pk_identity, hint_applies.domain))
-$$;
-COMMENT ON FUNCTION @extschema@.hint_applies(integer, text) IS
-    'the query of careflags'' GNUmed hints: true when the person has a visible open flag in the domain; only reads stored flags (GNUmed runs hint queries read-only)';
-
--- Hint text (1.1): one line per flag, at most 140 characters, the due date
--- once, instruments by their names, every fall-risk drug named.
-CREATE FUNCTION @extschema@.instrument_label(instrument text) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE instrument
-        WHEN 'mst' THEN 'MST' WHEN 'mna_sf' THEN 'MNA-SF' WHEN 'must' THEN 'MUST' WHEN 'nrs_2002' THEN 'NRS 2002'
-        WHEN 'nutrition_unspecified' THEN 'nutrition screening' WHEN 'morse' THEN 'Morse' WHEN 'stratify' THEN 'STRATIFY'
-        WHEN 'downton' THEN 'Downton' WHEN 'hendrich_ii' THEN 'Hendrich II' WHEN 'fall_risk_unspecified' THEN 'fall-risk assessment'
-        ELSE instrument END
-$$;
-COMMENT ON FUNCTION @extschema@.instrument_label(text) IS
-    'the name a clinician knows for a careflags instrument code (mna_sf -> MNA-SF, morse -> Morse, ...)';
-
-CREATE FUNCTION @extschema@.short_date(t timestamptz) RETURNS text
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-    RETURN pg_catalog.to_char(t, 'FMDD Mon YYYY');
-COMMENT ON FUNCTION @extschema@.short_date(timestamptz) IS 'a date as hint lines show it: 22 Nov 2026';
-
-CREATE FUNCTION @extschema@.describe_due(due_from timestamptz, due_at timestamptz, due_soon_window interval)
-    RETURNS text
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE careflags.flag_state(due_from, due_at, due_soon_window, careflags.clock())
-        WHEN 'overdue' THEN 'overdue since ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_at)
-        WHEN 'due' THEN 'due by ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_at)
-        WHEN 'due_soon' THEN 'due soon, by ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_at)
-        ELSE 'coming up from ' OPERATOR(pg_catalog.||) @extschema@.short_date(due_from)
-    END
-$$;
-COMMENT ON FUNCTION @extschema@.describe_due(timestamptz, timestamptz, interval) IS
-    'a flag''s due state in plain words (upcoming, due soon, due, overdue) with one date';
-
--- Splits a line longer than width at spaces; continuation lines start with
--- two spaces.
-CREATE FUNCTION @extschema@.wrap(line text, width integer DEFAULT 140) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    out text := '';
-    cur text := '';
-    w text;
-BEGIN
-    IF pg_catalog.length(line) OPERATOR(pg_catalog.<=) width THEN
-        RETURN line;
-    END IF;
-    FOREACH w IN ARRAY pg_catalog.regexp_split_to_array(line, ' ') LOOP
-        IF cur OPERATOR(pg_catalog.<>) '' AND pg_catalog.length(cur) OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.+) pg_catalog.length(w) OPERATOR(pg_catalog.>) width THEN
-            out := out OPERATOR(pg_catalog.||) cur OPERATOR(pg_catalog.||) E'\n';
-            cur := '  ';
-        END IF;
-        IF cur OPERATOR(pg_catalog.=) '' OR cur OPERATOR(pg_catalog.=) '  ' THEN
-            cur := cur OPERATOR(pg_catalog.||) pg_catalog.left(w, width OPERATOR(pg_catalog.-) 2);
-        ELSE
-            cur := cur OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) w;
-        END IF;
-    END LOOP;
-    RETURN out OPERATOR(pg_catalog.||) cur;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.wrap(text, integer) IS
-    'a hint line wrapped at spaces to at most width characters per line (continuation lines indented by two spaces)';
-
--- The active fall-risk-increasing drugs of a patient, by name, as the
--- evaluator counts them (careflags.frid_atc prefixes, active at careflags.clock()).
-CREATE FUNCTION @extschema@.frid_names(patient bigint) RETURNS text
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.string_agg(x.name, ', ' ORDER BY x.name)
-      FROM (SELECT DISTINCT COALESCE(m.name, m.atc) AS name
-              FROM careflags.medication m
-             WHERE m.patient_id OPERATOR(pg_catalog.=) patient
-               AND m.status OPERATOR(pg_catalog.<>) ALL (ARRAY['cancelled', 'entered_in_error']::careflags.medication_status[])
-               AND NOT (m.stopped_at IS NULL AND m.status OPERATOR(pg_catalog.=) ANY (ARRAY['stopped', 'completed']::careflags.medication_status[]))
-               AND m.started_at OPERATOR(pg_catalog.<=) careflags.clock()
-               AND (m.stopped_at IS NULL OR m.stopped_at OPERATOR(pg_catalog.>) careflags.clock())
-               AND EXISTS (SELECT FROM careflags.frid_atc fa
-                            WHERE pg_catalog.starts_with(m.atc, fa.atc_prefix))) x
-$$;
-COMMENT ON FUNCTION @extschema@.frid_names(bigint) IS 'the names of a patient''s active fall-risk-increasing drugs (careflags.frid_atc), comma-separated';
-
--- One flag as hint line(s).
-CREATE FUNCTION @extschema@.hint_line(f careflags.flag, rule_title text) RETURNS text
+-- A GNUmed person's row of careflags.actions for one action, as GNUmed shows
+-- it: only while one of the flags behind it is not acknowledged (suppressing
+-- the hint in GNUmed acknowledges them).  Reads stored flags only (GNUmed
+-- runs hint queries in read-only transactions); the state is computed at
+-- read time by the view.
+CREATE FUNCTION @extschema@.action_row(pk_identity integer, action text)
+    RETURNS TABLE (patient_id bigint, state text, due_at timestamptz, why text, flag_ids bigint[])
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    reason text := COALESCE(f.reason, '');
-    drugs text;
-    i text;
+    pid bigint;
 BEGIN
-    -- the line states the due date once, from the flag itself
-    reason := pg_catalog.regexp_replace(reason, ';\s*((next |evaluation |review )?due|assess( again)? by)\s[^;]*$', '');
-    -- instruments by their names
-    FOREACH i IN ARRAY pg_catalog.enum_range(NULL::careflags.instrument)::text[] LOOP
-        reason := pg_catalog.regexp_replace(reason, '(^|[( ])' OPERATOR(pg_catalog.||) i OPERATOR(pg_catalog.||) '(?=[ ),;.]|$)',
-                                            '\1' OPERATOR(pg_catalog.||) @extschema@.instrument_label(i), 'g');
-    END LOOP;
-    -- dates as the line's own: 15 Nov 2026
-    reason := pg_catalog.regexp_replace(reason,
-        '\m(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* ([0-9]{4})\M', '\1 \2', 'g');
-    -- a fall-risk-drug reason names one drug: name them all
-    IF reason OPERATOR(pg_catalog.~) ' and .+ \([A-Z][0-9A-Z]*\) in use' THEN
-        drugs := @extschema@.frid_names(f.patient_id);
-        IF drugs IS NOT NULL THEN
-            reason := pg_catalog.regexp_replace(reason, ' and .+ \([A-Z][0-9A-Z]*\) in use', '');
-            reason := reason OPERATOR(pg_catalog.||) '; fall-risk drugs: ' OPERATOR(pg_catalog.||) drugs;
-        END IF;
+    SELECT p.patient_id INTO pid FROM careflags.patient p
+     WHERE p.source_system OPERATOR(pg_catalog.=) 'gnumed'
+       AND p.source_key OPERATOR(pg_catalog.=) action_row.pk_identity::text;
+    IF pid IS NULL THEN
+        RETURN;
     END IF;
-    RETURN @extschema@.wrap('- ' OPERATOR(pg_catalog.||) COALESCE(rule_title, f.rule_id) OPERATOR(pg_catalog.||) ': '
-                            OPERATOR(pg_catalog.||) @extschema@.describe_due(f.due_from, f.due_at, f.due_soon_window)
-                            OPERATOR(pg_catalog.||) CASE WHEN reason OPERATOR(pg_catalog.=) '' THEN '' ELSE '. ' OPERATOR(pg_catalog.||) reason END);
+    -- pid is a parameter, so the view reads this patient's flags only
+    RETURN QUERY
+    SELECT a.patient_id, a.state, a.due_at, a.why, a.flag_ids
+      FROM careflags.actions a
+     WHERE a.patient_id OPERATOR(pg_catalog.=) pid
+       AND a.action OPERATOR(pg_catalog.=) action_row.action
+       AND EXISTS (SELECT FROM careflags.flag f
+                    WHERE f.patient_id OPERATOR(pg_catalog.=) pid
+                      AND f.flag_id OPERATOR(pg_catalog.=) ANY (a.flag_ids) AND f.acknowledged_at IS NULL);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.hint_line(careflags.flag, text) IS
-    'one flag as GNUmed hint text: rule, due state with one date, the reason with instruments by name and every fall-risk drug; lines of at most 140 characters';
+COMMENT ON FUNCTION @extschema@.action_row(integer, text) IS
+    'a GNUmed person''s row of careflags.actions for one action (state, earliest due time, why in careflags.language, the flags behind it), if one of its flags is not acknowledged';
 
-CREATE FUNCTION @extschema@.hint_text(pk_identity integer, domain text) RETURNS text
+CREATE FUNCTION @extschema@.hint_applies(pk_identity integer, action text, lang text) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.string_agg(@extschema@.hint_line(f, r.title), E'\n' ORDER BY f.severity, f.due_at, f.rule_id)
-      FROM @extschema@.visible_flags(hint_text.pk_identity, hint_text.domain) f
-      LEFT JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
+    SELECT careflags.language() OPERATOR(pg_catalog.=) hint_applies.lang
+       AND EXISTS (SELECT FROM @extschema@.action_row(hint_applies.pk_identity, hint_applies.action))
 $$;
-COMMENT ON FUNCTION @extschema@.hint_text(integer, text) IS
-    'the recommendation query of careflags'' GNUmed hints: one line per visible open flag of the domain (rule, due state with one date, reason), each at most 140 characters';
+COMMENT ON FUNCTION @extschema@.hint_applies(integer, text, text) IS
+    'the query of careflags'' GNUmed hints: true when the reader''s careflags.language is the hint''s and the person has a row of careflags.actions for the action with a flag not acknowledged';
+
+CREATE FUNCTION @extschema@.hint_text(pk_identity integer, action text, lang text) RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.why OPERATOR(pg_catalog.||) E'\n'
+           OPERATOR(pg_catalog.||) pg_catalog.upper(pg_catalog.left(s.t, 1)) OPERATOR(pg_catalog.||) pg_catalog.substr(s.t, 2)
+           OPERATOR(pg_catalog.||) '.'
+      FROM @extschema@.action_row(hint_text.pk_identity, hint_text.action) r,
+           LATERAL (SELECT careflags.state_text(r.state, hint_text.lang) AS t) s
+     WHERE careflags.language() OPERATOR(pg_catalog.=) hint_text.lang
+$$;
+COMMENT ON FUNCTION @extschema@.hint_text(integer, text, text) IS
+    'the recommendation query of careflags'' GNUmed hints: the person''s row of careflags.actions in the reader''s language, two lines of at most 140 characters: what, why and by when ("Legemiddelgjennomgang: ved innkomst 5. des., 11 faste legemidler. Frist 12. des."), then the state ("Over fristen.")';
 
 -- Writes into GNUmed's own table ref.auto_hint run as its owner (gm-dbo), not
 -- as the extension's owner: whatever GNUmed (or whoever owns the table)
@@ -1226,25 +1153,26 @@ DECLARE
     rq text;
     pk integer;
 BEGIN
-    FOR h IN SELECT * FROM @extschema@.hint ORDER BY domain LOOP
-        q := pg_catalog.format('SELECT careflags_gnumed.hint_applies(ID_ACTIVE_PATIENT, %L)', h.domain);
-        rq := pg_catalog.format('SELECT careflags_gnumed.hint_text(ID_ACTIVE_PATIENT, %L)', h.domain);
+    FOR h IN SELECT * FROM @extschema@.hint ORDER BY language, action LOOP
+        q := pg_catalog.format('SELECT careflags_gnumed.hint_applies(ID_ACTIVE_PATIENT, %L, %L)', h.action, h.language);
+        rq := pg_catalog.format('SELECT careflags_gnumed.hint_text(ID_ACTIVE_PATIENT, %L, %L)', h.action, h.language);
         SELECT a.pk INTO pk FROM ref.auto_hint a
          WHERE a.pk OPERATOR(pg_catalog.=) h.pk_auto_hint OR a.title OPERATOR(pg_catalog.=) h.title OR a.query OPERATOR(pg_catalog.=) q
          ORDER BY (a.pk OPERATOR(pg_catalog.=) h.pk_auto_hint) DESC LIMIT 1;
         IF pk IS NULL THEN
             SELECT r[1]::integer INTO pk FROM @extschema@.as_hint_owner(
                 'INSERT INTO ref.auto_hint (query, recommendation_query, title, hint, is_active, source, lang, popup_type, highlight_as_priority)
-                 VALUES ($1, $2, $3, $4, true, ''careflags'', ''en'', $5::integer, $6::boolean) RETURNING pk',
-                q, rq, h.title, h.hint, h.popup_type::text, h.highlight_as_priority::text) r;
+                 VALUES ($1, $2, $3, $4, true, ''careflags'', $5, $6::integer, $7::boolean) RETURNING pk',
+                q, rq, h.title, h.hint, h.language, h.popup_type::text, h.highlight_as_priority::text) r;
         END IF;
-        UPDATE @extschema@.hint SET pk_auto_hint = pk WHERE hint.domain OPERATOR(pg_catalog.=) h.domain
+        UPDATE @extschema@.hint SET pk_auto_hint = pk
+         WHERE hint.action OPERATOR(pg_catalog.=) h.action AND hint.language OPERATOR(pg_catalog.=) h.language
            AND hint.pk_auto_hint IS DISTINCT FROM pk;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.install_hints() IS
-    'insert careflags'' hints into GNUmed''s ref.auto_hint where missing (existing rows, possibly edited in GNUmed, are kept), as the table''s owner';
+    'insert careflags'' hints (one per action and language) into GNUmed''s ref.auto_hint where missing (existing rows, possibly edited in GNUmed, are kept), as the table''s owner';
 
 CREATE FUNCTION @extschema@.remove_hints() RETURNS void
     LANGUAGE plpgsql
@@ -1268,11 +1196,11 @@ DO $grants$
 BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'gm-staff') THEN
         GRANT USAGE ON SCHEMA @extschema@ TO "gm-staff";
-        GRANT EXECUTE ON FUNCTION @extschema@.hint_applies(integer, text), @extschema@.hint_text(integer, text) TO "gm-staff";
+        GRANT EXECUTE ON FUNCTION @extschema@.hint_applies(integer, text, text), @extschema@.hint_text(integer, text, text) TO "gm-staff";
     END IF;
 END
 $grants$;
-REVOKE ALL ON FUNCTION @extschema@.hint_applies(integer, text), @extschema@.hint_text(integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.hint_applies(integer, text, text), @extschema@.hint_text(integer, text, text) FROM PUBLIC;
 
 
 -- GNUmed's hint suppression is an acknowledgement of the flags it hides.
@@ -1295,19 +1223,23 @@ CREATE FUNCTION @extschema@.on_suppressed_hint() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    dom text;
+    act text;
     pk_identity integer;
     f record;
     done boolean;
     can_ack boolean := pg_catalog.to_regprocedure('careflags.acknowledge(bigint,text)') IS NOT NULL;
 BEGIN
-    SELECT h.domain::text INTO dom FROM @extschema@.hint h WHERE h.pk_auto_hint OPERATOR(pg_catalog.=) NEW.fk_hint;
-    IF dom IS NULL THEN
+    SELECT h.action INTO act FROM @extschema@.hint h WHERE h.pk_auto_hint OPERATOR(pg_catalog.=) NEW.fk_hint;
+    IF act IS NULL THEN
         RETURN NULL;
     END IF;
     BEGIN
         SELECT e.fk_patient INTO pk_identity FROM clin.encounter e WHERE e.pk OPERATOR(pg_catalog.=) NEW.fk_encounter;
-        FOR f IN SELECT * FROM @extschema@.visible_flags(pk_identity, dom) LOOP
+        FOR f IN SELECT fl.flag_id, fl.patient_id
+                   FROM @extschema@.action_row(pk_identity, act) r
+                   JOIN careflags.flag fl ON fl.flag_id OPERATOR(pg_catalog.=) ANY (r.flag_ids)
+                  WHERE fl.acknowledged_at IS NULL
+                  ORDER BY fl.flag_id LOOP
             done := false;
             IF can_ack THEN
                 EXECUTE 'SELECT careflags.acknowledge($1, $2)'
@@ -1330,7 +1262,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.on_suppressed_hint() IS
-    'AFTER INSERT trigger on clin.suppressed_hint: a GNUmed user suppressing a careflags hint acknowledges the patient''s visible flags of that domain (careflags.acknowledge); never raises into GNUmed';
+    'AFTER INSERT trigger on clin.suppressed_hint: a GNUmed user suppressing a careflags hint acknowledges the flags behind the patient''s row of careflags.actions for that action (careflags.acknowledge); never raises into GNUmed';
 DO $ack$
 BEGIN
     IF pg_catalog.current_setting('careflags_gnumed.restoring')::boolean THEN
@@ -1418,7 +1350,8 @@ BEGIN
            ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value RETURNING 1),
     s7 AS (UPDATE @extschema@.hint h SET popup_type = r.popup_type, highlight_as_priority = r.highlight_as_priority
              FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.hint, k.data) r
-            WHERE k.tbl OPERATOR(pg_catalog.=) 'hint' AND h.domain OPERATOR(pg_catalog.=) r.domain RETURNING 1),
+            WHERE k.tbl OPERATOR(pg_catalog.=) 'hint' AND h.action OPERATOR(pg_catalog.=) r.action
+              AND h.language OPERATOR(pg_catalog.=) r.language RETURNING 1),
     s8 AS (INSERT INTO @extschema@.suppression_ack
            SELECT r.* FROM k, pg_catalog.jsonb_populate_record(NULL::@extschema@.suppression_ack, k.data) r
             WHERE k.tbl OPERATOR(pg_catalog.=) 'suppression_ack'
