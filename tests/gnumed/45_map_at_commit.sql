@@ -15,7 +15,7 @@ SELECT :'gm_status' = 'ready' AS gm_ready \gset
 \c gnumed_v22
 SET default_transaction_read_only = off;
 BEGIN;
-SELECT plan(19);
+SELECT plan(22);
 \ir fixture.psql
 -- GNUmed's default from here on: mapping and evaluation at commit.
 SET LOCAL careflags_gnumed.evaluate_at_commit = on;
@@ -171,6 +171,41 @@ UPDATE clin.test_result SET val_num = 67000 WHERE pk = :g;
 RESET ROLE;
 SELECT is((SELECT value FROM careflags.measurement WHERE source_system = 'gnumed' AND source_key = 'test_result/' || :g), 67::numeric,
           'with SET CONSTRAINTS ... IMMEDIATE a result is mapped at the end of its statement');
+
+-- A set-based statement that fails (here a site's trigger on careflags'
+-- measurements refuses 45 kg) does not fail the commit: the rows are mapped
+-- one by one and only the refused one is quarantined, with the reason.
+SET CONSTRAINTS ALL DEFERRED;
+CREATE FUNCTION pg_temp.refuse_45() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.value = 45 THEN RAISE EXCEPTION 'site check: 45 kg refused'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_45 BEFORE INSERT OR UPDATE ON careflags.measurement FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse_45();
+SET LOCAL ROLE "any-doc";
+INSERT INTO clin.test_result (fk_encounter, fk_episode, fk_type, val_num, val_unit, fk_intended_reviewer)
+VALUES (:enc, :epi, :wght, 45, 'kg', :staff) RETURNING pk AS bad \gset
+UPDATE clin.test_result SET clin_when = now() - interval '1 hour' WHERE pk = :bad;
+INSERT INTO clin.test_result (fk_encounter, fk_episode, fk_type, val_num, val_unit, fk_intended_reviewer)
+VALUES (:enc, :epi, :wght, 60, 'kg', :staff) RETURNING pk AS good \gset
+UPDATE clin.test_result SET clin_when = now() - interval '1 hour' WHERE pk = :good;
+SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'a failing set-based step does not fail the commit');
+RESET ROLE;
+SELECT results_eq(
+    $$SELECT (SELECT count(*)::int FROM careflags.measurement WHERE source_system = 'gnumed' AND source_key = 'test_result/$$ || :good || $$'),
+             (SELECT count(*)::int FROM careflags.measurement WHERE source_system = 'gnumed' AND source_key = 'test_result/$$ || :bad || $$'),
+             (SELECT string_agg(reason, '; ') FROM careflags.quarantine WHERE source_system = 'gnumed' AND source_key = 'test_result/$$ || :bad || $$')$$,
+    $$VALUES (1, 0, 'site check: 45 kg refused (SQLSTATE P0001)')$$,
+    'the other result is mapped row by row; the refused one is quarantined once, with the reason');
+-- careflags.strict: the same failure fails the commit, as strict asks.
+SET CONSTRAINTS ALL DEFERRED;
+SET LOCAL careflags.strict = on;
+SET LOCAL ROLE "any-doc";
+UPDATE clin.test_result SET clin_when = now() - interval '2 hours' WHERE pk = :bad;
+SELECT throws_ok('SET CONSTRAINTS ALL IMMEDIATE', 'P0001', 'site check: 45 kg refused',
+                 'with careflags.strict the failure raises at commit');
+RESET ROLE;
+SET LOCAL careflags.strict = off;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1003,6 +1003,7 @@ DECLARE
     odd integer[];
     one integer;
     msg text;
+    state text;
 BEGIN
     -- a write after this point notes its rows again and queues a new marker
     PERFORM pg_catalog.set_config('careflags_gnumed.pending_marker', '', true);
@@ -1014,27 +1015,48 @@ BEGIN
         pks := @extschema@.take_noted(kind);
         CONTINUE WHEN pg_catalog.cardinality(pks) OPERATOR(pg_catalog.=) 0;
         BEGIN
-            IF kind OPERATOR(pg_catalog.=) 'test_result' THEN
-                odd := @extschema@.map_test_results(pks);
-            ELSE
-                odd := @extschema@.map_substance_intakes(pks);
-            END IF;
+            BEGIN
+                IF kind OPERATOR(pg_catalog.=) 'test_result' THEN
+                    odd := @extschema@.map_test_results(pks);
+                ELSE
+                    odd := @extschema@.map_substance_intakes(pks);
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                IF @extschema@.strict() THEN
+                    RAISE;
+                END IF;
+                -- row by row: each row that fails is quarantined with its reason
+                GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+                RAISE WARNING 'careflags_gnumed: % rows of % mapped one by one at commit: %', pg_catalog.cardinality(pks), kind, msg;
+                odd := pks;
+            END;
+            FOREACH one IN ARRAY odd LOOP
+                IF kind OPERATOR(pg_catalog.=) 'test_result' THEN
+                    PERFORM @extschema@.sync(kind, one, (SELECT pg_catalog.to_jsonb(t) FROM clin.test_result t WHERE t.pk OPERATOR(pg_catalog.=) one));
+                ELSE
+                    PERFORM @extschema@.sync(kind, one, (SELECT pg_catalog.to_jsonb(t) FROM clin.substance_intake t WHERE t.pk OPERATOR(pg_catalog.=) one));
+                END IF;
+            END LOOP;
         EXCEPTION WHEN OTHERS THEN
             IF @extschema@.strict() THEN
                 RAISE;
             END IF;
-            -- row by row: each row that fails is quarantined with its reason
-            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-            RAISE WARNING 'careflags_gnumed: % rows of % mapped one by one at commit: %', pg_catalog.cardinality(pks), kind, msg;
-            odd := pks;
+            -- not even row by row (sync quarantines its own failures): the
+            -- keys go to the quarantine with the reason, the commit goes on
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+            BEGIN
+                INSERT INTO careflags.quarantine (fact_table, source_system, source_key, reason, payload)
+                SELECT CASE kind WHEN 'test_result' THEN 'measurement' ELSE 'medication' END, 'gnumed',
+                       kind OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) k::text,
+                       'not mapped at commit: ' OPERATOR(pg_catalog.||) msg OPERATOR(pg_catalog.||) ' (SQLSTATE ' OPERATOR(pg_catalog.||) state OPERATOR(pg_catalog.||) ')',
+                       pg_catalog.jsonb_build_object('gnumed_table', kind)
+                  FROM pg_catalog.unnest(pks) k;
+                RAISE WARNING 'careflags_gnumed: % rows of % quarantined at commit: %', pg_catalog.cardinality(pks), kind, msg;
+            EXCEPTION WHEN OTHERS THEN
+                RAISE WARNING 'careflags_gnumed: % rows of % could not be mapped at commit (%), nor quarantined (%)',
+                    pg_catalog.cardinality(pks), kind, msg, SQLERRM;
+            END;
         END;
-        FOREACH one IN ARRAY odd LOOP
-            IF kind OPERATOR(pg_catalog.=) 'test_result' THEN
-                PERFORM @extschema@.sync(kind, one, (SELECT pg_catalog.to_jsonb(t) FROM clin.test_result t WHERE t.pk OPERATOR(pg_catalog.=) one));
-            ELSE
-                PERFORM @extschema@.sync(kind, one, (SELECT pg_catalog.to_jsonb(t) FROM clin.substance_intake t WHERE t.pk OPERATOR(pg_catalog.=) one));
-            END IF;
-        END LOOP;
     END LOOP;
     RETURN NULL;
 END
