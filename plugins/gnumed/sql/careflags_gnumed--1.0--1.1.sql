@@ -914,9 +914,9 @@ BEGIN
     -- the test types not in the cache yet: one lookup per type
     INSERT INTO @extschema@.test_type_target (fk_test_type, measurement, instrument)
     SELECT t.fk_type, x.measurement, x.instrument
-      FROM (SELECT DISTINCT tr.fk_type FROM clin.test_result tr
-             WHERE tr.pk OPERATOR(pg_catalog.=) ANY (pks)
-               AND NOT EXISTS (SELECT FROM @extschema@.test_type_target c WHERE c.fk_test_type OPERATOR(pg_catalog.=) tr.fk_type)) t
+      FROM (SELECT DISTINCT tr.fk_type FROM pg_catalog.unnest(pks) k(pk)
+              JOIN clin.test_result tr ON tr.pk OPERATOR(pg_catalog.=) k.pk
+             WHERE NOT EXISTS (SELECT FROM @extschema@.test_type_target c WHERE c.fk_test_type OPERATOR(pg_catalog.=) tr.fk_type)) t
       LEFT JOIN LATERAL @extschema@.target_of_test_type(t.fk_type) x ON true
     ON CONFLICT DO NOTHING;
 
@@ -955,15 +955,16 @@ BEGIN
           ) v ON true
     ),
     -- a result is one fact: it leaves the table it no longer maps to
+    -- (keys as an array: an index scan however few rows the planner expects)
     gone_m AS (
-        DELETE FROM careflags.measurement ms USING r
-         WHERE ms.source_system OPERATOR(pg_catalog.=) 'gnumed' AND ms.source_key OPERATOR(pg_catalog.=) r.key
-           AND r.plain AND r.measurement IS NULL
+        DELETE FROM careflags.measurement ms
+         WHERE ms.source_system OPERATOR(pg_catalog.=) 'gnumed'
+           AND ms.source_key OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.key FROM r WHERE r.plain AND r.measurement IS NULL))
     ),
     gone_a AS (
-        DELETE FROM careflags.assessment a USING r
-         WHERE a.source_system OPERATOR(pg_catalog.=) 'gnumed' AND a.source_key OPERATOR(pg_catalog.=) r.key
-           AND r.plain AND r.instrument IS NULL
+        DELETE FROM careflags.assessment a
+         WHERE a.source_system OPERATOR(pg_catalog.=) 'gnumed'
+           AND a.source_key OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.key FROM r WHERE r.plain AND r.instrument IS NULL))
     ),
     put_m AS (
         INSERT INTO careflags.measurement AS ms (patient_id, source_system, source_key, kind, value, measured_at)
@@ -1035,10 +1036,11 @@ BEGIN
           LEFT JOIN LATERAL (SELECT pg_catalog.upper(pg_catalog.btrim(s.atc)) AS atc_substance,
                                     pg_catalog.upper(pg_catalog.btrim(dp.atc_code)) AS atc_product) x ON true
     ),
+    -- (keys as an array: an index scan however few rows the planner expects)
     gone AS (
-        DELETE FROM careflags.medication md USING r
-         WHERE md.source_system OPERATOR(pg_catalog.=) 'gnumed' AND md.source_key OPERATOR(pg_catalog.=) r.key
-           AND r.plain AND r.no_medicine
+        DELETE FROM careflags.medication md
+         WHERE md.source_system OPERATOR(pg_catalog.=) 'gnumed'
+           AND md.source_key OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.key FROM r WHERE r.plain AND r.no_medicine))
     ),
     put AS (
         INSERT INTO careflags.medication AS md (patient_id, source_system, source_key, atc, code, name, started_at, stopped_at, as_needed, status)
