@@ -1133,3 +1133,11 @@ COMMENT ON FUNCTION @extschema@.map_at_commit() IS
     'deferred constraint trigger on careflags_gnumed.pending_map: maps the GNUmed results and intakes the transaction noted, set-based (map_test_results, map_substance_intakes), the rest and everything after a failure through sync(), which quarantines; raises only when careflags.strict';
 CREATE CONSTRAINT TRIGGER map_at_commit AFTER INSERT ON @extschema@.pending_map
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.map_at_commit();
+-- (a fresh install grants gm-dbo SELECT on all the plugin's tables after creating them)
+DO $backup_pending$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'gm-dbo') THEN
+        GRANT SELECT ON @extschema@.pending_map TO "gm-dbo";
+    END IF;
+END
+$backup_pending$;
