@@ -7,7 +7,8 @@
 -- - careflags_admin and gm-dbo edit the mapping
 -- - more Norwegian names of nutrition and fall-prevention plans
 -- - GNUmed writes: test-type cache, no statements that change nothing,
---   evaluation at commit
+--   evaluation at commit; results and intakes mapped at commit, set-based
+--   (the last section)
 -- - hint lines: at most 140 characters, one due date, instruments by name,
 --   every fall-risk drug
 \echo Use "ALTER EXTENSION careflags_gnumed UPDATE TO '1.1'" to load this file. \quit
