@@ -1134,6 +1134,8 @@ COMMENT ON FUNCTION @extschema@.map_at_commit() IS
     'deferred constraint trigger on careflags_gnumed.pending_map: maps the GNUmed results and intakes the transaction noted, set-based (map_test_results, map_substance_intakes), the rest and everything after a failure through sync(), which quarantines; raises only when careflags.strict';
 CREATE CONSTRAINT TRIGGER map_at_commit AFTER INSERT ON @extschema@.pending_map
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.map_at_commit();
+COMMENT ON TRIGGER map_at_commit ON @extschema@.pending_map IS
+    'careflags_gnumed: maps the GNUmed results and intakes a transaction wrote, at its commit (SET CONSTRAINTS careflags_gnumed.map_at_commit IMMEDIATE: at once)';
 -- (a fresh install grants gm-dbo SELECT on all the plugin's tables after creating them)
 DO $backup_pending$
 BEGIN
