@@ -15,7 +15,7 @@ SELECT :'gm_status' = 'ready' AS gm_ready \gset
 \c gnumed_v22
 SET default_transaction_read_only = off;
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 \ir fixture.psql
 -- GNUmed's default from here on: mapping and evaluation at commit.
 SET LOCAL careflags_gnumed.evaluate_at_commit = on;
@@ -206,6 +206,32 @@ SELECT throws_ok('SET CONSTRAINTS ALL IMMEDIATE', 'P0001', 'site check: 45 kg re
                  'with careflags.strict the failure raises at commit');
 RESET ROLE;
 SET LOCAL careflags.strict = off;
+
+-- An import of 2,500 results in one transaction: the row trigger maps what
+-- it noted every 8 kB of keys (noting stays cheap per row), the rest at
+-- commit; every result is one measurement, written once.
+SET CONSTRAINTS ALL DEFERRED;
+SELECT n_tup_ins AS bulk_ins0, n_tup_upd AS bulk_upd0 FROM pg_stat_xact_user_tables WHERE relid = 'careflags.measurement'::regclass \gset
+CREATE TEMP TABLE bulk (pk integer);
+GRANT ALL ON bulk TO "any-doc";
+SET LOCAL ROLE "any-doc";
+WITH w AS (
+    INSERT INTO clin.test_result (fk_encounter, fk_episode, fk_type, val_num, val_unit, fk_intended_reviewer)
+    SELECT :enc, :epi, :wght, 60 + (g % 20), 'kg', :staff FROM generate_series(1, 2500) g RETURNING pk)
+INSERT INTO bulk SELECT pk FROM w;
+RESET ROLE;
+SELECT ok((SELECT count(*) FROM careflags.measurement m JOIN bulk b ON m.source_system = 'gnumed' AND m.source_key = 'test_result/' || b.pk)
+          BETWEEN 1 AND 2499, 'before the commit a long transaction''s first results are already mapped, not all');
+SET LOCAL ROLE "any-doc";
+SET CONSTRAINTS ALL IMMEDIATE;
+RESET ROLE;
+SELECT results_eq(
+    $$SELECT count(*), count(DISTINCT m.source_key),
+             (SELECT n_tup_ins - $$ || :bulk_ins0 || $$ FROM pg_stat_xact_user_tables WHERE relid = 'careflags.measurement'::regclass),
+             (SELECT n_tup_upd - $$ || :bulk_upd0 || $$ FROM pg_stat_xact_user_tables WHERE relid = 'careflags.measurement'::regclass)
+        FROM careflags.measurement m JOIN bulk b ON m.source_system = 'gnumed' AND m.source_key = 'test_result/' || b.pk$$,
+    $$VALUES (2500::bigint, 2500::bigint, 2500::bigint, 0::bigint)$$,
+    'after the commit all 2,500 are measurements, each inserted once');
 
 SELECT * FROM finish();
 ROLLBACK;

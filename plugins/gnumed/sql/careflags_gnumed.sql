@@ -790,6 +790,11 @@ BEGIN
         IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN one := OLD.pk; ELSE one := NEW.pk; END IF;
         PERFORM pg_catalog.set_config('careflags_gnumed.pending_' OPERATOR(pg_catalog.||) kind,
                                       COALESCE(noted, '') OPERATOR(pg_catalog.||) one::text OPERATOR(pg_catalog.||) ',', true);
+        -- a long transaction (an import) maps every 8 kB of keys (1,000-1,600), so
+        -- that noting stays cheap per row
+        IF pg_catalog.length(noted) OPERATOR(pg_catalog.>) 8192 THEN
+            PERFORM @extschema@.map_noted(kind);
+        END IF;
         IF pg_catalog.current_setting('careflags_gnumed.pending_marker', true) IS DISTINCT FROM 'on' THEN
             BEGIN
                 PERFORM pg_catalog.set_config('careflags_gnumed.pending_marker', 'on', true);
@@ -994,18 +999,76 @@ $$;
 COMMENT ON FUNCTION @extschema@.map_substance_intakes(integer[]) IS
     'map GNUmed substance intakes (clin.substance_intake keys) to careflags medications set-based, as sync_substance_intake does row by row; returns the keys it left to sync() (no careflags patient yet, a stop before the start, fact of another patient)';
 
--- The commit-time step: map what the transaction noted.
-CREATE FUNCTION @extschema@.map_at_commit() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+-- Maps the keys of one kind the transaction noted so far (at commit, and
+-- from the row trigger when the list grows long).
+CREATE FUNCTION @extschema@.map_noted(kind text) RETURNS void
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    kind text;
     pks integer[];
     odd integer[];
     one integer;
     msg text;
     state text;
+BEGIN
+    pks := @extschema@.take_noted(kind);
+    IF pg_catalog.cardinality(pks) OPERATOR(pg_catalog.=) 0 THEN
+        RETURN;
+    END IF;
+    BEGIN
+        BEGIN
+            IF kind OPERATOR(pg_catalog.=) 'test_result' THEN
+                odd := @extschema@.map_test_results(pks);
+            ELSE
+                odd := @extschema@.map_substance_intakes(pks);
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            IF @extschema@.strict() THEN
+                RAISE;
+            END IF;
+            -- row by row: each row that fails is quarantined with its reason
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            RAISE WARNING 'careflags_gnumed: % rows of % mapped one by one: %', pg_catalog.cardinality(pks), kind, msg;
+            odd := pks;
+        END;
+        FOREACH one IN ARRAY odd LOOP
+            IF kind OPERATOR(pg_catalog.=) 'test_result' THEN
+                PERFORM @extschema@.sync(kind, one, (SELECT pg_catalog.to_jsonb(t) FROM clin.test_result t WHERE t.pk OPERATOR(pg_catalog.=) one));
+            ELSE
+                PERFORM @extschema@.sync(kind, one, (SELECT pg_catalog.to_jsonb(t) FROM clin.substance_intake t WHERE t.pk OPERATOR(pg_catalog.=) one));
+            END IF;
+        END LOOP;
+    EXCEPTION WHEN OTHERS THEN
+        IF @extschema@.strict() THEN
+            RAISE;
+        END IF;
+        -- not even row by row (sync quarantines its own failures): the
+        -- keys go to the quarantine with the reason, GNUmed's write goes on
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+        BEGIN
+            INSERT INTO careflags.quarantine (fact_table, source_system, source_key, reason, payload)
+            SELECT CASE kind WHEN 'test_result' THEN 'measurement' ELSE 'medication' END, 'gnumed',
+                   kind OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) k::text,
+                   'not mapped: ' OPERATOR(pg_catalog.||) msg OPERATOR(pg_catalog.||) ' (SQLSTATE ' OPERATOR(pg_catalog.||) state OPERATOR(pg_catalog.||) ')',
+                   pg_catalog.jsonb_build_object('gnumed_table', kind)
+              FROM pg_catalog.unnest(pks) k;
+            RAISE WARNING 'careflags_gnumed: % rows of % quarantined: %', pg_catalog.cardinality(pks), kind, msg;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'careflags_gnumed: % rows of % could not be mapped (%), nor quarantined (%)',
+                pg_catalog.cardinality(pks), kind, msg, SQLERRM;
+        END;
+    END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.map_noted(text) IS
+    'maps the GNUmed rows of one kind (test_result, substance_intake) the transaction noted so far: set-based (map_test_results, map_substance_intakes), the rest and everything after a failure through sync(), which quarantines; what fails even there is quarantined with the reason; raises only when careflags.strict';
+
+-- The commit-time step: map what the transaction noted.
+CREATE FUNCTION @extschema@.map_at_commit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     -- a write after this point notes its rows again and queues a new marker
     PERFORM pg_catalog.set_config('careflags_gnumed.pending_marker', '', true);
@@ -1013,58 +1076,13 @@ BEGIN
     IF pg_catalog.current_setting('careflags.defer_evaluation', true) IS DISTINCT FROM 'on' THEN
         PERFORM pg_catalog.set_config('careflags.defer_evaluation', 'on', true);
     END IF;
-    FOREACH kind IN ARRAY ARRAY['test_result', 'substance_intake'] LOOP
-        pks := @extschema@.take_noted(kind);
-        CONTINUE WHEN pg_catalog.cardinality(pks) OPERATOR(pg_catalog.=) 0;
-        BEGIN
-            BEGIN
-                IF kind OPERATOR(pg_catalog.=) 'test_result' THEN
-                    odd := @extschema@.map_test_results(pks);
-                ELSE
-                    odd := @extschema@.map_substance_intakes(pks);
-                END IF;
-            EXCEPTION WHEN OTHERS THEN
-                IF @extschema@.strict() THEN
-                    RAISE;
-                END IF;
-                -- row by row: each row that fails is quarantined with its reason
-                GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-                RAISE WARNING 'careflags_gnumed: % rows of % mapped one by one at commit: %', pg_catalog.cardinality(pks), kind, msg;
-                odd := pks;
-            END;
-            FOREACH one IN ARRAY odd LOOP
-                IF kind OPERATOR(pg_catalog.=) 'test_result' THEN
-                    PERFORM @extschema@.sync(kind, one, (SELECT pg_catalog.to_jsonb(t) FROM clin.test_result t WHERE t.pk OPERATOR(pg_catalog.=) one));
-                ELSE
-                    PERFORM @extschema@.sync(kind, one, (SELECT pg_catalog.to_jsonb(t) FROM clin.substance_intake t WHERE t.pk OPERATOR(pg_catalog.=) one));
-                END IF;
-            END LOOP;
-        EXCEPTION WHEN OTHERS THEN
-            IF @extschema@.strict() THEN
-                RAISE;
-            END IF;
-            -- not even row by row (sync quarantines its own failures): the
-            -- keys go to the quarantine with the reason, the commit goes on
-            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
-            BEGIN
-                INSERT INTO careflags.quarantine (fact_table, source_system, source_key, reason, payload)
-                SELECT CASE kind WHEN 'test_result' THEN 'measurement' ELSE 'medication' END, 'gnumed',
-                       kind OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) k::text,
-                       'not mapped at commit: ' OPERATOR(pg_catalog.||) msg OPERATOR(pg_catalog.||) ' (SQLSTATE ' OPERATOR(pg_catalog.||) state OPERATOR(pg_catalog.||) ')',
-                       pg_catalog.jsonb_build_object('gnumed_table', kind)
-                  FROM pg_catalog.unnest(pks) k;
-                RAISE WARNING 'careflags_gnumed: % rows of % quarantined at commit: %', pg_catalog.cardinality(pks), kind, msg;
-            EXCEPTION WHEN OTHERS THEN
-                RAISE WARNING 'careflags_gnumed: % rows of % could not be mapped at commit (%), nor quarantined (%)',
-                    pg_catalog.cardinality(pks), kind, msg, SQLERRM;
-            END;
-        END;
-    END LOOP;
+    PERFORM @extschema@.map_noted('test_result');
+    PERFORM @extschema@.map_noted('substance_intake');
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.map_at_commit() IS
-    'deferred constraint trigger on careflags_gnumed.pending_map: maps the GNUmed results and intakes the transaction noted, set-based (map_test_results, map_substance_intakes), the rest and everything after a failure through sync(), which quarantines; raises only when careflags.strict';
+    'deferred constraint trigger on careflags_gnumed.pending_map: maps the GNUmed results and intakes the transaction noted (map_noted per kind), then removes the marker; raises only when careflags.strict';
 CREATE CONSTRAINT TRIGGER map_at_commit AFTER INSERT ON @extschema@.pending_map
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.map_at_commit();
 COMMENT ON TRIGGER map_at_commit ON @extschema@.pending_map IS
