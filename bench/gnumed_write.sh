@@ -14,6 +14,12 @@
 #
 # BENCH_OPTIONS adds server options to both cases' sessions, e.g.
 # BENCH_OPTIONS='-c careflags.defer_evaluation=on' (evaluation once at commit).
+# BENCH_CPU=1 measures the backend's CPU time of each transaction instead of
+# its latency (psql, /proc/<backend>/schedstat; needs a superuser): on a
+# shared machine the figure other sessions' load moves least.
+# BENCH_WARM=1 runs each measured transaction as the second one of its
+# connection (the first warms the backend's caches, as a GNUmed client's
+# long-lived connection has them), else each run is a new connection.
 #
 # DB must be a GNUmed database (gnumed_v22) with careflags and
 # careflags_gnumed installed; the residents are made once (committed, GNUmed
@@ -24,8 +30,10 @@ DB=${1:-gnumed_v22}
 RUNS=${2:-7}
 PATIENTS=${3:-100}
 TAG="careflags-bench-$(date +%s)"
-[ $(( (RUNS * 2 + 2) * 200 )) -le $(( 46 * PATIENTS )) ] ||
-    { echo "gnumed_write.sh: too many runs for $PATIENTS residents (runs * 2 + 2 <= 46 * patients / 200)" >&2; exit 2; }
+PER_RUN=1
+[ -z "${BENCH_WARM:-}" ] || PER_RUN=2
+[ $(( (RUNS * 2 + 2) * 200 * PER_RUN )) -le $(( 46 * PATIENTS )) ] ||
+    { echo "gnumed_write.sh: too many runs for $PATIENTS residents ((runs * 2 + 2) * transactions per run <= 46 * patients / 200)" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
@@ -140,9 +148,22 @@ END \$\$;"
 trap 'toggle true >/dev/null 2>&1 || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 run() {
+    if [ -n "${BENCH_CPU:-}" ]; then
+        # the backend's own CPU time for the transaction (schedstat, ns): what
+        # the write costs the server, whatever else the machine runs
+        (cd "$work" && for t in $(seq 1 "$PER_RUN"); do
+            { printf '%s\n' "SELECT split_part(pg_read_file('/proc/' || pg_backend_pid() || '/schedstat'), ' ', 1)::bigint AS c0 \\gset"
+              cat write.sql
+              printf '%s\n' "SELECT (split_part(pg_read_file('/proc/' || pg_backend_pid() || '/schedstat'), ' ', 1)::bigint - :c0) / 1000;"; }
+          done >write_cpu.sql &&
+          PGOPTIONS="-c default_transaction_read_only=off ${BENCH_OPTIONS:-}" \
+              psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -f write_cpu.sql >"$work/psql.out" 2>&1 &&
+          tail -n 1 "$work/psql.out" >>"$work/$1") || { cat "$work/psql.out" >&2; exit 1; }
+        return
+    fi
     (cd "$work" && rm -f pgbench_log.* && PGOPTIONS="-c default_transaction_read_only=off ${BENCH_OPTIONS:-}" \
-        pgbench -n -t 1 -f write.sql -l "$DB" >"$work/pgbench.out" 2>&1 && ! grep -q 'error' "$work/pgbench.out" &&
-        cat pgbench_log.* | awk '{print $3}' >>"$work/$1") || { cat "$work/pgbench.out" >&2; exit 1; }
+        pgbench -n -t "$PER_RUN" -f write.sql -l "$DB" >"$work/pgbench.out" 2>&1 && ! grep -q 'error' "$work/pgbench.out" &&
+        cat pgbench_log.* | awk -v n="$PER_RUN" 'NR == n {print $3}' >>"$work/$1") || { cat "$work/pgbench.out" >&2; exit 1; }
 }
 
 # warm-up, one each
@@ -153,10 +174,23 @@ for i in $(seq 1 "$RUNS"); do
 done
 toggle true
 
+# The "with" runs (warm-up included) must have mapped every row: a faster
+# figure that maps less measures nothing.
+facts=$(psql_db -At -c "
+SELECT (SELECT count(*) FROM careflags.measurement m JOIN careflags.patient p USING (patient_id)
+         WHERE m.source_system = 'gnumed' AND p.display_name LIKE '$TAG, %')
+       || ' ' ||
+       (SELECT count(*) FROM careflags.medication m JOIN careflags.patient p USING (patient_id)
+         WHERE m.source_system = 'gnumed' AND p.display_name LIKE '$TAG, %')")
+[ "$facts" = "$(( (RUNS + 1) * PER_RUN * 500 )) $(( (RUNS + 1) * PER_RUN * 200 ))" ] ||
+    { echo "gnumed_write.sh: the runs with the plugin mapped $facts measurements and medicines, not $(( (RUNS + 1) * PER_RUN * 500 )) $(( (RUNS + 1) * PER_RUN * 200 ))" >&2; exit 1; }
+
 median() { sort -n "$work/$1" | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f", m / 1000}'; }
 with=$(median with)
 without=$(median without)
-echo "runs per case: $RUNS; residents: $PATIENTS; rows per run: 500 weight results + 200 substance intakes (insert, then update)"
-echo "median ms with careflags_gnumed:    $with"
-echo "median ms without (triggers off):   $without"
+echo "runs per case: $RUNS; residents: $PATIENTS; rows per run: 500 weight results + 200 substance intakes (insert, then update); $( [ "$PER_RUN" = 2 ] && echo 'warm connection (second transaction)' || echo 'new connection per run')"
+what=latency; [ -z "${BENCH_CPU:-}" ] || what="backend CPU"
+echo "median ms with careflags_gnumed:    $with ($what)"
+echo "median ms without (triggers off):   $without ($what)"
 echo "ratio:                              $(echo "$with $without" | awk '{printf "%.2f", $1 / $2}')"
+echo "facts mapped by the runs with it:   $facts (measurements, medicines; all of them)"

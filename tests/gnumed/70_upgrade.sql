@@ -58,9 +58,9 @@ $f$;
 
 CREATE TEMP TABLE fresh AS SELECT * FROM pg_temp.plugin_objects();
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'careflags_gnumed'), '1.1', 'installed fresh at 1.1');
-SELECT ok((SELECT count(*) FROM fresh WHERE kind = 'function') > 25 AND (SELECT count(*) FROM fresh WHERE kind = 'trigger') = 20
+SELECT ok((SELECT count(*) FROM fresh WHERE kind = 'function') > 25 AND (SELECT count(*) FROM fresh WHERE kind = 'trigger') = 21
           AND (SELECT count(*) FROM fresh WHERE kind = 'default procedure_map') = 10,
-          'the comparison sees the plugin''s functions, its 20 triggers (14 on GNUmed''s tables, 6 on its mapping tables) and its default patterns');
+          'the comparison sees the plugin''s functions, its 21 triggers (14 on GNUmed''s tables, 6 on its mapping tables, map_at_commit on pending_map) and its default patterns');
 
 DROP EXTENSION careflags_gnumed;
 DROP TABLE careflags_gnumed.kept_site_data;

@@ -742,21 +742,73 @@ COMMENT ON FUNCTION @extschema@.sync(text, integer, jsonb) IS
 -- Triggers on GNUmed's tables
 -- ---------------------------------------------------------------------------
 
+-- GNUmed writes mapped at commit, set-based (issue 17).  GNUmed's client
+-- writes a result or an intake row by row, each inserted and then updated;
+-- mapping every statement cost about as much as GNUmed's own statement.
+-- The row trigger of clin.test_result and clin.substance_intake only notes
+-- the row's key (in a transaction-local setting, reverted with a rolled-back
+-- savepoint) and, once per transaction, queues a marker row whose deferred
+-- constraint trigger maps all noted rows at commit: one statement per fact
+-- table, the test type by one join with the test_type_target cache, a row
+-- written twice mapped once, with its last values.  Rows the set-based step
+-- cannot map as a plain case (no careflags patient yet, no number, an
+-- unknown unit, a fact that moved to another patient, a stop before the
+-- start) and everything when a set-based statement fails go through sync()
+-- one by one, which quarantines what it cannot map: nothing raises into the
+-- commit unless careflags.strict.  careflags_gnumed.evaluate_at_commit = off
+-- maps each row at once, as before.
+CREATE TABLE @extschema@.pending_map (
+    queued_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+COMMENT ON TABLE @extschema@.pending_map IS
+    'marker rows of transactions that wrote GNUmed results or intakes to be mapped at commit (its deferred trigger map_at_commit maps them and deletes the row); always empty when no such transaction runs; not dumped';
+
 CREATE FUNCTION @extschema@.on_gnumed_row() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     kind text := TG_ARGV[0];
+    at_commit boolean := COALESCE(NULLIF(pg_catalog.current_setting('careflags_gnumed.evaluate_at_commit', true), ''), 'on')
+                         OPERATOR(pg_catalog.<>) 'off';
     r record;
+    noted text;
+    one integer;
 BEGIN
     -- GNUmed's client writes row by row (insert, then update): careflags
     -- evaluates the patients this transaction wrote once, at its commit
     -- (careflags.defer_evaluation), unless careflags_gnumed.evaluate_at_commit
     -- is off (then after each statement, as for any careflags write).
-    IF pg_catalog.current_setting('careflags.defer_evaluation', true) IS DISTINCT FROM 'on'
-       AND COALESCE(NULLIF(pg_catalog.current_setting('careflags_gnumed.evaluate_at_commit', true), ''), 'on') OPERATOR(pg_catalog.<>) 'off' THEN
+    IF at_commit AND pg_catalog.current_setting('careflags.defer_evaluation', true) IS DISTINCT FROM 'on' THEN
         PERFORM pg_catalog.set_config('careflags.defer_evaluation', 'on', true);
+    END IF;
+    -- Results and intakes: note the key, map at commit (see pending_map).
+    IF at_commit AND kind OPERATOR(pg_catalog.=) ANY (ARRAY['test_result', 'substance_intake']) THEN
+        -- the key first: with the constraint set IMMEDIATE the marker's
+        -- trigger maps it within the INSERT below
+        noted := pg_catalog.current_setting('careflags_gnumed.pending_' OPERATOR(pg_catalog.||) kind, true);
+        IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN one := OLD.pk; ELSE one := NEW.pk; END IF;
+        PERFORM pg_catalog.set_config('careflags_gnumed.pending_' OPERATOR(pg_catalog.||) kind,
+                                      COALESCE(noted, '') OPERATOR(pg_catalog.||) one::text OPERATOR(pg_catalog.||) ',', true);
+        -- a long transaction (an import) maps every 8 kB of keys (1,000-1,600), so
+        -- that noting stays cheap per row
+        IF pg_catalog.length(noted) OPERATOR(pg_catalog.>) 8192 THEN
+            PERFORM @extschema@.map_noted(kind);
+        END IF;
+        IF pg_catalog.current_setting('careflags_gnumed.pending_marker', true) IS DISTINCT FROM 'on' THEN
+            BEGIN
+                PERFORM pg_catalog.set_config('careflags_gnumed.pending_marker', 'on', true);
+                INSERT INTO @extschema@.pending_map DEFAULT VALUES;
+            EXCEPTION WHEN OTHERS THEN
+                -- e.g. inside a security-restricted operation, where no
+                -- deferred trigger can be queued: map this row now
+                PERFORM pg_catalog.set_config('careflags_gnumed.pending_' OPERATOR(pg_catalog.||) kind, COALESCE(noted, ''), true);
+                at_commit := false;
+            END;
+        END IF;
+        IF at_commit THEN
+            RETURN NULL;
+        END IF;
     END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
     IF kind OPERATOR(pg_catalog.=) 'names' THEN
@@ -768,7 +820,273 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.on_gnumed_row() IS
-    'AFTER ROW trigger on GNUmed tables (argument: the row kind): maps the row to careflags facts, their evaluation deferred to commit (unless careflags_gnumed.evaluate_at_commit = off); never raises into GNUmed''s transaction unless careflags.strict';
+    'AFTER ROW trigger on GNUmed tables (argument: the row kind): maps the row to careflags facts - results and intakes at commit, set-based (pending_map), the others at once - their evaluation deferred to commit (unless careflags_gnumed.evaluate_at_commit = off: then everything at once); never raises into GNUmed''s transaction unless careflags.strict';
+
+-- The keys a transaction noted for one kind (and forgets them: a later
+-- write notes them again, with a new marker).
+CREATE FUNCTION @extschema@.take_noted(kind text) RETURNS integer[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    noted text := pg_catalog.current_setting('careflags_gnumed.pending_' OPERATOR(pg_catalog.||) kind, true);
+BEGIN
+    IF COALESCE(noted, '') OPERATOR(pg_catalog.=) '' THEN
+        RETURN '{}';
+    END IF;
+    PERFORM pg_catalog.set_config('careflags_gnumed.pending_' OPERATOR(pg_catalog.||) kind, '', true);
+    RETURN (SELECT pg_catalog.array_agg(DISTINCT k::integer)
+              FROM pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.rtrim(noted, ','), ',')) k);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.take_noted(text) IS
+    'the distinct keys of GNUmed rows of one kind (test_result, substance_intake) this transaction noted for mapping at commit; empties the list';
+
+-- Maps GNUmed test results set-based; returns the keys it left to sync().
+CREATE FUNCTION @extschema@.map_test_results(pks integer[]) RETURNS integer[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    odd integer[];
+BEGIN
+    -- the test types not in the cache yet: one lookup per type
+    INSERT INTO @extschema@.test_type_target (fk_test_type, measurement, instrument)
+    SELECT t.fk_type, x.measurement, x.instrument
+      FROM (SELECT DISTINCT tr.fk_type FROM pg_catalog.unnest(pks) k(pk)
+              JOIN clin.test_result tr ON tr.pk OPERATOR(pg_catalog.=) k.pk
+             WHERE NOT EXISTS (SELECT FROM @extschema@.test_type_target c WHERE c.fk_test_type OPERATOR(pg_catalog.=) tr.fk_type)) t
+      LEFT JOIN LATERAL @extschema@.target_of_test_type(t.fk_type) x ON true
+    ON CONFLICT DO NOTHING;
+
+    WITH r AS MATERIALIZED (
+        -- every noted key; plain: mapped here (gone or unmapped rows have
+        -- neither target and only lose their fact), else left to sync()
+        SELECT k.pk, 'test_result/' OPERATOR(pg_catalog.||) k.pk::text AS key, p.patient_id, c.measurement, c.instrument,
+               v.val OPERATOR(pg_catalog.*) CASE WHEN c.measurement IS NOT NULL THEN v.factor ELSE 1 END AS val,
+               tr.clin_when,
+               tr.pk IS NULL OR (c.measurement IS NULL AND c.instrument IS NULL)
+               OR (p.patient_id IS NOT NULL
+                   AND (c.instrument IS NOT NULL OR (v.val IS NOT NULL AND v.factor IS NOT NULL))
+                   AND NOT EXISTS (SELECT FROM careflags.measurement ms
+                                    WHERE ms.source_system OPERATOR(pg_catalog.=) 'gnumed'
+                                      AND ms.source_key OPERATOR(pg_catalog.=) ('test_result/' OPERATOR(pg_catalog.||) k.pk::text)
+                                      AND ms.patient_id OPERATOR(pg_catalog.<>) p.patient_id)
+                   AND NOT EXISTS (SELECT FROM careflags.assessment a
+                                    WHERE a.source_system OPERATOR(pg_catalog.=) 'gnumed'
+                                      AND a.source_key OPERATOR(pg_catalog.=) ('test_result/' OPERATOR(pg_catalog.||) k.pk::text)
+                                      AND a.patient_id OPERATOR(pg_catalog.<>) p.patient_id)) AS plain
+          FROM pg_catalog.unnest(pks) k(pk)
+          LEFT JOIN clin.test_result tr ON tr.pk OPERATOR(pg_catalog.=) k.pk
+          LEFT JOIN clin.test_type tt ON tt.pk OPERATOR(pg_catalog.=) tr.fk_type
+          LEFT JOIN clin.encounter e ON e.pk OPERATOR(pg_catalog.=) tr.fk_encounter
+          LEFT JOIN careflags.patient p ON p.source_system OPERATOR(pg_catalog.=) 'gnumed'
+                                       AND p.source_key OPERATOR(pg_catalog.=) e.fk_patient::text
+          LEFT JOIN @extschema@.test_type_target c ON c.fk_test_type OPERATOR(pg_catalog.=) tr.fk_type
+          LEFT JOIN LATERAL (
+              SELECT COALESCE(tr.val_num,
+                              CASE WHEN tr.val_alpha OPERATOR(pg_catalog.~) '^\s*-?[0-9]+([.,][0-9]+)?\s*$'
+                                   THEN pg_catalog.replace(pg_catalog.btrim(tr.val_alpha), ',', '.')::numeric END) AS val,
+                     CASE WHEN u.unit IS NULL AND c.measurement OPERATOR(pg_catalog.=) 'bmi' THEN 1
+                          ELSE (SELECT uc.factor FROM @extschema@.unit_conversion uc
+                                 WHERE uc.kind OPERATOR(pg_catalog.=) c.measurement AND uc.unit OPERATOR(pg_catalog.=) u.unit) END AS factor
+                FROM (SELECT pg_catalog.lower(pg_catalog.btrim(COALESCE(NULLIF(pg_catalog.btrim(tr.val_unit), ''), tt.reference_unit))) AS unit) u
+          ) v ON true
+    ),
+    -- a result is one fact: it leaves the table it no longer maps to
+    -- (keys as an array: an index scan however few rows the planner expects)
+    gone_m AS (
+        DELETE FROM careflags.measurement ms
+         WHERE ms.source_system OPERATOR(pg_catalog.=) 'gnumed'
+           AND ms.source_key OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.key FROM r WHERE r.plain AND r.measurement IS NULL))
+    ),
+    gone_a AS (
+        DELETE FROM careflags.assessment a
+         WHERE a.source_system OPERATOR(pg_catalog.=) 'gnumed'
+           AND a.source_key OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.key FROM r WHERE r.plain AND r.instrument IS NULL))
+    ),
+    put_m AS (
+        INSERT INTO careflags.measurement AS ms (patient_id, source_system, source_key, kind, value, measured_at)
+        SELECT r.patient_id, 'gnumed', r.key, r.measurement, r.val, r.clin_when
+          FROM r WHERE r.plain AND r.measurement IS NOT NULL
+        ON CONFLICT (source_system, source_key) DO UPDATE
+            SET kind = EXCLUDED.kind, value = EXCLUDED.value, measured_at = EXCLUDED.measured_at
+            WHERE (ms.kind, ms.value, ms.measured_at) IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.value, EXCLUDED.measured_at)
+    ),
+    put_a AS (
+        INSERT INTO careflags.assessment AS a (patient_id, source_system, source_key, instrument, assessed_at, total)
+        SELECT r.patient_id, 'gnumed', r.key, r.instrument, r.clin_when, r.val
+          FROM r WHERE r.plain AND r.instrument IS NOT NULL
+        ON CONFLICT (source_system, source_key) DO UPDATE
+            SET instrument = EXCLUDED.instrument, assessed_at = EXCLUDED.assessed_at, total = EXCLUDED.total,
+                items = NULL, band = NULL, at_risk = NULL
+            WHERE (a.instrument, a.assessed_at, a.total) IS DISTINCT FROM (EXCLUDED.instrument, EXCLUDED.assessed_at, EXCLUDED.total)
+    )
+    SELECT COALESCE(pg_catalog.array_agg(r.pk ORDER BY r.pk) FILTER (WHERE NOT r.plain), '{}') INTO odd FROM r;
+    RETURN odd;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.map_test_results(integer[]) IS
+    'map GNUmed test results (clin.test_result keys) to careflags measurements and assessments set-based, as sync_test_result does row by row; returns the keys it left to sync() (no careflags patient yet, no numeric value, unknown unit, fact of another patient)';
+
+-- Maps GNUmed substance intakes set-based; returns the keys it left to sync().
+CREATE FUNCTION @extschema@.map_substance_intakes(pks integer[]) RETURNS integer[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    odd integer[];
+BEGIN
+    WITH r AS MATERIALIZED (
+        -- every noted key; plain: mapped here (gone rows and harmful use only
+        -- lose their fact), else left to sync()
+        SELECT k.pk, 'substance_intake/' OPERATOR(pg_catalog.||) k.pk::text AS key, pt.patient_id,
+               (i.pk IS NULL OR i.harmful_use_type IS NOT NULL) AS no_medicine,
+               COALESCE(CASE WHEN x.atc_substance OPERATOR(pg_catalog.~) '^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$' THEN x.atc_substance END,
+                        (SELECT m.atc FROM @extschema@.substance_atc m
+                          WHERE m.fk_substance OPERATOR(pg_catalog.=) s.pk
+                             OR s.description OPERATOR(pg_catalog.~*) ('^\s*(' OPERATOR(pg_catalog.||) m.substance_pattern OPERATOR(pg_catalog.||) ')\s*$')
+                          ORDER BY (m.fk_substance IS NULL), m.map_id
+                          LIMIT 1),
+                        CASE WHEN x.atc_product OPERATOR(pg_catalog.~) '^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$' THEN x.atc_product END) AS atc,
+               'gnumed-substance:' OPERATOR(pg_catalog.||) s.pk::text AS code,
+               s.description AS name,
+               i.clin_when AS started_at,
+               COALESCE(i.discontinued, i.clin_when OPERATOR(pg_catalog.+) i.duration) AS stopped_at,
+               COALESCE((SELECT COALESCE(i.schedule OPERATOR(pg_catalog.~*) st.value, false) FROM @extschema@.settings st
+                          WHERE st.name OPERATOR(pg_catalog.=) 'as_needed_pattern'), false) AS as_needed,
+               (CASE WHEN i.discontinued IS NOT NULL THEN 'stopped' ELSE 'active' END)::careflags.medication_status AS status,
+               i.pk IS NULL OR i.harmful_use_type IS NOT NULL
+               OR (pt.patient_id IS NOT NULL
+                   AND NOT COALESCE(COALESCE(i.discontinued, i.clin_when OPERATOR(pg_catalog.+) i.duration) OPERATOR(pg_catalog.<) i.clin_when, false)
+                   AND NOT EXISTS (SELECT FROM careflags.medication md
+                                    WHERE md.source_system OPERATOR(pg_catalog.=) 'gnumed'
+                                      AND md.source_key OPERATOR(pg_catalog.=) ('substance_intake/' OPERATOR(pg_catalog.||) k.pk::text)
+                                      AND md.patient_id OPERATOR(pg_catalog.<>) pt.patient_id)) AS plain
+          FROM pg_catalog.unnest(pks) k(pk)
+          LEFT JOIN clin.substance_intake i ON i.pk OPERATOR(pg_catalog.=) k.pk
+          LEFT JOIN ref.lnk_dose2drug l ON l.pk OPERATOR(pg_catalog.=) i.fk_drug_component
+          LEFT JOIN ref.dose d ON d.pk OPERATOR(pg_catalog.=) l.fk_dose
+          LEFT JOIN ref.substance s ON s.pk OPERATOR(pg_catalog.=) d.fk_substance
+          LEFT JOIN ref.drug_product dp ON dp.pk OPERATOR(pg_catalog.=) l.fk_drug_product
+          LEFT JOIN clin.encounter e ON e.pk OPERATOR(pg_catalog.=) i.fk_encounter
+          LEFT JOIN careflags.patient pt ON pt.source_system OPERATOR(pg_catalog.=) 'gnumed'
+                                        AND pt.source_key OPERATOR(pg_catalog.=) e.fk_patient::text
+          LEFT JOIN LATERAL (SELECT pg_catalog.upper(pg_catalog.btrim(s.atc)) AS atc_substance,
+                                    pg_catalog.upper(pg_catalog.btrim(dp.atc_code)) AS atc_product) x ON true
+    ),
+    -- (keys as an array: an index scan however few rows the planner expects)
+    gone AS (
+        DELETE FROM careflags.medication md
+         WHERE md.source_system OPERATOR(pg_catalog.=) 'gnumed'
+           AND md.source_key OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.key FROM r WHERE r.plain AND r.no_medicine))
+    ),
+    put AS (
+        INSERT INTO careflags.medication AS md (patient_id, source_system, source_key, atc, code, name, started_at, stopped_at, as_needed, status)
+        SELECT r.patient_id, 'gnumed', r.key, r.atc, r.code, r.name, r.started_at, r.stopped_at, r.as_needed, r.status
+          FROM r WHERE r.plain AND NOT r.no_medicine
+        ON CONFLICT (source_system, source_key) DO UPDATE
+            SET atc = EXCLUDED.atc, code = EXCLUDED.code, name = EXCLUDED.name, started_at = EXCLUDED.started_at,
+                stopped_at = EXCLUDED.stopped_at, as_needed = EXCLUDED.as_needed, status = EXCLUDED.status
+            WHERE (md.atc, md.code, md.name, md.started_at, md.stopped_at, md.as_needed, md.status)
+                  IS DISTINCT FROM (EXCLUDED.atc, EXCLUDED.code, EXCLUDED.name, EXCLUDED.started_at,
+                                    EXCLUDED.stopped_at, EXCLUDED.as_needed, EXCLUDED.status)
+    )
+    SELECT COALESCE(pg_catalog.array_agg(r.pk ORDER BY r.pk) FILTER (WHERE NOT r.plain), '{}') INTO odd FROM r;
+    RETURN odd;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.map_substance_intakes(integer[]) IS
+    'map GNUmed substance intakes (clin.substance_intake keys) to careflags medications set-based, as sync_substance_intake does row by row; returns the keys it left to sync() (no careflags patient yet, a stop before the start, fact of another patient)';
+
+-- Maps the keys of one kind the transaction noted so far (at commit, and
+-- from the row trigger when the list grows long).
+CREATE FUNCTION @extschema@.map_noted(kind text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pks integer[];
+    odd integer[];
+    one integer;
+    msg text;
+    state text;
+BEGIN
+    pks := @extschema@.take_noted(kind);
+    IF pg_catalog.cardinality(pks) OPERATOR(pg_catalog.=) 0 THEN
+        RETURN;
+    END IF;
+    BEGIN
+        BEGIN
+            IF kind OPERATOR(pg_catalog.=) 'test_result' THEN
+                odd := @extschema@.map_test_results(pks);
+            ELSE
+                odd := @extschema@.map_substance_intakes(pks);
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            IF @extschema@.strict() THEN
+                RAISE;
+            END IF;
+            -- row by row: each row that fails is quarantined with its reason
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            RAISE WARNING 'careflags_gnumed: % rows of % mapped one by one: %', pg_catalog.cardinality(pks), kind, msg;
+            odd := pks;
+        END;
+        FOREACH one IN ARRAY odd LOOP
+            IF kind OPERATOR(pg_catalog.=) 'test_result' THEN
+                PERFORM @extschema@.sync(kind, one, (SELECT pg_catalog.to_jsonb(t) FROM clin.test_result t WHERE t.pk OPERATOR(pg_catalog.=) one));
+            ELSE
+                PERFORM @extschema@.sync(kind, one, (SELECT pg_catalog.to_jsonb(t) FROM clin.substance_intake t WHERE t.pk OPERATOR(pg_catalog.=) one));
+            END IF;
+        END LOOP;
+    EXCEPTION WHEN OTHERS THEN
+        IF @extschema@.strict() THEN
+            RAISE;
+        END IF;
+        -- not even row by row (sync quarantines its own failures): the
+        -- keys go to the quarantine with the reason, GNUmed's write goes on
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+        BEGIN
+            INSERT INTO careflags.quarantine (fact_table, source_system, source_key, reason, payload)
+            SELECT CASE kind WHEN 'test_result' THEN 'measurement' ELSE 'medication' END, 'gnumed',
+                   kind OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) k::text,
+                   'not mapped: ' OPERATOR(pg_catalog.||) msg OPERATOR(pg_catalog.||) ' (SQLSTATE ' OPERATOR(pg_catalog.||) state OPERATOR(pg_catalog.||) ')',
+                   pg_catalog.jsonb_build_object('gnumed_table', kind)
+              FROM pg_catalog.unnest(pks) k;
+            RAISE WARNING 'careflags_gnumed: % rows of % quarantined: %', pg_catalog.cardinality(pks), kind, msg;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'careflags_gnumed: % rows of % could not be mapped (%), nor quarantined (%)',
+                pg_catalog.cardinality(pks), kind, msg, SQLERRM;
+        END;
+    END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.map_noted(text) IS
+    'maps the GNUmed rows of one kind (test_result, substance_intake) the transaction noted so far: set-based (map_test_results, map_substance_intakes), the rest and everything after a failure through sync(), which quarantines; what fails even there is quarantined with the reason; raises only when careflags.strict';
+
+-- The commit-time step: map what the transaction noted.
+CREATE FUNCTION @extschema@.map_at_commit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- a write after this point notes its rows again and queues a new marker
+    PERFORM pg_catalog.set_config('careflags_gnumed.pending_marker', '', true);
+    DELETE FROM @extschema@.pending_map;
+    IF pg_catalog.current_setting('careflags.defer_evaluation', true) IS DISTINCT FROM 'on' THEN
+        PERFORM pg_catalog.set_config('careflags.defer_evaluation', 'on', true);
+    END IF;
+    PERFORM @extschema@.map_noted('test_result');
+    PERFORM @extschema@.map_noted('substance_intake');
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.map_at_commit() IS
+    'deferred constraint trigger on careflags_gnumed.pending_map: maps the GNUmed results and intakes the transaction noted (map_noted per kind), then removes the marker; raises only when careflags.strict';
+CREATE CONSTRAINT TRIGGER map_at_commit AFTER INSERT ON @extschema@.pending_map
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.map_at_commit();
+COMMENT ON TRIGGER map_at_commit ON @extschema@.pending_map IS
+    'careflags_gnumed: maps the GNUmed results and intakes a transaction wrote, at its commit (SET CONSTRAINTS careflags_gnumed.map_at_commit IMMEDIATE: at once)';
 
 -- Changes to rows the mapping reads through: re-map the dependent rows.
 CREATE FUNCTION @extschema@.on_gnumed_reference() RETURNS trigger
