@@ -27,8 +27,8 @@ SELECT :'gm_status' = 'ready' AS gm_ready \gset
 \c gnumed_v22
 SET default_transaction_read_only = off;
 BEGIN;
-SELECT plan(19);
-SELECT is(:'prepared'::text, 'prepared', 'a practice: site mapping, two residents, fall-risk drugs, a suppressed hint');
+SELECT plan(20);
+SELECT is(:'prepared'::text, 'prepared read_only=on', 'a practice: site mapping, two residents, fall-risk drugs, a suppressed hint; its database read-only by default, as GNUmed sets it');
 SELECT ok(:'src_acks'::int > 0 AND :'src_flags' ~ 'ack=t' AND :'src_hints' ~ 'Legemiddelgjennomgang skal gjøres',
           'the practice has flags, an acknowledgement and careflags hints');
 
@@ -45,7 +45,8 @@ SELECT is(:'plain_hint_errors'::int, 0, 'and no error hint');
 
 -- GNUmed's gm-backup / gm-restore commands
 SELECT matches(:'gnumed'::text, '^dump_rc=0 ', 'GNUmed''s backup (pg_dump as gm-dbo) succeeds with careflags installed');
-SELECT matches(:'gnumed'::text, ' restore_errors=0$', 'GNUmed''s restore (pg_restore --create | psql): no error');
+SELECT matches(:'gnumed'::text, ' restore_errors=0 ', 'GNUmed''s restore (pg_restore --create | psql, the dump''s read-only default left out as gm-restore does): no error');
+SELECT matches(:'gnumed'::text, ' read_only=on$', 'the restored practice database is read-only by default again, as gm-restore leaves it');
 SELECT is(:'gm_version'::text, '1.1', 'careflags_gnumed is back');
 SELECT is(:'gm_triggers'::int, 14, 'its triggers are back');
 SELECT is(:'gm_mapping'::text, :'src_mapping'::text, 'the site''s mapping is back');

@@ -49,7 +49,11 @@ prepare)
     kick gnumed_v22
     psql_q -d postgres -c 'DROP DATABASE IF EXISTS gnumed_practice' -c 'DROP DATABASE IF EXISTS gnumed_practice_src' \
            -c 'CREATE DATABASE gnumed_practice TEMPLATE gnumed_v22' >/dev/null &&
-    psql_q -d gnumed_practice -f "$here/practice.psql" >/dev/null && echo prepared
+    # A practice's database is read-only by default, as GNUmed's bootstrap
+    # leaves gnumed_v22 (a copy made from a template does not inherit it).
+    psql_q -d gnumed_practice -f "$here/practice.psql" >/dev/null &&
+    psql_q -d postgres -c 'ALTER DATABASE gnumed_practice SET default_transaction_read_only = on' >/dev/null &&
+    echo "prepared read_only=$(psql -X -At -d gnumed_practice -c 'SHOW default_transaction_read_only')"
     ;;
 plain)
     rm -rf "$work"; mkdir -p "$work"
@@ -72,10 +76,14 @@ gnumed)
     dump_rc=$?
     kick gnumed_practice
     psql_q -d postgres -c 'ALTER DATABASE gnumed_practice RENAME TO gnumed_practice_src' >/dev/null
-    # gm-restore, as it runs pg_restore
+    # gm-restore, as it runs pg_restore: without the dump's read-only
+    # default (every later statement of the restore would fail), set again
+    # once the restore is done
     "$PGBIN/pg_restore" --create --file=- "$work/gm/backup.dir" 2>>"$work/gm/restore.log" |
+        grep --ignore-case --invert-match --regexp="alter database gnumed_practice set default_transaction_read_only to.*on" |
         psql --echo-errors --dbname=template1 --no-psqlrc >>"$work/gm/restore.log" 2>&1
-    echo "dump_rc=$dump_rc restore_errors=$(grep -c 'ERROR' "$work/gm/restore.log")"
+    psql_q -d postgres -c 'ALTER DATABASE gnumed_practice SET default_transaction_read_only = on' >>"$work/gm/restore.log" 2>&1
+    echo "dump_rc=$dump_rc restore_errors=$(grep -c 'ERROR' "$work/gm/restore.log") read_only=$(psql -X -At -d gnumed_practice -c 'SHOW default_transaction_read_only')"
     ;;
 clean)
     for db in gnumed_practice gnumed_practice_src gnumed_restored; do kick $db; done
