@@ -183,6 +183,7 @@ _PG_init(void)
 
 	cf_scores_define_gucs();
 	cf_guard_define_gucs();
+	cf_triggers_init();
 
 	/*
 	 * Without preloading, stop here: a PGC_POSTMASTER setting cannot be

@@ -35,6 +35,9 @@ extern TimestampTz cf_now(void);
 extern void cf_guard_define_gucs(void);
 extern char *cf_bounded_text(text *t, const char *what);
 
+/* Row mode's one evaluation per statement: the ExecutorFinish hook (triggers.c). */
+extern void cf_triggers_init(void);
+
 /* Name of the schema the extension lives in (always "careflags"). */
 #define CF_SCHEMA "careflags"
 

@@ -20,6 +20,27 @@ extern int64 cf_evaluate_patients(const int64 *patient_ids, int n,
 								  CfReconcileMode mode,
 								  CfDifferenceFn on_difference, void *arg);
 
+/*
+ * In `written` below: the statements only inserted rows.  A fact inserted
+ * takes no action fact away and moves no window, so the flags resolved done
+ * need not be checked again (reconcile.c: recheck_done_flags); they are read
+ * only after an update or delete.
+ */
+#define CF_WRITTEN_INSERTS (1u << 31)
+
+/*
+ * The same after a write of the tables `written` (CF_FT_BITs of
+ * CfFactTable; 0: not known; and CF_WRITTEN_INSERTS):
+ * only the rules of the domains that table feeds are evaluated, from the
+ * tables they read (evaluate.c).  relids: per CfFactTable the relation to
+ * read instead of the table of that name (e.g. the Citus shard the trigger
+ * fired on), InvalidOid elsewhere; or NULL.
+ */
+extern int64 cf_evaluate_written(const int64 *patient_ids, int n,
+								 CfReconcileMode mode,
+								 CfDifferenceFn on_difference, void *arg,
+								 uint32 written, const Oid *relids);
+
 /* Sort and de-duplicate patient ids in place; returns the new count. */
 extern int	cf_unique_ids(int64 *ids, int n);
 

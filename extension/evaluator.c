@@ -43,16 +43,28 @@ typedef struct EvalState
 	CfTime		now;
 	const CfEvalOps *ops;
 	CfTime		next_check;
+	CfTime		next_by_domain[CF_DOM_COUNT];
+	int			domain;			/* the rule's domain being evaluated; -1: all */
 	const CfEpisode *episode;	/* current episode, NULL if none */
 	bool		admission_open[CF_DOM_COUNT];
 	bool		after_fall_open;	/* fall_risk.assessment.after_fall applies */
 } EvalState;
 
+/*
+ * A time after now at which a result could change: for the domain whose
+ * rule is being evaluated, or (outside the rules: the current episode) for
+ * every domain.
+ */
 static void
 note_future(EvalState *st, CfTime t)
 {
-	if (t != CF_TIME_NONE && t > st->now && t < st->next_check)
+	if (t == CF_TIME_NONE || t <= st->now)
+		return;
+	if (t < st->next_check)
 		st->next_check = t;
+	for (int d = 0; d < CF_DOM_COUNT; d++)
+		if ((st->domain < 0 || st->domain == d) && t < st->next_by_domain[d])
+			st->next_by_domain[d] = t;
 }
 
 static CfTime
@@ -1033,6 +1045,21 @@ cf_evaluate(const CfPatientFacts *facts,
 			CfFlagResult *results,
 			CfTime *next_check)
 {
+	CfTime		by_domain[CF_DOM_COUNT];
+
+	cf_evaluate_by_domain(facts, rules, n_rules, frids, now, ops, results, next_check, by_domain);
+}
+
+void
+cf_evaluate_by_domain(const CfPatientFacts *facts,
+					  const CfRule *rules, int n_rules,
+					  const CfFridList *frids,
+					  CfTime now,
+					  const CfEvalOps *ops,
+					  CfFlagResult *results,
+					  CfTime *next_check,
+					  CfTime *next_by_domain)
+{
 	EvalState	st;
 
 	memset(&st, 0, sizeof(st));
@@ -1043,6 +1070,12 @@ cf_evaluate(const CfPatientFacts *facts,
 	st.now = now;
 	st.ops = ops;
 	st.next_check = CF_TIME_NEVER;
+	st.domain = -1;
+	for (int d = 0; d < CF_DOM_COUNT; d++)
+	{
+		st.next_by_domain[d] = CF_TIME_NEVER;
+		next_by_domain[d] = CF_TIME_NEVER;
+	}
 
 	for (int i = 0; i < n_rules; i++)
 	{
@@ -1066,6 +1099,7 @@ cf_evaluate(const CfPatientFacts *facts,
 		for (int i = 0; i < n_rules; i++)
 			results[i].outcome = CF_OUT_NO_EPISODE;
 		*next_check = st.next_check;
+		memcpy(next_by_domain, st.next_by_domain, sizeof(st.next_by_domain));
 		return;
 	}
 
@@ -1078,6 +1112,7 @@ cf_evaluate(const CfPatientFacts *facts,
 
 			if (rule_pass(rule) != pass)
 				continue;
+			st.domain = rule->domain;
 			if (!(rule->settings & (1u << st.episode->setting)))
 				continue;		/* NOT_IN_SCOPE */
 			if (facts->has_birth_date &&
@@ -1120,4 +1155,5 @@ cf_evaluate(const CfPatientFacts *facts,
 		}
 	}
 	*next_check = st.next_check;
+	memcpy(next_by_domain, st.next_by_domain, sizeof(st.next_by_domain));
 }

@@ -289,6 +289,23 @@ extern void cf_evaluate(const CfPatientFacts *facts,
 						CfFlagResult *results,
 						CfTime *next_check);
 
+/*
+ * The same, with next_by_domain[CF_DOM_COUNT] set to the earliest such time
+ * per domain (a time that concerns every domain, such as an episode
+ * starting or ending, in each); *next_check is the earliest of them.
+ * Evaluating the rules of some domains only gives those domains' results
+ * and times exactly as evaluating every rule does: the rules of one domain
+ * look at no other domain's results.
+ */
+extern void cf_evaluate_by_domain(const CfPatientFacts *facts,
+								  const CfRule *rules, int n_rules,
+								  const CfFridList *frids,
+								  CfTime now,
+								  const CfEvalOps *ops,
+								  CfFlagResult *results,
+								  CfTime *next_check,
+								  CfTime *next_by_domain);
+
 extern const char *cf_outcome_resolution(CfOutcome outcome);
 
 #endif							/* CAREFLAGS_EVALUATOR_H */

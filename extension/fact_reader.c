@@ -14,6 +14,15 @@
  *	  the few rows of a patient sorted in C.  Reading 500 patients costs one
  *	  scan set-up per table and one index descent per patient and table.
  *
+ *	  Every table is described once (fact_tables[]: relation, index, the
+ *	  index's key columns, what is kept of an entry and of a row) and read
+ *	  by one loop (read_table).  A chunk may ask for some tables only
+ *	  (CfChunk.tables: what the rules fed by a written table read), and may
+ *	  name the relation to read per table (CfChunk.relids: e.g. the Citus
+ *	  shard a trigger fired on); its index is then the one of the same
+ *	  shape.  careflags.fact_reader_indexes() lists the descriptions, so
+ *	  the tests can pin the index shapes the reader relies on.
+ *
  *	  Visibility is the active snapshot's, as SPI's read-only queries would
  *	  see; the caller pushes a fresh one after locking the patients.  The
  *	  indexes are found by name in the careflags schema: they are part of the
@@ -36,7 +45,11 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
 #include "executor/tuptable.h"
+#include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/date.h"
@@ -46,6 +59,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "careflags.h"
 #include "fact_reader.h"
@@ -138,22 +152,17 @@ range_is_cheaper(Relation index, Oid nsp, const CfChunk *c)
 }
 
 /*
- * Open table for a chunk's scan through index (or, when that index is not
- * there, through the one an older install script made, if given).
+ * Begin a chunk's scan of the table heapid through its index indexid (its
+ * relation already open in t->index): one range scan over the chunk's ids
+ * when that is cheaper (and may_range), else a descent per patient.
  */
 static void
-ts_open_either(TableScan *t, Oid nsp, const char *table, const char *index,
-			   const char *older_index, const CfChunk *c, Snapshot snap, bool may_range)
+ts_begin(TableScan *t, Oid nsp, Oid heapid, Oid indexid, const CfChunk *c, Snapshot snap,
+		 bool may_range)
 {
-	Oid			indexid = get_relname_relid(index, nsp);
-
-	if (!OidIsValid(indexid) && older_index != NULL)
-		indexid = relation_in_schema(nsp, older_index, true);
-	else if (!OidIsValid(indexid))
-		indexid = relation_in_schema(nsp, index, true);
-	memset(t, 0, sizeof(*t));
-	t->heap = table_open(relation_in_schema(nsp, table, false), AccessShareLock);
-	t->index = index_open(indexid, AccessShareLock);
+	t->heap = table_open(heapid, AccessShareLock);
+	if (t->index == NULL)
+		t->index = index_open(indexid, AccessShareLock);
 	t->c = c;
 	t->range = may_range && c->n > 1 && range_is_cheaper(t->index, nsp, c);
 	t->slot = table_slot_create(t->heap, NULL);
@@ -175,11 +184,23 @@ ts_open_either(TableScan *t, Oid nsp, const char *table, const char *index,
 	}
 }
 
+/*
+ * Open table for a chunk's scan through index (or, when that index is not
+ * there, through the one an older install script made, if given), both
+ * found by name in the careflags schema.
+ */
 static void
-ts_open(TableScan *t, Oid nsp, const char *table, const char *index, const CfChunk *c,
-		Snapshot snap)
+ts_open_either(TableScan *t, Oid nsp, const char *table, const char *index,
+			   const char *older_index, const CfChunk *c, Snapshot snap, bool may_range)
 {
-	ts_open_either(t, nsp, table, index, NULL, c, snap, true);
+	Oid			indexid = get_relname_relid(index, nsp);
+
+	if (!OidIsValid(indexid) && older_index != NULL)
+		indexid = relation_in_schema(nsp, older_index, true);
+	else if (!OidIsValid(indexid))
+		indexid = relation_in_schema(nsp, index, true);
+	memset(t, 0, sizeof(*t));
+	ts_begin(t, nsp, relation_in_schema(nsp, table, false), indexid, c, snap, may_range);
 }
 
 /* index of id in the chunk's sorted ids, -1 if absent */
@@ -287,42 +308,6 @@ ts_close(TableScan *t)
 	ExecDropSingleTupleTableSlot(t->slot);
 	index_close(t->index, NoLock);
 	table_close(t->heap, NoLock);
-}
-
-/* Column number by name (the tables' layout is the install script's). */
-static AttrNumber
-col_of(const TableScan *t, const char *name)
-{
-	TupleDesc	td = RelationGetDescr(t->heap);
-
-	for (int i = 0; i < td->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(td, i);
-
-		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
-			return a->attnum;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_COLUMN),
-			 errmsg("careflags: column %s of careflags.%s is missing", name,
-					RelationGetRelationName(t->heap))));
-	return InvalidAttrNumber;	/* keep the compiler quiet */
-}
-
-/* Column number by name, InvalidAttrNumber when the table lacks it. */
-static AttrNumber
-col_of_opt(const TableScan *t, const char *name)
-{
-	TupleDesc	td = RelationGetDescr(t->heap);
-
-	for (int i = 0; i < td->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(td, i);
-
-		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
-			return a->attnum;
-	}
-	return InvalidAttrNumber;
 }
 
 static inline CfTime
@@ -623,152 +608,244 @@ collect_finish(Collect *col, int prev)
 		collect_done(col, prev);
 }
 
+/* ---- the description of each table ---- */
+
+/*
+ * What a table's reading keeps between its callbacks: column numbers (by
+ * the table's own names, resolved once per scan), and per patient what
+ * decides which of the later entries are wanted (the measurements).
+ */
+typedef struct TableState
+{
+	AttrNumber	a[12];
+	bool		flag;			/* table-specific (medications: index has the stop time) */
+	CfPatientColumns pcols;
+	/* measurements */
+	int			n_kinds;
+	int			first_kind;
+	Oid			kind_oid[16];
+	CfMeasurementKind kind[16];
+	CfTime		latest[16];		/* per kind, the latest visible one up to now */
+	CfTime		from[16];
+	bool		done[16];
+	int			cur_kind;		/* of the current entry */
+	CfTime		cur_at;
+	CfTime		cur_stop;
+} TableState;
+
+/*
+ * One fact table as the reader sees it.  The loop (read_table) opens a scan
+ * of the table through the index, and for each index entry of the chunk's
+ * patients: `entry` (if any) decides from the index tuple's key columns
+ * alone whether the row is wanted (ENTRY_KEEP), not (ENTRY_SKIP), or none
+ * of the patient's later entries are (ENTRY_SKIP_PATIENT); the row is then
+ * fetched (skipped when not visible) and `row` keeps what the evaluator
+ * needs, rows of `row_size` collected per patient and sorted by (time, id);
+ * `finish` hands them to the chunk.
+ */
+typedef enum
+{
+	ENTRY_KEEP,
+	ENTRY_SKIP,
+	ENTRY_SKIP_PATIENT
+} EntryVerdict;
+
+typedef struct FactTableDesc
+{
+	const char *table;
+	const char *index;
+	const char *older_index;	/* the index of an older install script, or NULL */
+	const char *keys[4];		/* the index's key columns, the reader relies on them */
+	bool		partial;		/* the index has a WHERE clause */
+	bool		may_range;		/* one range scan over a chunk's ids may be cheaper */
+	size_t		row_size;
+	bool		(*wanted) (Reader *r);	/* NULL: always read */
+	void		(*begin) (Reader *r, TableScan *t, TableState *s);
+	EntryVerdict (*entry) (Reader *r, TableScan *t, TableState *s, bool first);
+	void		(*row) (Reader *r, TableScan *t, TableState *s, Collect *col, int i);
+	void		(*finish) (Reader *r, TableState *s, Collect *col);
+} FactTableDesc;
+
+/* Column number of a table by name: error when missing, or optional. */
+static AttrNumber
+col_named(Relation heap, const char *name, bool missing_ok)
+{
+	TupleDesc	td = RelationGetDescr(heap);
+
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+			return a->attnum;
+	}
+	if (!missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("careflags: column %s of careflags.%s is missing", name,
+						RelationGetRelationName(heap))));
+	return InvalidAttrNumber;
+}
+
+/* Resolve the columns names[] of t's table into s->a[]. */
 static void
-read_patients(Reader *r)
+columns(TableScan *t, TableState *s, const char *const *names, int n)
+{
+	for (int k = 0; k < n; k++)
+		s->a[k] = col_named(t->heap, names[k], false);
+}
+
+/* -- patient -- */
+
+static bool
+patient_wanted(Reader *r)
+{
+	return !r->c->patients_read;
+}
+
+static void
+patient_begin(Reader *r, TableScan *t, TableState *s)
+{
+	cf_patient_columns(RelationGetDescr(t->heap), &s->pcols);
+}
+
+static void
+patient_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
+{
+	cf_chunk_patient_from_slot(r->c, i, t->slot, &s->pcols);
+}
+
+static void
+patient_finish(Reader *r, TableState *s, Collect *col)
+{
+	r->c->patients_read = true;
+}
+
+/* -- patient_state: the next check, overall and per domain (1.3) -- */
+
+static void
+state_begin(Reader *r, TableScan *t, TableState *s)
 {
 	CfChunk    *c = r->c;
-	TableScan	s;
-	AttrNumber	a_next;
-	int			i;
-	bool		first;
 
-	if (!c->patients_read)
-	{
-		TableScan	p;
-		CfPatientColumns cols;
-
-		ts_open(&p, r->nsp, "patient", "patient_pkey", c, r->snap);
-		cf_patient_columns(RelationGetDescr(p.heap), &cols);
-		while (ts_next_entry(&p, &i, &first))
-			if (ts_fetch(&p))
-				cf_chunk_patient_from_slot(c, i, p.slot, &cols);
-		ts_close(&p);
-		c->patients_read = true;
-	}
-	for (i = 0; i < c->n; i++)
+	for (int i = 0; i < c->n; i++)
 		c->old_next[i] = CF_TIME_NEVER;
-	ts_open(&s, r->nsp, "patient_state", "patient_state_pkey", c, r->snap);
-	a_next = col_of(&s, "next_check_at");
-	while (ts_next_entry(&s, &i, &first))
-	{
-		CfTime		t;
-
-		if (!ts_fetch(&s))
-			continue;
-		t = get_time(&s, a_next);
-		c->has_state[i] = true;
-		c->old_next[i] = t == CF_TIME_NONE ? CF_TIME_NEVER : t;
-	}
-	ts_close(&s);
+	s->a[0] = col_named(t->heap, "next_check_at", false);
+	s->a[1] = col_named(t->heap, "next_check_by_domain", true);
+	c->state_v13 = s->a[1] != InvalidAttrNumber;
 }
 
 static void
-read_episodes(Reader *r)
+state_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
 {
 	CfChunk    *c = r->c;
-	TableScan	t;
-	Collect		col;
-	AttrNumber	a_id,
-				a_setting,
-				a_unit,
-				a_start,
-				a_end;
-	int			i,
-				prev = -1;
-	bool		first;
+	CfTime		tm = get_time(t, s->a[0]);
 
-	ts_open(&t, r->nsp, "episode", "episode_pkey", c, r->snap);
-	a_id = col_of(&t, "episode_id");
-	a_setting = col_of(&t, "setting");
-	a_unit = col_of(&t, "unit_id");
-	a_start = col_of(&t, "started_at");
-	a_end = col_of(&t, "ended_at");
-	collect_init(&col, sizeof(CfEpisode), c->n);
-	while (ts_next_entry(&t, &i, &first))
+	c->has_state[i] = true;
+	c->old_next[i] = tm == CF_TIME_NONE ? CF_TIME_NEVER : tm;
+	if (s->a[1] != InvalidAttrNumber)
 	{
-		int64		id;
-		CfTime		start;
-		CfEpisode  *e;
-		int			s;
+		bool		isnull;
+		Datum		d = slot_getattr(t->slot, s->a[1], &isnull);
 
-		collect_switch(&col, &prev, i, first);
-		if (!ts_fetch(&t))
-			continue;
-		id = get_int8(&t, a_id, 0);
-		start = get_time(&t, a_start);
-		e = collect_row(&col, start, id);
-		s = cf_setting_from_name(get_label(&t, a_setting, &r->labels));
-		e->episode_id = id;
-		e->setting = s < 0 ? CF_SET_GP : (CfSetting) s;
-		e->unit_id = get_text(&t, a_unit);
-		e->started_at = start;
-		e->ended_at = get_time(&t, a_end);
+		if (!isnull)
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(d);
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+
+			deconstruct_array(arr, TIMESTAMPTZOID, sizeof(TimestampTz), FLOAT8PASSBYVAL,
+							  TYPALIGN_DOUBLE, &elems, &nulls, &n);
+			if (n == CF_DOM_COUNT)
+			{
+				for (int k = 0; k < CF_DOM_COUNT; k++)
+					c->old_next_dom[i * CF_DOM_COUNT + k] = nulls[k] ? CF_TIME_NEVER :
+						(CfTime) DatumGetTimestampTz(elems[k]);
+				c->has_next_dom[i] = true;
+			}
+		}
 	}
-	collect_finish(&col, prev);
-	for (i = 0; i < c->n; i++)
-	{
-		c->facts[i].episodes = collect_base(&col, i);
-		c->facts[i].n_episodes = col.count[i];
-	}
-	ts_close(&t);
+}
+
+/* -- episode -- */
+
+static void
+episode_begin(Reader *r, TableScan *t, TableState *s)
+{
+	static const char *const names[] = {"episode_id", "setting", "unit_id", "started_at", "ended_at"};
+
+	columns(t, s, names, lengthof(names));
 }
 
 static void
-read_assessments(Reader *r)
+episode_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
 {
-	CfChunk    *c = r->c;
-	TableScan	t;
-	Collect		col;
-	AttrNumber	a_id,
-				a_inst,
-				a_at,
-				a_total,
-				a_risk;
-	int			i,
-				prev = -1;
-	bool		first;
+	int64		id = get_int8(t, s->a[0], 0);
+	CfTime		start = get_time(t, s->a[3]);
+	CfEpisode  *e = collect_row(col, start, id);
+	int			set = cf_setting_from_name(get_label(t, s->a[1], &r->labels));
 
-	ts_open(&t, r->nsp, "assessment", "assessment_patient_time", c, r->snap);
-	a_id = col_of(&t, "assessment_id");
-	a_inst = col_of(&t, "instrument");
-	a_at = col_of(&t, "assessed_at");
-	a_total = col_of(&t, "total");
-	a_risk = col_of(&t, "at_risk");
-	collect_init(&col, sizeof(CfAssessment), c->n);
-	while (ts_next_entry(&t, &i, &first))
-	{
-		CfTime		at;
-		CfAssessment *a;
-		const char *inst;
-		int			k;
-		bool		no_total;
+	e->episode_id = id;
+	e->setting = set < 0 ? CF_SET_GP : (CfSetting) set;
+	e->unit_id = get_text(t, s->a[2]);
+	e->started_at = start;
+	e->ended_at = get_time(t, s->a[4]);
+}
 
-		collect_switch(&col, &prev, i, first);
-		if (!ts_fetch(&t))
-			continue;
-		at = get_time(&t, a_at);
-		a = collect_row(&col, at, get_int8(&t, a_id, 0));
-		a->id = get_int8(&t, a_id, 0);
-		inst = get_label(&t, a_inst, &r->labels);
-		k = cf_instrument_from_name(inst);
-		a->instrument = inst;
-		a->domain = (k >= 0 && cf_instrument_is_nutrition((CfInstrument) k)) ?
-			CF_DOM_NUTRITION : CF_DOM_FALL_RISK;
-		a->assessed_at = at;
-		a->total = get_numeric(&t, a_total, &no_total);
-		a->scored = !no_total;
-		a->at_risk = get_bool(&t, a_risk);
-	}
-	collect_finish(&col, prev);
-	for (i = 0; i < c->n; i++)
+static void
+episode_finish(Reader *r, TableState *s, Collect *col)
+{
+	for (int i = 0; i < r->c->n; i++)
 	{
-		c->facts[i].assessments = collect_base(&col, i);
-		c->facts[i].n_assessments = col.count[i];
+		r->c->facts[i].episodes = collect_base(col, i);
+		r->c->facts[i].n_episodes = col->count[i];
 	}
-	ts_close(&t);
+}
+
+/* -- assessment -- */
+
+static void
+assessment_begin(Reader *r, TableScan *t, TableState *s)
+{
+	static const char *const names[] = {"assessment_id", "instrument", "assessed_at", "total", "at_risk"};
+
+	columns(t, s, names, lengthof(names));
+}
+
+static void
+assessment_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
+{
+	int64		id = get_int8(t, s->a[0], 0);
+	CfTime		at = get_time(t, s->a[2]);
+	CfAssessment *a = collect_row(col, at, id);
+	const char *inst = get_label(t, s->a[1], &r->labels);
+	int			k = cf_instrument_from_name(inst);
+	bool		no_total;
+
+	a->id = id;
+	a->instrument = inst;
+	a->domain = (k >= 0 && cf_instrument_is_nutrition((CfInstrument) k)) ?
+		CF_DOM_NUTRITION : CF_DOM_FALL_RISK;
+	a->assessed_at = at;
+	a->total = get_numeric(t, s->a[3], &no_total);
+	a->scored = !no_total;
+	a->at_risk = get_bool(t, s->a[4]);
+}
+
+static void
+assessment_finish(Reader *r, TableState *s, Collect *col)
+{
+	for (int i = 0; i < r->c->n; i++)
+	{
+		r->c->facts[i].assessments = collect_base(col, i);
+		r->c->facts[i].n_assessments = col->count[i];
+	}
 }
 
 /*
+ * -- measurement --
+ *
  * Of the measurement series only what the weight rule can use: weights from
  * 7 months before the latest one up to now (the rule looks back 6 calendar
  * months) and every later-dated one; the latest height and BMI; and any
@@ -780,109 +857,98 @@ read_assessments(Reader *r)
  * first has nothing more to give.
  */
 static void
-read_measurements(Reader *r)
+measurement_begin(Reader *r, TableScan *t, TableState *s)
+{
+	Oid			typid;
+	CatCList   *list;
+	float4		lowest = 0;
+
+	s->a[0] = col_named(t->heap, "measurement_id", false);
+	s->a[1] = col_named(t->heap, "value", false);
+	typid = TupleDescAttr(RelationGetDescr(t->heap), col_named(t->heap, "kind", false) - 1)->atttypid;
+	list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(typid));
+	for (int k = 0; k < list->n_members && s->n_kinds < (int) lengthof(s->kind_oid); k++)
+	{
+		Form_pg_enum e = (Form_pg_enum) GETSTRUCT(&list->members[k]->tuple);
+		const char *l = NameStr(e->enumlabel);
+
+		if (s->n_kinds == 0 || e->enumsortorder < lowest)
+		{
+			lowest = e->enumsortorder;
+			s->first_kind = s->n_kinds;
+		}
+		s->kind_oid[s->n_kinds] = e->oid;
+		s->kind[s->n_kinds++] = strcmp(l, "weight") == 0 ? CF_MEAS_WEIGHT :
+			strcmp(l, "height") == 0 ? CF_MEAS_HEIGHT :
+			strcmp(l, "bmi") == 0 ? CF_MEAS_BMI : CF_MEAS_CALF;
+	}
+	ReleaseSysCacheList(list);
+}
+
+static EntryVerdict
+measurement_entry(Reader *r, TableScan *t, TableState *s, bool first)
+{
+	bool		isnull;
+	Oid			oid = DatumGetObjectId(ts_key(t, 2, &isnull));
+	CfTime		at = (CfTime) DatumGetTimestampTz(ts_key(t, 3, &isnull));
+	int			k = 0;
+
+	if (first)
+		for (int j = 0; j < s->n_kinds; j++)
+		{
+			s->latest[j] = CF_TIME_NONE;
+			s->done[j] = false;
+		}
+	while (k < s->n_kinds && s->kind_oid[k] != oid)
+		k++;
+	if (k == s->n_kinds)
+		return ENTRY_SKIP;
+	if (!s->done[k] && at <= r->now)
+	{
+		if (s->latest[k] != CF_TIME_NONE)
+			s->done[k] = s->kind[k] != CF_MEAS_WEIGHT || at < s->from[k];
+		else if (s->kind[k] == CF_MEAS_CALF)
+			s->done[k] = true;
+	}
+	if (s->done[k])
+		return k == s->first_kind ? ENTRY_SKIP_PATIENT : ENTRY_SKIP;
+	s->cur_kind = k;
+	s->cur_at = at;
+	return ENTRY_KEEP;
+}
+
+static void
+measurement_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
 {
 	static const CfInterval seven_months = {7, 0, 0};
-	CfChunk    *c = r->c;
-	TableScan	t;
-	Collect		col;
-	AttrNumber	a_id,
-				a_value;
-	int			n_kinds = 0;
-	int			first_kind = 0;
-	Oid			kind_oid[16];
-	CfMeasurementKind kind[16];
-	CfTime		latest[16];		/* per kind, the latest visible one up to now */
-	CfTime		from[16];
-	bool		done[16];
-	int			i,
-				prev = -1;
-	bool		first;
+	int			k = s->cur_kind;
+	CfTime		at = s->cur_at;
+	CfMeasurement *m;
 
-	/*
-	 * A patient's series is long and mostly not wanted: a descent per
-	 * patient that stops early reads less than one pass over the chunk.
-	 */
-	ts_open_either(&t, r->nsp, "measurement", "measurement_patient_time", NULL, c, r->snap, false);
-	a_id = col_of(&t, "measurement_id");
-	a_value = col_of(&t, "value");
+	if (at <= r->now && s->latest[k] == CF_TIME_NONE)
 	{
-		Oid			typid = TupleDescAttr(RelationGetDescr(t.heap), col_of(&t, "kind") - 1)->atttypid;
-		CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(typid));
-		float4		lowest = 0;
-
-		for (int k = 0; k < list->n_members && n_kinds < (int) lengthof(kind_oid); k++)
-		{
-			Form_pg_enum e = (Form_pg_enum) GETSTRUCT(&list->members[k]->tuple);
-			const char *l = NameStr(e->enumlabel);
-
-			if (n_kinds == 0 || e->enumsortorder < lowest)
-			{
-				lowest = e->enumsortorder;
-				first_kind = n_kinds;
-			}
-			kind_oid[n_kinds] = e->oid;
-			kind[n_kinds++] = strcmp(l, "weight") == 0 ? CF_MEAS_WEIGHT :
-				strcmp(l, "height") == 0 ? CF_MEAS_HEIGHT :
-				strcmp(l, "bmi") == 0 ? CF_MEAS_BMI : CF_MEAS_CALF;
-		}
-		ReleaseSysCacheList(list);
+		s->latest[k] = at;
+		s->from[k] = r->ops->add_interval(r->ops->arg, at, &seven_months, -1);
 	}
-	collect_init(&col, sizeof(CfMeasurement), c->n);
-	while (ts_next_entry(&t, &i, &first))
+	m = collect_row(col, at, get_int8(t, s->a[0], 0));
+	m->kind = s->kind[k];
+	m->value = get_numeric(t, s->a[1], NULL);
+	m->measured_at = at;
+}
+
+static void
+measurement_finish(Reader *r, TableState *s, Collect *col)
+{
+	for (int i = 0; i < r->c->n; i++)
 	{
-		bool		isnull;
-		Oid			oid = DatumGetObjectId(ts_key(&t, 2, &isnull));
-		CfTime		at = (CfTime) DatumGetTimestampTz(ts_key(&t, 3, &isnull));
-		CfMeasurement *m;
-		int			k = 0;
-
-		collect_switch(&col, &prev, i, first);
-		if (first)
-			for (int j = 0; j < n_kinds; j++)
-			{
-				latest[j] = CF_TIME_NONE;
-				done[j] = false;
-			}
-		while (k < n_kinds && kind_oid[k] != oid)
-			k++;
-		if (k == n_kinds)
-			continue;
-		if (!done[k] && at <= r->now)
-		{
-			if (latest[k] != CF_TIME_NONE)
-				done[k] = kind[k] != CF_MEAS_WEIGHT || at < from[k];
-			else if (kind[k] == CF_MEAS_CALF)
-				done[k] = true;
-		}
-		if (done[k])
-		{
-			if (k == first_kind)
-				ts_skip_patient(&t);
-			continue;
-		}
-		if (!ts_fetch(&t))
-			continue;			/* not visible */
-		if (at <= r->now && latest[k] == CF_TIME_NONE)
-		{
-			latest[k] = at;
-			from[k] = r->ops->add_interval(r->ops->arg, at, &seven_months, -1);
-		}
-		m = collect_row(&col, at, get_int8(&t, a_id, 0));
-		m->kind = kind[k];
-		m->value = get_numeric(&t, a_value, NULL);
-		m->measured_at = at;
+		r->c->facts[i].measurements = collect_base(col, i);
+		r->c->facts[i].n_measurements = col->count[i];
 	}
-	collect_finish(&col, prev);
-	for (i = 0; i < c->n; i++)
-	{
-		c->facts[i].measurements = collect_base(&col, i);
-		c->facts[i].n_measurements = col.count[i];
-	}
-	ts_close(&t);
 }
 
 /*
+ * -- medication --
+ *
  * Medicines that can still be active: not cancelled or entered in error,
  * not stopped before now (they can neither count nor be a FRID any more),
  * and not marked stopped or completed without a stop time.  The index is
@@ -893,138 +959,111 @@ read_measurements(Reader *r)
  * the index on patient_id alone: then every medicine is fetched.)
  */
 static void
-read_medications(Reader *r)
+medication_begin(Reader *r, TableScan *t, TableState *s)
 {
-	CfChunk    *c = r->c;
-	TableScan	t;
-	Collect		col;
-	AttrNumber	a_id,
-				a_atc,
-				a_code,
-				a_name,
-				a_start,
-				a_prn,
-				a_status,
-				a_stop;
-	int			i,
-				prev = -1;
-	bool		first;
-	bool		by_stop;
+	static const char *const names[] = {"medication_id", "atc", "code", "name", "started_at",
+	"as_needed", "status", "stopped_at"};
 
-	ts_open_either(&t, r->nsp, "medication", "medication_patient_stop", "medication_patient", c, r->snap, true);
-	by_stop = t.index->rd_index->indnatts >= 2;
-	a_stop = col_of(&t, "stopped_at");
-	a_id = col_of(&t, "medication_id");
-	a_atc = col_of(&t, "atc");
-	a_code = col_of(&t, "code");
-	a_name = col_of(&t, "name");
-	a_start = col_of(&t, "started_at");
-	a_prn = col_of(&t, "as_needed");
-	a_status = col_of(&t, "status");
-	collect_init(&col, sizeof(CfMedication), c->n);
-	while (ts_next_entry(&t, &i, &first))
-	{
-		bool		isnull;
-		CfTime		stop = CF_TIME_NONE;
-		CfTime		start;
-		const char *status;
-		int64		id;
-		CfMedication *m;
-
-		collect_switch(&col, &prev, i, first);
-		if (by_stop)
-		{
-			Datum		d = ts_key(&t, 2, &isnull);
-
-			stop = isnull ? CF_TIME_NONE : (CfTime) DatumGetTimestampTz(d);
-			if (stop != CF_TIME_NONE && stop <= r->now)
-			{
-				ts_skip_patient(&t);
-				continue;
-			}
-		}
-		if (!ts_fetch(&t))
-			continue;			/* not visible */
-		if (!by_stop)
-		{
-			stop = get_time(&t, a_stop);
-			if (stop != CF_TIME_NONE && stop <= r->now)
-				continue;
-		}
-		status = get_label(&t, a_status, &r->labels);
-		if (status != NULL &&
-			(strcmp(status, "cancelled") == 0 || strcmp(status, "entered_in_error") == 0 ||
-			 (stop == CF_TIME_NONE &&
-			  (strcmp(status, "stopped") == 0 || strcmp(status, "completed") == 0))))
-			continue;
-		id = get_int8(&t, a_id, 0);
-		start = get_time(&t, a_start);
-		m = collect_row(&col, start, id);
-		m->atc = get_text(&t, a_atc);
-		m->key = m->atc;
-		if (m->key == NULL)
-			m->key = get_text(&t, a_code);
-		if (m->key == NULL)
-			m->key = psprintf("medication/%lld", (long long) id);
-		m->name = get_text(&t, a_name);
-		m->started_at = start;
-		m->stopped_at = stop;
-		m->as_needed = get_bool(&t, a_prn);
-		m->cancelled = false;
-	}
-	collect_finish(&col, prev);
-	for (i = 0; i < c->n; i++)
-	{
-		c->facts[i].medications = collect_base(&col, i);
-		c->facts[i].n_medications = col.count[i];
-	}
-	ts_close(&t);
+	columns(t, s, names, lengthof(names));
+	s->flag = t->index->rd_index->indnatts >= 2;
 }
 
-/* A fact of which only its time and id are read. */
+static EntryVerdict
+medication_entry(Reader *r, TableScan *t, TableState *s, bool first)
+{
+	s->cur_stop = CF_TIME_NONE;
+	if (s->flag)
+	{
+		bool		isnull;
+		Datum		d = ts_key(t, 2, &isnull);
+
+		s->cur_stop = isnull ? CF_TIME_NONE : (CfTime) DatumGetTimestampTz(d);
+		if (s->cur_stop != CF_TIME_NONE && s->cur_stop <= r->now)
+			return ENTRY_SKIP_PATIENT;
+	}
+	return ENTRY_KEEP;
+}
+
+static void
+medication_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
+{
+	CfTime		stop = s->cur_stop;
+	CfTime		start;
+	const char *status;
+	int64		id;
+	CfMedication *m;
+
+	if (!s->flag)
+	{
+		stop = get_time(t, s->a[7]);
+		if (stop != CF_TIME_NONE && stop <= r->now)
+			return;
+	}
+	status = get_label(t, s->a[6], &r->labels);
+	if (status != NULL &&
+		(strcmp(status, "cancelled") == 0 || strcmp(status, "entered_in_error") == 0 ||
+		 (stop == CF_TIME_NONE &&
+		  (strcmp(status, "stopped") == 0 || strcmp(status, "completed") == 0))))
+		return;
+	id = get_int8(t, s->a[0], 0);
+	start = get_time(t, s->a[4]);
+	m = collect_row(col, start, id);
+	m->atc = get_text(t, s->a[1]);
+	m->key = m->atc;
+	if (m->key == NULL)
+		m->key = get_text(t, s->a[2]);
+	if (m->key == NULL)
+		m->key = psprintf("medication/%lld", (long long) id);
+	m->name = get_text(t, s->a[3]);
+	m->started_at = start;
+	m->stopped_at = stop;
+	m->as_needed = get_bool(t, s->a[5]);
+	m->cancelled = false;
+}
+
+static void
+medication_finish(Reader *r, TableState *s, Collect *col)
+{
+	for (int i = 0; i < r->c->n; i++)
+	{
+		r->c->facts[i].medications = collect_base(col, i);
+		r->c->facts[i].n_medications = col->count[i];
+	}
+}
+
+/* -- tables of which only a time and the id are read: reviews, falls -- */
+
 typedef struct TimedId
 {
 	CfTime		at;
 	int64		id;
 } TimedId;
 
-/*
- * A table of which only one time column (and the id) is read, in time
- * order: col gets TimedId rows, per patient.
- */
 static void
-read_times(Reader *r, const char *table, const char *index, const char *column,
-		   const char *id_column, Collect *col)
+review_begin(Reader *r, TableScan *t, TableState *s)
 {
-	CfChunk    *c = r->c;
-	TableScan	t;
-	AttrNumber	a_at,
-				a_id;
-	int			i,
-				prev = -1;
-	bool		first;
+	static const char *const names[] = {"reviewed_at", "review_id"};
 
-	ts_open(&t, r->nsp, table, index, c, r->snap);
-	a_at = col_of(&t, column);
-	a_id = col_of(&t, id_column);
-	collect_init(col, sizeof(TimedId), c->n);
-	while (ts_next_entry(&t, &i, &first))
-	{
-		CfTime		at;
-		int64		id;
-		TimedId    *p;
+	columns(t, s, names, lengthof(names));
+}
 
-		collect_switch(col, &prev, i, first);
-		if (!ts_fetch(&t))
-			continue;
-		at = get_time(&t, a_at);
-		id = get_int8(&t, a_id, 0);
-		p = collect_row(col, at, id);
-		p->at = at;
-		p->id = id;
-	}
-	collect_finish(col, prev);
-	ts_close(&t);
+static void
+fall_begin(Reader *r, TableScan *t, TableState *s)
+{
+	static const char *const names[] = {"fell_at", "fall_id"};
+
+	columns(t, s, names, lengthof(names));
+}
+
+static void
+timed_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
+{
+	CfTime		at = get_time(t, s->a[0]);
+	int64		id = get_int8(t, s->a[1], 0);
+	TimedId    *p = collect_row(col, at, id);
+
+	p->at = at;
+	p->id = id;
 }
 
 /* Patient i's TimedId rows of col as a times array and (if ids) an ids array. */
@@ -1051,275 +1090,399 @@ split_times(const Collect *col, int i, const CfTime **times, const int64_t **ids
 }
 
 static void
-read_plans(Reader *r)
+review_finish(Reader *r, TableState *s, Collect *col)
 {
-	CfChunk    *c = r->c;
-	TableScan	t;
-	Collect		col;
-	AttrNumber	a_id,
-				a_kind,
-				a_start,
-				a_end,
-				a_eval;
-	int			i,
-				prev = -1;
-	bool		first;
-
-	ts_open(&t, r->nsp, "care_plan", "care_plan_patient", c, r->snap);
-	a_id = col_of(&t, "plan_id");
-	a_kind = col_of(&t, "kind");
-	a_start = col_of(&t, "started_at");
-	a_end = col_of(&t, "ended_at");
-	a_eval = col_of(&t, "last_evaluated_at");
-	collect_init(&col, sizeof(CfPlan), c->n);
-	while (ts_next_entry(&t, &i, &first))
+	for (int i = 0; i < r->c->n; i++)
 	{
-		CfTime		start;
-		CfPlan	   *p;
-		const char *kind;
+		CfPatientFacts *f = &r->c->facts[i];
 
-		collect_switch(&col, &prev, i, first);
-		if (!ts_fetch(&t))
-			continue;
-		start = get_time(&t, a_start);
-		p = collect_row(&col, start, get_int8(&t, a_id, 0));
-		p->id = get_int8(&t, a_id, 0);
-		kind = get_label(&t, a_kind, &r->labels);
-		p->kind = (kind != NULL && strcmp(kind, "nutrition") == 0) ?
-			CF_PLAN_NUTRITION : CF_PLAN_FALL_PREVENTION;
-		p->started_at = start;
-		p->ended_at = get_time(&t, a_end);
-		p->last_evaluated_at = get_time(&t, a_eval);
+		split_times(col, i, &f->reviews, &f->review_ids, &f->n_reviews);
 	}
-	collect_finish(&col, prev);
-	for (i = 0; i < c->n; i++)
-	{
-		c->facts[i].plans = collect_base(&col, i);
-		c->facts[i].n_plans = col.count[i];
-	}
-	ts_close(&t);
 }
 
 static void
-read_exemptions(Reader *r)
+fall_finish(Reader *r, TableState *s, Collect *col)
 {
-	CfChunk    *c = r->c;
-	TableScan	t;
-	Collect		col;
-	AttrNumber	a_id,
-				a_scope,
-				a_from,
-				a_until;
-	int			i,
-				prev = -1;
-	bool		first;
-
-	ts_open(&t, r->nsp, "exemption", "exemption_patient", c, r->snap);
-	a_id = col_of(&t, "exemption_id");
-	a_scope = col_of(&t, "scope");
-	a_from = col_of(&t, "valid_from");
-	a_until = col_of(&t, "valid_until");
-	collect_init(&col, sizeof(CfExemption), c->n);
-	while (ts_next_entry(&t, &i, &first))
+	for (int i = 0; i < r->c->n; i++)
 	{
-		CfExemption *e;
+		CfPatientFacts *f = &r->c->facts[i];
 
-		collect_switch(&col, &prev, i, first);
-		if (!ts_fetch(&t))
-			continue;
-		/* in the order they were recorded */
-		e = collect_row(&col, 0, get_int8(&t, a_id, 0));
-		e->scope = get_text(&t, a_scope);
-		e->valid_from = get_time(&t, a_from);
-		e->valid_until = get_time(&t, a_until);
+		split_times(col, i, &f->falls, NULL, &f->n_falls);
 	}
-	collect_finish(&col, prev);
-	for (i = 0; i < c->n; i++)
-	{
-		c->facts[i].exemptions = collect_base(&col, i);
-		c->facts[i].n_exemptions = col.count[i];
-	}
-	ts_close(&t);
+}
+
+/* -- care_plan -- */
+
+static void
+plan_begin(Reader *r, TableScan *t, TableState *s)
+{
+	static const char *const names[] = {"plan_id", "kind", "started_at", "ended_at", "last_evaluated_at"};
+
+	columns(t, s, names, lengthof(names));
 }
 
 static void
-read_open_flags(Reader *r)
+plan_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
 {
-	CfChunk    *c = r->c;
-	TableScan	t;
-	Collect		col;
-	AttrNumber	a_id,
-				a_rule,
-				a_from,
-				a_due,
-				a_episode,
-				a_unit,
-				a_reason,
-				a_severity,
-				a_setting,
-				a_resolved,
-				a_trigger,
-				a_details;
-	int			i,
-				prev = -1;
-	bool		first;
+	int64		id = get_int8(t, s->a[0], 0);
+	CfTime		start = get_time(t, s->a[2]);
+	CfPlan	   *p = collect_row(col, start, id);
+	const char *kind = get_label(t, s->a[1], &r->labels);
 
-	/* the partial index of open flags */
-	ts_open(&t, r->nsp, "flag", "flag_one_open", c, r->snap);
-	a_id = col_of(&t, "flag_id");
-	a_rule = col_of(&t, "rule_id");
-	a_from = col_of(&t, "due_from");
-	a_due = col_of(&t, "due_at");
-	a_episode = col_of(&t, "episode_id");
-	a_unit = col_of(&t, "unit_id");
-	a_reason = col_of(&t, "reason");
-	a_severity = col_of(&t, "severity");
-	a_setting = col_of(&t, "setting");
-	a_resolved = col_of(&t, "resolved_at");
-	a_details = col_of(&t, "details");
+	p->id = id;
+	p->kind = (kind != NULL && strcmp(kind, "nutrition") == 0) ?
+		CF_PLAN_NUTRITION : CF_PLAN_FALL_PREVENTION;
+	p->started_at = start;
+	p->ended_at = get_time(t, s->a[3]);
+	p->last_evaluated_at = get_time(t, s->a[4]);
+}
+
+static void
+plan_finish(Reader *r, TableState *s, Collect *col)
+{
+	for (int i = 0; i < r->c->n; i++)
+	{
+		r->c->facts[i].plans = collect_base(col, i);
+		r->c->facts[i].n_plans = col->count[i];
+	}
+}
+
+/* -- exemption (in the order they were recorded) -- */
+
+static void
+exemption_begin(Reader *r, TableScan *t, TableState *s)
+{
+	static const char *const names[] = {"exemption_id", "scope", "valid_from", "valid_until"};
+
+	columns(t, s, names, lengthof(names));
+}
+
+static void
+exemption_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
+{
+	CfExemption *e = collect_row(col, 0, get_int8(t, s->a[0], 0));
+
+	e->scope = get_text(t, s->a[1]);
+	e->valid_from = get_time(t, s->a[2]);
+	e->valid_until = get_time(t, s->a[3]);
+}
+
+static void
+exemption_finish(Reader *r, TableState *s, Collect *col)
+{
+	for (int i = 0; i < r->c->n; i++)
+	{
+		r->c->facts[i].exemptions = collect_base(col, i);
+		r->c->facts[i].n_exemptions = col->count[i];
+	}
+}
+
+/* -- open flags, through the partial index of open flags -- */
+
+static void
+open_flag_begin(Reader *r, TableScan *t, TableState *s)
+{
+	static const char *const names[] = {"flag_id", "rule_id", "due_from", "due_at", "episode_id",
+	"unit_id", "reason", "severity", "setting", "resolved_at", "details"};
+
+	columns(t, s, names, lengthof(names));
 	/* 1.3: absent until ALTER EXTENSION careflags UPDATE */
-	a_trigger = col_of_opt(&t, "trigger_at");
-	c->flag_v13 = a_trigger != InvalidAttrNumber && col_of_opt(&t, "action_id") != InvalidAttrNumber;
-	collect_init(&col, sizeof(CfOpenFlag), c->n);
-	while (ts_next_entry(&t, &i, &first))
-	{
-		int64		id;
-		CfOpenFlag *o;
-		const char *setting;
+	s->a[11] = col_named(t->heap, "trigger_at", true);
+	r->c->flag_v13 = s->a[11] != InvalidAttrNumber &&
+		col_named(t->heap, "action_id", true) != InvalidAttrNumber;
+}
 
-		collect_switch(&col, &prev, i, first);
-		if (!ts_fetch(&t) || get_time(&t, a_resolved) != CF_TIME_NONE)
-			continue;
-		id = get_int8(&t, a_id, 0);
-		o = collect_row(&col, 0, id);
-		o->flag_id = id;
-		o->rule_id = get_text(&t, a_rule);
-		o->due_from = get_time(&t, a_from);
-		o->due_at = get_time(&t, a_due);
-		o->episode_id = get_int8(&t, a_episode, -1);
-		o->unit_id = get_text(&t, a_unit);
-		o->reason = get_text(&t, a_reason);
-		{
-			bool		isnull;
+static void
+open_flag_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
+{
+	int64		id;
+	CfOpenFlag *o;
+	const char *setting;
+	bool		isnull;
 
-			(void) slot_getattr(t.slot, a_details, &isnull);
-			o->has_details = !isnull;
-		}
-		o->severity = get_int4(&t, a_severity, 0);
-		setting = get_label(&t, a_setting, &r->labels);
-		o->setting = setting ? pstrdup(setting) : NULL;
-		o->trigger_at = a_trigger != InvalidAttrNumber ? get_time(&t, a_trigger) : CF_TIME_NONE;
-		o->action_at = CF_TIME_NONE;
-	}
-	collect_finish(&col, prev);
-	for (i = 0; i < c->n; i++)
+	if (get_time(t, s->a[9]) != CF_TIME_NONE)
+		return;
+	id = get_int8(t, s->a[0], 0);
+	o = collect_row(col, 0, id);
+	o->flag_id = id;
+	o->rule_id = get_text(t, s->a[1]);
+	o->due_from = get_time(t, s->a[2]);
+	o->due_at = get_time(t, s->a[3]);
+	o->episode_id = get_int8(t, s->a[4], -1);
+	o->unit_id = get_text(t, s->a[5]);
+	o->reason = get_text(t, s->a[6]);
+	(void) slot_getattr(t->slot, s->a[10], &isnull);
+	o->has_details = !isnull;
+	o->severity = get_int4(t, s->a[7], 0);
+	setting = get_label(t, s->a[8], &r->labels);
+	o->setting = setting ? pstrdup(setting) : NULL;
+	o->trigger_at = s->a[11] != InvalidAttrNumber ? get_time(t, s->a[11]) : CF_TIME_NONE;
+	o->action_at = CF_TIME_NONE;
+}
+
+static void
+open_flag_finish(Reader *r, TableState *s, Collect *col)
+{
+	for (int i = 0; i < r->c->n; i++)
 	{
-		c->open[i] = collect_base(&col, i);
-		c->n_open[i] = col.count[i];
+		r->c->open[i] = collect_base(col, i);
+		r->c->n_open[i] = col->count[i];
 	}
-	ts_close(&t);
 }
 
 /*
- * Flags resolved done that name their action fact (1.3), in id order: the
- * reconciliation checks that the fact is still there and still qualifies.
+ * -- flags resolved done that name their action fact (1.3), in id order --
+ * the reconciliation checks that the fact is still there and still qualifies.
+ */
+static bool
+done_flag_wanted(Reader *r)
+{
+	return r->c->flag_v13;
+}
+
+static void
+done_flag_begin(Reader *r, TableScan *t, TableState *s)
+{
+	static const char *const names[] = {"flag_id", "rule_id", "due_from", "due_at", "episode_id",
+	"unit_id", "resolution", "trigger_at", "action_table", "action_id", "action_at"};
+
+	columns(t, s, names, lengthof(names));
+}
+
+static void
+done_flag_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
+{
+	int64		id;
+	CfOpenFlag *o;
+	char	   *resolution;
+	bool		isnull;
+
+	(void) slot_getattr(t->slot, s->a[9], &isnull);
+	if (isnull)
+		return;
+	resolution = get_text(t, s->a[6]);
+	if (resolution == NULL || strcmp(resolution, "done") != 0)
+		return;
+	id = get_int8(t, s->a[0], 0);
+	o = collect_row(col, 0, id);
+	o->flag_id = id;
+	o->rule_id = get_text(t, s->a[1]);
+	o->due_from = get_time(t, s->a[2]);
+	o->due_at = get_time(t, s->a[3]);
+	o->episode_id = get_int8(t, s->a[4], -1);
+	o->unit_id = get_text(t, s->a[5]);
+	o->trigger_at = get_time(t, s->a[7]);
+	o->action_table = get_text(t, s->a[8]);
+	o->action_id = get_int8(t, s->a[9], 0);
+	o->action_at = get_time(t, s->a[10]);
+}
+
+static void
+done_flag_finish(Reader *r, TableState *s, Collect *col)
+{
+	for (int i = 0; i < r->c->n; i++)
+	{
+		r->c->done[i] = collect_base(col, i);
+		r->c->n_done[i] = col->count[i];
+	}
+}
+
+/*
+ * The tables, in the order they are read (the open flags before the done
+ * ones: they tell whether the flag table is at 1.3).  The measurement
+ * series is long and mostly not wanted: a descent per patient that stops
+ * early reads less than one pass over the chunk, hence no range scan.
+ */
+static const FactTableDesc fact_tables[CF_FT_COUNT] = {
+	[CF_FT_PATIENT] = {"patient", "patient_pkey", NULL, {"patient_id"}, false, true, 0,
+	patient_wanted, patient_begin, NULL, patient_row, patient_finish},
+	[CF_FT_PATIENT_STATE] = {"patient_state", "patient_state_pkey", NULL, {"patient_id"}, false, true, 0,
+	NULL, state_begin, NULL, state_row, NULL},
+	[CF_FT_EPISODE] = {"episode", "episode_pkey", NULL, {"patient_id", "episode_id"}, false, true,
+		sizeof(CfEpisode),
+	NULL, episode_begin, NULL, episode_row, episode_finish},
+	[CF_FT_ASSESSMENT] = {"assessment", "assessment_patient_time", NULL, {"patient_id", "assessed_at"},
+		false, true, sizeof(CfAssessment),
+	NULL, assessment_begin, NULL, assessment_row, assessment_finish},
+	[CF_FT_MEASUREMENT] = {"measurement", "measurement_patient_time", NULL,
+		{"patient_id", "kind", "measured_at"}, false, false, sizeof(CfMeasurement),
+	NULL, measurement_begin, measurement_entry, measurement_row, measurement_finish},
+	[CF_FT_MEDICATION] = {"medication", "medication_patient_stop", "medication_patient",
+		{"patient_id", "stopped_at"}, false, true, sizeof(CfMedication),
+	NULL, medication_begin, medication_entry, medication_row, medication_finish},
+	[CF_FT_MEDICATION_REVIEW] = {"medication_review", "medication_review_patient_time", NULL,
+		{"patient_id", "reviewed_at"}, false, true, sizeof(TimedId),
+	NULL, review_begin, NULL, timed_row, review_finish},
+	[CF_FT_CARE_PLAN] = {"care_plan", "care_plan_patient", NULL, {"patient_id"}, false, true, sizeof(CfPlan),
+	NULL, plan_begin, NULL, plan_row, plan_finish},
+	[CF_FT_FALL] = {"fall", "fall_patient_time", NULL, {"patient_id", "fell_at"}, false, true, sizeof(TimedId),
+	NULL, fall_begin, NULL, timed_row, fall_finish},
+	[CF_FT_EXEMPTION] = {"exemption", "exemption_patient", NULL, {"patient_id"}, false, true,
+		sizeof(CfExemption),
+	NULL, exemption_begin, NULL, exemption_row, exemption_finish},
+	[CF_FT_OPEN_FLAG] = {"flag", "flag_one_open", NULL, {"patient_id", "rule_id"}, true, true,
+		sizeof(CfOpenFlag),
+	NULL, open_flag_begin, NULL, open_flag_row, open_flag_finish},
+	[CF_FT_DONE_FLAG] = {"flag", "flag_done_action", NULL, {"patient_id", "flag_id"}, true, true,
+		sizeof(CfOpenFlag),
+	done_flag_wanted, done_flag_begin, NULL, done_flag_row, done_flag_finish},
+};
+
+/* Does the index have exactly the key columns keys[] (of heap), and a predicate iff partial? */
+static bool
+index_has_shape(Relation heap, Relation index, const FactTableDesc *d)
+{
+	int			nkeys = 0;
+	bool		has_pred;
+
+	while (nkeys < (int) lengthof(d->keys) && d->keys[nkeys] != NULL)
+		nkeys++;
+	if (index->rd_index->indnkeyatts != nkeys)
+		return false;
+	for (int k = 0; k < nkeys; k++)
+	{
+		AttrNumber	a = index->rd_index->indkey.values[k];
+
+		if (a <= 0 || a > RelationGetDescr(heap)->natts ||
+			strcmp(NameStr(TupleDescAttr(RelationGetDescr(heap), a - 1)->attname), d->keys[k]) != 0)
+			return false;
+	}
+	has_pred = !heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL);
+	return has_pred == d->partial;
+}
+
+/*
+ * The index of heap to read table d through, when the caller named the
+ * relation (a Citus shard, whose indexes carry the shard's suffix): the one
+ * of d's shape whose name starts with d's index name, else any of d's shape.
+ */
+static Oid
+index_of_shape(Relation heap, const FactTableDesc *d)
+{
+	List	   *indexes = RelationGetIndexList(heap);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		Oid			indexid = lfirst_oid(lc);
+		Relation	index = index_open(indexid, AccessShareLock);
+		bool		shape = index_has_shape(heap, index, d);
+		bool		named = strncmp(RelationGetRelationName(index), d->index, strlen(d->index)) == 0;
+
+		index_close(index, AccessShareLock);
+		if (shape && (named || !OidIsValid(found)))
+			found = indexid;
+		if (shape && named)
+			break;
+	}
+	list_free(indexes);
+	if (!OidIsValid(found))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("careflags: relation \"%s\" has no index like careflags.%s",
+						RelationGetRelationName(heap), d->index),
+				 errhint("careflags reads %s through an index on (%s, ...).", d->table, d->keys[0])));
+	return found;
+}
+
+/*
+ * Open the scan of table ft for the chunk: the relation the caller named
+ * (c->relids) or the table of that name in the careflags schema; its index
+ * by name, or by shape when the relation was named.
  */
 static void
-read_done_flags(Reader *r)
+open_table(Reader *r, const FactTableDesc *d, CfFactTable ft, TableScan *t)
 {
 	CfChunk    *c = r->c;
+	Oid			relid = c->relids ? c->relids[ft] : InvalidOid;
+
+	if (!OidIsValid(relid))
+	{
+		ts_open_either(t, r->nsp, d->table, d->index, d->older_index, c, r->snap, d->may_range);
+		return;
+	}
+	memset(t, 0, sizeof(*t));
+	t->heap = table_open(relid, AccessShareLock);
+	t->index = index_open(index_of_shape(t->heap, d), AccessShareLock);
+	table_close(t->heap, NoLock);
+	/* the rest as ts_open_either does, with the index found */
+	ts_begin(t, r->nsp, relid, RelationGetRelid(t->index), c, r->snap, d->may_range);
+}
+
+/* Read table ft for the chunk: the one loop over every table's description. */
+static void
+read_table(Reader *r, CfFactTable ft)
+{
+	const FactTableDesc *d = &fact_tables[ft];
+	CfChunk    *c = r->c;
 	TableScan	t;
+	TableState	s;
 	Collect		col;
-	AttrNumber	a_id,
-				a_rule,
-				a_from,
-				a_due,
-				a_episode,
-				a_unit,
-				a_resolution,
-				a_trigger,
-				a_table,
-				a_action,
-				a_action_at;
 	int			i,
 				prev = -1;
 	bool		first;
 
-	c->done = palloc0(sizeof(CfOpenFlag *) * c->n);
-	c->n_done = palloc0(sizeof(int) * c->n);
-	if (!c->flag_v13)
+	if (d->wanted && !d->wanted(r))
 		return;
-	ts_open(&t, r->nsp, "flag", "flag_done_action", c, r->snap);
-	a_id = col_of(&t, "flag_id");
-	a_rule = col_of(&t, "rule_id");
-	a_from = col_of(&t, "due_from");
-	a_due = col_of(&t, "due_at");
-	a_episode = col_of(&t, "episode_id");
-	a_unit = col_of(&t, "unit_id");
-	a_resolution = col_of(&t, "resolution");
-	a_trigger = col_of(&t, "trigger_at");
-	a_table = col_of(&t, "action_table");
-	a_action = col_of(&t, "action_id");
-	a_action_at = col_of(&t, "action_at");
-	collect_init(&col, sizeof(CfOpenFlag), c->n);
+	open_table(r, d, ft, &t);
+	memset(&s, 0, sizeof(s));
+	d->begin(r, &t, &s);
+	collect_init(&col, Max(d->row_size, 1), c->n);
 	while (ts_next_entry(&t, &i, &first))
 	{
-		int64		id;
-		CfOpenFlag *o;
-		char	   *resolution;
-		bool		isnull;
-
 		collect_switch(&col, &prev, i, first);
+		if (d->entry)
+		{
+			EntryVerdict v = d->entry(r, &t, &s, first);
+
+			if (v == ENTRY_SKIP_PATIENT)
+				ts_skip_patient(&t);
+			if (v != ENTRY_KEEP)
+				continue;
+		}
 		if (!ts_fetch(&t))
-			continue;
-		(void) slot_getattr(t.slot, a_action, &isnull);
-		if (isnull)
-			continue;
-		resolution = get_text(&t, a_resolution);
-		if (resolution == NULL || strcmp(resolution, "done") != 0)
-			continue;
-		id = get_int8(&t, a_id, 0);
-		o = collect_row(&col, 0, id);
-		o->flag_id = id;
-		o->rule_id = get_text(&t, a_rule);
-		o->due_from = get_time(&t, a_from);
-		o->due_at = get_time(&t, a_due);
-		o->episode_id = get_int8(&t, a_episode, -1);
-		o->unit_id = get_text(&t, a_unit);
-		o->trigger_at = get_time(&t, a_trigger);
-		o->action_table = get_text(&t, a_table);
-		o->action_id = get_int8(&t, a_action, 0);
-		o->action_at = get_time(&t, a_action_at);
+			continue;			/* not visible */
+		d->row(r, &t, &s, &col, i);
 	}
 	collect_finish(&col, prev);
-	for (i = 0; i < c->n; i++)
-	{
-		c->done[i] = collect_base(&col, i);
-		c->n_done[i] = col.count[i];
-	}
+	if (d->finish)
+		d->finish(r, &s, &col);
 	ts_close(&t);
 }
 
+/* ---- the interface ---- */
+
+/* See fact_reader.h. */
 void
 cf_chunk_init(CfChunk *c)
 {
 	c->exists = palloc0(sizeof(bool) * c->n);
 	c->has_state = palloc0(sizeof(bool) * c->n);
 	c->old_next = palloc(sizeof(CfTime) * c->n);
+	c->has_next_dom = palloc0(sizeof(bool) * c->n);
+	c->old_next_dom = palloc(sizeof(CfTime) * c->n * CF_DOM_COUNT);
 	c->facts = palloc0(sizeof(CfPatientFacts) * c->n);
 	c->open = palloc0(sizeof(CfOpenFlag *) * c->n);
 	c->n_open = palloc0(sizeof(int) * c->n);
+	c->done = palloc0(sizeof(CfOpenFlag *) * c->n);
+	c->n_done = palloc0(sizeof(int) * c->n);
 	c->patients_read = false;
+	c->state_v13 = false;
+	if (c->tables == 0)
+		c->tables = CF_FT_ALL;
 	for (int i = 0; i < c->n; i++)
+	{
+		c->old_next[i] = CF_TIME_NEVER;
 		c->facts[i].patient_id = c->ids[i];
+	}
 }
 
+/* See fact_reader.h. */
 void
 cf_read_chunk(CfChunk *c, CfTime now, const CfEvalOps *ops)
 {
 	Reader		r;
-	Collect		reviews,
-				falls;
 
 	memset(&r, 0, sizeof(r));
 	r.c = c;
@@ -1328,22 +1491,60 @@ cf_read_chunk(CfChunk *c, CfTime now, const CfEvalOps *ops)
 	r.now = now;
 	r.ops = ops;
 
-	read_patients(&r);
-	read_episodes(&r);
-	read_assessments(&r);
-	read_measurements(&r);
-	read_medications(&r);
-	read_times(&r, "medication_review", "medication_review_patient_time", "reviewed_at", "review_id", &reviews);
-	read_plans(&r);
-	read_times(&r, "fall", "fall_patient_time", "fell_at", "fall_id", &falls);
-	for (int i = 0; i < c->n; i++)
-	{
-		split_times(&reviews, i, &c->facts[i].reviews, &c->facts[i].review_ids, &c->facts[i].n_reviews);
-		split_times(&falls, i, &c->facts[i].falls, NULL, &c->facts[i].n_falls);
-	}
-	read_exemptions(&r);
-	read_open_flags(&r);
-	read_done_flags(&r);
+	for (int ft = 0; ft < CF_FT_COUNT; ft++)
+		if (c->tables & CF_FT_BIT(ft))
+			read_table(&r, (CfFactTable) ft);
 
 	UnregisterSnapshot(r.snap);
+}
+
+/* See fact_reader.h. */
+const char *
+cf_fact_table_name(CfFactTable ft)
+{
+	return fact_tables[ft].table;
+}
+
+/* See fact_reader.h. */
+int
+cf_fact_table_from_name(const char *name)
+{
+	for (int ft = 0; ft < CF_FT_COUNT; ft++)
+		if (ft != CF_FT_DONE_FLAG && strcmp(fact_tables[ft].table, name) == 0)
+			return ft;
+	return -1;
+}
+
+/*
+ * careflags.fact_reader_indexes(): every table the evaluation reads, the
+ * index it reads it through and the key columns it relies on (the shape
+ * the tests pin), one row per table.
+ */
+PG_FUNCTION_INFO_V1(careflags_fact_reader_indexes);
+Datum
+careflags_fact_reader_indexes(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int ft = 0; ft < CF_FT_COUNT; ft++)
+	{
+		const FactTableDesc *d = &fact_tables[ft];
+		Datum		v[4];
+		bool		nulls[4] = {false, false, false, false};
+		Datum		keys[lengthof(d->keys)];
+		int			n = 0;
+
+		while (n < (int) lengthof(d->keys) && d->keys[n] != NULL)
+		{
+			keys[n] = CStringGetTextDatum(d->keys[n]);
+			n++;
+		}
+		v[0] = CStringGetTextDatum(d->table);
+		v[1] = CStringGetTextDatum(d->index);
+		v[2] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
+		v[3] = BoolGetDatum(d->partial);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+	}
+	return (Datum) 0;
 }

@@ -238,6 +238,25 @@ cf_load_chunk(CfChunk *c, bool lock, const CfEvalOps *ops)
 		UpdateActiveSnapshotCommandId();
 	}
 	cf_read_chunk(c, (CfTime) cf_now(), ops);
+	if (c->tables != CF_FT_ALL)
+	{
+		/*
+		 * Only some domains are to be evaluated: the others' next check
+		 * times must be known to keep them, else the patient is read whole.
+		 */
+		bool		whole = !c->state_v13;
+
+		for (int i = 0; i < c->n && !whole; i++)
+			whole = c->exists[i] && !c->has_next_dom[i];
+		if (whole)
+		{
+			c->tables = CF_FT_ALL & ~c->tables;
+			c->tables |= CF_FT_BIT(CF_FT_PATIENT_STATE) | CF_FT_BIT(CF_FT_OPEN_FLAG) |
+				CF_FT_BIT(CF_FT_DONE_FLAG);
+			cf_read_chunk(c, (CfTime) cf_now(), ops);
+			c->tables = CF_FT_ALL;
+		}
+	}
 	if (lock)
 		PopActiveSnapshot();
 }

@@ -18,6 +18,11 @@
  *	  the queue in the same transaction and comes back to them a second
  *	  later (worker.c), until they are free.
  *
+ *	  Each queued row names the tables its statement wrote (written), so
+ *	  that the worker too evaluates only the rules those tables feed; a row
+ *	  without it (queued again for a held patient, or by a 1.2 library)
+ *	  makes the pass evaluate whole patients.
+ *
  *	  The queue is a logged table: a crash, a stopped worker or a restart
  *	  loses nothing, the worker takes up what is there when it starts.
  *	  Writes queue only when the worker serves their database (the worker
@@ -48,6 +53,7 @@
 #include "utils/rel.h"
 
 #include "careflags.h"
+#include "evaluate.h"
 #include "flags.h"
 #include "queue.h"
 
@@ -168,7 +174,7 @@ queue_xact_callback(XactEvent event, void *arg)
 }
 
 bool
-cf_queue_for_worker(const int64 *ids, int n)
+cf_queue_for_worker(const int64 *ids, int n, uint32 written)
 {
 	Oid			relid;
 	Relation	rel;
@@ -203,6 +209,8 @@ cf_queue_for_worker(const int64 *ids, int n)
 		else if (strcmp(NameStr(a->attname), "patient_ids") == 0)
 			values[i] = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64),
 														FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		else if (strcmp(NameStr(a->attname), "written") == 0 && written != 0)
+			values[i] = Int32GetDatum((int32) written);
 		else
 			continue;
 		nulls[i] = false;
@@ -230,6 +238,11 @@ cf_queue_evaluate(int *held)
 	int64	   *ids = NULL;
 	int			n = 0;
 	int			cap = 0;
+	bool		has_written;
+	bool		wnull;
+	volatile bool unknown = false;	/* a write of unknown tables: every rule */
+	volatile bool updated = false;	/* a row updated or deleted */
+	volatile uint32 tables = 0;
 
 	if (held != NULL)
 		*held = 0;
@@ -237,18 +250,34 @@ cf_queue_evaluate(int *held)
 		return 0;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("DELETE FROM careflags.evaluation_queue RETURNING patient_ids", false, 0) != SPI_OK_DELETE_RETURNING)
+	/* 1.3: with the tables the queued writes wrote (NULL: not known) */
+	has_written = SPI_execute("SELECT FROM pg_catalog.pg_attribute WHERE attrelid = "
+							  "'careflags.evaluation_queue'::pg_catalog.regclass AND attname = 'written' "
+							  "AND NOT attisdropped", true, 0) == SPI_OK_SELECT && SPI_processed == 1;
+	if (SPI_execute(has_written ? "DELETE FROM careflags.evaluation_queue RETURNING patient_ids, written" :
+					"DELETE FROM careflags.evaluation_queue RETURNING patient_ids, NULL::integer",
+					false, 0) != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "careflags: could not read the evaluation queue");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		w;
 		Datum	   *elems;
 		bool	   *enulls;
 		int			ne;
 
 		if (isnull)
 			continue;
+		w = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &wnull);
+		if (wnull)
+			unknown = true;
+		else
+		{
+			tables |= (uint32) DatumGetInt32(w) & ~CF_WRITTEN_INSERTS;
+			if (!((uint32) DatumGetInt32(w) & CF_WRITTEN_INSERTS))
+				updated = true;
+		}
 		deconstruct_array(DatumGetArrayTypeP(d), INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 						  TYPALIGN_DOUBLE, &elems, &enulls, &ne);
 		if (n + ne > cap)
@@ -278,7 +307,9 @@ cf_queue_evaluate(int *held)
 	cf_skip_locked_patients = true;
 	PG_TRY();
 	{
-		cf_evaluate_now(ids, n, "evaluation_queue", false);
+		/* only the rules the queued writes' tables feed (evaluate.c) */
+		cf_evaluate_now(ids, n, "evaluation_queue",
+						unknown ? 0 : tables | (updated ? 0 : CF_WRITTEN_INSERTS), false);
 	}
 	PG_FINALLY();
 	{

@@ -21,7 +21,7 @@ extern void cf_queue_worker_publish(void);
  * A writing statement: queue the patients (sorted, distinct) for the worker.
  * False when the worker does not serve this database: evaluate them now.
  */
-extern bool cf_queue_for_worker(const int64 *ids, int n);
+extern bool cf_queue_for_worker(const int64 *ids, int n, uint32 written);
 
 /*
  * The worker: evaluate and remove what committed transactions queued; held
@@ -34,6 +34,6 @@ extern int64 cf_queue_evaluate(int *held);
  * or raised when may_raise and careflags.strict or not isolate_evaluation
  * (triggers.c).
  */
-extern void cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise);
+extern void cf_evaluate_now(int64 *ids, int n, const char *table, uint32 written, bool may_raise);
 
 #endif							/* CAREFLAGS_QUEUE_H */

@@ -51,6 +51,7 @@ typedef enum
 	Q_REOPEN_FLAG,
 	Q_RELABEL_FLAG,
 	Q_STATE,
+	Q_STATE_13,
 	Q_LOCK_FLAG_IF_FREE,
 	Q_COUNT
 } QueryId;
@@ -108,6 +109,12 @@ static CfQuery queries[Q_COUNT] = {
 		"VALUES ($1, $2, $3) ON CONFLICT (patient_id) DO UPDATE "
 		"SET evaluated_at = EXCLUDED.evaluated_at, next_check_at = EXCLUDED.next_check_at",
 	3, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}},
+	/* 1.3: and the next check per domain */
+	[Q_STATE_13] = {"INSERT INTO careflags.patient_state AS s (patient_id, evaluated_at, next_check_at, "
+		"next_check_by_domain) VALUES ($1, $2, $3, $4) ON CONFLICT (patient_id) DO UPDATE "
+		"SET evaluated_at = EXCLUDED.evaluated_at, next_check_at = EXCLUDED.next_check_at, "
+		"next_check_by_domain = EXCLUDED.next_check_by_domain",
+	4, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID}},
 	/* while a nurse's action on the patient is open: her flag rows are skipped */
 	[Q_LOCK_FLAG_IF_FREE] = {"SELECT flag_id FROM careflags.flag" WHERE_FLAG " FOR NO KEY UPDATE SKIP LOCKED",
 	2, {INT8OID, INT8OID}},
@@ -535,6 +542,8 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 	int64		patient_id = c->ids[ci];
 	CfPatientFacts *fp = &c->facts[ci];
 	CfTime		next_check;
+	CfTime		next_dom[CF_DOM_COUNT];
+	bool		dom_changed;
 	CfTime		now = (CfTime) cf_now();
 	int64		changes = 0;
 	CfPatientFacts facts;
@@ -547,7 +556,23 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 		return 0;				/* patient deleted, or held by another session */
 	facts = *fp;
 
-	cf_evaluate(&facts, rs->rules, rs->n, &rs->frids, now, ops, res, &next_check);
+	cf_evaluate_by_domain(&facts, rs->rules, rs->n, &rs->frids, now, ops, res, &next_check, next_dom);
+
+	/*
+	 * The domains not evaluated (a write of a table they do not read) keep
+	 * their next check; the patient's is the earliest of all.
+	 */
+	dom_changed = !c->has_next_dom[ci];
+	next_check = CF_TIME_NEVER;
+	for (int d = 0; d < CF_DOM_COUNT; d++)
+	{
+		if (!(c->domains & (1u << d)))
+			next_dom[d] = c->old_next_dom[ci * CF_DOM_COUNT + d];
+		else if (c->has_next_dom[ci] && next_dom[d] != c->old_next_dom[ci * CF_DOM_COUNT + d])
+			dom_changed = true;
+		if (next_dom[d] < next_check)
+			next_check = next_dom[d];
+	}
 
 	rc.c = c;
 	rc.ci = ci;
@@ -695,10 +720,11 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 	 * a flag was held (left for later), so that its next check stays due
 	 */
 	if (mode == CF_RECONCILE_WRITE && cf_held_count() == held_before &&
-		(changes > 0 || !c->has_state[ci] || c->old_next[ci] != next_check))
+		(changes > 0 || !c->has_state[ci] || c->old_next[ci] != next_check ||
+		 (c->state_v13 && dom_changed)))
 	{
-		Datum		v[3];
-		char		nulls[3] = "   ";
+		Datum		v[4];
+		char		nulls[4] = "    ";
 
 		v[0] = Int64GetDatum(patient_id);
 		v[1] = TimestampTzGetDatum((TimestampTz) now);
@@ -706,7 +732,23 @@ cf_reconcile_patient(CfChunk *c, int ci, const CfRuleSet *rs, const CfEvalOps *o
 			nulls[2] = 'n';
 		else
 			v[2] = TimestampTzGetDatum((TimestampTz) next_check);
-		cf_query_run(&queries[Q_STATE], v, nulls, false, SPI_OK_INSERT);
+		if (c->state_v13)
+		{
+			Datum		e[CF_DOM_COUNT];
+			bool		en[CF_DOM_COUNT];
+			int			dims[1] = {CF_DOM_COUNT};
+			int			lbs[1] = {1};
+
+			for (int d = 0; d < CF_DOM_COUNT; d++)
+			{
+				en[d] = next_dom[d] == CF_TIME_NEVER;
+				e[d] = en[d] ? (Datum) 0 : TimestampTzGetDatum((TimestampTz) next_dom[d]);
+			}
+			v[3] = PointerGetDatum(construct_md_array(e, en, 1, dims, lbs, TIMESTAMPTZOID,
+													  sizeof(TimestampTz), FLOAT8PASSBYVAL,
+													  TYPALIGN_DOUBLE));
+		}
+		cf_query_run(&queries[c->state_v13 ? Q_STATE_13 : Q_STATE], v, nulls, false, SPI_OK_INSERT);
 	}
 	if (rc.quiet)
 		cf_patient_actions_release(patient_id);

@@ -9,9 +9,16 @@
  *	  once, so a bulk INSERT ... SELECT or COPY costs one evaluation per
  *	  patient, not per row.
  *
+ *	  Only the rules the written table feeds are evaluated (evaluate.c:
+ *	  incremental evaluation); a table every rule reads, the deferred
+ *	  evaluation and the worker's evaluate the whole patient.
+ *
  *	  careflags.fact_changed_row(): the same, FOR EACH ROW, for setups that
  *	  cannot have statement triggers with transition tables (Citus
- *	  distributed tables).  Switched with careflags.set_trigger_mode().
+ *	  distributed tables).  Switched with careflags.set_trigger_mode().  It
+ *	  too evaluates each patient once per statement: the rows' patients are
+ *	  collected and evaluated when the statement's triggers are done
+ *	  (an ExecutorFinish hook).
  *
  *	  Failure isolation: the evaluation of one statement runs in a
  *	  subtransaction.  If it fails (it should not: facts were validated by
@@ -28,8 +35,10 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
@@ -42,6 +51,8 @@
 #include "utils/memutils.h"
 
 #include "careflags.h"
+#include "evaluate.h"
+#include "fact_reader.h"
 #include "flags.h"
 #include "quarantine.h"
 #include "queue.h"
@@ -72,6 +83,9 @@ idlist_add(IdList *l, int64 id)
  * commit (one marker row per transaction queues it).
  */
 static IdList *pending = NULL;
+static uint32 pending_tables = 0;	/* CF_FT_BITs of the tables written */
+static bool pending_unknown = false;	/* a write of another table: every rule */
+static bool pending_updated = false;	/* a row updated or deleted */
 static bool xact_callback_registered = false;
 
 static void
@@ -80,11 +94,16 @@ pending_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT)
+	{
 		pending = NULL;			/* freed with the transaction's memory */
+		pending_tables = 0;
+		pending_unknown = false;
+		pending_updated = false;
+	}
 }
 
 static void
-defer_ids(const int64 *ids, int n)
+defer_ids(const int64 *ids, int n, uint32 written)
 {
 	MemoryContext old;
 	bool		first = (pending == NULL);
@@ -99,6 +118,11 @@ defer_ids(const int64 *ids, int n)
 		pending = palloc0(sizeof(IdList));
 	for (int i = 0; i < n; i++)
 		idlist_add(pending, ids[i]);
+	pending_tables |= written & ~CF_WRITTEN_INSERTS;
+	if ((written & ~CF_WRITTEN_INSERTS) == 0)
+		pending_unknown = true;
+	if (!(written & CF_WRITTEN_INSERTS))
+		pending_updated = true;
 	MemoryContextSwitchTo(old);
 
 	if (first)
@@ -130,7 +154,7 @@ defer_ids(const int64 *ids, int n)
 	}
 }
 
-static void evaluate_isolated(int64 *ids, int n, const char *table);
+static void evaluate_isolated(int64 *ids, int n, const char *table, uint32 written);
 
 /* Evaluate what was deferred so far; returns the number of patients. */
 static int
@@ -138,6 +162,7 @@ evaluate_pending(void)
 {
 	int64	   *ids;
 	int			n;
+	uint32		written;
 
 	if (pending == NULL || pending->n == 0)
 		return 0;
@@ -145,8 +170,12 @@ evaluate_pending(void)
 	ids = palloc(sizeof(int64) * n);
 	memcpy(ids, pending->ids, sizeof(int64) * n);
 	pending->n = 0;
+	written = (pending_unknown ? 0 : pending_tables) | (pending_updated ? 0 : CF_WRITTEN_INSERTS);
+	pending_tables = 0;
+	pending_unknown = false;
+	pending_updated = false;
 	n = cf_unique_ids(ids, n);
-	evaluate_isolated(ids, n, "deferred_evaluation");
+	evaluate_isolated(ids, n, "deferred_evaluation", written);
 	return n;
 }
 
@@ -175,7 +204,7 @@ collect_ids(Tuplestorestate *ts, Relation rel, AttrNumber attnum, IdList *l)
  * careflags.strict).
  */
 static void
-evaluate_isolated(int64 *ids, int n, const char *table)
+evaluate_isolated(int64 *ids, int n, const char *table, uint32 written)
 {
 	if (n == 0)
 		return;
@@ -190,12 +219,12 @@ evaluate_isolated(int64 *ids, int n, const char *table)
 		return;
 	if (cf_defer_evaluation && strcmp(table, "deferred_evaluation") != 0)
 	{
-		defer_ids(ids, n);
+		defer_ids(ids, n, written);
 		return;
 	}
-	if (cf_evaluate_in_worker && !cf_strict && cf_queue_for_worker(ids, n))
+	if (cf_evaluate_in_worker && !cf_strict && cf_queue_for_worker(ids, n, written))
 		return;
-	cf_evaluate_now(ids, n, table, true);
+	cf_evaluate_now(ids, n, table, written, true);
 }
 
 /*
@@ -216,7 +245,7 @@ leave_for_later(const char *table, const int64 *ids, int n, const char *reason)
 	copy = palloc(sizeof(int64) * n);
 	memcpy(copy, ids, sizeof(int64) * n);
 	n = cf_unique_ids(copy, n);
-	if (!cf_queue_for_worker(copy, n))
+	if (!cf_queue_for_worker(copy, n, 0))
 		cf_quarantine_evaluation(table, copy, n, reason);
 	pfree(copy);
 }
@@ -225,7 +254,7 @@ leave_for_later(const char *table, const int64 *ids, int n, const char *reason)
 	"the write went through without waiting; the patient is evaluated again by the worker, the next write or careflags.recompute_patient()"
 
 void
-cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
+cf_evaluate_now(int64 *ids, int n, const char *table, uint32 written, bool may_raise)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -234,7 +263,7 @@ cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
 
 	if (may_raise && (cf_strict || !cf_isolate_evaluation))
 	{
-		(void) cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
+		(void) cf_evaluate_written(ids, n, CF_RECONCILE_WRITE, NULL, NULL, written, NULL);
 		n_held = cf_held_patients(&held);
 		leave_for_later(table, held, n_held, HELD_REASON);
 		return;
@@ -244,7 +273,7 @@ cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		(void) cf_evaluate_patients(ids, n, CF_RECONCILE_WRITE, NULL, NULL);
+		(void) cf_evaluate_written(ids, n, CF_RECONCILE_WRITE, NULL, NULL, written, NULL);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -275,11 +304,28 @@ cf_evaluate_now(int64 *ids, int n, const char *table, bool may_raise)
 		 * for it as well, so their flags catch up once the lock is free.
 		 */
 		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
-			(void) cf_queue_for_worker(ids, n);
+			(void) cf_queue_for_worker(ids, n, 0);
 		cf_quarantine_evaluation(table, ids, n, edata->message);
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * The CF_FT_BIT of the table a trigger's relation is (a fact table of the
+ * careflags schema), so that only the rules it feeds are evaluated; 0 for
+ * any other relation: every rule.
+ */
+static uint32
+written_table(Relation rel)
+{
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, true);
+	int			ft;
+
+	if (!OidIsValid(nsp) || RelationGetNamespace(rel) != nsp)
+		return 0;
+	ft = cf_fact_table_from_name(RelationGetRelationName(rel));
+	return ft < 0 ? 0 : CF_FT_BIT(ft);
 }
 
 static AttrNumber
@@ -321,8 +367,137 @@ careflags_facts_changed(PG_FUNCTION_ARGS)
 	collect_ids(td->tg_newtable, td->tg_relation, attnum, &ids);
 	collect_ids(td->tg_oldtable, td->tg_relation, attnum, &ids);
 	ids.n = cf_unique_ids(ids.ids, ids.n);
-	evaluate_isolated(ids.ids, ids.n, RelationGetRelationName(td->tg_relation));
+	evaluate_isolated(ids.ids, ids.n, RelationGetRelationName(td->tg_relation),
+					  written_table(td->tg_relation) |
+					  (TRIGGER_FIRED_BY_INSERT(td->tg_event) ? CF_WRITTEN_INSERTS : 0));
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * Row mode, one evaluation per patient per statement: the row trigger
+ * collects the patients of the statement whose ExecutorFinish fires it
+ * (AFTER ROW triggers fire there), and cf_executor_finish evaluates them
+ * once when that statement's triggers are done.  Levels are the nesting of
+ * statements being finished; deeper than ROW_LEVELS (or outside any, e.g. a
+ * top-level COPY) each row is evaluated as it fires.
+ */
+#define ROW_LEVELS 32
+
+typedef struct RowLevel
+{
+	IdList		ids;
+	uint32		written;
+	bool		unknown;		/* a table of no known CfFactTable */
+	bool		updated;		/* a row updated or deleted */
+	char		table[NAMEDATALEN];
+} RowLevel;
+
+static RowLevel row_levels[ROW_LEVELS + 1];
+static int	finish_depth = 0;
+static ExecutorFinish_hook_type prev_executor_finish = NULL;
+
+/* Keep the patients for the end of the statement; false: evaluate now. */
+static bool
+row_collect(const int64 *ids, int n, Relation rel, bool insert)
+{
+	RowLevel   *l;
+	MemoryContext old;
+	uint32		w;
+
+	if (finish_depth <= 0 || finish_depth > ROW_LEVELS)
+		return false;
+	l = &row_levels[finish_depth];
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	for (int i = 0; i < n; i++)
+		idlist_add(&l->ids, ids[i]);
+	MemoryContextSwitchTo(old);
+	w = written_table(rel);
+	l->written |= w;
+	if (w == 0)
+		l->unknown = true;
+	if (!insert)
+		l->updated = true;
+	strlcpy(l->table, RelationGetRelationName(rel), NAMEDATALEN);
+	return true;
+}
+
+static void
+row_level_reset(RowLevel *l)
+{
+	l->ids.ids = NULL;			/* in TopTransactionContext: freed with it */
+	l->ids.n = 0;
+	l->ids.cap = 0;
+	l->written = 0;
+	l->unknown = false;
+	l->updated = false;
+	l->table[0] = '\0';
+}
+
+/*
+ * ExecutorFinish hook: run the statement's AFTER triggers, then evaluate
+ * once each patient its row triggers collected.
+ */
+static void
+cf_executor_finish(QueryDesc *queryDesc)
+{
+	int			depth = ++finish_depth;
+	RowLevel   *l = depth <= ROW_LEVELS ? &row_levels[depth] : NULL;
+
+	if (l)
+		row_level_reset(l);
+	PG_TRY();
+	{
+		if (prev_executor_finish)
+			prev_executor_finish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_CATCH();
+	{
+		if (l)
+			row_level_reset(l);
+		finish_depth = depth - 1;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	finish_depth = depth - 1;
+	if (l && l->ids.n > 0)
+	{
+		int			n = l->ids.n;
+		int64	   *ids = palloc(sizeof(int64) * n);
+		uint32		written = (l->unknown ? 0 : l->written) | (l->updated ? 0 : CF_WRITTEN_INSERTS);
+		char		table[NAMEDATALEN];
+
+		memcpy(ids, l->ids.ids, sizeof(int64) * n);
+		strlcpy(table, l->table, NAMEDATALEN);
+		row_level_reset(l);
+		n = cf_unique_ids(ids, n);
+		evaluate_isolated(ids, n, table, written);
+		pfree(ids);
+	}
+}
+
+/* Forget the levels at the end of a transaction (their memory went with it). */
+static void
+row_levels_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		for (int i = 0; i <= ROW_LEVELS; i++)
+			row_level_reset(&row_levels[i]);
+		finish_depth = 0;
+	}
+}
+
+/* See careflags.h: install the ExecutorFinish hook (from _PG_init). */
+void
+cf_triggers_init(void)
+{
+	prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = cf_executor_finish;
+	RegisterXactCallback(row_levels_xact_callback, NULL);
 }
 
 /* careflags.fact_changed_row(): row-level, for setups without statement triggers. */
@@ -364,7 +539,10 @@ careflags_fact_changed_row(PG_FUNCTION_ARGS)
 			ids[n++] = DatumGetInt64(d);
 	}
 	n = cf_unique_ids(ids, n);
-	evaluate_isolated(ids, n, RelationGetRelationName(td->tg_relation));
+	if (!row_collect(ids, n, td->tg_relation, TRIGGER_FIRED_BY_INSERT(td->tg_event)))
+		evaluate_isolated(ids, n, RelationGetRelationName(td->tg_relation),
+						  written_table(td->tg_relation) |
+						  (TRIGGER_FIRED_BY_INSERT(td->tg_event) ? CF_WRITTEN_INSERTS : 0));
 	return PointerGetDatum(NULL);
 }
 

@@ -1481,6 +1481,23 @@ COMMENT ON FUNCTION careflags.audit_witness() IS
 REVOKE ALL ON FUNCTION careflags.audit_witness() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION careflags.audit_witness() TO careflags_admin;
 
+-- ==== incremental evaluation, the fact reader as a table (issue 18) ====
+ALTER TABLE careflags.patient_state ADD COLUMN next_check_by_domain timestamptz[];
+COMMENT ON COLUMN careflags.patient_state.next_check_by_domain IS
+    'the next time per domain (nutrition, medication_review, fall_risk; NULL: never): a fact write re-evaluates only the domains its table feeds and keeps the others'' times; next_check_at is the earliest';
+CREATE FUNCTION careflags.fact_reader_indexes()
+    RETURNS TABLE (table_name text, index_name text, key_columns text[], partial boolean)
+    LANGUAGE c STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'careflags_fact_reader_indexes';
+COMMENT ON FUNCTION careflags.fact_reader_indexes() IS
+    'each table the evaluation reads, the index it reads it through and the index''s key columns it relies on (partial: the index has a WHERE clause)';
+REVOKE ALL ON FUNCTION careflags.fact_reader_indexes() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION careflags.fact_reader_indexes() TO careflags_admin;
+ALTER TABLE careflags.evaluation_queue ADD COLUMN written integer;
+COMMENT ON COLUMN careflags.evaluation_queue.written IS
+    'the tables the statement wrote (careflags'' internal bit set): the worker evaluates only the rules they feed; NULL: every rule';
+-- ==== end: incremental evaluation (issue 18) ====
+
 -- ==== the nurse's worklist at the cost of the read: per-row functions and my_units() in C (issue 18) ====
 -- my_units(), flag_state(), due_soon_from() and action_of() were SQL
 -- functions pinning their search_path, so never inlined: called per row

@@ -4,14 +4,26 @@
 CREATE TABLE @extschema@.patient_state (
     patient_id      bigint PRIMARY KEY REFERENCES @extschema@.patient ON DELETE CASCADE,
     evaluated_at    timestamptz NOT NULL,
-    next_check_at   timestamptz
+    next_check_at   timestamptz,
+    next_check_by_domain timestamptz[]
 );
 COMMENT ON TABLE @extschema@.patient_state IS
     'when each patient was last evaluated, and the next time its flags can change without a write (a birthday, an exemption ending, a future-dated fact); the background worker re-evaluates patients whose next_check_at has passed';
+COMMENT ON COLUMN @extschema@.patient_state.next_check_by_domain IS
+    'the next time per domain (nutrition, medication_review, fall_risk; NULL: never): a fact write re-evaluates only the domains its table feeds and keeps the others'' times; next_check_at is the earliest';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.patient_state', '');
 CREATE INDEX patient_state_next_check ON @extschema@.patient_state (next_check_at) WHERE next_check_at IS NOT NULL;
 CREATE INDEX flag_to_notify ON @extschema@.flag (due_from)
     WHERE resolved_at IS NULL AND notified_state OPERATOR(pg_catalog.<>) 'overdue';
+
+CREATE FUNCTION @extschema@.fact_reader_indexes()
+    RETURNS TABLE (table_name text, index_name text, key_columns text[], partial boolean)
+    LANGUAGE c STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'careflags_fact_reader_indexes';
+COMMENT ON FUNCTION @extschema@.fact_reader_indexes() IS
+    'each table the evaluation reads, the index it reads it through and the index''s key columns it relies on (partial: the index has a WHERE clause)';
+REVOKE ALL ON FUNCTION @extschema@.fact_reader_indexes() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.fact_reader_indexes() TO careflags_admin;
 
 CREATE FUNCTION @extschema@.facts_changed() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_facts_changed';
@@ -91,10 +103,13 @@ CREATE CONSTRAINT TRIGGER evaluate_at_commit AFTER INSERT ON @extschema@.deferre
 -- pg_dump, so that a restore evaluates what was still waiting.
 CREATE TABLE @extschema@.evaluation_queue (
     queued_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    patient_ids bigint[] NOT NULL
+    patient_ids bigint[] NOT NULL,
+    written     integer
 );
 COMMENT ON TABLE @extschema@.evaluation_queue IS
     'patients whose facts committed transactions changed, waiting for the background worker to evaluate them (careflags.evaluate_in_worker); empty when the worker keeps up';
+COMMENT ON COLUMN @extschema@.evaluation_queue.written IS
+    'the tables the statement wrote (careflags'' internal bit set): the worker evaluates only the rules they feed; NULL: every rule';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.evaluation_queue', '');
 GRANT SELECT ON @extschema@.evaluation_queue TO careflags_admin;
 

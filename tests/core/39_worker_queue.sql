@@ -12,7 +12,7 @@
 SELECT careflags.preloaded() AND current_setting('careflags.worker_database', true) = current_database() AS worker_here \gset
 \if :worker_here
 SET client_min_messages = warning;
-SELECT plan(19);
+SELECT plan(22);
 
 CREATE FUNCTION pg_temp.flag_of(key text, rule text) RETURNS bigint LANGUAGE sql AS $$
     SELECT f.flag_id FROM careflags.flag f JOIN careflags.patient p USING (patient_id)
@@ -58,6 +58,15 @@ INSERT INTO careflags.assessment (patient_id, instrument, assessed_at, total)
      SELECT patient_id, 'mst', now(), 0 FROM careflags.patient WHERE source_key = 'q1';
 SELECT ok(pg_temp.drained(), 'the screening was queued and evaluated');
 SELECT is(pg_temp.flag_of('q1', 'nutrition.screening.admission_long_term'), NULL, 'the screening resolved the flag');
+
+-- a queued write names the tables it wrote: the worker evaluates only the rules they feed (issue 18)
+BEGIN;
+INSERT INTO careflags.measurement (patient_id, kind, value, measured_at)
+     SELECT patient_id, 'weight', 70, now() FROM careflags.patient WHERE source_key = 'q1';
+SELECT ok((SELECT bool_and(q.written IS NOT NULL) FROM careflags.evaluation_queue q), 'a queued weight names its table');
+COMMIT;
+SELECT ok(pg_temp.drained(), 'the weight was evaluated by the worker');
+SELECT is((SELECT count(*)::int FROM careflags.check_consistency()), 0, 'and the flags are those of a full evaluation');
 
 -- a write that is rolled back queues nothing
 BEGIN;

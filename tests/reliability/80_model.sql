@@ -15,7 +15,12 @@
 --       flag is never closed and replaced by a newer flag of the same rule and
 --       episode in one step unless it was done;
 --   (e) the open flags (rule, due_from, due_at) equal those of an independent
---       evaluation, the benchmark's hand-written SQL (bench/baseline.sql).
+--       evaluation, the benchmark's hand-written SQL (bench/baseline.sql);
+--   (f) a write evaluates only the rules its table feeds (issue 18): a full
+--       evaluation of every patient of the history (recompute_patient())
+--       then changes no flag, and leaves the next check times as the
+--       incremental path stored them (patient_state.next_check_at and
+--       next_check_by_domain).
 -- Bounded: CAREFLAGS_MODEL_SECONDS (default 45) of histories from seed
 -- CAREFLAGS_MODEL_SEED (default 14); scripts/long/model.sh runs it longer.
 \c careflags_reliability
@@ -32,7 +37,7 @@
 \endif
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 -- the unit every history's episodes are in (an episode's unit must be known)
 INSERT INTO careflags.unit (unit_id, name) VALUES ('ward-m', 'Model ward') ON CONFLICT DO NOTHING;
 -- an independent evaluation: the hand-written SQL of the benchmark
@@ -40,7 +45,7 @@ INSERT INTO careflags.unit (unit_id, name) VALUES ('ward-m', 'Model ward') ON CO
 SET client_min_messages = warning;
 
 CREATE TEMP TABLE model_violation (history int, step int, kind text, detail text);
-CREATE TEMP TABLE model_stats (histories int, steps int, writes int, failed_writes int,
+CREATE TEMP TABLE model_stats (histories int, steps int, full_steps int, writes int, failed_writes int,
                                raised bigint, done bigint, other_resolved bigint, reopened bigint);
 
 -- A random element of an array.
@@ -226,6 +231,8 @@ DECLARE
     p bigint;
     acked bigint[];
     before_max bigint;
+    full_changes bigint;
+    model_full_steps int := 0;
     r record;
 BEGIN
     PERFORM setseed(seed);
@@ -269,6 +276,27 @@ BEGIN
               FULL JOIN (SELECT bf.patient_id, bf.rule_id, bf.due_from, bf.due_at FROM baseline.flag bf
                           WHERE bf.patient_id = ANY (pids)) b USING (patient_id, rule_id)
              WHERE c.due_at IS DISTINCT FROM b.due_at OR c.due_from IS DISTINCT FROM b.due_from;
+            -- (f) the full evaluation agrees with what the write's incremental evaluation left
+            CREATE TEMP TABLE IF NOT EXISTS model_state_before AS
+                SELECT s.patient_id, s.next_check_at, s.next_check_by_domain FROM careflags.patient_state s LIMIT 0;
+            TRUNCATE model_state_before;
+            INSERT INTO model_state_before
+            SELECT s.patient_id, s.next_check_at, s.next_check_by_domain
+              FROM careflags.patient_state s WHERE s.patient_id = ANY (pids);
+            SELECT COALESCE(sum(careflags.recompute_patient(x)), 0) INTO full_changes FROM unnest(pids) x;
+            model_full_steps := model_full_steps + 1;
+            IF full_changes <> 0 THEN
+                INSERT INTO model_violation VALUES (h, s, 'full', format('a full evaluation changed %s flags', full_changes));
+            END IF;
+            INSERT INTO model_violation
+            SELECT h, s, 'full', format('patient %s: next check %s %s after the write, %s %s by a full evaluation',
+                                        patient_id, b.next_check_at, b.next_check_by_domain,
+                                        a.next_check_at, a.next_check_by_domain)
+              FROM model_state_before b
+              FULL JOIN (SELECT st.patient_id, st.next_check_at, st.next_check_by_domain
+                           FROM careflags.patient_state st WHERE st.patient_id = ANY (pids)) a USING (patient_id)
+             WHERE a.next_check_at IS DISTINCT FROM b.next_check_at
+                OR a.next_check_by_domain IS DISTINCT FROM b.next_check_by_domain;
             -- (b), (c) every done flag names a qualifying action fact
             INSERT INTO model_violation SELECT h, s, 'done', w.detail FROM pg_temp.wrong_done(pids) w;
             -- (d) an acknowledged flag closed this step without being done is not replaced
@@ -288,7 +316,7 @@ BEGIN
         END IF;
     END LOOP;
     INSERT INTO model_stats
-    SELECT h, steps, writes, failed,
+    SELECT h, steps, model_full_steps, writes, failed,
            (SELECT count(*) FROM careflags.flag f JOIN careflags.patient pt USING (patient_id) WHERE pt.display_name LIKE 'Model %'),
            (SELECT count(*) FROM careflags.flag f JOIN careflags.patient pt USING (patient_id) WHERE pt.display_name LIKE 'Model %' AND f.resolution = 'done'),
            (SELECT count(*) FROM careflags.flag f JOIN careflags.patient pt USING (patient_id) WHERE pt.display_name LIKE 'Model %' AND f.resolution <> 'done'),
@@ -314,6 +342,8 @@ SELECT is((SELECT count(*) FROM model_violation WHERE kind = 'done'), 0::bigint,
           '(b, c) every done flag names an existing action fact inside its window');
 SELECT is((SELECT count(*) FROM model_violation WHERE kind = 'acknowledgement'), 0::bigint,
           '(d) acknowledgements survive while the gap persists');
+SELECT is((SELECT count(*) FROM model_violation WHERE kind = 'full'), 0::bigint,
+          '(f) after every step a full evaluation changes no flag and no next check time');
 SELECT is((SELECT count(*) FROM model_violation WHERE kind = 'baseline'), 0::bigint,
           '(e) the open flags equal the hand-written baseline''s after every step');
 SELECT ok((careflags.verify_audit()).intact, 'the audit chain (with careflags'' reopenings) is intact');
