@@ -59,32 +59,25 @@ COMMENT ON SEQUENCE @extschema@.flag_flag_id_seq IS 'ids of careflags.flag (save
 
 -- When a flag becomes due soon: due_from minus its window, the window's days
 -- and months counted in careflags.timezone (§7.1, §7.15), never the reading
--- session's TimeZone.
+-- session's TimeZone: (due_from AT TIME ZONE tz - window) AT TIME ZONE tz.
+-- In C (extension/worklist.c), as is flag_state(): the views call both per
+-- row, and a SQL function that pins its search_path is never inlined.
 CREATE FUNCTION @extschema@.due_soon_from(due_from timestamptz, due_soon_window interval)
     RETURNS timestamptz
-    LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN ((due_from AT TIME ZONE
-             COALESCE(NULLIF(pg_catalog.current_setting('careflags.timezone', true), ''), 'Europe/Oslo'))
-            OPERATOR(pg_catalog.-) due_soon_window)
-           AT TIME ZONE COALESCE(NULLIF(pg_catalog.current_setting('careflags.timezone', true), ''), 'Europe/Oslo');
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'careflags_due_soon_from';
 COMMENT ON FUNCTION @extschema@.due_soon_from(timestamptz, interval) IS
     'due_from - due_soon_window in careflags.timezone (calendar days keep their local time across a daylight-saving change): when a flag becomes due soon';
 
--- The state a nurse sees, at a given time (clinical-rules.md §7.2).  STABLE:
--- it reads careflags.timezone, so the same flag has the same state for every
--- reader whatever the session's TimeZone (§7.15).
+-- The state a nurse sees, at a given time (clinical-rules.md §7.2):
+-- overdue from due_at, due from due_from, due_soon from due_soon_from(), else
+-- upcoming.  STABLE: it reads careflags.timezone, so the same flag has the
+-- same state for every reader whatever the session's TimeZone (§7.15).
 CREATE FUNCTION @extschema@.flag_state(due_from timestamptz, due_at timestamptz,
                                        due_soon_window interval, at timestamptz)
     RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN CASE
-        WHEN at OPERATOR(pg_catalog.>=) due_at THEN 'overdue'
-        WHEN at OPERATOR(pg_catalog.>=) due_from THEN 'due'
-        WHEN at OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(due_from, due_soon_window) THEN 'due_soon'
-        ELSE 'upcoming'
-    END;
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'careflags_flag_state';
 COMMENT ON FUNCTION @extschema@.flag_state(timestamptz, timestamptz, interval, timestamptz) IS
     'upcoming before due_from - window (in careflags.timezone), due_soon within the window, due from due_from, overdue from due_at';
 

@@ -34,12 +34,21 @@ COMMENT ON VIEW @extschema@.my_unit_access IS
     'the rows of careflags.unit_access that give the current role (directly or through a role it belongs to) its units; nurses read only these';
 
 -- The units the current role may see: those mapped in unit_access to a role
--- it is a member of.  Called once per query (as an InitPlan) by the views.
+-- it is a member of (the rows my_unit_access shows it).  Called once per
+-- query (as an InitPlan) by the views.  In C (extension/worklist.c): it
+-- reads unit_access directly and keeps its answer while the role, the
+-- transaction, the command, the snapshot and every role membership stay
+-- the same (once per transaction under REPEATABLE READ, once per statement
+-- under READ COMMITTED, where a unit taken away elsewhere must be gone at
+-- the next statement).  PARALLEL UNSAFE on purpose: a query that reads a
+-- view calling it is never planned in parallel.  Each view has a second
+-- branch for roles that may read every unit, planned (as a scan of every
+-- open flag) even when its one-time filter turns it off; planned in
+-- parallel, it launched a worker for every nurse's query only to find the
+-- filter false (30 ms of a 40 ms worklist at 100,000 patients).
 CREATE FUNCTION @extschema@.my_units() RETURNS text[]
-    LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN (SELECT COALESCE(pg_catalog.array_agg(DISTINCT a.unit_id), '{}'::text[])
-              FROM @extschema@.my_unit_access a);
+    LANGUAGE c STABLE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'careflags_my_units';
 COMMENT ON FUNCTION @extschema@.my_units() IS 'units whose flags the current role may see and act on (careflags.unit_access)';
 
 -- For DBAs: unit access with the role's name, and the rows of dropped roles.
@@ -79,22 +88,22 @@ COMMENT ON VIEW @extschema@.my_flags IS
 
 -- The action a rule's flag asks for (clinical-rules.md §7.18): what the
 -- nurse does, one worklist row per patient and action (careflags.actions).
+-- In C (extension/worklist.c): the worklist calls it per row.
 CREATE FUNCTION @extschema@.action_of(domain @extschema@.domain, anchor @extschema@.rule_anchor) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN CASE
-        WHEN domain OPERATOR(pg_catalog.=) 'medication_review' THEN 'medication_review'
-        WHEN domain OPERATOR(pg_catalog.=) 'nutrition' AND anchor OPERATOR(pg_catalog.=) ANY (ARRAY['risk_result', 'plan_evaluation']::@extschema@.rule_anchor[])
-            THEN 'nutrition_plan'
-        WHEN domain OPERATOR(pg_catalog.=) 'nutrition' THEN 'nutrition_screening'
-        WHEN anchor OPERATOR(pg_catalog.=) ANY (ARRAY['risk_result', 'plan_evaluation']::@extschema@.rule_anchor[])
-            THEN 'fall_prevention_plan'
-        ELSE 'fall_risk_assessment' END;
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'careflags_action_of';
 COMMENT ON FUNCTION @extschema@.action_of(@extschema@.domain, @extschema@.rule_anchor) IS
     'the action a rule of this domain and anchor asks for: nutrition_screening (admission, repeat, weight loss), nutrition_plan, medication_review, fall_risk_assessment, fall_prevention_plan (clinical-rules.md §7.18)';
 
+-- The rule title in the reader's language is joined in each branch rather
+-- than looked up by rule_title() (a SQL function, so called per row and
+-- never inlined) or a subquery per row (which the planner costs per row of
+-- the branch for roles that read every unit, though a nurse never runs it:
+-- enough to cross jit_above_cost and compile every nurse's query).
 CREATE VIEW @extschema@.worklist WITH (security_barrier = true) AS
-SELECT w.*, @extschema@.rule_title(w.rule_id) AS title_text,
+SELECT w.flag_id, w.patient_id, w.patient, w.unit_id, w.unit, w.rule_id, w.title, w.severity, w.state,
+       w.due_from, w.due_at, w.reason, w.acknowledged_at, w.acknowledged_by, w.details, w.action,
+       COALESCE(w.title_lang, w.title) AS title_text,
        @extschema@.reason_text(w.details, w.reason) AS reason_text,
        @extschema@.state_text(w.state) AS state_text FROM (
     SELECT n.* FROM (
@@ -102,7 +111,7 @@ SELECT w.*, @extschema@.rule_title(w.rule_id) AS title_text,
                f.rule_id, r.title, f.severity,
                @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) AS state,
                f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
-               f.details, @extschema@.action_of(f.domain, r.anchor) AS action
+               f.details, @extschema@.action_of(f.domain, r.anchor) AS action, rt.title AS title_lang
           FROM pg_catalog.unnest((SELECT @extschema@.my_units())::text[]) AS mu(unit_id)
          CROSS JOIN LATERAL (SELECT f.* FROM @extschema@.flag f
                               WHERE f.unit_id OPERATOR(pg_catalog.=) mu.unit_id AND f.resolved_at IS NULL OFFSET 0) f
@@ -112,6 +121,9 @@ SELECT w.*, @extschema@.rule_title(w.rule_id) AS title_text,
                               WHERE r.rule_id OPERATOR(pg_catalog.=) f.rule_id OFFSET 0) r
           LEFT JOIN LATERAL (SELECT u.name FROM @extschema@.unit u
                               WHERE u.unit_id OPERATOR(pg_catalog.=) f.unit_id OFFSET 0) u ON true
+          LEFT JOIN LATERAL (SELECT t.title FROM @extschema@.rule_text t
+                              WHERE t.rule_id OPERATOR(pg_catalog.=) f.rule_id
+                                AND t.language OPERATOR(pg_catalog.=) @extschema@.language() OFFSET 0) rt ON true
          WHERE (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) @extschema@.clock())
            AND @extschema@.clock() OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(f.due_from, f.due_soon_window)
            AND NOT (pg_catalog.has_table_privilege('@extschema@.flag'::pg_catalog.regclass, 'SELECT')
@@ -121,11 +133,13 @@ SELECT w.*, @extschema@.rule_title(w.rule_id) AS title_text,
     SELECT f.flag_id, f.patient_id, p.display_name, f.unit_id, u.name, f.rule_id, r.title, f.severity,
            @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()),
            f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
-           f.details, @extschema@.action_of(f.domain, r.anchor)
+           f.details, @extschema@.action_of(f.domain, r.anchor), rt.title
       FROM @extschema@.flag f
       JOIN @extschema@.patient p ON p.patient_id OPERATOR(pg_catalog.=) f.patient_id
       JOIN @extschema@.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
       LEFT JOIN @extschema@.unit u ON u.unit_id OPERATOR(pg_catalog.=) f.unit_id
+      LEFT JOIN @extschema@.rule_text rt ON rt.rule_id OPERATOR(pg_catalog.=) f.rule_id
+                                        AND rt.language OPERATOR(pg_catalog.=) @extschema@.language()
      WHERE f.resolved_at IS NULL
        AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) @extschema@.clock())
        AND @extschema@.clock() OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(f.due_from, f.due_soon_window)

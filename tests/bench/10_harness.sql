@@ -5,7 +5,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 
 SELECT is((SELECT value FROM bench.result WHERE step = 'harness' ORDER BY result_id DESC LIMIT 1), 0::numeric,
           'bench/harness.sh ran to the end (exit status 0)');
@@ -14,7 +14,7 @@ SELECT cmp_ok((SELECT count(*) FROM careflags.measurement) + (SELECT count(*) FR
               + (SELECT count(*) FROM careflags.medication), '>', 150000::bigint,
               'about a hundred facts per patient were loaded');
 
-SELECT is_empty($$SELECT step FROM unnest(ARRAY['machine', 'agree', 'recompute', 'write', 'bulk', 'worklist', 'indicators']) AS step
+SELECT is_empty($$SELECT step FROM unnest(ARRAY['machine', 'agree', 'recompute', 'write', 'rate', 'bulk', 'worklist', 'indicators']) AS step
                   EXCEPT SELECT step FROM bench.result$$,
                 'every harness step recorded figures');
 
@@ -58,8 +58,16 @@ SELECT is((SELECT count(*)::integer FROM bench.result WHERE step = 'bulk' AND me
           'bulk INSERT ... SELECT and COPY: ratio with / without careflags');
 SELECT is((SELECT value FROM bench.result WHERE step = 'worklist' AND metric = 'differences'), 0::numeric,
           'worklist of one unit: careflags and the baseline list the same flags');
-SELECT is((SELECT count(*)::integer FROM bench.result WHERE step = 'worklist' AND metric IN ('p50_ms', 'p99_ms') AND value > 0), 6,
-          'worklist: p50 and p99 as a nurse, as superuser and of the baseline');
+SELECT is((SELECT count(*)::integer FROM bench.result WHERE step = 'worklist' AND metric IN ('p50_ms', 'p99_ms') AND value > 0), 11,
+          'worklist and actions: p50 and p99 as a nurse and as superuser, the baseline''s, and SELECT 1''s p50');
+SELECT is((SELECT count(*)::integer FROM bench.result WHERE step = 'worklist' AND metric = 'ratio' AND value > 0), 2,
+          'worklist and actions: the nurse''s p99 over the superuser''s');
+SELECT is((SELECT string_agg(DISTINCT metric, ',' ORDER BY metric) FROM bench.result
+            WHERE step = 'rate' AND what LIKE '%median of%' AND value > 0 AND what LIKE '%without careflags%'), 'p50_ms,p90_ms,p99_ms',
+          'steady-rate writes: p50, p90 and p99 without careflags');
+SELECT is((SELECT count(*)::integer FROM bench.result WHERE step = 'rate' AND metric = 'ratio' AND value > 0
+              AND what LIKE '%in the writing statement%'), 1,
+          'steady-rate writes: p99 with careflags over p99 without');
 SELECT is((SELECT count(*)::integer FROM bench.result WHERE step = 'indicators' AND metric = 'p50_ms' AND value > 0), 10,
           'each indicator timed through careflags and through the baseline');
 

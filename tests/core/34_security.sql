@@ -149,7 +149,8 @@ SELECT ok((SELECT p ~ 'Scan (using|on) flag_open_unit[^\n]*\(actual rows=[0-9]+ 
 SELECT is((SELECT string_agg(l, ' | ') FROM plan_b, regexp_split_to_table(p, E'\n') l
             WHERE l ~ 'Seq Scan on (flag|patient|episode) ' AND l !~ 'never executed'), NULL,
           '... and scans no table of flags, patients or episodes whole');
-SELECT ok((SELECT p ~ 'InitPlan 1 \(returns \$0\)\n *->  Result \(actual rows=1 loops=1\)' AND p !~ 'InitPlan 2' FROM plan_b),
+SELECT ok((SELECT p ~ 'InitPlan [0-9]+ \(returns \$[0-9]+\)\n *->  Result \(actual rows=1 loops=1\)'
+                  AND (SELECT count(*) FROM regexp_matches(p, 'InitPlan', 'g')) = 1 FROM plan_b),
           'my_units() is evaluated once for the whole query (one InitPlan, one loop), not per row');
 SET LOCAL ROLE cft_nurse_b;
 SELECT is((SELECT count(DISTINCT patient_id) FROM careflags.worklist WHERE unit_id = 'big-1'), 30::bigint, 'the 30 patients of that unit are on the worklist');

@@ -151,8 +151,8 @@ SELECT is((SELECT string_agg(p.proname, ', ' ORDER BY p.proname) FROM pg_proc p
             WHERE p.pronamespace = 'careflags'::regnamespace AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
               AND has_function_privilege('rel_nurse', p.oid, 'EXECUTE')
               AND p.proname NOT IN ('clock', 'version', 'preloaded')),
-          'acknowledge, acknowledge_action, action_label, action_text, bmi, evaluate_deferred, exempt, exempt_action, flag_restored_row_wins, language, reason_text, score, score, score_total, score_total, snooze, snooze_action, state_text',
-          'the C functions a nurse can execute: her three actions on a flag and on a row of careflags.actions (these check visibility as her), the pure scoring functions, the pure text renderers of her language (action_label, action_text, language, reason_text, state_text), a trigger function and evaluate_deferred (her own deferrals only)');
+          'acknowledge, acknowledge_action, action_label, action_of, action_text, bmi, due_soon_from, evaluate_deferred, exempt, exempt_action, flag_restored_row_wins, flag_state, language, my_units, reason_text, score, score, score_total, score_total, snooze, snooze_action, state_text',
+          'the C functions a nurse can execute: her three actions on a flag and on a row of careflags.actions (these check visibility as her), the pure scoring functions, the pure text renderers of her language (action_label, action_text, language, reason_text, state_text), the pure state and action functions of her views (flag_state, due_soon_from, action_of), her own units (my_units: her rows of unit_access only, as my_unit_access shows them), a trigger function and evaluate_deferred (her own deferrals only)');
 SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'careflags'::regnamespace
              AND p.proowner <> (SELECT extowner FROM pg_extension WHERE extname = 'careflags')), 0::bigint,
           'every careflags function is owned by the extension owner');

@@ -1,0 +1,354 @@
+/*-------------------------------------------------------------------------
+ *
+ * worklist.c
+ *	  What the nurse's views (careflags.worklist, careflags.actions,
+ *	  careflags.my_flags, my_patients, my_flag_events) compute per query and
+ *	  per row, in C: the caller's units (careflags.my_units()), a flag's
+ *	  state (careflags.flag_state()), when it becomes due soon
+ *	  (careflags.due_soon_from()) and the action it asks for
+ *	  (careflags.action_of()).
+ *
+ *	  Until 1.3 these were SQL functions.  Each pins its search_path, so the
+ *	  planner could not inline them: every call went through the function
+ *	  manager's SET handling (a GUC nest level, search_path set and reset)
+ *	  and the SQL function executor, per row of the worklist, and
+ *	  my_units() planned its body afresh in every query.  A profile of a
+ *	  nurse's worklist spent about half its time there.  In C they cost a
+ *	  comparison or two per row.
+ *
+ *	  my_units() reads careflags.unit_access directly (a few hundred rows at
+ *	  most) under the statement's snapshot and keeps each row whose role
+ *	  exists and has the current role as a member (pg_has_role(...,
+ *	  'MEMBER'), as the SQL version did).  The answer is kept for as long as
+ *	  nothing it depends on can have changed: the same current role, the
+ *	  same transaction, the same command (a change to unit_access in this
+ *	  transaction bumps it), the same snapshot of committed transactions
+ *	  (snapXactCompletionCount: any commit elsewhere gives later statements
+ *	  a new count), and no invalidation of roles or role memberships since.
+ *	  So under REPEATABLE READ it is resolved once per transaction; under
+ *	  READ COMMITTED once per statement, as a unit taken away from a role by
+ *	  another session must be gone at the transaction's next statement.
+ *	  The key can only make the cache miss more often than needed, never
+ *	  answer for another role or an older state (tests/core/34_security.sql,
+ *	  section (g)).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "parser/parse_relation.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "careflags.h"
+
+/* ---- the caller's units, cached per (role, snapshot) ---- */
+
+typedef struct UnitCacheKey
+{
+	Oid			userid;
+	LocalTransactionId lxid;
+	CommandId	curcid;
+	uint64		completions;
+	TransactionId xmin;
+	TransactionId xmax;
+	uint64		role_generation;
+} UnitCacheKey;
+
+static bool unit_cache_valid = false;
+static UnitCacheKey unit_cache_key;
+static int	unit_cache_n = 0;
+static char **unit_cache = NULL;	/* in unit_cache_cxt */
+static MemoryContext unit_cache_cxt = NULL;
+static uint64 role_generation = 0;
+static bool role_callbacks = false;
+
+/* A role or a role membership changed (here or, once seen, elsewhere). */
+static void
+roles_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	role_generation++;
+}
+
+/* Forget the cached units (their memory goes too). */
+static void
+unit_cache_reset(void)
+{
+	if (unit_cache_cxt == NULL)
+		unit_cache_cxt = AllocSetContextCreate(TopMemoryContext, "careflags my_units",
+											   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(unit_cache_cxt);
+	unit_cache = NULL;
+	unit_cache_n = 0;
+	unit_cache_valid = false;
+}
+
+/*
+ * The key of the current state: false when there is none to cache under
+ * (no active snapshot, or one without a completion count).
+ */
+static bool
+unit_cache_current_key(UnitCacheKey *key)
+{
+	Snapshot	snap;
+
+	if (!ActiveSnapshotSet())
+		return false;
+	snap = GetActiveSnapshot();
+	if (snap->snapshot_type != SNAPSHOT_MVCC || snap->snapXactCompletionCount == 0)
+		return false;
+	memset(key, 0, sizeof(*key));
+	key->userid = GetUserId();
+	key->lxid = MyProc->lxid;
+	key->curcid = snap->curcid;
+	key->completions = snap->snapXactCompletionCount;
+	key->xmin = snap->xmin;
+	key->xmax = snap->xmax;
+	key->role_generation = role_generation;
+	return true;
+}
+
+/* qsort comparator for unit ids. */
+static int
+cmp_units(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * Read careflags.unit_access under the active snapshot and collect, sorted
+ * and without duplicates, the units of the rows whose role exists and has
+ * the current role as a member, into unit_cache_cxt.
+ */
+static void
+unit_cache_fill(void)
+{
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, false);
+	Oid			relid = get_relname_relid("unit_access", nsp);
+	Oid			userid = GetUserId();
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	int			unit_att,
+				role_att;
+	int			cap = 16,
+				n = 0,
+				i,
+				kept = 0;
+	char	  **units;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table careflags.unit_access does not exist"),
+				 errhint("Run ALTER EXTENSION careflags UPDATE.")));
+	rel = table_open(relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	unit_att = attnameAttNum(rel, "unit_id", false);
+	role_att = attnameAttNum(rel, "role", false);
+	if (unit_att == InvalidAttrNumber || role_att == InvalidAttrNumber ||
+		TupleDescAttr(desc, unit_att - 1)->atttypid != TEXTOID ||
+		TupleDescAttr(desc, role_att - 1)->atttypid != REGROLEOID)
+		elog(ERROR, "careflags.unit_access does not have the columns unit_id text and role regrole");
+
+	units = MemoryContextAlloc(unit_cache_cxt, cap * sizeof(char *));
+	scan = systable_beginscan(rel, InvalidOid, false, GetActiveSnapshot(), 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		role = heap_getattr(tup, role_att, desc, &isnull);
+		Datum		unit;
+
+		if (isnull)
+			continue;
+		if (!SearchSysCacheExists1(AUTHOID, role) ||
+			!is_member_of_role(userid, DatumGetObjectId(role)))
+			continue;
+		unit = heap_getattr(tup, unit_att, desc, &isnull);
+		if (isnull)
+			continue;
+		if (n == cap)
+		{
+			cap *= 2;
+			units = repalloc(units, cap * sizeof(char *));
+		}
+		units[n++] = MemoryContextStrdup(unit_cache_cxt, TextDatumGetCString(unit));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	qsort(units, n, sizeof(char *), cmp_units);
+	for (i = 0; i < n; i++)
+	{
+		if (kept == 0 || strcmp(units[kept - 1], units[i]) != 0)
+			units[kept++] = units[i];
+	}
+	unit_cache = units;
+	unit_cache_n = kept;
+}
+
+/*
+ * careflags.my_units(): the units whose flags the current role may see, as
+ * text[] (sorted, no duplicates; '{}' for none).
+ */
+PG_FUNCTION_INFO_V1(careflags_my_units);
+Datum
+careflags_my_units(PG_FUNCTION_ARGS)
+{
+	UnitCacheKey key;
+	bool		have_key;
+	Datum	   *elems;
+	int			i;
+	int			n;
+	ArrayType  *result;
+
+	if (!role_callbacks)
+	{
+		CacheRegisterSyscacheCallback(AUTHOID, roles_changed, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, roles_changed, (Datum) 0);
+		role_callbacks = true;
+	}
+	/* role invalidations pending from other sessions are taken in first */
+	AcceptInvalidationMessages();
+	have_key = unit_cache_current_key(&key);
+	if (!have_key || !unit_cache_valid || memcmp(&key, &unit_cache_key, sizeof(key)) != 0)
+	{
+		unit_cache_reset();
+		unit_cache_fill();
+		/* the membership checks may themselves have taken invalidations */
+		have_key = have_key && unit_cache_current_key(&key);
+		if (have_key)
+		{
+			memcpy(&unit_cache_key, &key, sizeof(key));
+			unit_cache_valid = true;
+		}
+	}
+	n = unit_cache_n;
+	elems = palloc(Max(n, 1) * sizeof(Datum));
+	for (i = 0; i < n; i++)
+		elems[i] = CStringGetTextDatum(unit_cache[i]);
+	result = construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT);
+	if (!have_key)
+		unit_cache_reset();
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/* ---- a flag's state ---- */
+
+/* careflags.timezone as a text datum (Europe/Oslo when unset). */
+static Datum
+cf_zone_text(void)
+{
+	return CStringGetTextDatum(cf_timezone_name && cf_timezone_name[0] ? cf_timezone_name : "Europe/Oslo");
+}
+
+/*
+ * due_from - window, the window's days and months counted in
+ * careflags.timezone: (due_from AT TIME ZONE tz - window) AT TIME ZONE tz.
+ */
+static TimestampTz
+due_soon_from(TimestampTz due_from, Datum window)
+{
+	Datum		zone = cf_zone_text();
+	Datum		local = DirectFunctionCall2(timestamptz_zone, zone, TimestampTzGetDatum(due_from));
+
+	local = DirectFunctionCall2(timestamp_mi_interval, local, window);
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone, local));
+}
+
+/* careflags.due_soon_from(due_from, window): when a flag becomes due soon. */
+PG_FUNCTION_INFO_V1(careflags_due_soon_from);
+Datum
+careflags_due_soon_from(PG_FUNCTION_ARGS)
+{
+	/* declared STRICT */
+	PG_RETURN_TIMESTAMPTZ(due_soon_from(PG_GETARG_TIMESTAMPTZ(0), PG_GETARG_DATUM(1)));
+}
+
+/*
+ * careflags.flag_state(due_from, due_at, window, at): overdue from due_at,
+ * due from due_from, due_soon from due_soon_from(), else upcoming (a NULL
+ * bound is never reached, as in the SQL CASE it replaces).
+ */
+PG_FUNCTION_INFO_V1(careflags_flag_state);
+Datum
+careflags_flag_state(PG_FUNCTION_ARGS)
+{
+	const char *state = "upcoming";
+
+	if (!PG_ARGISNULL(3))
+	{
+		TimestampTz at = PG_GETARG_TIMESTAMPTZ(3);
+
+		if (!PG_ARGISNULL(1) && at >= PG_GETARG_TIMESTAMPTZ(1))
+			state = "overdue";
+		else if (!PG_ARGISNULL(0) && at >= PG_GETARG_TIMESTAMPTZ(0))
+			state = "due";
+		else if (!PG_ARGISNULL(0) && !PG_ARGISNULL(2) &&
+				 at >= due_soon_from(PG_GETARG_TIMESTAMPTZ(0), PG_GETARG_DATUM(2)))
+			state = "due_soon";
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(state));
+}
+
+/* ---- the action a flag asks for ---- */
+
+/* The label of an enum value, or NULL for a NULL argument. */
+static const char *
+enum_label(FunctionCallInfo fcinfo, int argno)
+{
+	HeapTuple	tup;
+	char	   *label;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	tup = SearchSysCache1(ENUMOID, PG_GETARG_DATUM(argno));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for enum value %u", PG_GETARG_OID(argno));
+	label = pstrdup(NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel));
+	ReleaseSysCache(tup);
+	return label;
+}
+
+/*
+ * careflags.action_of(domain, anchor) (clinical-rules.md §7.18):
+ * medication_review; nutrition_plan or nutrition_screening; fall_prevention_plan
+ * or fall_risk_assessment, the plans for the anchors risk_result and
+ * plan_evaluation.
+ */
+PG_FUNCTION_INFO_V1(careflags_action_of);
+Datum
+careflags_action_of(PG_FUNCTION_ARGS)
+{
+	const char *domain = enum_label(fcinfo, 0);
+	const char *anchor = enum_label(fcinfo, 1);
+	bool		plan = anchor != NULL &&
+		(strcmp(anchor, "risk_result") == 0 || strcmp(anchor, "plan_evaluation") == 0);
+	const char *action;
+
+	if (domain != NULL && strcmp(domain, "medication_review") == 0)
+		action = "medication_review";
+	else if (domain != NULL && strcmp(domain, "nutrition") == 0)
+		action = plan ? "nutrition_plan" : "nutrition_screening";
+	else
+		action = plan ? "fall_prevention_plan" : "fall_risk_assessment";
+	PG_RETURN_TEXT_P(cstring_to_text(action));
+}
