@@ -58,6 +58,7 @@
 #include "utils/timestamp.h"
 
 #include "careflags.h"
+#include "shard.h"
 
 /* ---- the caller's units, cached per (role, snapshot) ---- */
 
@@ -155,6 +156,13 @@ unit_cache_fill(void)
 				kept = 0;
 	char	  **units;
 
+	/*
+	 * On a Citus coordinator unit_access is a reference table whose rows are
+	 * in its shards: this node's own table is empty, and a nurse would see no
+	 * unit at all without a word.  Refuse instead (README: careflags on Citus).
+	 */
+	cf_refuse_on_citus("my_units()",
+					   "On Citus, read careflags' tables through the coordinator as careflags_admin; the nurse's views are not available there yet.");
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),

@@ -8,7 +8,11 @@
 -- the Citus source archive (CITUS_TARBALL).  Citus is not in Debian's
 -- packages and its archive is not kept in this repository; without it the
 -- Citus suite skips with the reason (tests/citus/setup.sh), nothing fails.
-\set outside `grep -rnE --exclude-dir=.git --exclude-dir=node_modules --exclude-dir=docs --exclude='*.md' '(\.\./|/work/)shar[e]d' . 2>&1 | grep -vx '\./scripts/citus-build\.sh:[0-9]*:CITUS_TARBALL=\${CITUS_TARBALL:-\$ROOT/\.\./shar''ed/vendor/citus-\$VERSION\.tar\.gz}' | head -20`
+-- And one script that is neither demo, test nor benchmark:
+-- scripts/gnumed-screenshot.sh makes the pictures in docs/img with GNUmed's
+-- real client through the shared folder's screenshot tool (GNUMED_UI_SHOT
+-- names another copy) and says so when the tool is absent.
+\set outside `grep -rnE --exclude-dir=.git --exclude-dir=node_modules --exclude-dir=docs --exclude='*.md' --exclude=gnumed-screenshot.sh '(\.\./|/work/)shar[e]d' . 2>&1 | grep -vx '\./scripts/citus-build\.sh:[0-9]*:CITUS_TARBALL=\${CITUS_TARBALL:-\$ROOT/\.\./shar''ed/vendor/citus-\$VERSION\.tar\.gz}' | head -20`
 \set named `grep -rhoE '(^|[ "=(])data/[A-Za-z0-9_./-]+[A-Za-z0-9]' scripts tests bench 2>/dev/null | sed -E 's/^[ "=(]//' | sort -u | tr '\n' ' '`
 \set missing `for f in $(grep -rhoE '(^|[ "=(])data/[A-Za-z0-9_./-]+[A-Za-z0-9]' scripts tests bench 2>/dev/null | sed -E 's/^[ "=(]//' | sort -u); do [ -e "$f" ] || echo "$f"; done`
 \set bench_data `sed -n 's/^data=//p' bench/fhir_load.sh`
