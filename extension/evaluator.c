@@ -1003,7 +1003,7 @@ rule_fall(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		const CfMedication *frid[CF_REASON_DRUGS];
 		int			n_frid,
 					kept;
-		char		drugs[CF_REASON_LEN];
+		char		drugs[CF_REASON_LEN - 256];
 		size_t		used = 0;
 		CfTime		review;
 

@@ -627,7 +627,7 @@ cf_render_action(CfTodoKind a, const CfReasonData *const *data, int n,
 
 	for (int i = 0; i < n; i++)
 	{
-		char		trial[1536];
+		char		trial[2048];
 		bool		seen = false;
 
 		size_t		fixed;
