@@ -339,40 +339,99 @@ count_active_regular(EvalState *st, int threshold, CfTime *reached)
 	return n;
 }
 
+/* The FRID class description of an active medicine, or NULL: not a FRID. */
+static const char *
+frid_description(EvalState *st, const CfMedication *m)
+{
+	if (m->atc == NULL || !medication_active(m, st->now))
+		return NULL;
+	for (int k = 0; k < st->frids->n; k++)
+	{
+		const char *p = st->frids->prefixes[k];
+
+		if (strncmp(m->atc, p, strlen(p)) == 0)
+			return st->frids->descriptions[k];
+	}
+	return NULL;
+}
+
+/* The name a medicine goes by in a reason: its name, else its ATC code. */
+static const char *
+medication_label(const CfMedication *m)
+{
+	return m->name ? m->name : m->atc;
+}
+
 /*
- * The active FRID (by ATC prefix) that has been in use longest (ties: the
- * smaller ATC code), or NULL: the same facts name the same medicine however
- * they were written.
+ * Does medicine a come before b in a reason's list: longer in use first,
+ * then by ATC code, then by name (the same facts give the same order however
+ * they were written)?
  */
-static const CfMedication *
-active_frid(EvalState *st, const char **description)
+static bool
+frid_before(const CfMedication *a, const CfMedication *b)
+{
+	int			c;
+
+	if (a->started_at != b->started_at)
+		return a->started_at < b->started_at;
+	c = strcmp(a->atc, b->atc);
+	if (c != 0)
+		return c < 0;
+	return strcmp(medication_label(a), medication_label(b)) < 0;
+}
+
+/*
+ * The active FRIDs (by ATC prefix), longest in use first: the first `max`
+ * of them into meds[] and descriptions[], the number of all as the result.
+ * The same medicine (ATC and name) recorded twice counts once, from its
+ * earliest start.
+ */
+static int
+active_frids(EvalState *st, const CfMedication **meds, const char **descriptions, int max)
 {
 	const CfPatientFacts *f = st->f;
-	const CfMedication *best = NULL;
+	int			n = 0,
+				kept = 0;
 
 	for (int i = 0; i < f->n_medications; i++)
 	{
 		const CfMedication *m = &f->medications[i];
+		const char *desc = frid_description(st, m);
+		bool		dup = false;
+		int			at;
 
-		if (m->atc == NULL || !medication_active(m, st->now))
+		if (desc == NULL)
 			continue;
-		for (int k = 0; k < st->frids->n; k++)
+		for (int j = 0; j < f->n_medications && !dup; j++)
 		{
-			const char *p = st->frids->prefixes[k];
+			const CfMedication *o = &f->medications[j];
 
-			if (strncmp(m->atc, p, strlen(p)) == 0)
-			{
-				if (best == NULL || m->started_at < best->started_at ||
-					(m->started_at == best->started_at && strcmp(m->atc, best->atc) < 0))
-				{
-					best = m;
-					*description = st->frids->descriptions[k];
-				}
-				break;
-			}
+			if (j == i || frid_description(st, o) == NULL ||
+				strcmp(o->atc, m->atc) != 0 ||
+				strcmp(medication_label(o), medication_label(m)) != 0)
+				continue;
+			dup = o->started_at < m->started_at ||
+				(o->started_at == m->started_at && j < i);
 		}
+		if (dup)
+			continue;
+		n++;
+		/* insert in order into the kept ones */
+		for (at = kept; at > 0 && frid_before(m, meds[at - 1]); at--)
+			;
+		if (at >= max)
+			continue;
+		if (kept < max)
+			kept++;
+		for (int k = kept - 1; k > at; k--)
+		{
+			meds[k] = meds[k - 1];
+			descriptions[k] = descriptions[k - 1];
+		}
+		meds[at] = m;
+		descriptions[at] = desc;
 	}
-	return best;
+	return n;
 }
 
 /*
@@ -940,8 +999,12 @@ rule_fall(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		CfTime		fall = CF_TIME_NONE;
 		CfTime		trigger = CF_TIME_NONE;
 		const char *why;
-		const char *frid_desc = NULL;
-		const CfMedication *frid;
+		const char *frid_desc[CF_REASON_DRUGS];
+		const CfMedication *frid[CF_REASON_DRUGS];
+		int			n_frid,
+					kept;
+		char		drugs[CF_REASON_LEN - 256];
+		size_t		used = 0;
 		CfTime		review;
 
 		for (int i = 0; i < f->n_falls; i++)
@@ -967,8 +1030,8 @@ rule_fall(EvalState *st, const CfRule *rule, CfFlagResult *r)
 			r->outcome = CF_OUT_CLEARED;
 			return;
 		}
-		frid = active_frid(st, &frid_desc);
-		if (frid == NULL)
+		n_frid = active_frids(st, frid, frid_desc, CF_REASON_DRUGS);
+		if (n_frid == 0)
 		{
 			r->outcome = CF_OUT_CLEARED;
 			return;
@@ -985,16 +1048,32 @@ rule_fall(EvalState *st, const CfRule *rule, CfFlagResult *r)
 		r->event_at = trigger;
 		fmt_date(st, trigger, d1, sizeof(d1));
 		fmt_date(st, r->due_at, d2, sizeof(d2));
+		/* every FRID: "diuretics Furosemid (C03CA01), ... and z-drugs ..." */
+		kept = n_frid < CF_REASON_DRUGS ? n_frid : CF_REASON_DRUGS;
+		drugs[0] = '\0';
+		for (int i = 0; i < kept && used < sizeof(drugs); i++)
+			used += snprintf(drugs + used, sizeof(drugs) - used, "%s%s %s (%s)",
+							 i == 0 ? "" : (i == kept - 1 && n_frid == kept) ? " and " : ", ",
+							 frid_desc[i], medication_label(frid[i]), frid[i]->atc);
+		if (n_frid > kept && used < sizeof(drugs))
+			snprintf(drugs + used, sizeof(drugs) - used, " and %d more", n_frid - kept);
 		snprintf(r->reason, CF_REASON_LEN,
-				 "%s on %s and %s %s (%s) in use; no medication review since; due %s",
-				 why, d1, frid_desc, frid->name ? frid->name : frid->atc, frid->atc, d2);
+				 "%s on %s and %s in use; no medication review since; due %s",
+				 why, d1, drugs, d2);
 		{
 			CfReasonData *d = reason_data(st, r, CF_RK_FALL_DRUG);
 
 			d->date1 = local_date(st, trigger);
 			d->flag = trigger == fall;
-			copy_text(d->text1, sizeof(d->text1), frid->name ? frid->name : frid->atc);
-			copy_text(d->text2, sizeof(d->text2), frid->atc);
+			copy_text(d->text1, sizeof(d->text1), medication_label(frid[0]));
+			copy_text(d->text2, sizeof(d->text2), frid[0]->atc);
+			d->n_drugs = kept;
+			d->drugs_total = n_frid;
+			for (int i = 0; i < kept; i++)
+			{
+				copy_text(d->drugs[i].name, sizeof(d->drugs[i].name), medication_label(frid[i]));
+				copy_text(d->drugs[i].atc, sizeof(d->drugs[i].atc), frid[i]->atc);
+			}
 		}
 		return;
 	}

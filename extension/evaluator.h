@@ -27,7 +27,7 @@ typedef int64_t CfTime;
 
 #define CF_TIME_NONE	INT64_MIN	/* absent (no end, unknown) */
 #define CF_TIME_NEVER	INT64_MAX	/* nothing will change */
-#define CF_REASON_LEN	320
+#define CF_REASON_LEN	1280
 
 /* Same order as the SQL enums. */
 typedef enum
@@ -199,6 +199,15 @@ typedef enum
 } CfReasonKind;
 
 #define CF_REASON_TEXT_LEN 96
+#define CF_REASON_ATC_LEN 16
+#define CF_REASON_DRUGS 6		/* medicines a fall_drug reason keeps by name */
+
+/* One fall-risk-increasing medicine of a fall_drug reason. */
+typedef struct CfReasonDrug
+{
+	char		name[CF_REASON_TEXT_LEN];	/* its name, or its ATC code */
+	char		atc[CF_REASON_ATC_LEN];
+} CfReasonDrug;
 
 typedef struct CfReasonData
 {
@@ -215,8 +224,17 @@ typedef struct CfReasonData
 	int			count;			/* medicines / months */
 	bool		flag;			/* evaluated / severe / assessed before / by a fall / reviewed */
 	bool		flag2;			/* weight loss: together with low BMI */
-	char		text1[CF_REASON_TEXT_LEN];	/* instrument / medicine name */
-	char		text2[16];		/* ATC code */
+	char		text1[CF_REASON_TEXT_LEN];	/* instrument / (first) medicine name */
+	char		text2[CF_REASON_ATC_LEN];	/* (first) ATC code */
+
+	/*
+	 * fall_drug: every active FRID, longest in use first (drugs[0] is also
+	 * text1/text2, which is all a flag written before has: n_drugs 0 then);
+	 * drugs_total counts those beyond CF_REASON_DRUGS too.
+	 */
+	int			n_drugs;
+	int			drugs_total;
+	CfReasonDrug drugs[CF_REASON_DRUGS];
 } CfReasonData;
 
 /* Why a rule gives no flag (for the resolution of a flag that was open). */

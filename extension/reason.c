@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,6 +242,59 @@ short_medicine(const char *name, char *buf, size_t len)
 		buf[0] = (char) tolower((unsigned char) buf[0]);
 }
 
+/*
+ * The fall-risk drugs of a fall_drug reason into names[] / atcs[] (at most
+ * CF_REASON_DRUGS), longest in use first; the result is how many are kept,
+ * *total how many there are.  Reason data written before the list (text1 /
+ * text2 only) is one medicine.
+ */
+static int
+fall_drugs(const CfReasonData *d, const char **names, const char **atcs, int *total)
+{
+	int			n = d->n_drugs;
+
+	if (n <= 0 || n > CF_REASON_DRUGS)
+	{
+		names[0] = d->text1;
+		atcs[0] = d->text2;
+		*total = d->drugs_total > 1 ? d->drugs_total : 1;
+		return 1;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		names[i] = d->drugs[i].name;
+		atcs[i] = d->drugs[i].atc;
+	}
+	*total = d->drugs_total > n ? d->drugs_total : n;
+	return n;
+}
+
+/*
+ * The first `shown` of n list items joined as a sentence does ("a, b og c"),
+ * and the ones not shown counted ("a, b og 2 andre"; total: all there are).
+ */
+static void
+join_list(const char *const *items, int shown, int total, CfLang lang, char *buf, size_t len)
+{
+	size_t		pos = 0;
+	int			rest = total - shown;
+
+	buf[0] = '\0';
+	for (int i = 0; i < shown && pos < len; i++)
+		pos += snprintf(buf + pos, len - pos, "%s%s",
+						i == 0 ? "" : (i == shown - 1 && rest == 0) ? (lang == CF_LANG_EN ? " and " : " og ") : ", ",
+						items[i]);
+	if (rest > 0 && pos < len)
+	{
+		if (lang == CF_LANG_EN)
+			snprintf(buf + pos, len - pos, " and %d other%s", rest, rest == 1 ? "" : "s");
+		else if (rest == 1)
+			snprintf(buf + pos, len - pos, " og %s", lang == CF_LANG_NB ? "ett annet" : "eitt anna");
+		else
+			snprintf(buf + pos, len - pos, " og %d andre", rest);
+	}
+}
+
 void
 cf_render_reason(const CfReasonData *d, CfLang lang, char *buf, size_t len)
 {
@@ -248,6 +302,7 @@ cf_render_reason(const CfReasonData *d, CfLang lang, char *buf, size_t len)
 				d2[40],
 				due[40],
 				v1[CF_REASON_TEXT_LEN + 24],
+				list[CF_REASON_DRUGS * (CF_REASON_TEXT_LEN + CF_REASON_ATC_LEN + 12) + 32],
 				v2[24],
 				v3[24],
 				v4[24];
@@ -377,20 +432,34 @@ cf_render_reason(const CfReasonData *d, CfLang lang, char *buf, size_t len)
 						 d1, nb ? "ingen" : "inga", nb ? "innen" : "innan", due);
 			break;
 		case CF_RK_FALL_DRUG:
-			/* the medicine by name and ATC, or by ATC alone when it has no name */
-			if (strcmp(d->text1, d->text2) == 0)
-				snprintf(v1, sizeof(v1), "%s", d->text2);
-			else
-				snprintf(v1, sizeof(v1), "%s (%s)", d->text1, d->text2);
+			{
+				/* every medicine by name and ATC, or by ATC alone when it has no name */
+				const char *names[CF_REASON_DRUGS],
+						   *atcs[CF_REASON_DRUGS];
+				char		items[CF_REASON_DRUGS][CF_REASON_TEXT_LEN + CF_REASON_ATC_LEN + 8];
+				const char *ip[CF_REASON_DRUGS];
+				int			total,
+							k = fall_drugs(d, names, atcs, &total);
+
+				for (int i = 0; i < k; i++)
+				{
+					if (strcmp(names[i], atcs[i]) == 0 || atcs[i][0] == '\0')
+						snprintf(items[i], sizeof(items[i]), "%s", names[i]);
+					else
+						snprintf(items[i], sizeof(items[i]), "%s (%s)", names[i], atcs[i]);
+					ip[i] = items[i];
+				}
+				join_list(ip, k, total, lang, list, sizeof(list));
+			}
 			if (en)
 				snprintf(buf, len, "%s on %s and %s in use; no medication review since. Due %s.",
-						 d->flag ? "Fall" : "High fall-risk score", d1, v1, due);
+						 d->flag ? "Fall" : "High fall-risk score", d1, list, due);
 			else if (nb)
 				snprintf(buf, len, "%s %s, bruker %s, ingen legemiddelgjennomgang siden. Frist %s.",
-						 d->flag ? "Fall" : "Høy fallrisiko", d1, v1, due);
+						 d->flag ? "Fall" : "Høy fallrisiko", d1, list, due);
 			else
 				snprintf(buf, len, "%s %s, brukar %s, ingen legemiddelgjennomgang sidan. Frist %s.",
-						 d->flag ? "Fall" : "Høg fallrisiko", d1, v1, due);
+						 d->flag ? "Fall" : "Høg fallrisiko", d1, list, due);
 			break;
 		default:
 			snprintf(buf, len, "%s", "");
@@ -398,16 +467,21 @@ cf_render_reason(const CfReasonData *d, CfLang lang, char *buf, size_t len)
 	}
 }
 
-/* What one rule says in an action row, short ("ved innkomst 5. des."). */
+/*
+ * What one rule says in an action row, short ("ved innkomst 5. des."), in at
+ * most max_chars characters where it can shorten itself: a fall_drug part
+ * names as many of its medicines as fit and counts the rest ("bruker
+ * furosemid og 2 andre etter fall"); the caller leaves out a part that is
+ * still too long.
+ */
 static void
-render_part(const CfReasonData *d, CfLang lang, char *buf, size_t len)
+render_part(const CfReasonData *d, CfLang lang, char *buf, size_t len, size_t max_chars)
 {
 	char		d1[24],
 				d2[24],
 				v1[24],
 				v2[24],
-				v3[24],
-				med[32];
+				v3[24];
 	bool		nb = lang == CF_LANG_NB,
 				en = lang == CF_LANG_EN;
 
@@ -467,13 +541,34 @@ render_part(const CfReasonData *d, CfLang lang, char *buf, size_t len)
 			snprintf(buf, len, en ? "fall %s" : "fall %s", d1);
 			break;
 		case CF_RK_FALL_DRUG:
-			short_medicine(d->text1, med, sizeof(med));
-			if (en)
-				snprintf(buf, len, d->flag ? "takes %s after a fall" : "takes %s with high fall risk", med);
-			else if (nb)
-				snprintf(buf, len, d->flag ? "bruker %s etter fall" : "bruker %s ved høy fallrisiko", med);
-			else
-				snprintf(buf, len, d->flag ? "brukar %s etter fall" : "brukar %s ved høg fallrisiko", med);
+			{
+				const char *names[CF_REASON_DRUGS],
+						   *atcs[CF_REASON_DRUGS];
+				char		meds[CF_REASON_DRUGS][32],
+							list[CF_REASON_DRUGS * 40 + 32];
+				const char *mp[CF_REASON_DRUGS];
+				int			total,
+							k = fall_drugs(d, names, atcs, &total);
+
+				for (int i = 0; i < k; i++)
+				{
+					short_medicine(names[i], meds[i], sizeof(meds[i]));
+					mp[i] = meds[i];
+				}
+				/* all medicines by name if they fit, else as many as fit */
+				for (int shown = k; shown >= 1; shown--)
+				{
+					join_list(mp, shown, total, lang, list, sizeof(list));
+					if (en)
+						snprintf(buf, len, d->flag ? "takes %s after a fall" : "takes %s with high fall risk", list);
+					else if (nb)
+						snprintf(buf, len, d->flag ? "bruker %s etter fall" : "bruker %s ved høy fallrisiko", list);
+					else
+						snprintf(buf, len, d->flag ? "brukar %s etter fall" : "brukar %s ved høg fallrisiko", list);
+					if (cf_utf8_chars(buf) <= max_chars)
+						break;
+				}
+			}
 			break;
 		default:
 			buf[0] = '\0';
@@ -517,7 +612,7 @@ cf_render_action(CfTodoKind a, const CfReasonData *const *data, int n,
 	char		tail[48],
 				dd[24],
 				body[1024],
-				part[256],
+				part[512],
 				more[16];
 	int			used = 0,
 				left = 0;
@@ -532,26 +627,32 @@ cf_render_action(CfTodoKind a, const CfReasonData *const *data, int n,
 
 	for (int i = 0; i < n; i++)
 	{
-		char		trial[1536];
+		char		trial[2048];
 		bool		seen = false;
+
+		size_t		fixed;
 
 		if (data[i] == NULL || data[i]->kind == CF_RK_NONE)
 			continue;
-		render_part(data[i], lang, part, sizeof(part));
+		render_part(data[i], lang, part, sizeof(part), SIZE_MAX);
 		if (part[0] == '\0')
 			continue;
 		/* two rules saying the same (e.g. two admissions) say it once */
 		for (int j = 0; j < i && !seen; j++)
 		{
-			char		other[256];
+			char		other[512];
 
 			if (data[j] == NULL)
 				continue;
-			render_part(data[j], lang, other, sizeof(other));
+			render_part(data[j], lang, other, sizeof(other), SIZE_MAX);
 			seen = strcmp(other, part) == 0;
 		}
 		if (seen)
 			continue;
+		/* the room left for this part; a list of medicines shortens to fit */
+		fixed = cf_utf8_chars(body) + 2 + cf_utf8_chars(tail) + reserve;
+		render_part(data[i], lang, part, sizeof(part),
+					fixed < CF_ACTION_TEXT_MAX ? CF_ACTION_TEXT_MAX - fixed : 0);
 		snprintf(trial, sizeof(trial), "%s%s%s", body, used == 0 ? ": " : ", ", part);
 		/*
 		 * room for ". ", the tail and a " (+N)" marker as wide as n needs,
@@ -635,6 +736,22 @@ cf_reason_to_json(const CfReasonData *d, char *buf, size_t len)
 	{
 		ADD(", \"text2\": ");
 		json_string(buf, len, &pos, d->text2);
+	}
+	/* fall_drug: every medicine, longest in use first (text1/text2: the first) */
+	if (d->kind == CF_RK_FALL_DRUG && d->n_drugs > 0 && d->n_drugs <= CF_REASON_DRUGS)
+	{
+		ADD(", \"drugs\": [");
+		for (int i = 0; i < d->n_drugs; i++)
+		{
+			ADD("%s{\"name\": ", i == 0 ? "" : ", ");
+			json_string(buf, len, &pos, d->drugs[i].name);
+			ADD(", \"atc\": ");
+			json_string(buf, len, &pos, d->drugs[i].atc);
+			ADD("}");
+		}
+		ADD("]");
+		if (d->drugs_total > d->n_drugs)
+			ADD(", \"drugs_total\": %d", d->drugs_total);
 	}
 	ADD("}");
 #undef ADD

@@ -38,6 +38,9 @@ typedef enum
 
 #define CF_ACTION_TEXT_MAX 140	/* characters, not bytes */
 
+/* room for any reason data as JSON (every text escaped at worst) */
+#define CF_REASON_JSON_LEN	8192
+
 /* "nb", "nn", "en" -> language; -1 when not known. */
 extern int	cf_lang_parse(const char *name);
 

@@ -111,6 +111,50 @@ jb_date(Jsonb *jb, const char *key)
 	return y * 10000 + m * 100 + d;
 }
 
+/* A string member of a jsonb object value copied into buf (empty when absent). */
+static void
+jb_member_text(JsonbValue *obj, const char *key, char *buf, size_t len)
+{
+	JsonbValue *v = NULL;
+
+	buf[0] = '\0';
+	if (obj->type == jbvBinary && JsonContainerIsObject(obj->val.binary.data))
+		v = getKeyJsonValueFromContainer(obj->val.binary.data, key, strlen(key), NULL);
+	if (v != NULL && v->type == jbvString)
+		snprintf(buf, len, "%.*s", v->val.string.len, v->val.string.val);
+}
+
+/*
+ * The medicines of a fall_drug reason ("drugs": [{"name", "atc"}, ...] and
+ * "drugs_total"); reason data written before the list has text1/text2 only,
+ * which the renderer reads as one medicine (n_drugs 0).
+ */
+static void
+reason_drugs_from_jsonb(Jsonb *jb, CfReasonData *d)
+{
+	JsonbValue *arr = jb_key(jb, "drugs");
+	int			n;
+
+	if (arr == NULL || arr->type != jbvBinary || !JsonContainerIsArray(arr->val.binary.data))
+		return;
+	n = JsonContainerSize(arr->val.binary.data);
+	for (int i = 0; i < n && d->n_drugs < CF_REASON_DRUGS; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(arr->val.binary.data, i);
+		CfReasonDrug *drug = &d->drugs[d->n_drugs];
+
+		if (e == NULL)
+			continue;
+		jb_member_text(e, "name", drug->name, sizeof(drug->name));
+		jb_member_text(e, "atc", drug->atc, sizeof(drug->atc));
+		if (drug->name[0] != '\0')
+			d->n_drugs++;
+	}
+	d->drugs_total = (int) jb_number(jb, "drugs_total");
+	if (d->drugs_total < d->n_drugs)
+		d->drugs_total = d->n_drugs;
+}
+
 /* Reason data from careflags.flag.details. */
 static void
 reason_from_jsonb(Jsonb *jb, CfReasonData *d)
@@ -144,6 +188,7 @@ reason_from_jsonb(Jsonb *jb, CfReasonData *d)
 	d->flag2 = jb_bool(jb, "flag2");
 	jb_text(jb, "text1", d->text1, sizeof(d->text1));
 	jb_text(jb, "text2", d->text2, sizeof(d->text2));
+	reason_drugs_from_jsonb(jb, d);
 }
 
 /* careflags.language(): the language texts are shown in now. */

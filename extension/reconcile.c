@@ -328,7 +328,7 @@ update_flag(Rec *rc, const CfOpenFlag *of, const CfFlagResult *fr)
 	const CfRule *rule = fr->rule;
 	Datum		v[11];
 	char		nulls[11] = "           ";
-	char		json[CF_REASON_LEN * 2];
+	char		json[CF_REASON_JSON_LEN];
 
 	if (!flag_row_free(rc, of->flag_id))
 		return;
@@ -361,7 +361,7 @@ raise_flag(CfNewFlags *nf, int64 patient_id, const CfFlagResult *fr)
 {
 	const CfRule *rule = fr->rule;
 	Datum		v[NEW_FLAG_COLUMNS];
-	char		json[CF_REASON_LEN * 2];
+	char		json[CF_REASON_JSON_LEN];
 
 	v[0] = Int64GetDatum(patient_id);
 	v[1] = CStringGetTextDatum(rule->rule_id);

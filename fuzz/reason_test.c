@@ -157,6 +157,37 @@ random_data(CfReasonData *d)
 	d->flag2 = rng() % 2;
 	random_text(d->text1, sizeof(d->text1));
 	random_text(d->text2, sizeof(d->text2));
+	/* a list of medicines: none (stored before the list), some, or out of range */
+	d->n_drugs = (int) (rng() % (CF_REASON_DRUGS + 1)) - (rng() % 16 == 0 ? 3 : 0) +
+		(rng() % 16 == 0 ? 100 : 0);
+	d->drugs_total = (int) (rng() % 20) - (rng() % 8 == 0 ? 10 : 0);
+	for (int i = 0; i < CF_REASON_DRUGS; i++)
+	{
+		random_text(d->drugs[i].name, sizeof(d->drugs[i].name));
+		random_text(d->drugs[i].atc, sizeof(d->drugs[i].atc));
+	}
+}
+
+/* A fall_drug reason of n named medicines (after a fall), due 12 Dec 2026. */
+static void
+fall_drug_data(CfReasonData *d, const char *const *names, const char *const *atcs, int n, int total)
+{
+	memset(d, 0, sizeof(*d));
+	d->kind = CF_RK_FALL_DRUG;
+	d->domain = CF_DOM_MEDICATION_REVIEW;
+	d->setting = CF_SET_NURSING_HOME_LONG_TERM;
+	d->flag = 1;
+	d->date1 = 20261205;
+	d->due = 20261212;
+	snprintf(d->text1, sizeof(d->text1), "%s", names[0]);
+	snprintf(d->text2, sizeof(d->text2), "%s", atcs[0]);
+	d->n_drugs = n;
+	d->drugs_total = total;
+	for (int i = 0; i < n; i++)
+	{
+		snprintf(d->drugs[i].name, sizeof(d->drugs[i].name), "%s", names[i]);
+		snprintf(d->drugs[i].atc, sizeof(d->drugs[i].atc), "%s", atcs[i]);
+	}
 }
 
 /* The fuzz run: inputs pseudo-random reasons and action rows. */
@@ -264,6 +295,57 @@ main(int argc, char **argv)
 		check("a row of twelve rules fits 140 characters", cf_utf8_chars(buf) <= CF_ACTION_TEXT_MAX);
 		check("and counts what did not fit", strstr(buf, "(+") != NULL);
 		check("and still ends with the deadline", strstr(buf, l == CF_LANG_EN ? "Due 8 Dec." : "Frist 8. des.") != NULL);
+	}
+
+	/* issue 17: every fall-risk drug by name, in a sentence's list */
+	{
+		static const char *const names[] = {
+			"Furosemid 40 mg tablett", "Oksazepam 10 mg tablett", "Zopiklon 7,5 mg tablett",
+			"Citalopram 20 mg tablett", "Olanzapin 5 mg tablett", "Morfinhydroklorid 10 mg mikstur"
+		};
+		static const char *const atcs[] = {"C03CA01", "N05BA04", "N05CF01", "N06AB04", "N05AH03", "N02AA01"};
+		const CfReasonData *one[1];
+
+		fall_drug_data(&d, names, atcs, 3, 3);
+		one[0] = &d;
+		cf_render_action(CF_TODO_MEDICATION_REVIEW, one, 1, 20261212, CF_LANG_NB, buf, sizeof(buf));
+		expect("three fall-risk drugs, bokmål row", buf,
+			   "Legemiddelgjennomgang: bruker furosemid, oksazepam og zopiklon etter fall. Frist 12. des.");
+		cf_render_action(CF_TODO_MEDICATION_REVIEW, one, 1, 20261212, CF_LANG_NN, buf, sizeof(buf));
+		expect("three fall-risk drugs, nynorsk row", buf,
+			   "Legemiddelgjennomgang: brukar furosemid, oksazepam og zopiklon etter fall. Frist 12. des.");
+		cf_render_action(CF_TODO_MEDICATION_REVIEW, one, 1, 20261212, CF_LANG_EN, buf, sizeof(buf));
+		expect("three fall-risk drugs, English row", buf,
+			   "Medication review: takes furosemid, oksazepam and zopiklon after a fall. Due 12 Dec.");
+		cf_render_reason(&d, CF_LANG_EN, buf, sizeof(buf));
+		expect("three fall-risk drugs, English reason", buf,
+			   "Fall on 5 December 2026 and Furosemid 40 mg tablett (C03CA01), Oksazepam 10 mg tablett (N05BA04) "
+			   "and Zopiklon 7,5 mg tablett (N05CF01) in use; no medication review since. Due 12 December 2026.");
+
+		fall_drug_data(&d, names, atcs, 2, 2);
+		cf_render_reason(&d, CF_LANG_NB, buf, sizeof(buf));
+		expect("two fall-risk drugs, bokmål reason", buf,
+			   "Fall 5. desember 2026, bruker Furosemid 40 mg tablett (C03CA01) og Oksazepam 10 mg tablett (N05BA04), "
+			   "ingen legemiddelgjennomgang siden. Frist 12. desember 2026.");
+
+		/* stored before the list: text1/text2 alone */
+		fall_drug_data(&d, names, atcs, 0, 0);
+		cf_render_action(CF_TODO_MEDICATION_REVIEW, one, 1, 20261212, CF_LANG_NB, buf, sizeof(buf));
+		expect("one fall-risk drug as stored before the list", buf,
+			   "Legemiddelgjennomgang: bruker furosemid etter fall. Frist 12. des.");
+
+		/* six kept of nine, one row with many other rules */
+		fall_drug_data(&many[0], names, atcs, 6, 9);
+		for (int l = 0; l < CF_LANG_COUNT; l++)
+		{
+			cf_render_reason(&many[0], (CfLang) l, buf, sizeof(buf));
+			check("six of nine drugs: the reason names the sixth", strstr(buf, "Morfinhydroklorid") != NULL);
+			check("and counts the other three", strstr(buf, l == CF_LANG_EN ? "and 3 others" : "og 3 andre") != NULL);
+			cf_render_action(CF_TODO_MEDICATION_REVIEW, ptrs, 12, 20261208, (CfLang) l, buf, sizeof(buf));
+			check("a row of many drugs and rules fits 140 characters", cf_utf8_chars(buf) <= CF_ACTION_TEXT_MAX);
+			check("and names the drug in use longest", strstr(buf, "furosemid") != NULL);
+			check("and counts the drugs it leaves out", strstr(buf, l == CF_LANG_EN ? " others " : " andre ") != NULL);
+		}
 	}
 
 	if (argc == 3 && strcmp(argv[1], "-n") == 0)

@@ -7,7 +7,7 @@
 -- (the benchmark population: tests/bench/20_action_rows.sql).
 BEGIN;
 \ir fixtures.psql
-SELECT plan(25);
+SELECT plan(32);
 
 \ir language_population.psql
 
@@ -40,9 +40,9 @@ INSERT INTO expected VALUES
     ('lt_fall', 'fall_risk_assessment', 'nn', 'Fallrisikovurdering: fall 8. des. Frist 15. des.', '{fall_risk.assessment.after_fall}'),
     ('lt_fall', 'fall_risk_assessment', 'nb', 'Fallrisikovurdering: fall 8. des. Frist 15. des.', '{fall_risk.assessment.after_fall}'),
     ('lt_fall', 'fall_risk_assessment', 'en', 'Fall-risk assessment: fall 8 Dec. Due 15 Dec.', '{fall_risk.assessment.after_fall}'),
-    ('lt_fall', 'medication_review', 'nn', 'Legemiddelgjennomgang: ved innkomst 1. okt., 11 faste legemiddel, brukar zopiclone etter fall. Frist 8. okt.', '{medication_review.admission,medication_review.excessive_polypharmacy,medication_review.fall_risk_drugs}'),
-    ('lt_fall', 'medication_review', 'nb', 'Legemiddelgjennomgang: ved innkomst 1. okt., 11 faste legemidler, bruker zopiclone etter fall. Frist 8. okt.', '{medication_review.admission,medication_review.excessive_polypharmacy,medication_review.fall_risk_drugs}'),
-    ('lt_fall', 'medication_review', 'en', 'Medication review: on admission 1 Oct, 11 regular medicines, takes zopiclone after a fall. Due 8 Oct.', '{medication_review.admission,medication_review.excessive_polypharmacy,medication_review.fall_risk_drugs}'),
+    ('lt_fall', 'medication_review', 'nn', 'Legemiddelgjennomgang: ved innkomst 1. okt., 11 faste legemiddel, brukar zopiclone og C03CA01 etter fall. Frist 8. okt.', '{medication_review.admission,medication_review.excessive_polypharmacy,medication_review.fall_risk_drugs}'),
+    ('lt_fall', 'medication_review', 'nb', 'Legemiddelgjennomgang: ved innkomst 1. okt., 11 faste legemidler, bruker zopiclone og C03CA01 etter fall. Frist 8. okt.', '{medication_review.admission,medication_review.excessive_polypharmacy,medication_review.fall_risk_drugs}'),
+    ('lt_fall', 'medication_review', 'en', 'Medication review: on admission 1 Oct, 11 regular medicines, takes zopiclone and C03CA01 after a fall. Due 8 Oct.', '{medication_review.admission,medication_review.excessive_polypharmacy,medication_review.fall_risk_drugs}'),
     ('lt_fall', 'nutrition_screening', 'nn', 'Ernæringsscreening: ved innkomst 1. okt. Frist 8. okt.', '{nutrition.screening.admission_long_term}'),
     ('lt_fall', 'nutrition_screening', 'nb', 'Ernæringsscreening: ved innkomst 1. okt. Frist 8. okt.', '{nutrition.screening.admission_long_term}'),
     ('lt_fall', 'nutrition_screening', 'en', 'Nutrition screening: on admission 1 Oct. Due 8 Oct.', '{nutrition.screening.admission_long_term}'),
@@ -93,6 +93,85 @@ INSERT INTO got SELECT p.k, a.action, 'en', a.why, a.rule_ids::text FROM carefla
 RESET careflags.language;
 INSERT INTO got SELECT p.k, a.action, 'nb', a.why, a.rule_ids::text FROM careflags.actions a JOIN p ON p.id = a.patient_id;
 SELECT set_eq('SELECT * FROM got', 'SELECT * FROM expected', 'one row per patient and action, in bokmål, nynorsk and English');
+
+-- Issue 17 item 5: the fall-risk-drug rule names every fall-risk drug in use
+-- (longest in use first), in the flag's reason, its reason data and the
+-- action row in every language, within 140 characters.
+INSERT INTO p SELECT 'frid2', cft.patient('nursing_home_long_term', '2026-01-01 10:00+01');
+INSERT INTO p SELECT 'frid3', cft.patient('nursing_home_long_term', '2026-01-01 10:00+01');
+INSERT INTO p SELECT 'frid_many', cft.patient('nursing_home_long_term', '2026-12-03 10:00+01');
+SELECT cft.review(pg_temp.id(k), '2026-06-01 10:00+02') FROM (VALUES ('frid2'), ('frid3')) v(k);
+-- two: high fall risk (Morse 60)
+INSERT INTO careflags.medication (patient_id, atc, name, started_at) VALUES
+    (pg_temp.id('frid2'), 'N05BA04', 'Oksazepam 10 mg tablett', '2025-09-01 10:00+02'),
+    (pg_temp.id('frid2'), 'C03CA01', 'Furosemid 40 mg tablett', '2025-03-01 10:00+01');
+SELECT cft.screen(pg_temp.id('frid2'), '2026-12-07 10:00+01', 60, 'morse');
+-- three, recorded in no particular order: a fall
+INSERT INTO careflags.medication (patient_id, atc, name, started_at) VALUES
+    (pg_temp.id('frid3'), 'N05CF01', 'Zopiklon 7,5 mg tablett', '2026-02-01 10:00+01'),
+    (pg_temp.id('frid3'), 'C03CA01', 'Furosemid 40 mg tablett', '2025-03-01 10:00+01'),
+    (pg_temp.id('frid3'), 'N05BA04', 'Oksazepam 10 mg tablett', '2025-09-01 10:00+02');
+SELECT cft.fall(pg_temp.id('frid3'), '2026-12-05 10:00+01');
+-- seven, long names, besides an admission and eleven regular medicines
+INSERT INTO careflags.medication (patient_id, atc, name, started_at)
+SELECT pg_temp.id('frid_many'), atc, name, '2026-01-01 10:00+01'::timestamptz + n * interval '1 day'
+  FROM (VALUES (1, 'C03CA01', 'Furosemid 40 mg tablett'), (2, 'N05BA04', 'Oksazepam 10 mg tablett'),
+               (3, 'N05CF01', 'Zopiklon 7,5 mg tablett'), (4, 'N06AB04', 'Citalopram 20 mg tablett'),
+               (5, 'N05AH03', 'Olanzapin 5 mg tablett'), (6, 'N02AA01', 'Morfinhydroklorid 10 mg mikstur'),
+               (7, 'C02AC01', 'Klonidinhydroklorid 25 mikrogram tablett')) v(n, atc, name);
+SELECT cft.medicine(pg_temp.id('frid_many'), a, '2026-02-01 10:00+01') FROM unnest(ARRAY['A02BC01','A06AD11','B01AC06','C10AA01']) a;
+SELECT cft.fall(pg_temp.id('frid_many'), '2026-12-04 10:00+01');
+
+CREATE TEMP TABLE frid_rows (k text, lang text, why text, reason text);
+CREATE TEMP VIEW frid_now AS
+SELECT p.k, careflags.language() AS lang, a.why,
+       (SELECT careflags.reason_text(f.details, f.reason) FROM careflags.flag f
+         WHERE f.patient_id = p.id AND f.rule_id = 'medication_review.fall_risk_drugs' AND f.resolved_at IS NULL) AS reason
+  FROM p JOIN careflags.actions a ON a.patient_id = p.id AND a.action = 'medication_review'
+ WHERE p.k LIKE 'frid%';
+SET LOCAL careflags.language = 'nb';
+INSERT INTO frid_rows SELECT * FROM frid_now;
+SET LOCAL careflags.language = 'nn';
+INSERT INTO frid_rows SELECT * FROM frid_now;
+SET LOCAL careflags.language = 'en';
+INSERT INTO frid_rows SELECT * FROM frid_now;
+RESET careflags.language;
+SELECT set_eq($$SELECT k, lang, why FROM frid_rows WHERE k IN ('frid2', 'frid3')$$,
+              $$VALUES ('frid2', 'nb', 'Legemiddelgjennomgang: bruker furosemid og oksazepam ved høy fallrisiko. Frist 14. des.'),
+                       ('frid2', 'nn', 'Legemiddelgjennomgang: brukar furosemid og oksazepam ved høg fallrisiko. Frist 14. des.'),
+                       ('frid2', 'en', 'Medication review: takes furosemid and oksazepam with high fall risk. Due 14 Dec.'),
+                       ('frid3', 'nb', 'Legemiddelgjennomgang: bruker furosemid, oksazepam og zopiklon etter fall. Frist 12. des.'),
+                       ('frid3', 'nn', 'Legemiddelgjennomgang: brukar furosemid, oksazepam og zopiklon etter fall. Frist 12. des.'),
+                       ('frid3', 'en', 'Medication review: takes furosemid, oksazepam and zopiklon after a fall. Due 12 Dec.')$$,
+              'two and three fall-risk drugs: the action row names each, longest in use first, in bokmål, nynorsk and English');
+SELECT set_eq($$SELECT k, lang, reason FROM frid_rows WHERE k IN ('frid2', 'frid3')$$,
+              $$VALUES ('frid2', 'nb', 'Høy fallrisiko 7. desember 2026, bruker Furosemid 40 mg tablett (C03CA01) og Oksazepam 10 mg tablett (N05BA04), ingen legemiddelgjennomgang siden. Frist 14. desember 2026.'),
+                       ('frid2', 'nn', 'Høg fallrisiko 7. desember 2026, brukar Furosemid 40 mg tablett (C03CA01) og Oksazepam 10 mg tablett (N05BA04), ingen legemiddelgjennomgang sidan. Frist 14. desember 2026.'),
+                       ('frid2', 'en', 'High fall-risk score on 7 December 2026 and Furosemid 40 mg tablett (C03CA01) and Oksazepam 10 mg tablett (N05BA04) in use; no medication review since. Due 14 December 2026.'),
+                       ('frid3', 'nb', 'Fall 5. desember 2026, bruker Furosemid 40 mg tablett (C03CA01), Oksazepam 10 mg tablett (N05BA04) og Zopiklon 7,5 mg tablett (N05CF01), ingen legemiddelgjennomgang siden. Frist 12. desember 2026.'),
+                       ('frid3', 'nn', 'Fall 5. desember 2026, brukar Furosemid 40 mg tablett (C03CA01), Oksazepam 10 mg tablett (N05BA04) og Zopiklon 7,5 mg tablett (N05CF01), ingen legemiddelgjennomgang sidan. Frist 12. desember 2026.'),
+                       ('frid3', 'en', 'Fall on 5 December 2026 and Furosemid 40 mg tablett (C03CA01), Oksazepam 10 mg tablett (N05BA04) and Zopiklon 7,5 mg tablett (N05CF01) in use; no medication review since. Due 12 December 2026.')$$,
+              'and so does the flag''s reason rendered from its reason data, in each language');
+SELECT matches(cft.reason(pg_temp.id('frid3'), 'medication_review.fall_risk_drugs'),
+               '^Fall on 5 December 2026 and [a-z -]+ Furosemid 40 mg tablett \(C03CA01\), [a-z -]+ Oksazepam 10 mg tablett \(N05BA04\) and z-drugs Zopiklon 7,5 mg tablett \(N05CF01\) in use; no medication review since; due 12 December 2026$',
+               'the flag''s stored English reason names all three, each with its class');
+SELECT is((SELECT details -> 'drugs' FROM careflags.flag
+            WHERE patient_id = pg_temp.id('frid3') AND rule_id = 'medication_review.fall_risk_drugs' AND resolved_at IS NULL),
+          '[{"atc": "C03CA01", "name": "Furosemid 40 mg tablett"}, {"atc": "N05BA04", "name": "Oksazepam 10 mg tablett"}, {"atc": "N05CF01", "name": "Zopiklon 7,5 mg tablett"}]'::jsonb,
+          'its reason data lists the three (text1/text2 keep the first, as before)');
+SELECT is((SELECT string_agg(k || '/' || lang, ', ') FROM frid_rows WHERE char_length(why) > 140), NULL,
+          'every such row is at most 140 characters');
+SELECT set_eq($$SELECT lang, why FROM frid_rows WHERE k = 'frid_many'$$,
+              $$VALUES ('nb', 'Legemiddelgjennomgang: ved innkomst 3. des., 11 faste legemidler, bruker furosemid, oksazepam og 5 andre etter fall. Frist 10. des.'),
+                       ('nn', 'Legemiddelgjennomgang: ved innkomst 3. des., 11 faste legemiddel, brukar furosemid, oksazepam og 5 andre etter fall. Frist 10. des.'),
+                       ('en', 'Medication review: on admission 3 Dec, 11 regular medicines, takes furosemid, oksazepam and 5 others after a fall. Due 10 Dec.')$$,
+              'seven beside other reasons: as many names as fit 140 characters, the rest counted, the deadline whole');
+SELECT is(careflags.action_text('medication_review',
+            ARRAY['{"kind": "fall_drug", "domain": "medication_review", "setting": "nursing_home_long_term", "date1": "2026-12-05", "due": "2026-12-12", "flag": true, "text1": "Furosemid", "text2": "C03CA01"}'::jsonb],
+            '2026-12-12 10:00+01', 'nb')
+          || ' | ' || careflags.reason_text('{"kind": "fall_drug", "domain": "medication_review", "setting": "nursing_home_long_term", "date1": "2026-12-05", "due": "2026-12-12", "flag": true, "text1": "Furosemid", "text2": "C03CA01"}', 'x', 'en'),
+          'Legemiddelgjennomgang: bruker furosemid etter fall. Frist 12. des. | Fall on 5 December 2026 and Furosemid (C03CA01) in use; no medication review since. Due 12 December 2026.',
+          'reason data written before the list (one name in text1) still renders');
 
 -- several rules open in one family: one row
 SELECT is((SELECT count(*)::int FROM careflags.flag WHERE patient_id = pg_temp.id('lt_fall')

@@ -10,7 +10,7 @@
 \set example `cat data/fhir-r4-examples/Flag-example.json`
 
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 SELECT lives_ok($$SELECT careflags_fhir.setup('tables', 'public')$$, 'setup: per-type tables');
 INSERT INTO careflags_fhir.setting_map (match_kind, system, code, setting, unit_id)
@@ -154,6 +154,20 @@ RETURNING id AS old_flag \gset
 SELECT careflags_fhir.mirror_actions() AS mirrored_actions \gset
 SELECT ok(:mirrored_actions >= 3 AND (SELECT deleted FROM public."Flag" WHERE id = :'old_flag'),
           'mirror_actions() writes the action Flags and marks a per-flag Flag of 1.0 deleted');
+
+-- Issue 17 item 5: the Flag's text names every fall-risk drug a resident
+-- takes (longest in use first), not only one.
+SET careflags.frozen_now = '2021-06-10 12:00+00';
+INSERT INTO careflags.patient (birth_date, display_name) VALUES ('1935-03-01', 'Test Frid') RETURNING patient_id AS frid_pid \gset
+INSERT INTO careflags.episode (patient_id, setting, unit_id, started_at) VALUES (:frid_pid, 'nursing_home_long_term', 'nh-test', '2020-01-01 10:00+01');
+INSERT INTO careflags.medication_review (patient_id, reviewed_at) VALUES (:frid_pid, '2021-03-01 10:00+01');
+INSERT INTO careflags.medication (patient_id, atc, name, started_at) VALUES
+    (:frid_pid, 'N05BA04', 'Oxazepam 10 MG Oral Tablet', '2020-09-01 10:00+02'),
+    (:frid_pid, 'C03CA01', 'Furosemide 40 MG Oral Tablet', '2020-03-01 10:00+01');
+INSERT INTO careflags.fall (patient_id, fell_at) VALUES (:frid_pid, '2021-06-08 10:00+02');
+SELECT is(careflags_fhir.action_flag_resource(:frid_pid, 'medication_review', 'frid-test') -> 'code' ->> 'text',
+          'Legemiddelgjennomgang: bruker furosemide og oxazepam etter fall. Frist 15. juni.',
+          'the Flag''s text names both fall-risk drugs, furosemide and oxazepam');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -13,7 +13,7 @@ SELECT :'gm_status' = 'ready' AS gm_ready \gset
 SET default_transaction_read_only = off;
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 \ir fixture.psql
 RESET ROLE;
 INSERT INTO careflags_gnumed.substance_atc (substance_pattern, atc) VALUES ('furosemide', 'C03CA01'), ('oxazepam', 'N05BA04');
@@ -101,8 +101,14 @@ SELECT is((SELECT string_agg(s.title, ', ') FROM shown_action s JOIN expected e 
             WHERE s.recommendation IS DISTINCT FROM e.why || E'\n' || upper(left(e.state, 1)) || substr(e.state, 2) || '.'),
           NULL, 'each hint''s text is the row of careflags.actions (what, why, by when) and its state, in the reader''s language');
 SELECT matches((SELECT recommendation FROM shown WHERE lang = 'nb' AND title = 'Legemiddelgjennomgang skal gjøres'),
-               '^Legemiddelgjennomgang: ved innkomst [0-9]{1,2}\. [a-zæøå]+\.?, bruker [a-zæøå]+ ved høy fallrisiko\. Frist [0-9]{1,2}\. [a-zæøå]+\.\n(Over fristen|Innen fristen|Frist snart)\.$',
-               'in plain bokmål: "Legemiddelgjennomgang: ved innkomst 27. nov., bruker furosemid ved høy fallrisiko. Frist 4. des." / "Over fristen."');
+               '^Legemiddelgjennomgang: ved innkomst [0-9]{1,2}\. [a-zæøå]+\.?, bruker [a-zæøå]+ og [a-zæøå]+ ved høy fallrisiko\. Frist [0-9]{1,2}\. [a-zæøå]+\.\n(Over fristen|Innen fristen|Frist snart)\.$',
+               'in plain bokmål: "Legemiddelgjennomgang: ved innkomst 27. nov., bruker furosemide og oxazepam ved høy fallrisiko. Frist 4. des." / "Over fristen."');
+-- issue 17 item 5: every fall-risk drug she takes, longest in use first
+SELECT is((SELECT string_agg(lang || ': ' || recommendation, ' | ' ORDER BY lang) FROM shown_action
+            WHERE action = 'medication_review'
+              AND (recommendation !~* ('\mfurosemide,? ' || CASE lang WHEN 'en' THEN 'and' ELSE 'og' END || ' oxazepam\M')
+                   OR length(split_part(recommendation, E'\n', 1)) > 140)),
+          NULL, 'the medication-review hint names both fall-risk drugs, Furosemide and Oxazepam, in a line of at most 140 characters, in nb, nn and en');
 SELECT is((SELECT string_agg(title, ', ') FROM shown
             WHERE lang IN ('nb', 'nn') AND concat_ws(' ', title, hint, recommendation)
                   ~* '\m(due|overdue|screening|review|assessment|since|admission|takes|risk|careflags found)\M'), NULL,
@@ -126,8 +132,8 @@ SELECT matches((SELECT recommendation FROM shown WHERE lang = 'nn' AND title LIK
                '^Plan for fallførebygging: høg fallrisiko \(Morse 60, [0-9]{1,2}\. [a-zæøå]+\.?\)\. Frist .*\n(Over fristen|Innan fristen|Frist snart)\.$',
                'in plain nynorsk, Morse by its name');
 SELECT matches((SELECT recommendation FROM shown WHERE lang = 'en' AND title = 'Medication review due'),
-               '^Medication review: on admission [0-9]{1,2} [A-Z][a-z]{2}, takes [a-z]+ with high fall risk\. Due [0-9]{1,2} [A-Z][a-z]{2}\.\n(Overdue|Due|Due soon)\.$',
-               'in English: "Medication review: on admission 27 Nov, takes furosemide with high fall risk. Due 4 Dec."');
+               '^Medication review: on admission [0-9]{1,2} [A-Z][a-z]{2}, takes [a-z]+ and [a-z]+ with high fall risk\. Due [0-9]{1,2} [A-Z][a-z]{2}\.\n(Overdue|Due|Due soon)\.$',
+               'in English: "Medication review: on admission 27 Nov, takes furosemide and oxazepam with high fall risk. Due 4 Dec."');
 
 -- Suppressing the hint in GNUmed acknowledges every flag behind the row.
 SET LOCAL ROLE "any-doc";
