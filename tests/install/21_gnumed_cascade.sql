@@ -23,8 +23,8 @@ SELECT is(regexp_count(:'create_out', 'NOTICE:  careflags is not in shared_prelo
           'careflags, created by CASCADE, says once what is missing');
 SELECT set_eq($$SELECT extname::text FROM pg_extension WHERE extname LIKE 'careflags%'$$,
               ARRAY['careflags', 'careflags_gnumed'], 'both extensions are installed');
-SELECT is((SELECT count(*)::int FROM ref.auto_hint WHERE source = 'careflags'), 3,
-          'one GNUmed hint per flag domain is registered');
+SELECT is((SELECT count(*)::int FROM ref.auto_hint WHERE source = 'careflags'), 15,
+          'one GNUmed hint per action and language is registered (5 actions: nutrition screening and plan, medication review, fall-risk assessment and plan; nb, nn, en)');
 SELECT ok(EXISTS (SELECT FROM careflags.flag f JOIN careflags.patient p USING (patient_id)
                    WHERE p.source_system = 'gnumed' AND f.resolved_at IS NULL),
           'the resident GNUmed held before the install has open flags (backfill)');
