@@ -166,6 +166,56 @@ check_versions(CheckState *st)
 	return true;
 }
 
+/*
+ * On a Citus coordinator whose careflags tables are distributed: each worker
+ * node's careflags worker re-evaluates the due patients of the shards it
+ * holds, so each must run in this database.  Nothing is reported elsewhere.
+ */
+static void
+check_worker_nodes(CheckState *st)
+{
+	PGresult   *res = cf_query_soft(st->conn,
+									"SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL "
+									"AND pg_catalog.to_regclass('pg_catalog.pg_dist_local_group') IS NOT NULL",
+									0, NULL);
+	bool		citus = res != NULL && PQgetvalue(res, 0, 0)[0] == 't';
+
+	if (res != NULL)
+		PQclear(res);
+	if (!citus)
+		return;
+	res = cf_query_soft(st->conn,
+						"SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition "
+						"               WHERE logicalrelid OPERATOR(pg_catalog.=) 'careflags.patient'::pg_catalog.regclass) "
+						"AND (SELECT groupid FROM pg_catalog.pg_dist_local_group) OPERATOR(pg_catalog.=) 0",
+						0, NULL);
+	citus = res != NULL && PQgetvalue(res, 0, 0)[0] == 't';
+	if (res != NULL)
+		PQclear(res);
+	if (!citus)
+		return;
+	res = cf_query_soft(st->conn,
+						"SELECT pg_catalog.count(*), "
+						"       pg_catalog.string_agg(w.nodename OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) w.nodeport::pg_catalog.text, ', ') "
+						"           FILTER (WHERE NOT w.success OR w.result OPERATOR(pg_catalog.=) '0') "
+						"FROM pg_catalog.run_command_on_workers("
+						"  'SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity "
+						"   WHERE backend_type OPERATOR(pg_catalog.=) ''careflags worker'' "
+						"     AND datname OPERATOR(pg_catalog.=) pg_catalog.current_database()') AS w",
+						0, NULL);
+	if (res == NULL)
+		report(st, "FAIL", "worker nodes", "could not look: %s", last_error(st->conn));
+	else if (!PQgetisnull(res, 0, 1))
+		report(st, "FAIL", "worker nodes", "no careflags worker serves this database on %s: the due patients of its "
+			   "shards are not re-evaluated as time passes (set careflags.worker_database there and restart)",
+			   PQgetvalue(res, 0, 1));
+	else
+		report(st, "ok", "worker nodes", "a careflags worker on each of the %s Citus worker node(s)",
+			   PQgetvalue(res, 0, 0));
+	if (res != NULL)
+		PQclear(res);
+}
+
 static void
 check_worker(CheckState *st)
 {
@@ -208,6 +258,8 @@ check_worker(CheckState *st)
 		report(st, "FAIL", "worker", "no careflags worker is running: is careflags in shared_preload_libraries "
 			   "and careflags.worker_database set to \"%s\"?", PQdb(st->conn));
 	PQclear(res);
+
+	check_worker_nodes(st);
 
 	/* patients queued for the worker (careflags.evaluate_in_worker; 1.2 on) */
 	res = cf_query_soft(st->conn, "SELECT pg_catalog.to_regclass('careflags.evaluation_queue') IS NOT NULL", 0, NULL);

@@ -33,6 +33,7 @@
 #include "careflags.h"
 #include "scores.h"
 #include "queue.h"
+#include "shard.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -44,6 +45,7 @@ bool		cf_evaluate_in_worker = false;
 char	   *cf_timezone_name = NULL;
 int			cf_worker_interval = 60;
 int			cf_worker_queue_delay = 100;
+int			cf_relay_interval = 1000;
 char	   *cf_worker_database = NULL;
 static char *cf_frozen_now_string = NULL;
 static TimestampTz *cf_frozen_now = NULL;
@@ -107,6 +109,35 @@ check_timezone_name(char **newval, void **extra, GucSource source)
 }
 
 /*
+ * careflags.defer_evaluation and careflags.evaluate_in_worker do not work on
+ * a Citus cluster (careflags' tables distributed): the row trigger on a
+ * shard evaluates at once, on its node, and the coordinator's queue or
+ * commit-time evaluation would read its empty tables.  Refuse "on" there,
+ * rather than silently doing nothing: an error for SET and ALTER ... SET, a
+ * warning and the default for a value already set per role or database.
+ * Looked up only inside a transaction (a SET, a session's start).
+ */
+static bool
+refuse_on_citus(const char *name, bool newval)
+{
+	if (!newval || !IsTransactionState() || !OidIsValid(MyDatabaseId) ||
+		!cf_citus_distributed_catalog())
+		return true;
+	GUC_check_errcode(ERRCODE_FEATURE_NOT_SUPPORTED);
+	GUC_check_errmsg("%s does not work on a Citus cluster", name);
+	GUC_check_errdetail("careflags' tables are distributed (careflags.distribute()): the row trigger on each shard evaluates at once, on the node that holds the patient.");
+	GUC_check_errhint("Leave it off on Citus; writes are evaluated in the statement.");
+	return false;
+}
+
+/* careflags.defer_evaluation: refused on Citus (refuse_on_citus). */
+static bool
+check_defer_evaluation(bool *newval, void **extra, GucSource source)
+{
+	return refuse_on_citus("careflags.defer_evaluation", *newval);
+}
+
+/*
  * careflags.evaluate_in_worker needs the background worker, which exists only
  * when careflags is preloaded: refuse "on" otherwise (an error for SET, a
  * warning and the default for a value set per role or database).
@@ -121,7 +152,7 @@ check_evaluate_in_worker(bool *newval, void **extra, GucSource source)
 		GUC_check_errhint("Add careflags to shared_preload_libraries, set careflags.worker_database and restart the server; until then writes evaluate in the statement.");
 		return false;
 	}
-	return true;
+	return refuse_on_citus("careflags.evaluate_in_worker", *newval);
 }
 
 /* The time careflags reasons with: now(), or careflags.frozen_now. */
@@ -155,7 +186,8 @@ _PG_init(void)
 	DefineCustomBoolVariable("careflags.defer_evaluation",
 							 "Re-evaluate the patients a transaction wrote once, at its commit, instead of after each statement.",
 							 "For bulk loads and transactions that write many patients: one evaluation per patient, patients locked in one ascending pass at commit. careflags.evaluate_deferred() evaluates earlier.",
-							 &cf_defer_evaluation, false, PGC_USERSET, 0, NULL, NULL, NULL);
+							 &cf_defer_evaluation, false, PGC_USERSET, 0,
+							 check_defer_evaluation, NULL, NULL);
 
 	DefineCustomBoolVariable("careflags.evaluate_in_worker",
 							 "Leave the re-evaluation of the patients a statement wrote to the background worker, right after the transaction commits.",
@@ -205,6 +237,12 @@ _PG_init(void)
 							"How long the background worker gathers queued patients after a commit before it evaluates them (careflags.evaluate_in_worker).",
 							"Longer: fewer, larger passes (less CPU per patient), flags a little later; 0: a pass per wake-up.",
 							&cf_worker_queue_delay, 100, 0, 10000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("careflags.relay_interval",
+							"How often the background worker of a Citus coordinator relays the flag events the shards recorded as NOTIFY careflags.",
+							"Only on a Citus coordinator whose careflags tables are distributed (careflags.distribute()); elsewhere the writing transaction notifies itself.",
+							&cf_relay_interval, 1000, 100, 60000, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("careflags.worker_database",

@@ -20,6 +20,7 @@ extern bool cf_evaluate_in_worker;
 extern char *cf_timezone_name;
 extern int	cf_worker_interval;
 extern int	cf_worker_queue_delay;
+extern int	cf_relay_interval;
 extern char *cf_worker_database;
 extern int	cf_max_identifier_length;
 extern int	cf_max_text_length;

@@ -14,4 +14,11 @@
 extern void cf_notify(const char *event, int64 flag_id, int64 patient_id,
 					  const char *rule_id, const char *unit_id);
 
+/*
+ * The coordinator's relay on Citus: NOTIFY careflags for each event the
+ * shards recorded and no NOTIFY was sent for yet, marking them; returns how
+ * many (notify.c).
+ */
+extern int64 cf_relay_events(void);
+
 #endif							/* CAREFLAGS_NOTIFY_H */

@@ -3,7 +3,9 @@
  * recompute.c
  *	  SQL entry points of the evaluator outside triggers:
  *	  recompute_patient(), recompute_all(), check_consistency(), tick() (one
- *	  pass of what the background worker does), set_trigger_mode().
+ *	  pass of what the background worker does), set_trigger_mode(), and on
+ *	  Citus their per-shard parts (recompute_shard, check_consistency_shard,
+ *	  tick_shard), run on the node that holds the shard.
  *
  *	  recompute_all(), tick() and check_consistency() evaluate chunks of
  *	  patients, each in a subtransaction; a chunk that fails is retried
@@ -17,6 +19,7 @@
 
 #include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -30,6 +33,7 @@
 #include "shard.h"
 #include "flags.h"
 #include "quarantine.h"
+#include "worker.h"
 
 /* Collect patient ids from a query (no parameters, first column bigint). */
 static int64 *
@@ -435,54 +439,54 @@ careflags_check_consistency_shard(PG_FUNCTION_ARGS)
 }
 
 /*
- * careflags.tick(): what the background worker does each interval:
- * re-evaluate the patients whose flags change with time (next_check_at
- * passed), and notify flags that became due or overdue.
+ * Set by the background worker around its tick: on a Citus node it looks
+ * after the shards placed on its own node only (each node's worker does its
+ * own), never dispatches to the other nodes.
  */
-PG_FUNCTION_INFO_V1(careflags_tick);
-Datum
-careflags_tick(PG_FUNCTION_ARGS)
+bool		cf_tick_local_only = false;
+
+/*
+ * One tick over the patients patients_sql lists (their next_check_at
+ * passed) and the open flags of flag_rel (careflags.flag, or in a shard
+ * context its co-located shard): re-evaluate them, then record (and on one
+ * server NOTIFY) the flags that became due or overdue.  Adds to *patients
+ * and *notified.
+ */
+static void
+tick_listed(const char *patients_sql, const char *flag_rel, int *patients, int64 *notified)
 {
-	TupleDesc	desc;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 	int			n;
 	int64	   *ids;
-	int64		notified = 0;
+	int64		changes = 0;
 	CfOwnerContext oc;
 	MemoryContext cxt = CurrentMemoryContext;
+	char	   *update;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "careflags.tick() must return a record");
-	cf_refuse_on_citus("tick()", "On Citus, time-based re-evaluation is not done yet: run careflags.recompute_all() on the coordinator daily.");
+	ids = query_ids(patients_sql, &n);
+	(void) evaluate_all_isolated(ids, n, CF_RECONCILE_WRITE, NULL, "tick",
+								 quarantine_failed, &changes, false);
+	*patients += n;
 
-	ids = query_ids("SELECT patient_id FROM careflags.patient_state "
-					"WHERE next_check_at OPERATOR(pg_catalog.<=) careflags.clock() ORDER BY patient_id", &n);
-	{
-		int64		changes = 0;
-
-		(void) evaluate_all_isolated(ids, n, CF_RECONCILE_WRITE, NULL, "tick",
-									 quarantine_failed, &changes, false);
-	}
-
+	/* flag_rel is careflags' own table or its shard (a catalog name, quoted) */
+	update = psprintf("WITH changed AS ("
+					  " SELECT patient_id, flag_id, careflags.flag_state(due_from, due_at, due_soon_window, careflags.clock()) AS state"
+					  " FROM %s"
+					  " WHERE resolved_at IS NULL AND notified_state OPERATOR(pg_catalog.<>) 'overdue'"
+					  "   AND due_from OPERATOR(pg_catalog.<=) careflags.clock()"
+					  "   AND notified_state OPERATOR(pg_catalog.<>) careflags.flag_state(due_from, due_at, due_soon_window, careflags.clock())"
+					  " FOR NO KEY UPDATE SKIP LOCKED)"
+					  " UPDATE %s f SET notified_state = c.state FROM changed c"
+					  " WHERE f.patient_id OPERATOR(pg_catalog.=) c.patient_id AND f.flag_id OPERATOR(pg_catalog.=) c.flag_id"
+					  "   AND f.notified_state OPERATOR(pg_catalog.<>) c.state"
+					  " RETURNING f.flag_id, f.patient_id, f.rule_id, f.unit_id, c.state",
+					  flag_rel, flag_rel);
 	cf_enter_owner_context(&oc);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* a flag a nurse's open action holds is announced at a later tick, not waited for */
-	if (SPI_execute("WITH changed AS ("
-					" SELECT patient_id, flag_id, careflags.flag_state(due_from, due_at, due_soon_window, careflags.clock()) AS state"
-					" FROM careflags.flag"
-					" WHERE resolved_at IS NULL AND notified_state OPERATOR(pg_catalog.<>) 'overdue'"
-					"   AND due_from OPERATOR(pg_catalog.<=) careflags.clock()"
-					"   AND notified_state OPERATOR(pg_catalog.<>) careflags.flag_state(due_from, due_at, due_soon_window, careflags.clock())"
-					" FOR NO KEY UPDATE SKIP LOCKED)"
-					" UPDATE careflags.flag f SET notified_state = c.state FROM changed c"
-					" WHERE f.patient_id OPERATOR(pg_catalog.=) c.patient_id AND f.flag_id OPERATOR(pg_catalog.=) c.flag_id"
-					"   AND f.notified_state OPERATOR(pg_catalog.<>) c.state"
-					" RETURNING f.flag_id, f.patient_id, f.rule_id, f.unit_id, c.state",
-					false, 0) != SPI_OK_UPDATE_RETURNING)
+	if (SPI_execute(update, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "careflags: could not update notified states");
-	notified = (int64) SPI_processed;
+	*notified += (int64) SPI_processed;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -491,13 +495,122 @@ careflags_tick(PG_FUNCTION_ARGS)
 		int64		flag_id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
 		int64		patient_id = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
 
+		/* in a shard context only the outbox row: the coordinator relays it */
 		cf_notify(SPI_getvalue(t, d, 5), flag_id, patient_id, SPI_getvalue(t, d, 3),
 				  SPI_getvalue(t, d, 4));
 	}
 	SPI_finish();
 	cf_leave_owner_context(&oc);
 	MemoryContextSwitchTo(cxt);
+	pfree(update);
+}
 
+/*
+ * tick_listed() for one shard of careflags.patient on this node: its
+ * patients due in the co-located shard of patient_state, the open flags of
+ * the co-located shard of flag.
+ */
+static void
+tick_shard(Oid shard, int *patients, int64 *notified)
+{
+	char	   *sql;
+	int64		previous = enter_patient_shard(shard, &sql);
+
+	PG_TRY();
+	{
+		Oid			nsp = get_namespace_oid(CF_SCHEMA, false);
+		char	   *state = quote_qualified_identifier(CF_SCHEMA,
+													   get_rel_name(cf_relation_to_read(nsp, "patient_state", NULL)));
+		char	   *flag = quote_qualified_identifier(CF_SCHEMA,
+													  get_rel_name(cf_relation_to_read(nsp, "flag", NULL)));
+
+		tick_listed(psprintf("SELECT patient_id FROM %s "
+							 "WHERE next_check_at OPERATOR(pg_catalog.<=) careflags.clock() ORDER BY patient_id", state),
+					flag, patients, notified);
+	}
+	PG_FINALLY();
+	{
+		cf_shard_context_leave(previous);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * careflags.tick(): what the background worker does each interval:
+ * re-evaluate the patients whose flags change with time (next_check_at
+ * passed), and notify flags that became due or overdue.
+ *
+ * On Citus the work is done per shard of careflags.patient, on the node
+ * that holds it (tick_shard): the background worker of each node does the
+ * shards placed on its node; called on the coordinator, tick() does every
+ * shard, each on its node (as recompute_all(); each shard's part commits on
+ * its own); called by hand on a worker node, that node's shards.
+ */
+PG_FUNCTION_INFO_V1(careflags_tick);
+Datum
+careflags_tick(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int			n = 0;
+	int64		notified = 0;
+	int			group;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "careflags.tick() must return a record");
+
+	group = cf_shard_context() != 0 ? -1 : cf_citus_local_group();
+	if (group < 0)
+		tick_listed("SELECT patient_id FROM careflags.patient_state "
+					"WHERE next_check_at OPERATOR(pg_catalog.<=) careflags.clock() ORDER BY patient_id",
+					"careflags.flag", &n, &notified);
+	else if (group == 0 && !cf_tick_local_only)
+	{
+		ListCell   *lc;
+
+		/* the coordinator: every shard, on its node */
+		foreach(lc, on_every_shard("SELECT t.patients_reevaluated::pg_catalog.text OPERATOR(pg_catalog.||) ' ' "
+								   "OPERATOR(pg_catalog.||) t.flags_notified::pg_catalog.text "
+								   "FROM careflags.tick_shard(%L) t"))
+		{
+			int			p;
+			long long	f;
+
+			if (sscanf((char *) lfirst(lc), "%d %lld", &p, &f) != 2)
+				elog(ERROR, "careflags: unexpected result of a shard's tick: %s", (char *) lfirst(lc));
+			n += p;
+			notified += (int64) f;
+		}
+	}
+	else
+	{
+		ListCell   *lc;
+
+		/* this node's shards */
+		foreach(lc, cf_local_shards("patient"))
+			tick_shard(lfirst_oid(lc), &n, &notified);
+	}
+
+	values[0] = Int32GetDatum(n);
+	values[1] = Int64GetDatum(notified);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* careflags.tick_shard(shard): tick() for one shard of careflags.patient on this node. */
+PG_FUNCTION_INFO_V1(careflags_tick_shard);
+Datum
+careflags_tick_shard(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int			n = 0;
+	int64		notified = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "careflags.tick_shard() must return a record");
+	tick_shard(PG_GETARG_OID(0), &n, &notified);
 	values[0] = Int32GetDatum(n);
 	values[1] = Int64GetDatum(notified);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));

@@ -27,11 +27,16 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -287,4 +292,101 @@ cf_shard_query_text(const char *text)
 	return psprintf("INSERT INTO %s (flag_id, %.*s SELECT pg_catalog.nextval('careflags.flag_flag_id_seq'::pg_catalog.regclass), %s",
 					quote_qualified_identifier(CF_SCHEMA, get_rel_name(relid)),
 					(int) (sel - rest), rest, sel + sizeof(select) - 1);
+}
+
+/* See shard.h. */
+bool
+cf_citus_distributed_catalog(void)
+{
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, true);
+	Oid			patient = OidIsValid(nsp) ? get_relname_relid("patient", nsp) : InvalidOid;
+	Oid			part = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	AttrNumber	att;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	bool		found;
+
+	if (!OidIsValid(patient) || !OidIsValid(part))
+		return false;
+	att = get_attnum(part, "logicalrelid");
+	if (att == InvalidAttrNumber)
+		return false;
+	rel = table_open(part, AccessShareLock);
+	ScanKeyInit(&key, att, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(patient));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* See shard.h. */
+int
+cf_citus_local_group(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			group = -1;
+
+	if (!cf_citus_distributed())
+		return -1;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT groupid FROM pg_catalog.pg_dist_local_group", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not read pg_dist_local_group");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			group = DatumGetInt32(d);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	return group;
+}
+
+/* See shard.h. */
+List *
+cf_local_shards(const char *table)
+{
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, false);
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *shards = NIL;
+
+	values[0] = ObjectIdGetDatum(get_relname_relid(table, nsp));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* the active placements in this node's group (a moved shard's old copy is not one) */
+	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) "
+							  "       OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) "
+							  "       pg_catalog.quote_ident(c.relname OPERATOR(pg_catalog.||) '_' "
+							  "       OPERATOR(pg_catalog.||) s.shardid::pg_catalog.text))::pg_catalog.oid "
+							  "FROM pg_catalog.pg_dist_shard s "
+							  "JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid "
+							  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid "
+							  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+							  "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1 AND p.shardstate OPERATOR(pg_catalog.=) 1 "
+							  "  AND p.groupid OPERATOR(pg_catalog.=) (SELECT groupid FROM pg_catalog.pg_dist_local_group) "
+							  "ORDER BY s.shardid",
+							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not list the shards on this node");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext old;
+
+		if (isnull)
+			continue;			/* in the catalog, not (yet) a table here */
+		old = MemoryContextSwitchTo(cxt);
+		shards = lappend_oid(shards, DatumGetObjectId(d));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	return shards;
 }

@@ -12,6 +12,7 @@
 
 #include "postgres.h"
 
+#include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
 /*
@@ -50,6 +51,24 @@ extern char *cf_shard_query_text(const char *text);
 
 /* Are careflags' tables distributed by Citus in this database? */
 extern bool cf_citus_distributed(void);
+
+/*
+ * The same, read from pg_dist_partition without SPI (for a setting's check
+ * hook, inside a transaction).
+ */
+extern bool cf_citus_distributed_catalog(void);
+
+/*
+ * This node's group in a Citus cluster whose careflags tables are
+ * distributed (0: the coordinator), or -1 (one server, or not distributed).
+ */
+extern int	cf_citus_local_group(void);
+
+/*
+ * The shards of careflags.<table> placed on this node (their relation oids,
+ * by shard id): what this node's background worker looks after.
+ */
+extern List *cf_local_shards(const char *table);
 
 /*
  * Refuse (feature_not_supported, with hint) what cannot work on a Citus

@@ -27,6 +27,17 @@
  *	  database may set default_transaction_read_only = on (GNUmed does), and
  *	  the worker overrides that for its own session only.
  *
+ *	  On Citus (careflags.distribute()) every node that holds shards runs
+ *	  the worker in the database (careflags.worker_database on every node):
+ *	  its tick re-evaluates the due patients of the shards placed on its own
+ *	  node (recompute.c, tick_shard), so each node looks after its own
+ *	  patients, whether or not the coordinator or the other workers are up,
+ *	  and a node that restarts takes up what became due meanwhile
+ *	  (patient_state.next_check_at is kept in its shards).  The flags that
+ *	  became due or overdue are recorded in the shards' outbox only; the
+ *	  coordinator's worker relays the outbox as NOTIFY careflags every
+ *	  careflags.relay_interval (notify.c) and prunes it.
+ *
  *	  An error in a pass is logged, the transaction aborted and the worker
  *	  goes on with the next pass (no crash loop); the error stays visible as
  *	  the worker's activity in pg_stat_activity ("careflags worker: last
@@ -40,6 +51,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -56,7 +68,9 @@
 
 #include "careflags.h"
 #include "flags.h"
+#include "notify.h"
 #include "queue.h"
+#include "shard.h"
 #include "worker.h"
 
 PGDLLEXPORT void careflags_worker_main(Datum arg);
@@ -67,6 +81,9 @@ PGDLLEXPORT void careflags_worker_main(Datum arg);
 
 /* the last failed pass's message, kept until a pass with a tick succeeds */
 static char last_failure[1024] = "";
+
+/* a Citus coordinator with careflags distributed: relay the shards' events (set at each tick) */
+static bool relay_here = false;
 
 /* how soon the worker comes back to queued patients another session held */
 #define HELD_RETRY_MS 1000L
@@ -119,13 +136,21 @@ run_tick(void)
 
 	if (OidIsValid(get_extension_oid("careflags", true)))
 	{
+		int			group;
+
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		/* Citus: -1 on one server, 0 on the coordinator, > 0 on a worker node */
+		group = cf_citus_local_group();
+		relay_here = (group == 0);
+
 		/*
 		 * A patient another session holds is not waited for: its next check
-		 * stays due, and the next tick takes it up again.
+		 * stays due, and the next tick takes it up again.  On Citus the tick
+		 * does the shards on this node only.
 		 */
 		cf_skip_locked_patients = true;
+		cf_tick_local_only = true;
 		PG_TRY();
 		{
 			if (SPI_execute("SELECT * FROM careflags.tick()", false, 0) != SPI_OK_SELECT)
@@ -134,17 +159,56 @@ run_tick(void)
 		PG_FINALLY();
 		{
 			cf_skip_locked_patients = false;
+			cf_tick_local_only = false;
 		}
 		PG_END_TRY();
+
 		/* flag events older than a week go (from 1.3 on: the outbox) */
-		if (SPI_execute("SELECT pg_catalog.to_regprocedure('careflags.prune_events(interval)') IS NOT NULL",
-						true, 1) == SPI_OK_SELECT && SPI_processed == 1 &&
+		if (group < 0 && SPI_execute("SELECT pg_catalog.to_regprocedure('careflags.prune_events(interval)') IS NOT NULL",
+									 true, 1) == SPI_OK_SELECT && SPI_processed == 1 &&
 			strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0 &&
 			SPI_execute("SELECT careflags.prune_events()", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "careflags.prune_events() failed");
+
+		/*
+		 * On Citus the coordinator prunes every shard, in a plain DELETE
+		 * (Citus cannot plan prune_events()' counting one), and keeps an
+		 * event the relay has not sent yet
+		 */
+		if (group == 0)
+		{
+			Oid			types[1] = {TIMESTAMPTZOID};
+			Datum		values[1];
+
+			values[0] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(GetCurrentTransactionStartTimestamp(),
+																		-(int64) 7 * 24 * 3600 * 1000));
+			if (SPI_execute_with_args("DELETE FROM careflags.flag_event "
+									  "WHERE happened_at OPERATOR(pg_catalog.<) $1 AND relayed_at IS NOT NULL",
+									  1, types, values, NULL, false, 0) != SPI_OK_DELETE)
+				elog(ERROR, "careflags: could not prune the flag events");
+		}
 		SPI_finish();
 	}
 
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * The relay of a Citus coordinator: the events the shards recorded, as
+ * NOTIFY careflags, in one transaction (notify.c).
+ */
+static void
+run_relay(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "careflags: relaying the shards' flag events");
+	if (OidIsValid(get_extension_oid("careflags", true)))
+		(void) cf_relay_events();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
@@ -163,13 +227,14 @@ force_read_write(void)
 }
 
 /*
- * One pass: the queue, then the tick when it is due.  An error is logged,
+ * One pass: the queue, the relay (a Citus coordinator) and the tick when
+ * they are due.  An error is logged,
  * its transaction aborted, and its message left as the worker's activity
  * for `careflags check`; returns false then.  *held gets the number of
  * queued patients other sessions held (queued again).
  */
 static bool
-run_pass(TimestampTz *next_tick, MemoryContext pass_cxt, int *held)
+run_pass(TimestampTz *next_tick, TimestampTz *next_relay, MemoryContext pass_cxt, int *held)
 {
 	volatile bool ticked = false;
 
@@ -178,6 +243,11 @@ run_pass(TimestampTz *next_tick, MemoryContext pass_cxt, int *held)
 	PG_TRY();
 	{
 		*held = run_queue();
+		if (relay_here && GetCurrentTimestamp() >= *next_relay)
+		{
+			*next_relay = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) cf_relay_interval);
+			run_relay();
+		}
 		if (GetCurrentTimestamp() >= *next_tick)
 		{
 			run_tick();
@@ -221,6 +291,7 @@ void
 careflags_worker_main(Datum arg)
 {
 	TimestampTz next_tick;
+	TimestampTz next_relay;
 	MemoryContext pass_cxt;
 	int			rc;
 
@@ -243,6 +314,7 @@ careflags_worker_main(Datum arg)
 	ereport(LOG, (errmsg("careflags worker started in database \"%s\"", cf_worker_database)));
 
 	next_tick = GetCurrentTimestamp();
+	next_relay = next_tick;
 	for (;;)
 	{
 		TimestampTz now;
@@ -250,9 +322,12 @@ careflags_worker_main(Datum arg)
 		int			held;
 
 		/* first what writers queued (also what was left before a restart) */
-		(void) run_pass(&next_tick, pass_cxt, &held);
+		(void) run_pass(&next_tick, &next_relay, pass_cxt, &held);
 		now = GetCurrentTimestamp();
 		timeout = Max(1L, (long) ((next_tick - now) / 1000));
+		/* a Citus coordinator: the next relay may come first */
+		if (relay_here)
+			timeout = Min(timeout, Max(1L, (long) ((next_relay - now) / 1000)));
 		/* patients other sessions held: back to them in a second */
 		if (held > 0)
 			timeout = Min(timeout, HELD_RETRY_MS);

@@ -1743,3 +1743,22 @@ SELECT w.flag_id, w.patient_id, w.patient, w.unit_id, w.unit, w.rule_id, w.title
        AND pg_catalog.has_table_privilege('careflags.patient'::pg_catalog.regclass, 'SELECT')) w
  ORDER BY w.severity, w.due_at, w.flag_id;
 -- ==== end: the nurse's worklist (issue 18) ====
+
+-- ==== worker and notifications on Citus (issue 19) ====
+ALTER TABLE careflags.flag_event ADD COLUMN relayed_at timestamptz;
+-- the events already there were notified by the transactions that wrote them
+UPDATE careflags.flag_event SET relayed_at = happened_at;
+COMMENT ON COLUMN careflags.flag_event.relayed_at IS
+    'when NOTIFY careflags was sent for it: by the writing transaction on one server; on Citus NULL until the coordinator''s background worker relays it (careflags.relay_interval)';
+CREATE INDEX flag_event_unrelayed ON careflags.flag_event (event_id) WHERE relayed_at IS NULL;
+COMMENT ON FUNCTION careflags.tick() IS
+    'one pass of the background worker: re-evaluates patients whose next_check_at passed, notifies flags that became due or overdue; on a Citus coordinator every shard on its node, on a Citus worker node the shards placed there';
+-- One shard's part of tick(): each node's background worker runs it for the
+-- shards placed on its node; tick() on the coordinator runs it on every
+-- shard, on its node (run_command_on_shards).
+CREATE FUNCTION careflags.tick_shard(shard regclass, OUT patients_reevaluated integer, OUT flags_notified bigint)
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'careflags_tick_shard';
+COMMENT ON FUNCTION careflags.tick_shard(regclass) IS
+    'Citus, internal: tick() for the patients and flags of one shard of careflags.patient on this node (the flags that became due or overdue go to the outbox, which the coordinator relays as NOTIFY careflags)';
+REVOKE ALL ON FUNCTION careflags.tick_shard(regclass) FROM PUBLIC;
+-- ==== end: worker and notifications on Citus (issue 19) ====

@@ -148,7 +148,7 @@ COMMENT ON FUNCTION @extschema@.check_consistency() IS
 CREATE FUNCTION @extschema@.tick(OUT patients_reevaluated integer, OUT flags_notified bigint)
     LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_tick';
 COMMENT ON FUNCTION @extschema@.tick() IS
-    'one pass of the background worker: re-evaluates patients whose next_check_at passed, notifies flags that became due or overdue';
+    'one pass of the background worker: re-evaluates patients whose next_check_at passed, notifies flags that became due or overdue; on a Citus coordinator every shard on its node, on a Citus worker node the shards placed there';
 
 REVOKE ALL ON FUNCTION @extschema@.evaluate_at_commit() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.facts_changed(), @extschema@.fact_changed_row(), @extschema@.fact_guard(),

@@ -193,13 +193,17 @@ CREATE TABLE @extschema@.flag_event (
     patient_id  bigint NOT NULL,
     rule_id     text NOT NULL,
     unit_id     text,
-    happened_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    happened_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    relayed_at  timestamptz
 );
 COMMENT ON TABLE @extschema@.flag_event IS
     'outbox of flag events (raised, resolved, due_soon, due, overdue), appended by careflags only; NOTIFY careflags carries just event_id; readers fetch the rest through careflags.my_flag_events; careflags.prune_events() removes old rows';
 COMMENT ON SEQUENCE @extschema@.flag_event_event_id_seq IS 'ids of careflags.flag_event, the NOTIFY careflags payload (saved by pg_dump)';
 CREATE INDEX flag_event_unit ON @extschema@.flag_event (unit_id, event_id);
 CREATE INDEX flag_event_time ON @extschema@.flag_event (happened_at);
+COMMENT ON COLUMN @extschema@.flag_event.relayed_at IS
+    'when NOTIFY careflags was sent for it: by the writing transaction on one server; on Citus NULL until the coordinator''s background worker relays it (careflags.relay_interval)';
+CREATE INDEX flag_event_unrelayed ON @extschema@.flag_event (event_id) WHERE relayed_at IS NULL;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.flag_event', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.flag_event_event_id_seq', '');
 

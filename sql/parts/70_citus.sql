@@ -172,3 +172,12 @@ CREATE FUNCTION @extschema@.check_consistency_shard(shard regclass)
 COMMENT ON FUNCTION @extschema@.check_consistency_shard(regclass) IS
     'Citus, internal: check_consistency() for the patients of one shard of careflags.patient on this node';
 REVOKE ALL ON FUNCTION @extschema@.recompute_shard(regclass), @extschema@.check_consistency_shard(regclass) FROM PUBLIC;
+
+-- One shard's part of tick(): each node's background worker runs it for the
+-- shards placed on its node; tick() on the coordinator runs it on every
+-- shard, on its node (run_command_on_shards).
+CREATE FUNCTION @extschema@.tick_shard(shard regclass, OUT patients_reevaluated integer, OUT flags_notified bigint)
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'careflags_tick_shard';
+COMMENT ON FUNCTION @extschema@.tick_shard(regclass) IS
+    'Citus, internal: tick() for the patients and flags of one shard of careflags.patient on this node (the flags that became due or overdue go to the outbox, which the coordinator relays as NOTIFY careflags)';
+REVOKE ALL ON FUNCTION @extschema@.tick_shard(regclass) FROM PUBLIC;

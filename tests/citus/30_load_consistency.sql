@@ -16,7 +16,7 @@ SELECT :'citus_status' = 'ready' AS citus_ready \gset
 \c :coord
 SET client_min_messages = error;
 CREATE EXTENSION IF NOT EXISTS dblink;
-SELECT plan(13);
+SELECT plan(12);
 
 -- 1. Bulk load: 300 patients, then their facts, each one INSERT ... SELECT.
 DELETE FROM careflags.patient WHERE source_system = 'citus-load';
@@ -93,7 +93,6 @@ SELECT ok(:events::int >= 300, 'the raised flags are in careflags.flag_event, re
 -- 5. Refused, not silently done on the coordinator's empty tables.
 SELECT throws_ok($$SELECT careflags.recompute_patient($$ || :wrong_pid || $$)$$, '0A000', NULL,
                  'recompute_patient() on the coordinator is refused (feature_not_supported)');
-SELECT throws_ok('SELECT * FROM careflags.tick()', '0A000', NULL, 'tick() on the coordinator is refused');
 SELECT throws_ok('SELECT careflags.distribute()', '0A000', NULL, 'distribute() runs once');
 
 SELECT * FROM finish();

@@ -3,7 +3,8 @@
 # cluster on this machine, a coordinator and two workers, each its own
 # PostgreSQL 15 server with shared_preload_libraries = 'citus,careflags',
 # and the database careflags_citus on each, distributed by
-# careflags.distribute().
+# careflags.distribute(), careflags' background worker serving it on every
+# node.
 #
 # Citus is not in Debian's packages: scripts/citus-build.sh builds it from
 # its source archive into the PostgreSQL that PG_CONFIG names (once; cached).
@@ -114,6 +115,21 @@ CREATE EXTENSION pgtap;
 CREATE EXTENSION careflags;
 SELECT careflags.distribute();
 SQL
+
+# 4. careflags' background worker on every node, in the database (a
+# postmaster setting: set now that the database exists and is distributed,
+# then each node restarted): each node's worker re-evaluates the due patients
+# of the shards it holds; the coordinator's relays the shards' flag events as
+# NOTIFY careflags (tests/citus/60_notify.sql, 65_worker.sql).
+for node in coord w1 w2; do
+    cat >>"$state/$node/postgresql.conf" <<CONF
+careflags.worker_database = '$DB'
+careflags.worker_interval = 2
+careflags.relay_interval = 500
+CONF
+    as_owner "$PGBIN/pg_ctl" -D "$state/$node" -l "$state/$node.log" -m fast -w restart >>"$LOG" 2>&1 ||
+        unavailable "the $node node did not restart with careflags' worker (see $state/$node.log)"
+done
 
 echo ready >"$STATUS"
 echo "# Citus cluster ready: coordinator on port $port_coord, workers on $port_w1 and $port_w2"
