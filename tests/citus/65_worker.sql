@@ -16,7 +16,7 @@ SELECT :'citus_status' = 'ready' AS citus_ready \gset
 \c :coord
 SET client_min_messages = error;
 DELETE FROM careflags.patient WHERE source_system = 'citus-time';
-SELECT plan(16);
+SELECT plan(17);
 
 -- wait up to `seconds` for the query q to return true
 CREATE FUNCTION pg_temp.wait_for(q text, seconds integer) RETURNS boolean LANGUAGE plpgsql AS $$
@@ -99,6 +99,8 @@ SELECT count(*) AS open_after FROM careflags.flag
  WHERE patient_id = :p_tick AND rule_id = 'nutrition.screening.admission_long_term' AND resolved_at IS NULL \gset
 SELECT is(:open_after::int, 1, '... and the flag is back, raised on the patient''s worker');
 SELECT ok(pg_temp.wait_for('SELECT pg_temp.node_workers() = 2', 30), 'the nodes'' workers are started again by their postmasters');
+SELECT is((SELECT count(*) FROM run_command_on_workers('SELECT (careflags.tick()).patients_reevaluated') WHERE success), 2::bigint,
+          'tick() by hand on a worker node works too (that node''s shards)');
 
 -- 4. careflags check through the coordinator: healthy.
 \set check_out `. "$PGHOST/citus-suite/env" && cli/careflags check -h "$CITUS_HOST" -p "$CITUS_COORD_PORT" -U postgres -d careflags_citus 2>&1; echo "exit=$?"`
