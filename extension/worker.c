@@ -272,9 +272,15 @@ run_pass(TimestampTz *next_tick, TimestampTz *next_relay, MemoryContext pass_cxt
 				 unpack_sql_state(edata->sqlerrcode),
 				 edata->context ? "; context: " : "",
 				 edata->context ? edata->context : "");
-		/* a failing pass is retried at the next interval, not at once */
+		/*
+		 * a failing pass is retried at the next interval, not at once; so is
+		 * the relay (a worker node down: one error per interval in the log,
+		 * and its events, and the others', are relayed when it is back)
+		 */
 		*next_tick = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												 (int64) cf_worker_interval * 1000);
+		*next_relay = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												  Max((int64) cf_relay_interval, (int64) cf_worker_interval * 1000));
 		pgstat_report_activity(STATE_IDLE, last_failure);
 		MemoryContextReset(pass_cxt);
 		return false;
