@@ -166,6 +166,13 @@ cf_relay_events(void)
 		MemoryContextSwitchTo(cxt);
 		return 0;
 	}
+	/*
+	 * one connection per node for the marks (Citus commits them with
+	 * two-phase commit, a task per shard), not one per shard
+	 */
+	if (SPI_execute("SELECT pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true)",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not set citus.multi_shard_modify_mode");
 	if (SPI_execute("UPDATE careflags.flag_event SET relayed_at = pg_catalog.now() "
 					"WHERE relayed_at IS NULL RETURNING event_id", false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "careflags: could not mark the relayed flag events");
