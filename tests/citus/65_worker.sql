@@ -43,12 +43,12 @@ SELECT ok(EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'careflags w
           '... and on the coordinator');
 
 -- 1. A flag that becomes overdue as time passes: a short-term stay whose
--- one-day screening deadline is three seconds away.
+-- one-day screening deadline is six seconds away.
 INSERT INTO careflags.unit VALUES ('cw-time', 'Citus time ward', 'nursing_home_short_term') ON CONFLICT DO NOTHING;
 INSERT INTO careflags.patient (source_system, source_key, display_name, birth_date)
      VALUES ('citus-time', 'overdue', 'Time Overdue', '1941-01-01') RETURNING patient_id AS p_over \gset
 INSERT INTO careflags.episode (patient_id, source_system, setting, unit_id, started_at)
-     VALUES (:p_over, 'citus-time', 'nursing_home_short_term', 'cw-time', clock_timestamp() - interval '1 day' + interval '3 seconds');
+     VALUES (:p_over, 'citus-time', 'nursing_home_short_term', 'cw-time', clock_timestamp() - interval '1 day' + interval '6 seconds');
 SELECT notified_state AS raised_state, due_at > clock_timestamp() AS not_yet FROM careflags.flag
  WHERE patient_id = :p_over AND rule_id = 'nutrition.screening.admission_short_term' \gset
 SELECT ok(:'raised_state' <> 'overdue' AND :'not_yet'::boolean, 'the short-term screening flag is raised, not overdue yet (on the worker holding the patient)');
@@ -68,7 +68,7 @@ INSERT INTO careflags.patient (source_system, source_key, display_name, birth_da
 INSERT INTO careflags.episode (patient_id, source_system, setting, unit_id, started_at)
      VALUES (:p_ex, 'citus-time', 'nursing_home_long_term', 'cw-time-lt', now() - interval '1 hour');
 INSERT INTO careflags.exemption (patient_id, source_system, scope, reason, valid_from, valid_until)
-     VALUES (:p_ex, 'citus-time', 'nutrition', 'a few seconds', now() - interval '1 hour', clock_timestamp() + interval '4 seconds')
+     VALUES (:p_ex, 'citus-time', 'nutrition', 'a few seconds', now() - interval '1 hour', clock_timestamp() + interval '8 seconds')
      RETURNING valid_until AS ex_until \gset
 SELECT count(*) AS open_before FROM careflags.flag
  WHERE patient_id = :p_ex AND rule_id = 'nutrition.screening.admission_long_term' AND resolved_at IS NULL \gset

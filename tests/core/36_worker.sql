@@ -7,7 +7,7 @@
 SELECT careflags.preloaded() AND current_setting('careflags.worker_database', true) = current_database() AS worker_here \gset
 \if :worker_here
 SET client_min_messages = warning;
-SELECT plan(4);
+SELECT plan(5);
 
 -- the worker retries every 10 s when it started before this database
 -- existed (a run of a few test files): give it that long to connect
@@ -42,6 +42,9 @@ END $$;
 SELECT is((SELECT notified_state FROM careflags.flag f JOIN careflags.patient p USING (patient_id)
             WHERE p.source_system = 'worker-test' AND f.rule_id = 'nutrition.screening.admission_short_term'),
           'overdue', 'without any write, the worker notices it became overdue (and sends NOTIFY careflags)');
+SELECT ok((SELECT count(*) >= 2 AND count(*) FILTER (WHERE e.relayed_at IS NULL) = 0 FROM careflags.flag_event e JOIN careflags.patient p USING (patient_id)
+            WHERE p.source_system = 'worker-test'),
+          'one server: each event (raised, overdue) is marked notified by the transaction that wrote it (relayed_at; only Citus relays)');
 
 DELETE FROM careflags.patient WHERE source_system = 'worker-test';
 UPDATE careflags.rule SET due_interval = '1 day', due_soon_window = '7 days' WHERE rule_id = 'nutrition.screening.admission_short_term';
