@@ -934,6 +934,11 @@ COMMENT ON FUNCTION @extschema@.take_noted(text) IS
 CREATE FUNCTION @extschema@.map_test_results(pks integer[]) RETURNS integer[]
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    -- one plan per backend, by key lookups (index scans) whatever the size of
+    -- GNUmed's tables; a custom plan per call cost planning time at every
+    -- commit and hashed all of clin.test_result rather than look up a few
+    -- hundred keys
+    SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     odd integer[];
@@ -941,9 +946,9 @@ BEGIN
     -- the test types not in the cache yet: one lookup per type
     INSERT INTO @extschema@.test_type_target (fk_test_type, measurement, instrument)
     SELECT t.fk_type, x.measurement, x.instrument
-      FROM (SELECT DISTINCT tr.fk_type FROM pg_catalog.unnest(pks) k(pk)
-              JOIN clin.test_result tr ON tr.pk OPERATOR(pg_catalog.=) k.pk
-             WHERE NOT EXISTS (SELECT FROM @extschema@.test_type_target c WHERE c.fk_test_type OPERATOR(pg_catalog.=) tr.fk_type)) t
+      FROM (SELECT DISTINCT tr.fk_type FROM clin.test_result tr
+             WHERE tr.pk OPERATOR(pg_catalog.=) ANY (pks)
+               AND NOT EXISTS (SELECT FROM @extschema@.test_type_target c WHERE c.fk_test_type OPERATOR(pg_catalog.=) tr.fk_type)) t
       LEFT JOIN LATERAL @extschema@.target_of_test_type(t.fk_type) x ON true
     ON CONFLICT DO NOTHING;
 
@@ -965,7 +970,9 @@ BEGIN
                                       AND a.source_key OPERATOR(pg_catalog.=) ('test_result/' OPERATOR(pg_catalog.||) k.pk::text)
                                       AND a.patient_id OPERATOR(pg_catalog.<>) p.patient_id)) AS plain
           FROM pg_catalog.unnest(pks) k(pk)
-          LEFT JOIN clin.test_result tr ON tr.pk OPERATOR(pg_catalog.=) k.pk
+          -- (the keys as an index condition: the planner would rather hash
+          -- the whole table than look up a few hundred keys)
+          LEFT JOIN clin.test_result tr ON tr.pk OPERATOR(pg_catalog.=) k.pk AND tr.pk OPERATOR(pg_catalog.=) ANY (pks)
           LEFT JOIN clin.test_type tt ON tt.pk OPERATOR(pg_catalog.=) tr.fk_type
           LEFT JOIN clin.encounter e ON e.pk OPERATOR(pg_catalog.=) tr.fk_encounter
           LEFT JOIN careflags.patient p ON p.source_system OPERATOR(pg_catalog.=) 'gnumed'
@@ -1021,6 +1028,7 @@ COMMENT ON FUNCTION @extschema@.map_test_results(integer[]) IS
 CREATE FUNCTION @extschema@.map_substance_intakes(pks integer[]) RETURNS integer[]
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan  -- as map_test_results
 AS $$
 DECLARE
     odd integer[];
