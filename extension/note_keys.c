@@ -144,6 +144,8 @@ table_entry(Relation rel, Trigger *trigger)
 	NotedTable *t = find_table(RelationGetRelid(rel));
 	MemoryContext old;
 	Oid			fn;
+	Oid		   *argtypes;
+	int			nargs;
 	int			every = 0;
 
 	if (t != NULL)
@@ -151,10 +153,13 @@ table_entry(Relation rel, Trigger *trigger)
 
 	fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
 											  CStringGetDatum(trigger->tgargs[1])));
-	if (get_func_rettype(fn) == InvalidOid || get_func_nargs(fn) != 1)
+	(void) get_func_signature(fn, &argtypes, &nargs);
+	if (nargs != 1 || argtypes[0] != REGCLASSOID)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("careflags.note_keys(): function %s must take one regclass", trigger->tgargs[1])));
+				 errmsg("careflags.note_keys(): function %s must take one regclass", trigger->tgargs[1]),
+				 errdetail("Trigger \"%s\" on \"%s\" names it.", trigger->tgname,
+						   RelationGetRelationName(rel))));
 	if (trigger->tgnargs > 2)
 	{
 		every = pg_strtoint32(trigger->tgargs[2]);

@@ -7,7 +7,7 @@
 -- gives back those it took (issue 17).  Here on a table that is not a
 -- record system's: a plugin's own table and commit function.
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 CREATE SCHEMA cft_note;
 CREATE TABLE cft_note.item (id bigint PRIMARY KEY, v integer, label text);
@@ -137,6 +137,9 @@ SELECT throws_ok('INSERT INTO cft_note.bad VALUES (1, ''x'')', '42703', NULL, 'a
 DROP TRIGGER b ON cft_note.bad;
 CREATE TRIGGER b AFTER INSERT ON cft_note.bad FOR EACH ROW EXECUTE FUNCTION careflags.note_keys('id', 'cft_note.take(regclass)', '-1');
 SELECT throws_ok('INSERT INTO cft_note.bad VALUES (1, ''x'')', '22023', NULL, 'a negative number of keys is refused');
+DROP TRIGGER b ON cft_note.bad;
+CREATE TRIGGER b AFTER INSERT ON cft_note.bad FOR EACH ROW EXECUTE FUNCTION careflags.note_keys('id', 'pg_catalog.abs(integer)');
+SELECT throws_ok('INSERT INTO cft_note.bad VALUES (1, ''x'')', '22023', NULL, 'a function that does not take a regclass is refused');
 DROP TRIGGER b ON cft_note.bad;
 CREATE TRIGGER b AFTER INSERT ON cft_note.bad FOR EACH ROW EXECUTE FUNCTION careflags.note_keys('id');
 SELECT throws_ok('INSERT INTO cft_note.bad VALUES (1, ''x'')', '39P01', NULL, 'a trigger without a function is refused');
