@@ -140,7 +140,7 @@ DO \$\$
 DECLARE t record;
 BEGIN
     FOR t IN SELECT tgrelid::regclass AS rel, tgname FROM pg_trigger
-              WHERE tgname IN ('zzzz_careflags_sync', 'zzzz_careflags_remap', 'zzzz_careflags_ack') LOOP
+              WHERE tgname IN ('zzzz_careflags_sync', 'zzzz_careflags_note', 'zzzz_careflags_remap', 'zzzz_careflags_ack') LOOP
         EXECUTE format('ALTER TABLE %s %s TRIGGER %I', t.rel, CASE WHEN $1 THEN 'ENABLE' ELSE 'DISABLE' END, t.tgname);
     END LOOP;
 END \$\$;"

@@ -1762,3 +1762,36 @@ COMMENT ON FUNCTION careflags.tick_shard(regclass) IS
     'Citus, internal: tick() for the patients and flags of one shard of careflags.patient on this node (the flags that became due or overdue go to the outbox, which the coordinator relays as NOTIFY careflags)';
 REVOKE ALL ON FUNCTION careflags.tick_shard(regclass) FROM PUBLIC;
 -- ==== end: worker and notifications on Citus (issue 19) ====
+
+-- ==== key notes in C (issue 17) ====
+-- Keys noted for a step at commit (issue 17): careflags.note_keys() is an
+-- AFTER ROW trigger a plugin puts on a record system's table; it only notes
+-- the row's key in the transaction's memory; the first note queues a marker
+-- row here whose deferred constraint trigger calls, at commit, the function
+-- the trigger names, per table, which takes the keys with take_noted_keys()
+-- and maps them set-based.  The table is empty outside a running transaction.
+CREATE TABLE careflags.noted_keys (
+    queued_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+COMMENT ON TABLE careflags.noted_keys IS
+    'marker rows of transactions with row keys noted by careflags.note_keys() (its deferred trigger keys_at_commit runs their commit step and deletes the row); always empty when no such transaction runs';
+CREATE FUNCTION careflags.note_keys() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_note_keys';
+COMMENT ON FUNCTION careflags.note_keys() IS
+    'AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW trigger (arguments: key column, commit function taking a regclass, optionally a number of keys): notes the row''s key for the transaction; at commit (and at once when that many keys wait) the function is called with the table and takes the keys with take_noted_keys()';
+REVOKE ALL ON FUNCTION careflags.note_keys() FROM PUBLIC;
+CREATE FUNCTION careflags.take_noted_keys(regclass) RETURNS bigint[]
+    LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'careflags_take_noted_keys';
+COMMENT ON FUNCTION careflags.take_noted_keys(regclass) IS
+    'the distinct keys careflags.note_keys() noted for the table in this transaction and not taken yet, in order; they count as taken from now on (given back when the current savepoint rolls back)';
+REVOKE ALL ON FUNCTION careflags.take_noted_keys(regclass) FROM PUBLIC;
+CREATE FUNCTION careflags.keys_at_commit() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_keys_at_commit';
+COMMENT ON FUNCTION careflags.keys_at_commit() IS
+    'deferred constraint trigger on careflags.noted_keys: calls the commit function of every table with keys noted, then removes the marker';
+REVOKE ALL ON FUNCTION careflags.keys_at_commit() FROM PUBLIC;
+CREATE CONSTRAINT TRIGGER keys_at_commit AFTER INSERT ON careflags.noted_keys
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION careflags.keys_at_commit();
+COMMENT ON TRIGGER keys_at_commit ON careflags.noted_keys IS
+    'careflags: runs the commit step of the keys note_keys() noted (SET CONSTRAINTS careflags.keys_at_commit IMMEDIATE: at the end of each noting statement)';
+-- ==== end: key notes in C (issue 17) ====

@@ -95,6 +95,37 @@ COMMENT ON FUNCTION @extschema@.evaluate_at_commit() IS
 CREATE CONSTRAINT TRIGGER evaluate_at_commit AFTER INSERT ON @extschema@.deferred_evaluation
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.evaluate_at_commit();
 
+-- Keys noted for a step at commit (issue 17): careflags.note_keys() is an
+-- AFTER ROW trigger a plugin puts on a record system's table; it only notes
+-- the row's key in the transaction's memory; the first note queues a marker
+-- row here whose deferred constraint trigger calls, at commit, the function
+-- the trigger names, per table, which takes the keys with take_noted_keys()
+-- and maps them set-based.  The table is empty outside a running transaction.
+CREATE TABLE @extschema@.noted_keys (
+    queued_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+COMMENT ON TABLE @extschema@.noted_keys IS
+    'marker rows of transactions with row keys noted by careflags.note_keys() (its deferred trigger keys_at_commit runs their commit step and deletes the row); always empty when no such transaction runs';
+CREATE FUNCTION @extschema@.note_keys() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_note_keys';
+COMMENT ON FUNCTION @extschema@.note_keys() IS
+    'AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW trigger (arguments: key column, commit function taking a regclass, optionally a number of keys): notes the row''s key for the transaction; at commit (and at once when that many keys wait) the function is called with the table and takes the keys with take_noted_keys()';
+REVOKE ALL ON FUNCTION @extschema@.note_keys() FROM PUBLIC;
+CREATE FUNCTION @extschema@.take_noted_keys(regclass) RETURNS bigint[]
+    LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'careflags_take_noted_keys';
+COMMENT ON FUNCTION @extschema@.take_noted_keys(regclass) IS
+    'the distinct keys careflags.note_keys() noted for the table in this transaction and not taken yet, in order; they count as taken from now on (given back when the current savepoint rolls back)';
+REVOKE ALL ON FUNCTION @extschema@.take_noted_keys(regclass) FROM PUBLIC;
+CREATE FUNCTION @extschema@.keys_at_commit() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'careflags_keys_at_commit';
+COMMENT ON FUNCTION @extschema@.keys_at_commit() IS
+    'deferred constraint trigger on careflags.noted_keys: calls the commit function of every table with keys noted, then removes the marker';
+REVOKE ALL ON FUNCTION @extschema@.keys_at_commit() FROM PUBLIC;
+CREATE CONSTRAINT TRIGGER keys_at_commit AFTER INSERT ON @extschema@.noted_keys
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.keys_at_commit();
+COMMENT ON TRIGGER keys_at_commit ON @extschema@.noted_keys IS
+    'careflags: runs the commit step of the keys note_keys() noted (SET CONSTRAINTS careflags.keys_at_commit IMMEDIATE: at the end of each noting statement)';
+
 -- Evaluation by the background worker (careflags.evaluate_in_worker): a
 -- statement that writes facts appends the ids of its patients here instead
 -- of evaluating them; the worker evaluates them after the writing

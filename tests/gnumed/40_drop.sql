@@ -19,7 +19,7 @@ SELECT t.tgrelid::regclass::text AS tbl, t.tgname
    AND (t.tgname ~ 'careflags' OR p.pronamespace::regnamespace::text IN ('careflags', 'careflags_gnumed'))
    AND t.tgrelid::regclass::text !~ '^careflags';
 
-SELECT is((SELECT count(*)::int FROM careflags_triggers), 14, 'installed: 14 careflags triggers on GNUmed tables');
+SELECT is((SELECT count(*)::int FROM careflags_triggers), 16, 'installed: 16 careflags triggers on GNUmed tables (14 of careflags_gnumed, 2 careflags.note_keys())');
 SELECT is((SELECT count(*)::int FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
             WHERE n.nspname IN ('dem', 'clin', 'ref') AND pg_get_constraintdef(c.oid) ~ 'careflags'), 0,
           'no GNUmed table has a constraint that mentions careflags');

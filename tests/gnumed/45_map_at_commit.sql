@@ -5,7 +5,8 @@
 -- a row careflags cannot map is quarantined at commit, not raised into it;
 -- and the facts are exactly those the row-by-row mapping (sync) makes.
 --
--- The commit point is the deferred trigger careflags_gnumed.map_at_commit,
+-- The commit point is the deferred trigger careflags.keys_at_commit (the
+-- core's, queued by the C row trigger careflags.note_keys()),
 -- which PostgreSQL fires at COMMIT; SET CONSTRAINTS ALL IMMEDIATE fires it
 -- (and careflags' deferred evaluation after it) inside this rolled-back
 -- transaction.  bench/gnumed_write.sh writes the same way and commits.
@@ -155,7 +156,7 @@ DELETE FROM clin.test_result WHERE pk = :a;
 UPDATE clin.test_result SET val_num = 65000 WHERE pk = :g;
 UPDATE clin.test_result SET val_num = 66000 WHERE pk = :g;
 RESET ROLE;
-SELECT is((SELECT count(*)::int FROM careflags_gnumed.pending_map), 1, 'the second round queued one new marker');
+SELECT is((SELECT count(*)::int FROM careflags.noted_keys), 1, 'the second round queued one new marker');
 SET LOCAL ROLE "any-doc";
 SET CONSTRAINTS ALL IMMEDIATE;
 RESET ROLE;
@@ -163,9 +164,9 @@ SELECT is((SELECT count(*)::int FROM careflags.measurement WHERE source_system =
           'the deleted result''s measurement is gone');
 SELECT is((SELECT value FROM careflags.measurement WHERE source_system = 'gnumed' AND source_key = 'test_result/' || :g), 66::numeric,
           'the edited result''s measurement has the last value');
-SELECT is((SELECT count(*)::int FROM careflags_gnumed.pending_map), 0, 'no marker is left');
+SELECT is((SELECT count(*)::int FROM careflags.noted_keys), 0, 'no marker is left');
 -- A transaction that made the constraint immediate maps each row at its statement's end.
-SET CONSTRAINTS careflags_gnumed.map_at_commit IMMEDIATE;
+SET CONSTRAINTS careflags.keys_at_commit IMMEDIATE;
 SET LOCAL ROLE "any-doc";
 UPDATE clin.test_result SET val_num = 67000 WHERE pk = :g;
 RESET ROLE;
@@ -208,7 +209,7 @@ RESET ROLE;
 SET LOCAL careflags.strict = off;
 
 -- An import of 2,500 results in one transaction: the row trigger maps what
--- it noted every 8 kB of keys (noting stays cheap per row), the rest at
+-- it noted every 1,024 keys (noting stays cheap per row), the rest at
 -- commit; every result is one measurement, written once.
 SET CONSTRAINTS ALL DEFERRED;
 SELECT n_tup_ins AS bulk_ins0, n_tup_upd AS bulk_upd0 FROM pg_stat_xact_user_tables WHERE relid = 'careflags.measurement'::regclass \gset

@@ -37,7 +37,7 @@ SELECT matches(:'plain'::text, '^restore_errors=0 ', 'pg_restore: no error');
 SELECT matches(:'plain'::text, ' hints_pre-data=0 hints_data=0 hints_post-data=0$',
                'no "ERROR checking" hint after any section of the restore (pre-data, data, post-data)');
 SELECT is(:'plain_version'::text, '1.1', 'careflags_gnumed is back');
-SELECT is(:'plain_triggers'::int, 14, 'its triggers on GNUmed''s tables are back, as part of the extension');
+SELECT is(:'plain_triggers'::int, 16, 'its triggers on GNUmed''s tables are back, as part of the extension');
 SELECT is(:'plain_mapping'::text, :'src_mapping'::text, 'the site''s mapping is back');
 SELECT is(:'plain_flags'::text, :'src_flags'::text, 'the same flags, with the same ids, states and acknowledgements');
 SELECT is(:'plain_hints'::text, :'src_hints'::text, 'GNUmed shows the same careflags hints');
@@ -48,7 +48,7 @@ SELECT matches(:'gnumed'::text, '^dump_rc=0 ', 'GNUmed''s backup (pg_dump as gm-
 SELECT matches(:'gnumed'::text, ' restore_errors=0 ', 'GNUmed''s restore (pg_restore --create | psql, the dump''s read-only default left out as gm-restore does): no error');
 SELECT matches(:'gnumed'::text, ' read_only=on$', 'the restored practice database is read-only by default again, as gm-restore leaves it');
 SELECT is(:'gm_version'::text, '1.1', 'careflags_gnumed is back');
-SELECT is(:'gm_triggers'::int, 14, 'its triggers are back');
+SELECT is(:'gm_triggers'::int, 16, 'its triggers are back');
 SELECT is(:'gm_mapping'::text, :'src_mapping'::text, 'the site''s mapping is back');
 SELECT is(:'gm_flags'::text, :'src_flags'::text, 'the same flags, ids, states and acknowledgements');
 SELECT is(:'gm_acks'::int, :'src_acks'::int, 'every acknowledgement');

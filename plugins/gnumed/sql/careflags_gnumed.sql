@@ -745,23 +745,20 @@ COMMENT ON FUNCTION @extschema@.sync(text, integer, jsonb) IS
 -- GNUmed writes mapped at commit, set-based (issue 17).  GNUmed's client
 -- writes a result or an intake row by row, each inserted and then updated;
 -- mapping every statement cost about as much as GNUmed's own statement.
--- The row trigger of clin.test_result and clin.substance_intake only notes
--- the row's key (in a transaction-local setting, reverted with a rolled-back
--- savepoint) and, once per transaction, queues a marker row whose deferred
--- constraint trigger maps all noted rows at commit: one statement per fact
--- table, the test type by one join with the test_type_target cache, a row
+-- The row trigger of clin.test_result and clin.substance_intake is careflags'
+-- C trigger careflags.note_keys(): it only notes the row's key in the
+-- transaction's memory (a rolled-back savepoint drops what it noted) and,
+-- once per transaction, queues a marker whose deferred constraint trigger
+-- (careflags.keys_at_commit) calls map_noted_keys() at commit, which maps all
+-- noted rows: one statement per fact table, the test type by one join with the test_type_target cache, a row
 -- written twice mapped once, with its last values.  Rows the set-based step
 -- cannot map as a plain case (no careflags patient yet, no number, an
 -- unknown unit, a fact that moved to another patient, a stop before the
 -- start) and everything when a set-based statement fails go through sync()
 -- one by one, which quarantines what it cannot map: nothing raises into the
 -- commit unless careflags.strict.  careflags_gnumed.evaluate_at_commit = off
--- maps each row at once, as before.
-CREATE TABLE @extschema@.pending_map (
-    queued_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
-);
-COMMENT ON TABLE @extschema@.pending_map IS
-    'marker rows of transactions that wrote GNUmed results or intakes to be mapped at commit (its deferred trigger map_at_commit maps them and deletes the row); always empty when no such transaction runs; not dumped';
+-- maps each row at once, as before (on_gnumed_row: the two triggers' WHEN
+-- clauses choose).
 
 CREATE FUNCTION @extschema@.on_gnumed_row() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -769,46 +766,16 @@ CREATE FUNCTION @extschema@.on_gnumed_row() RETURNS trigger
 AS $$
 DECLARE
     kind text := TG_ARGV[0];
-    at_commit boolean := COALESCE(NULLIF(pg_catalog.current_setting('careflags_gnumed.evaluate_at_commit', true), ''), 'on')
-                         OPERATOR(pg_catalog.<>) 'off';
     r record;
-    noted text;
-    one integer;
 BEGIN
     -- GNUmed's client writes row by row (insert, then update): careflags
     -- evaluates the patients this transaction wrote once, at its commit
     -- (careflags.defer_evaluation), unless careflags_gnumed.evaluate_at_commit
     -- is off (then after each statement, as for any careflags write).
-    IF at_commit AND pg_catalog.current_setting('careflags.defer_evaluation', true) IS DISTINCT FROM 'on' THEN
+    IF COALESCE(NULLIF(pg_catalog.current_setting('careflags_gnumed.evaluate_at_commit', true), ''), 'on')
+           OPERATOR(pg_catalog.<>) 'off'
+       AND pg_catalog.current_setting('careflags.defer_evaluation', true) IS DISTINCT FROM 'on' THEN
         PERFORM pg_catalog.set_config('careflags.defer_evaluation', 'on', true);
-    END IF;
-    -- Results and intakes: note the key, map at commit (see pending_map).
-    IF at_commit AND kind OPERATOR(pg_catalog.=) ANY (ARRAY['test_result', 'substance_intake']) THEN
-        -- the key first: with the constraint set IMMEDIATE the marker's
-        -- trigger maps it within the INSERT below
-        noted := pg_catalog.current_setting('careflags_gnumed.pending_' OPERATOR(pg_catalog.||) kind, true);
-        IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN one := OLD.pk; ELSE one := NEW.pk; END IF;
-        PERFORM pg_catalog.set_config('careflags_gnumed.pending_' OPERATOR(pg_catalog.||) kind,
-                                      COALESCE(noted, '') OPERATOR(pg_catalog.||) one::text OPERATOR(pg_catalog.||) ',', true);
-        -- a long transaction (an import) maps every 8 kB of keys (1,000-1,600), so
-        -- that noting stays cheap per row
-        IF pg_catalog.length(noted) OPERATOR(pg_catalog.>) 8192 THEN
-            PERFORM @extschema@.map_noted(kind);
-        END IF;
-        IF pg_catalog.current_setting('careflags_gnumed.pending_marker', true) IS DISTINCT FROM 'on' THEN
-            BEGIN
-                PERFORM pg_catalog.set_config('careflags_gnumed.pending_marker', 'on', true);
-                INSERT INTO @extschema@.pending_map DEFAULT VALUES;
-            EXCEPTION WHEN OTHERS THEN
-                -- e.g. inside a security-restricted operation, where no
-                -- deferred trigger can be queued: map this row now
-                PERFORM pg_catalog.set_config('careflags_gnumed.pending_' OPERATOR(pg_catalog.||) kind, COALESCE(noted, ''), true);
-                at_commit := false;
-            END;
-        END IF;
-        IF at_commit THEN
-            RETURN NULL;
-        END IF;
     END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
     IF kind OPERATOR(pg_catalog.=) 'names' THEN
@@ -820,7 +787,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.on_gnumed_row() IS
-    'AFTER ROW trigger on GNUmed tables (argument: the row kind): maps the row to careflags facts - results and intakes at commit, set-based (pending_map), the others at once - their evaluation deferred to commit (unless careflags_gnumed.evaluate_at_commit = off: then everything at once); never raises into GNUmed''s transaction unless careflags.strict';
+    'AFTER ROW trigger on GNUmed tables (argument: the row kind): maps the row to careflags facts at once, their evaluation deferred to commit (unless careflags_gnumed.evaluate_at_commit = off: then at once); results and intakes go through it only with evaluate_at_commit = off, else careflags.note_keys() notes them for map_noted_keys() at commit; never raises into GNUmed''s transaction unless careflags.strict';
 
 -- The keys a transaction noted for one kind (and forgets them: a later
 -- write notes them again, with a new marker).
@@ -828,15 +795,9 @@ CREATE FUNCTION @extschema@.take_noted(kind text) RETURNS integer[]
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    noted text := pg_catalog.current_setting('careflags_gnumed.pending_' OPERATOR(pg_catalog.||) kind, true);
 BEGIN
-    IF COALESCE(noted, '') OPERATOR(pg_catalog.=) '' THEN
-        RETURN '{}';
-    END IF;
-    PERFORM pg_catalog.set_config('careflags_gnumed.pending_' OPERATOR(pg_catalog.||) kind, '', true);
-    RETURN (SELECT pg_catalog.array_agg(DISTINCT k::integer)
-              FROM pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.rtrim(noted, ','), ',')) k);
+    RETURN careflags.take_noted_keys(CASE kind WHEN 'test_result' THEN 'clin.test_result'::pg_catalog.regclass
+                                               ELSE 'clin.substance_intake'::pg_catalog.regclass END)::integer[];
 END
 $$;
 COMMENT ON FUNCTION @extschema@.take_noted(text) IS
@@ -846,6 +807,11 @@ COMMENT ON FUNCTION @extschema@.take_noted(text) IS
 CREATE FUNCTION @extschema@.map_test_results(pks integer[]) RETURNS integer[]
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    -- one plan per backend, by key lookups (index scans) whatever the size of
+    -- GNUmed's tables; a custom plan per call cost planning time at every
+    -- commit and hashed all of clin.test_result rather than look up a few
+    -- hundred keys
+    SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     odd integer[];
@@ -853,9 +819,9 @@ BEGIN
     -- the test types not in the cache yet: one lookup per type
     INSERT INTO @extschema@.test_type_target (fk_test_type, measurement, instrument)
     SELECT t.fk_type, x.measurement, x.instrument
-      FROM (SELECT DISTINCT tr.fk_type FROM pg_catalog.unnest(pks) k(pk)
-              JOIN clin.test_result tr ON tr.pk OPERATOR(pg_catalog.=) k.pk
-             WHERE NOT EXISTS (SELECT FROM @extschema@.test_type_target c WHERE c.fk_test_type OPERATOR(pg_catalog.=) tr.fk_type)) t
+      FROM (SELECT DISTINCT tr.fk_type FROM clin.test_result tr
+             WHERE tr.pk OPERATOR(pg_catalog.=) ANY (pks)
+               AND NOT EXISTS (SELECT FROM @extschema@.test_type_target c WHERE c.fk_test_type OPERATOR(pg_catalog.=) tr.fk_type)) t
       LEFT JOIN LATERAL @extschema@.target_of_test_type(t.fk_type) x ON true
     ON CONFLICT DO NOTHING;
 
@@ -877,7 +843,9 @@ BEGIN
                                       AND a.source_key OPERATOR(pg_catalog.=) ('test_result/' OPERATOR(pg_catalog.||) k.pk::text)
                                       AND a.patient_id OPERATOR(pg_catalog.<>) p.patient_id)) AS plain
           FROM pg_catalog.unnest(pks) k(pk)
-          LEFT JOIN clin.test_result tr ON tr.pk OPERATOR(pg_catalog.=) k.pk
+          -- (the keys as an index condition: the planner would rather hash
+          -- the whole table than look up a few hundred keys)
+          LEFT JOIN clin.test_result tr ON tr.pk OPERATOR(pg_catalog.=) k.pk AND tr.pk OPERATOR(pg_catalog.=) ANY (pks)
           LEFT JOIN clin.test_type tt ON tt.pk OPERATOR(pg_catalog.=) tr.fk_type
           LEFT JOIN clin.encounter e ON e.pk OPERATOR(pg_catalog.=) tr.fk_encounter
           LEFT JOIN careflags.patient p ON p.source_system OPERATOR(pg_catalog.=) 'gnumed'
@@ -933,6 +901,7 @@ COMMENT ON FUNCTION @extschema@.map_test_results(integer[]) IS
 CREATE FUNCTION @extschema@.map_substance_intakes(pks integer[]) RETURNS integer[]
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan  -- as map_test_results
 AS $$
 DECLARE
     odd integer[];
@@ -1064,29 +1033,63 @@ $$;
 COMMENT ON FUNCTION @extschema@.map_noted(text) IS
     'maps the GNUmed rows of one kind (test_result, substance_intake) the transaction noted so far: set-based (map_test_results, map_substance_intakes), the rest and everything after a failure through sync(), which quarantines; what fails even there is quarantined with the reason; raises only when careflags.strict';
 
--- The commit-time step: map what the transaction noted.
-CREATE FUNCTION @extschema@.map_at_commit() RETURNS trigger
+-- The commit-time step (careflags.note_keys() calls it with the table, at
+-- commit and when 1,024 keys of a long transaction wait): map what the
+-- transaction noted.
+CREATE FUNCTION @extschema@.map_noted_keys(tbl pg_catalog.regclass) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- a write after this point notes its rows again and queues a new marker
-    PERFORM pg_catalog.set_config('careflags_gnumed.pending_marker', '', true);
-    DELETE FROM @extschema@.pending_map;
     IF pg_catalog.current_setting('careflags.defer_evaluation', true) IS DISTINCT FROM 'on' THEN
         PERFORM pg_catalog.set_config('careflags.defer_evaluation', 'on', true);
     END IF;
-    PERFORM @extschema@.map_noted('test_result');
-    PERFORM @extschema@.map_noted('substance_intake');
-    RETURN NULL;
+    IF tbl OPERATOR(pg_catalog.=) 'clin.test_result'::pg_catalog.regclass THEN
+        PERFORM @extschema@.map_noted('test_result');
+    ELSIF tbl OPERATOR(pg_catalog.=) 'clin.substance_intake'::pg_catalog.regclass THEN
+        PERFORM @extschema@.map_noted('substance_intake');
+    ELSE
+        PERFORM careflags.take_noted_keys(tbl);
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.map_at_commit() IS
-    'deferred constraint trigger on careflags_gnumed.pending_map: maps the GNUmed results and intakes the transaction noted (map_noted per kind), then removes the marker; raises only when careflags.strict';
-CREATE CONSTRAINT TRIGGER map_at_commit AFTER INSERT ON @extschema@.pending_map
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.map_at_commit();
-COMMENT ON TRIGGER map_at_commit ON @extschema@.pending_map IS
-    'careflags_gnumed: maps the GNUmed results and intakes a transaction wrote, at its commit (SET CONSTRAINTS careflags_gnumed.map_at_commit IMMEDIATE: at once)';
+COMMENT ON FUNCTION @extschema@.map_noted_keys(pg_catalog.regclass) IS
+    'commit step of the careflags.note_keys() triggers on clin.test_result and clin.substance_intake: maps the rows the transaction noted (map_noted), careflags'' evaluation deferred to commit; raises only when careflags.strict';
+REVOKE ALL ON FUNCTION @extschema@.map_noted_keys(pg_catalog.regclass) FROM PUBLIC;
+
+-- The triggers of a results or intakes table: careflags.note_keys() notes
+-- the key for map_noted_keys() at commit (every 1,024 keys of a long
+-- transaction at once), or, with careflags_gnumed.evaluate_at_commit = off,
+-- on_gnumed_row() maps the row at once; their WHEN clauses choose, so a
+-- write runs only the one it needs.
+CREATE FUNCTION @extschema@.wire_noted(nsp name, tbl name, kind text, events text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    at_once text := 'COALESCE(pg_catalog.current_setting(''careflags_gnumed.evaluate_at_commit'', true), '''') OPERATOR(pg_catalog.=) ''off''';
+BEGIN
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS zzzz_careflags_sync ON %I.%I', nsp, tbl);
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS zzzz_careflags_note ON %I.%I', nsp, tbl);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER zzzz_careflags_sync AFTER %s ON %I.%I FOR EACH ROW WHEN (%s) EXECUTE FUNCTION @extschema@.on_gnumed_row(%L)',
+        events, nsp, tbl, at_once, kind);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER zzzz_careflags_note AFTER %s ON %I.%I FOR EACH ROW WHEN (NOT (%s)) EXECUTE FUNCTION careflags.note_keys(%L, %L, %L)',
+        events, nsp, tbl, at_once, 'pk', '@extschema@.map_noted_keys(pg_catalog.regclass)', '1024');
+    EXECUTE pg_catalog.format('ALTER TRIGGER zzzz_careflags_sync ON %I.%I DEPENDS ON EXTENSION careflags_gnumed', nsp, tbl);
+    EXECUTE pg_catalog.format('ALTER TRIGGER zzzz_careflags_note ON %I.%I DEPENDS ON EXTENSION careflags_gnumed', nsp, tbl);
+    EXECUTE pg_catalog.format(
+        'COMMENT ON TRIGGER zzzz_careflags_sync ON %I.%I IS %L', nsp, tbl,
+        'careflags_gnumed: maps this GNUmed row to careflags facts at once when careflags_gnumed.evaluate_at_commit = off (removed by DROP EXTENSION careflags_gnumed)');
+    EXECUTE pg_catalog.format(
+        'COMMENT ON TRIGGER zzzz_careflags_note ON %I.%I IS %L', nsp, tbl,
+        'careflags_gnumed: notes this GNUmed row''s key; careflags_gnumed.map_noted_keys maps the transaction''s rows at its commit (removed by DROP EXTENSION careflags_gnumed)');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.wire_noted(name, name, text, text) IS
+    'puts the triggers of a GNUmed results or intakes table in place: zzzz_careflags_note (careflags.note_keys, mapping at commit) and zzzz_careflags_sync (at once, only with careflags_gnumed.evaluate_at_commit = off)';
+REVOKE ALL ON FUNCTION @extschema@.wire_noted(name, name, text, text) FROM PUBLIC;
 
 -- Changes to rows the mapping reads through: re-map the dependent rows.
 CREATE FUNCTION @extschema@.on_gnumed_reference() RETURNS trigger
@@ -1167,6 +1170,10 @@ BEGIN
             ('clin', 'substance_intake', 'substance_intake', 'INSERT OR UPDATE OR DELETE'),
             ('clin', 'procedure', 'procedure', 'INSERT OR UPDATE OR DELETE')) AS v(nsp, tbl, kind, events)
     LOOP
+        IF t.kind OPERATOR(pg_catalog.=) ANY (ARRAY['test_result', 'substance_intake']) THEN
+            PERFORM @extschema@.wire_noted(t.nsp, t.tbl, t.kind, t.events);
+            CONTINUE;
+        END IF;
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER zzzz_careflags_sync AFTER %s ON %I.%I FOR EACH ROW EXECUTE FUNCTION @extschema@.on_gnumed_row(%L)',
             t.events, t.nsp, t.tbl, t.kind);
