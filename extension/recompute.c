@@ -4,8 +4,9 @@
  *	  SQL entry points of the evaluator outside triggers:
  *	  recompute_patient(), recompute_all(), check_consistency(), tick() (one
  *	  pass of what the background worker does), set_trigger_mode(), and on
- *	  Citus their per-shard parts (recompute_shard, check_consistency_shard,
- *	  tick_shard), run on the node that holds the shard.
+ *	  Citus their per-shard parts (recompute_shard, recompute_patient_shard,
+ *	  check_consistency_shard, tick_shard), run on the node that holds the
+ *	  shard.
  *
  *	  recompute_all(), tick() and check_consistency() evaluate chunks of
  *	  patients, each in a subtransaction; a chunk that fails is retried
@@ -25,6 +26,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
@@ -74,7 +76,84 @@ warn_held(int n)
 				 errhint("Run it again after that transaction has ended.")));
 }
 
-/* careflags.recompute_patient(patient_id): re-evaluate one patient. */
+static int64 recompute_in_shard(Oid shard, int64 id, bool check);
+
+/*
+ * On Citus (any node, outside a shard context): recompute_patient() of id in
+ * its shard of careflags.patient, on the node that holds it, in the
+ * caller's transaction.  When that shard is on this node (a call on a
+ * worker node, or one Citus pushed down to the shards with the query around
+ * it), here.  Otherwise a query routed by the patient's id (Citus' router
+ * planner) calls recompute_patient_shard() with the shard it reads
+ * (tableoid) on that shard's node, in the caller's distributed transaction:
+ * over the connection that already wrote the patient in this transaction,
+ * if one did, so it sees the caller's own writes and is undone with the
+ * caller's rollback.  Run as the extension's owner, as the evaluation on one
+ * server is: the caller's right is EXECUTE on recompute_patient(), not access
+ * to the shards.  A patient that does not exist has no row to route to: no
+ * change, as on one server.
+ */
+static int64
+recompute_patient_routed(int64 id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	int64		changes = 0;
+	Oid			local = InvalidOid;
+	CfOwnerContext oc;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	values[0] = Int64GetDatum(id);
+	cf_enter_owner_context(&oc);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* the patient's shard, when its active placement is on this node */
+	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass('careflags.patient_' OPERATOR(pg_catalog.||) s.shardid::pg_catalog.text)::pg_catalog.oid "
+							  "FROM (SELECT pg_catalog.get_shard_id_for_distribution_column('careflags.patient'::pg_catalog.regclass, $1) AS shardid) s "
+							  "WHERE EXISTS (SELECT FROM pg_catalog.pg_dist_placement p "
+							  "              WHERE p.shardid OPERATOR(pg_catalog.=) s.shardid AND p.shardstate OPERATOR(pg_catalog.=) 1 "
+							  "                AND p.groupid OPERATOR(pg_catalog.=) (SELECT groupid FROM pg_catalog.pg_dist_local_group))",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not find the shard of patient " INT64_FORMAT, id);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			local = DatumGetObjectId(d);
+	}
+	if (OidIsValid(local))
+	{
+		SPI_finish();
+		cf_leave_owner_context(&oc);
+		MemoryContextSwitchTo(cxt);
+		return recompute_in_shard(local, id, false);
+	}
+
+	if (SPI_execute_with_args("SELECT careflags.recompute_patient_shard(p.tableoid::pg_catalog.regclass, p.patient_id) "
+							  "FROM careflags.patient p WHERE p.patient_id OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not re-evaluate the patient on its shard");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			changes = DatumGetInt64(d);
+	}
+	SPI_finish();
+	cf_leave_owner_context(&oc);
+	MemoryContextSwitchTo(cxt);
+	return changes;
+}
+
+/*
+ * careflags.recompute_patient(patient_id): re-evaluate one patient.  On
+ * Citus, in the patient's shard on its node (recompute_patient_routed).
+ */
 PG_FUNCTION_INFO_V1(careflags_recompute_patient);
 Datum
 careflags_recompute_patient(PG_FUNCTION_ARGS)
@@ -83,7 +162,8 @@ careflags_recompute_patient(PG_FUNCTION_ARGS)
 	int64		changes;
 	int64	   *held;
 
-	cf_refuse_on_citus("recompute_patient()", "On Citus, careflags.recompute_all() re-evaluates every patient on the shards.");
+	if (cf_shard_context() == 0 && cf_citus_distributed())
+		PG_RETURN_INT64(recompute_patient_routed(id));
 	changes = cf_evaluate_patients(&id, 1, CF_RECONCILE_WRITE, NULL, NULL);
 
 	warn_held(cf_held_patients(&held));
@@ -293,7 +373,7 @@ enter_patient_shard(Oid shard, char **sql)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("\"%s\" is not a shard of careflags.patient", RelationGetRelationName(rel)),
-				 errhint("careflags.recompute_all() and careflags.check_consistency() call this on each shard.")));
+				 errhint("careflags.recompute_all(), careflags.recompute_patient(), careflags.check_consistency() and careflags.tick() call this on a shard.")));
 	*sql = psprintf("SELECT patient_id FROM %s ORDER BY patient_id",
 					quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 											   RelationGetRelationName(rel)));
@@ -321,6 +401,95 @@ careflags_recompute_shard(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	PG_RETURN_INT64(changes);
+}
+
+/*
+ * Is patient_id's row in shard shardid of careflags.patient (Citus' hash of
+ * the distribution column)?  Read from Citus' metadata, which every node
+ * has.
+ */
+static bool
+patient_in_shard(int64 patient_id, int64 shardid)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		in = false;
+
+	values[0] = Int64GetDatum(patient_id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT pg_catalog.get_shard_id_for_distribution_column("
+							  "'careflags.patient'::pg_catalog.regclass, $1)",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not find the shard of patient " INT64_FORMAT, patient_id);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		in = !isnull && DatumGetInt64(d) == shardid;
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	return in;
+}
+
+/*
+ * recompute_patient() of patient id in shard (a shard of careflags.patient
+ * on this node), reading and writing the co-located shards; check: make
+ * sure the patient belongs to that shard first.
+ *
+ * Called from a query on a shard (recompute_patient_shard, or
+ * recompute_patient() in a query Citus pushed down to the shards), where
+ * Citus refuses any statement on a distributed or reference table unless it
+ * runs in a trigger; the evaluation's statements are those a shard's row
+ * trigger runs (the patient's co-located shards, the reference tables' copy
+ * on this node, all executed locally), so nested execution is allowed for
+ * their time, as Citus allows it in a trigger.
+ */
+static int64
+recompute_in_shard(Oid shard, int64 id, bool check)
+{
+	char	   *sql;
+	int64		previous = enter_patient_shard(shard, &sql);
+	int64		changes = 0;
+
+	PG_TRY();
+	{
+		int64	   *held;
+		int			nest;
+
+		if (check && !patient_in_shard(id, cf_shard_context()))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("patient " INT64_FORMAT " is not in shard " INT64_FORMAT " of careflags.patient",
+							id, cf_shard_context()),
+					 errhint("Call careflags.recompute_patient(), which finds the patient's shard.")));
+		nest = NewGUCNestLevel();
+		(void) set_config_option("citus.allow_nested_distributed_execution", "on",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		changes = cf_evaluate_patients(&id, 1, CF_RECONCILE_WRITE, NULL, NULL);
+		AtEOXact_GUC(true, nest);
+		warn_held(cf_held_patients(&held));
+	}
+	PG_FINALLY();
+	{
+		cf_shard_context_leave(previous);
+	}
+	PG_END_TRY();
+	return changes;
+}
+
+/*
+ * careflags.recompute_patient_shard(shard, patient_id): recompute_patient()
+ * for a patient of one shard of careflags.patient on this node.
+ */
+PG_FUNCTION_INFO_V1(careflags_recompute_patient_shard);
+Datum
+careflags_recompute_patient_shard(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(recompute_in_shard(PG_GETARG_OID(0), PG_GETARG_INT64(1), true));
 }
 
 typedef struct DiffSink

@@ -1795,3 +1795,15 @@ CREATE CONSTRAINT TRIGGER keys_at_commit AFTER INSERT ON careflags.noted_keys
 COMMENT ON TRIGGER keys_at_commit ON careflags.noted_keys IS
     'careflags: runs the commit step of the keys note_keys() noted (SET CONSTRAINTS careflags.keys_at_commit IMMEDIATE: at the end of each noting statement)';
 -- ==== end: key notes in C (issue 17) ====
+
+-- ==== recompute_patient on Citus (issue 19) ====
+-- recompute_patient() on Citus: the coordinator (or any node) routes a query
+-- by the patient's id to the node holding the patient's shard of
+-- careflags.patient, which calls this there, in the caller's distributed
+-- transaction; the evaluation reads and writes the co-located shards.
+CREATE FUNCTION careflags.recompute_patient_shard(shard regclass, patient_id bigint) RETURNS bigint
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'careflags_recompute_patient_shard';
+COMMENT ON FUNCTION careflags.recompute_patient_shard(regclass, bigint) IS
+    'Citus, internal: recompute_patient() for a patient of one shard of careflags.patient on this node, in the caller''s transaction (recompute_patient() calls it through a query routed to the patient''s shard); returns the number of flag changes';
+REVOKE ALL ON FUNCTION careflags.recompute_patient_shard(regclass, bigint) FROM PUBLIC;
+-- ==== end: recompute_patient on Citus (issue 19) ====

@@ -181,3 +181,13 @@ CREATE FUNCTION @extschema@.tick_shard(shard regclass, OUT patients_reevaluated 
 COMMENT ON FUNCTION @extschema@.tick_shard(regclass) IS
     'Citus, internal: tick() for the patients and flags of one shard of careflags.patient on this node (the flags that became due or overdue go to the outbox, which the coordinator relays as NOTIFY careflags)';
 REVOKE ALL ON FUNCTION @extschema@.tick_shard(regclass) FROM PUBLIC;
+
+-- recompute_patient() on Citus: the coordinator (or any node) routes a query
+-- by the patient's id to the node holding the patient's shard of
+-- careflags.patient, which calls this there, in the caller's distributed
+-- transaction; the evaluation reads and writes the co-located shards.
+CREATE FUNCTION @extschema@.recompute_patient_shard(shard regclass, patient_id bigint) RETURNS bigint
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'careflags_recompute_patient_shard';
+COMMENT ON FUNCTION @extschema@.recompute_patient_shard(regclass, bigint) IS
+    'Citus, internal: recompute_patient() for a patient of one shard of careflags.patient on this node, in the caller''s transaction (recompute_patient() calls it through a query routed to the patient''s shard); returns the number of flag changes';
+REVOKE ALL ON FUNCTION @extschema@.recompute_patient_shard(regclass, bigint) FROM PUBLIC;

@@ -4,9 +4,8 @@
 -- committing transactions that write patients on both workers (two-phase
 -- commit: a NOTIFY on a shard would fail them at PREPARE), and then
 -- check_consistency() empty.  A flag changed by hand is found by
--- check_consistency() and put right by recompute_all(); what cannot work on
--- the shards yet is refused with feature_not_supported, not silently done
--- on the coordinator's empty tables.  The rows stay (the cluster is the
+-- check_consistency() and put right by recompute_all(); distribute() a
+-- second time is refused with feature_not_supported.  The rows stay (the cluster is the
 -- suite's own); they are tagged source_system 'citus-load'.
 \set citus_status `cat "$PGHOST/careflags_citus.status" 2>/dev/null || echo 'not prepared: tests/citus/setup.sh did not run'`
 SELECT :'citus_status' = 'ready' AS citus_ready \gset
@@ -90,9 +89,11 @@ SELECT is(:differences::int, 0, 'check_consistency() is empty again');
 SELECT count(*) AS events FROM careflags.flag_event WHERE unit_id = 'cw-load' AND kind = 'raised' \gset
 SELECT ok(:events::int >= 300, 'the raised flags are in careflags.flag_event, read from the coordinator');
 
--- 5. Refused, not silently done on the coordinator's empty tables.
-SELECT throws_ok($$SELECT careflags.recompute_patient($$ || :wrong_pid || $$)$$, '0A000', NULL,
-                 'recompute_patient() on the coordinator is refused (feature_not_supported)');
+-- 5. recompute_patient() on the coordinator works on the patient's shard
+-- (tests/citus/67_recompute_patient.sql): nothing is left to change;
+-- distribute() is refused, not silently done twice.
+SELECT careflags.recompute_patient(:wrong_pid) AS changes \gset
+SELECT is(:changes::int, 0, 'recompute_patient() through the coordinator: nothing left to change for that patient');
 SELECT throws_ok('SELECT careflags.distribute()', '0A000', NULL, 'distribute() runs once');
 
 SELECT * FROM finish();
