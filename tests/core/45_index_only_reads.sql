@@ -10,7 +10,11 @@
 --     transaction) the same rows are fetched from the heap, with the same
 --     result;
 --   - a row written in this transaction is seen (its page is never
---     all-visible to the reader).
+--     all-visible to the reader);
+--   - the transaction is SERIALIZABLE: a row read from the index alone
+--     leaves a predicate lock on its heap page (a later change of the row
+--     by another transaction, even one the index never sees, is a
+--     read-write conflict), as an index-only scan does.
 -- The patient is committed before the transaction and VACUUMed (pages can
 -- only become all-visible outside it), and removed again at the end.
 \set ON_ERROR_STOP 1
@@ -31,8 +35,8 @@ INSERT INTO careflags.measurement (patient_id, kind, value, measured_at)
            (:pid, 'weight', 62.9, '2026-03-08 10:00+01');
 VACUUM (FREEZE) careflags.assessment, careflags.measurement;
 
-BEGIN;
-SELECT plan(11);
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT plan(12);
 SET LOCAL careflags.frozen_now = '2026-03-10 12:00+01';
 
 SELECT is((SELECT array_agg(pg_get_indexdef(i.indexrelid) ORDER BY c.relname)
@@ -69,6 +73,11 @@ SELECT is_empty($$SELECT * FROM careflags.check_consistency() WHERE patient_id =
                 'all-visible pages: the evaluation read from the indexes alone equals the heap read''s flags');
 SELECT cmp_ok(pg_temp.since('read'), '>=', 5::bigint, '... which read the patient''s index entries');
 SELECT is(pg_temp.since('fetch'), 0::bigint, '... and fetched no row from the table');
+SELECT is((SELECT array_agg(DISTINCT c.relname::text ORDER BY c.relname::text) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE l.pid = pg_backend_pid() AND l.mode = 'SIReadLock' AND l.locktype IN ('page', 'relation')
+              AND c.relname IN ('assessment', 'measurement') AND c.relnamespace = 'careflags'::regnamespace),
+          '{assessment,measurement}'::text[],
+          '... and left a predicate lock on the tables'' pages it did not visit (serializable)');
 SELECT pg_temp.mark();
 SELECT is(careflags.recompute_patient(:pid), 0::bigint, 'a full evaluation through the indexes changes no flag');
 
