@@ -28,6 +28,14 @@
  *	  indexes are found by name in the careflags schema: they are part of the
  *	  install script, and a missing one is reported as such.
  *
+ *	  Assessments and measurements are read from their index alone when the
+ *	  index INCLUDEs every column the reader takes (1.3's indexes do) and the
+ *	  row's heap page is all-visible in the visibility map, as an index-only
+ *	  scan reads (ts_from_index): a patient's facts arrive over months, each
+ *	  on another heap page, while its index entries lie together.  A page
+ *	  written since the last VACUUM (the row just written among them) is
+ *	  read from the heap.
+ *
  *	  What is read of the measurements and medicines is what the rules can
  *	  use (see the comments at read_measurements and read_medications).
  *
@@ -42,6 +50,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/visibilitymap.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
@@ -49,6 +58,8 @@
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
+#include "storage/bufmgr.h"
+#include "storage/predicate.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
@@ -87,7 +98,15 @@ typedef struct TableScan
 	Relation	heap;
 	Relation	index;
 	IndexScanDesc scan;
-	TupleTableSlot *slot;
+	TupleTableSlot *slot;		/* the current row: heap_slot or index_slot */
+	TupleTableSlot *heap_slot;	/* the row fetched from the heap */
+	TupleTableSlot *index_slot; /* the row taken from the index tuple */
+	Snapshot	snap;
+	bool		index_only;		/* the index carries every column the row needs */
+	int			n_map;
+	AttrNumber	map_heap[INDEX_MAX_KEYS];	/* heap column ... */
+	AttrNumber	map_index[INDEX_MAX_KEYS];	/* ... and its column in the index */
+	Buffer		vmbuf;			/* visibility map page pinned */
 	ScanKeyData key[2];
 	const CfChunk *c;
 	bool		range;			/* one scan over the chunk's id range */
@@ -165,8 +184,11 @@ ts_begin(TableScan *t, Oid nsp, Oid heapid, Oid indexid, const CfChunk *c, Snaps
 	if (t->index == NULL)
 		t->index = index_open(indexid, AccessShareLock);
 	t->c = c;
+	t->snap = snap;
+	t->vmbuf = InvalidBuffer;
 	t->range = may_range && c->n > 1 && range_is_cheaper(t->index, nsp, c);
-	t->slot = table_slot_create(t->heap, NULL);
+	t->heap_slot = table_slot_create(t->heap, NULL);
+	t->slot = t->heap_slot;
 	if (t->range)
 	{
 		ScanKeyInit(&t->key[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(c->ids[0]));
@@ -292,7 +314,81 @@ ts_skip_patient(TableScan *t)
 static inline bool
 ts_fetch(TableScan *t)
 {
-	return index_fetch_heap(t->scan, t->slot);
+	t->slot = t->heap_slot;
+	return index_fetch_heap(t->scan, t->heap_slot);
+}
+
+/*
+ * Take the row of the current entry from the index tuple, without visiting
+ * the heap, when the index carries every column the row needs and the
+ * entry's heap page is all-visible in the visibility map: then the row it
+ * points to is visible to every snapshot, as an index-only scan reasons
+ * (nodeIndexonlyscan.c), including the predicate lock on the heap page a
+ * serializable transaction needs.  False: the row must be fetched.
+ */
+static bool
+ts_from_index(TableScan *t)
+{
+	BlockNumber blk;
+	TupleTableSlot *s = t->index_slot;
+
+	if (!t->index_only)
+		return false;
+	blk = ItemPointerGetBlockNumber(&t->scan->xs_heaptid);
+	if (!VM_ALL_VISIBLE(t->heap, blk, &t->vmbuf))
+		return false;
+	PredicateLockPage(t->heap, blk, t->snap);
+	ExecClearTuple(s);
+	memset(s->tts_isnull, true, sizeof(bool) * s->tts_tupleDescriptor->natts);
+	for (int k = 0; k < t->n_map; k++)
+	{
+		AttrNumber	a = t->map_heap[k] - 1;
+
+		s->tts_values[a] = index_getattr(t->scan->xs_itup, t->map_index[k], t->scan->xs_itupdesc,
+										 &s->tts_isnull[a]);
+	}
+	ExecStoreVirtualTuple(s);
+	t->slot = s;
+	return true;
+}
+
+/*
+ * Can rows be taken from t's index (see ts_from_index)?  When every column
+ * of names[] (the description's row_columns: every column its row function
+ * reads from the slot) is a column of the index that it can return: 1.3's
+ * indexes INCLUDE them; an index of an older install script, or a shard's
+ * index of another shape, is read through the heap.  The row slot then
+ * holds those columns only (the others NULL).
+ */
+static void
+ts_index_only(TableScan *t, const char *const *names)
+{
+	TupleDesc	td = RelationGetDescr(t->heap);
+	int			natts = t->index->rd_index->indnatts;
+
+	t->index_only = false;
+	t->n_map = 0;
+	if (names == NULL || names[0] == NULL)
+		return;
+	for (int n = 0; n < 6 && names[n] != NULL; n++)
+	{
+		AttrNumber	a = InvalidAttrNumber;
+		int			k;
+
+		for (int i = 0; i < td->natts; i++)
+			if (!TupleDescAttr(td, i)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(td, i)->attname), names[n]) == 0)
+				a = TupleDescAttr(td, i)->attnum;
+		for (k = 0; k < natts; k++)
+			if (a != InvalidAttrNumber && t->index->rd_index->indkey.values[k] == a)
+				break;
+		if (k == natts || !index_can_return(t->index, k + 1))
+			return;
+		t->map_heap[t->n_map] = a;
+		t->map_index[t->n_map++] = k + 1;
+	}
+	t->index_slot = MakeSingleTupleTableSlot(td, &TTSOpsVirtual);
+	t->index_only = true;
 }
 
 /* A key column of the current entry, from the index tuple. */
@@ -306,7 +402,11 @@ static void
 ts_close(TableScan *t)
 {
 	index_endscan(t->scan);
-	ExecDropSingleTupleTableSlot(t->slot);
+	ExecDropSingleTupleTableSlot(t->heap_slot);
+	if (t->index_slot != NULL)
+		ExecDropSingleTupleTableSlot(t->index_slot);
+	if (BufferIsValid(t->vmbuf))
+		ReleaseBuffer(t->vmbuf);
 	index_close(t->index, NoLock);
 	table_close(t->heap, NoLock);
 }
@@ -657,6 +757,9 @@ typedef struct FactTableDesc
 	const char *index;
 	const char *older_index;	/* the index of an older install script, or NULL */
 	const char *keys[4];		/* the index's key columns, the reader relies on them */
+	const char *row_columns[6]; /* the columns `row` reads: when the index
+								 * carries them all (INCLUDE), rows of
+								 * all-visible pages come from the index */
 	bool		partial;		/* the index has a WHERE clause */
 	bool		may_range;		/* one range scan over a chunk's ids may be cheaper */
 	size_t		row_size;
@@ -1295,36 +1398,38 @@ done_flag_finish(Reader *r, TableState *s, Collect *col)
  * early reads less than one pass over the chunk, hence no range scan.
  */
 static const FactTableDesc fact_tables[CF_FT_COUNT] = {
-	[CF_FT_PATIENT] = {"patient", "patient_pkey", NULL, {"patient_id"}, false, true, 0,
+	[CF_FT_PATIENT] = {"patient", "patient_pkey", NULL, {"patient_id"}, {NULL}, false, true, 0,
 	patient_wanted, patient_begin, NULL, patient_row, patient_finish},
-	[CF_FT_PATIENT_STATE] = {"patient_state", "patient_state_pkey", NULL, {"patient_id"}, false, true, 0,
+	[CF_FT_PATIENT_STATE] = {"patient_state", "patient_state_pkey", NULL, {"patient_id"}, {NULL}, false, true, 0,
 	NULL, state_begin, NULL, state_row, NULL},
-	[CF_FT_EPISODE] = {"episode", "episode_pkey", NULL, {"patient_id", "episode_id"}, false, true,
+	[CF_FT_EPISODE] = {"episode", "episode_pkey", NULL, {"patient_id", "episode_id"}, {NULL}, false, true,
 		sizeof(CfEpisode),
 	NULL, episode_begin, NULL, episode_row, episode_finish},
 	[CF_FT_ASSESSMENT] = {"assessment", "assessment_patient_time", NULL, {"patient_id", "assessed_at"},
+		{"assessment_id", "instrument", "assessed_at", "total", "at_risk"},
 		false, true, sizeof(CfAssessment),
 	NULL, assessment_begin, NULL, assessment_row, assessment_finish},
 	[CF_FT_MEASUREMENT] = {"measurement", "measurement_patient_time", NULL,
-		{"patient_id", "kind", "measured_at"}, false, false, sizeof(CfMeasurement),
+		{"patient_id", "kind", "measured_at"},
+		{"measurement_id", "value"}, false, false, sizeof(CfMeasurement),
 	NULL, measurement_begin, measurement_entry, measurement_row, measurement_finish},
 	[CF_FT_MEDICATION] = {"medication", "medication_patient_stop", "medication_patient",
-		{"patient_id", "stopped_at"}, false, true, sizeof(CfMedication),
+		{"patient_id", "stopped_at"}, {NULL}, false, true, sizeof(CfMedication),
 	NULL, medication_begin, medication_entry, medication_row, medication_finish},
 	[CF_FT_MEDICATION_REVIEW] = {"medication_review", "medication_review_patient_time", NULL,
-		{"patient_id", "reviewed_at"}, false, true, sizeof(TimedId),
+		{"patient_id", "reviewed_at"}, {NULL}, false, true, sizeof(TimedId),
 	NULL, review_begin, NULL, timed_row, review_finish},
-	[CF_FT_CARE_PLAN] = {"care_plan", "care_plan_patient", NULL, {"patient_id"}, false, true, sizeof(CfPlan),
+	[CF_FT_CARE_PLAN] = {"care_plan", "care_plan_patient", NULL, {"patient_id"}, {NULL}, false, true, sizeof(CfPlan),
 	NULL, plan_begin, NULL, plan_row, plan_finish},
-	[CF_FT_FALL] = {"fall", "fall_patient_time", NULL, {"patient_id", "fell_at"}, false, true, sizeof(TimedId),
+	[CF_FT_FALL] = {"fall", "fall_patient_time", NULL, {"patient_id", "fell_at"}, {NULL}, false, true, sizeof(TimedId),
 	NULL, fall_begin, NULL, timed_row, fall_finish},
-	[CF_FT_EXEMPTION] = {"exemption", "exemption_patient", NULL, {"patient_id"}, false, true,
+	[CF_FT_EXEMPTION] = {"exemption", "exemption_patient", NULL, {"patient_id"}, {NULL}, false, true,
 		sizeof(CfExemption),
 	NULL, exemption_begin, NULL, exemption_row, exemption_finish},
-	[CF_FT_OPEN_FLAG] = {"flag", "flag_one_open", NULL, {"patient_id", "rule_id"}, true, true,
+	[CF_FT_OPEN_FLAG] = {"flag", "flag_one_open", NULL, {"patient_id", "rule_id"}, {NULL}, true, true,
 		sizeof(CfOpenFlag),
 	NULL, open_flag_begin, NULL, open_flag_row, open_flag_finish},
-	[CF_FT_DONE_FLAG] = {"flag", "flag_done_action", NULL, {"patient_id", "flag_id"}, true, true,
+	[CF_FT_DONE_FLAG] = {"flag", "flag_done_action", NULL, {"patient_id", "flag_id"}, {NULL}, true, true,
 		sizeof(CfOpenFlag),
 	done_flag_wanted, done_flag_begin, NULL, done_flag_row, done_flag_finish},
 };
@@ -1428,6 +1533,7 @@ read_table(Reader *r, CfFactTable ft)
 		return;
 	open_table(r, d, ft, &t);
 	memset(&s, 0, sizeof(s));
+	ts_index_only(&t, d->row_columns);
 	d->begin(r, &t, &s);
 	collect_init(&col, Max(d->row_size, 1), c->n);
 	while (ts_next_entry(&t, &i, &first))
@@ -1442,7 +1548,7 @@ read_table(Reader *r, CfFactTable ft)
 			if (v != ENTRY_KEEP)
 				continue;
 		}
-		if (!ts_fetch(&t))
+		if (!ts_from_index(&t) && !ts_fetch(&t))
 			continue;			/* not visible */
 		d->row(r, &t, &s, &col, i);
 	}

@@ -1807,3 +1807,15 @@ COMMENT ON FUNCTION careflags.recompute_patient_shard(regclass, bigint) IS
     'Citus, internal: recompute_patient() for a patient of one shard of careflags.patient on this node, in the caller''s transaction (recompute_patient() calls it through a query routed to the patient''s shard); returns the number of flag changes';
 REVOKE ALL ON FUNCTION careflags.recompute_patient_shard(regclass, bigint) FROM PUBLIC;
 -- ==== end: recompute_patient on Citus (issue 19) ====
+
+-- ==== cheaper single-row writes (issue 18) ====
+-- The evaluator reads a patient's assessments and measurements from these
+-- indexes alone when their pages are all-visible: the columns it reads are
+-- INCLUDEd (the index is rebuilt: a few seconds per million rows).
+DROP INDEX careflags.assessment_patient_time;
+CREATE INDEX assessment_patient_time ON careflags.assessment (patient_id, assessed_at)
+    INCLUDE (assessment_id, instrument, total, at_risk);
+DROP INDEX careflags.measurement_patient_time;
+CREATE INDEX measurement_patient_time ON careflags.measurement (patient_id, kind, measured_at)
+    INCLUDE (measurement_id, value);
+-- ==== end: cheaper single-row writes (issue 18) ====

@@ -207,8 +207,12 @@ CREATE INDEX quarantine_open ON @extschema@.quarantine (recorded_at) WHERE resol
 
 -- Indexes for the evaluator (one patient's facts) and the reports.
 CREATE INDEX episode_open ON @extschema@.episode (unit_id, patient_id) WHERE ended_at IS NULL;
-CREATE INDEX assessment_patient_time ON @extschema@.assessment (patient_id, assessed_at);
-CREATE INDEX measurement_patient_time ON @extschema@.measurement (patient_id, kind, measured_at);
+-- (the columns the evaluator reads INCLUDEd: a fact on an all-visible page is
+-- read from the index alone, without a visit to the table)
+CREATE INDEX assessment_patient_time ON @extschema@.assessment (patient_id, assessed_at)
+    INCLUDE (assessment_id, instrument, total, at_risk);
+CREATE INDEX measurement_patient_time ON @extschema@.measurement (patient_id, kind, measured_at)
+    INCLUDE (measurement_id, value);
 -- (stopped_at too: the evaluator reads, newest stop first, only the medicines
 -- not stopped before now, and stops at the first one that was)
 CREATE INDEX medication_patient_stop ON @extschema@.medication (patient_id, stopped_at);
