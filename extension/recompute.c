@@ -300,7 +300,10 @@ recompute_listed(const char *sql)
  * On a Citus coordinator: run command (a %L for the shard's name) on every
  * shard of careflags.patient, each on its node in a connection of its own
  * (run_command_on_shards: each shard's work commits on its own), and return
- * the results; a shard that failed is an error.
+ * the results; a shard that failed is an error.  The connections are made
+ * as the extension's owner, as the evaluation runs on one server: the
+ * per-shard functions are not granted to careflags_admin, who may still run
+ * recompute_all(), check_consistency() and tick().
  */
 static List *
 on_every_shard(const char *command)
@@ -309,8 +312,10 @@ on_every_shard(const char *command)
 	Datum		values[1];
 	MemoryContext cxt = CurrentMemoryContext;
 	List	   *results = NIL;
+	CfOwnerContext oc;
 
 	values[0] = CStringGetTextDatum(command);
+	cf_enter_owner_context(&oc);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT r.shardid, r.success, r.result "
@@ -333,6 +338,7 @@ on_every_shard(const char *command)
 		results = lappend(results, MemoryContextStrdup(cxt, result ? result : ""));
 	}
 	SPI_finish();
+	cf_leave_owner_context(&oc);
 	MemoryContextSwitchTo(cxt);
 	return results;
 }
