@@ -72,7 +72,7 @@ SELECT plan(16);
 SELECT ok(:'s_byunit_k5' ~ 'units counted together' AND :'s_ind_k5' ~ 'withheld' AND :'s_extract_k5' ~ 'age_band,unit_id'
           AND :'s_ind_k1' ~ 'nutrition_plan' AND :'s_extract_k1' ~ '90\+',
           'the population gives published, merged and withheld figures, and generalised extract rows (one server)');
-SELECT is(:'ind_k1'::text, :'s_ind_k1'::text, 'indicators(): national, per setting, per unit and another age limit, the same as one server (k = 1)');
+SELECT is(:'ind_k1'::text, :'s_ind_k1'::text, 'indicators() national, per setting, per unit, another age limit; indicator() and indicator_<name>(): the same as one server (k = 1)');
 SELECT is(:'byunit_k1'::text, :'s_byunit_k1'::text, 'indicator_by_unit() of each indicator: the same as one server (k = 1)');
 SELECT is(:'ind_k5'::text, :'s_ind_k5'::text, 'indicators() with small cells suppressed: the same figures and disclosures');
 SELECT is(:'byunit_k5'::text, :'s_byunit_k5'::text, 'indicator_by_unit() with small cells suppressed: the same merged and withheld units');
