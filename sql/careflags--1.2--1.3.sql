@@ -1819,3 +1819,366 @@ DROP INDEX careflags.measurement_patient_time;
 CREATE INDEX measurement_patient_time ON careflags.measurement (patient_id, kind, measured_at)
     INCLUDE (measurement_id, value);
 -- ==== end: cheaper single-row writes (issue 18) ====
+
+-- ==== reports and extract on Citus (issue 19) ====
+-- indicator_patients is one join by patient_id per indicator (Citus pushes
+-- it down to every shard group; before, a lateral outer join over the
+-- function indicator_population, which Citus refuses) and returns the
+-- patient's source key, birth date and sex; extract_rows reads those
+-- instead of joining careflags.patient, so its query reads no table and the
+-- pseudonym HMAC is computed on the coordinator; flag_response_times is
+-- PL/pgSQL (Citus cannot plan a SQL function's parameters).
+DROP FUNCTION careflags.indicator_population(date, integer, careflags.care_setting, text, text);
+DROP FUNCTION careflags.indicator_patients(text, date, integer, careflags.care_setting, text);
+-- Each patient of an indicator's population with its category.  Internal
+-- (it returns patient ids and the patient's source key, birth date and sex,
+-- for the extract): the report and extract functions aggregate it.
+--
+-- The population: patients in the setting (and unit) at the period end, aged
+-- min_age or more then (or of unknown age), alive.  The current episode is
+-- the one covering the period end that started last (§7.14); death ends
+-- every episode (§7.12).
+--
+-- Each query is one join of per-patient parts on patient_id (the current
+-- episode, the patient, a valid exemption, the facts of the period), so on
+-- Citus, where these tables are distributed and co-located by patient_id,
+-- it runs whole on every shard group and the coordinator only gathers the
+-- rows (no lateral or correlated read of a distributed table; issue 19).
+-- On one server the same join reads each table's period once.
+CREATE FUNCTION careflags.indicator_patients(p_indicator text, p_period_end date, p_min_age integer,
+                                               p_setting careflags.care_setting, p_unit text)
+    RETURNS TABLE (patient_id bigint, unit_id text, setting careflags.care_setting,
+                   category text, at_risk boolean,
+                   source_system text, source_key text, birth_date date, sex careflags.sex)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    -- a plan for the period, setting and unit asked: a generic plan of
+    -- these joins is several times slower
+    SET plan_cache_mode = force_custom_plan
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_scope     text;
+    v_starts    timestamptz;
+    v_ends      timestamptz;
+    v_born_by   date;
+    v_nutrition careflags.instrument[] := '{mst,mna_sf,must,nrs_2002,nutrition_unspecified}';
+    v_fall      careflags.instrument[] := '{morse,stratify,downton,hendrich_ii,fall_risk_unspecified}';
+    v_instr     careflags.instrument[];
+    v_plan      careflags.plan_kind;
+BEGIN
+    IF $2 IS NULL THEN
+        RAISE EXCEPTION 'period_end must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF $3 IS NULL OR $3 < 0 OR $3 > 130 THEN
+        RAISE EXCEPTION 'min_age must be between 0 and 130, not %', COALESCE($3::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT l.scope INTO v_scope FROM careflags.indicator_list() l WHERE l.indicator = $1;
+    IF v_scope IS NULL THEN
+        RAISE EXCEPTION 'unknown indicator "%"', $1
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'One of: ' || (SELECT pg_catalog.string_agg(l.indicator, ', ') FROM careflags.indicator_list() l);
+    END IF;
+    SELECT r.starts_at, r.ends_at INTO v_starts, v_ends FROM careflags.report_period($2) r;
+    v_born_by := ($2 - pg_catalog.make_interval(years => $3))::date;
+
+    IF $1 = 'medication_review' THEN
+        RETURN QUERY
+        SELECT p.patient_id, p.unit_id, p.setting,
+               CASE WHEN p.exempt THEN 'not_relevant'
+                    WHEN p.age_unknown THEN 'not_recorded'
+                    WHEN m.patient_id IS NOT NULL THEN 'assessed'
+                    ELSE 'not_assessed' END,
+               NULL::boolean, p.source_system, p.source_key, p.birth_date, p.sex
+        FROM (SELECT c.patient_id, c.unit_id, c.setting, pt.birth_date IS NULL AS age_unknown,
+                     x.patient_id IS NOT NULL AS exempt, pt.source_system, pt.source_key, pt.birth_date, pt.sex
+              FROM (SELECT DISTINCT ON (e.patient_id) e.patient_id, e.setting, e.unit_id
+                    FROM careflags.episode e
+                    WHERE e.started_at < v_ends AND (e.ended_at IS NULL OR e.ended_at >= v_ends)
+                    ORDER BY e.patient_id, e.started_at DESC, e.episode_id DESC) c
+              JOIN careflags.patient pt ON pt.patient_id = c.patient_id
+              LEFT JOIN (SELECT x.patient_id FROM careflags.exemption x
+                          WHERE x.valid_from < v_ends AND (x.valid_until IS NULL OR x.valid_until >= v_ends)
+                            AND (x.scope = '*' OR x.scope = v_scope OR pg_catalog.starts_with(v_scope, x.scope || '.'))
+                          GROUP BY x.patient_id) x ON x.patient_id = c.patient_id
+              WHERE ($4 IS NULL OR c.setting = $4) AND ($5 IS NULL OR c.unit_id = $5)
+                AND NOT (pt.deceased AND (pt.deceased_at IS NULL OR pt.deceased_at < v_ends))
+                AND (pt.birth_date IS NULL OR pt.birth_date <= v_born_by)) p
+        LEFT JOIN (SELECT m.patient_id FROM careflags.medication_review m
+                    WHERE m.reviewed_at >= v_starts AND m.reviewed_at < v_ends
+                    GROUP BY m.patient_id) m ON m.patient_id = p.patient_id;
+        RETURN;
+    END IF;
+
+    v_instr := CASE WHEN $1 LIKE 'nutrition%' THEN v_nutrition ELSE v_fall END;
+
+    IF $1 IN ('nutrition_screening', 'fall_risk_assessment') THEN
+        -- Any screening / assessment in the period counts, with or without
+        -- a recorded result; at_risk is the latest one's.
+        RETURN QUERY
+        SELECT p.patient_id, p.unit_id, p.setting,
+               CASE WHEN p.exempt THEN 'not_relevant'
+                    WHEN p.age_unknown THEN 'not_recorded'
+                    WHEN a.assessed_at IS NOT NULL THEN 'assessed'
+                    ELSE 'not_assessed' END,
+               a.at_risk, p.source_system, p.source_key, p.birth_date, p.sex
+        FROM (SELECT c.patient_id, c.unit_id, c.setting, pt.birth_date IS NULL AS age_unknown,
+                     x.patient_id IS NOT NULL AS exempt, pt.source_system, pt.source_key, pt.birth_date, pt.sex
+              FROM (SELECT DISTINCT ON (e.patient_id) e.patient_id, e.setting, e.unit_id
+                    FROM careflags.episode e
+                    WHERE e.started_at < v_ends AND (e.ended_at IS NULL OR e.ended_at >= v_ends)
+                    ORDER BY e.patient_id, e.started_at DESC, e.episode_id DESC) c
+              JOIN careflags.patient pt ON pt.patient_id = c.patient_id
+              LEFT JOIN (SELECT x.patient_id FROM careflags.exemption x
+                          WHERE x.valid_from < v_ends AND (x.valid_until IS NULL OR x.valid_until >= v_ends)
+                            AND (x.scope = '*' OR x.scope = v_scope OR pg_catalog.starts_with(v_scope, x.scope || '.'))
+                          GROUP BY x.patient_id) x ON x.patient_id = c.patient_id
+              WHERE ($4 IS NULL OR c.setting = $4) AND ($5 IS NULL OR c.unit_id = $5)
+                AND NOT (pt.deceased AND (pt.deceased_at IS NULL OR pt.deceased_at < v_ends))
+                AND (pt.birth_date IS NULL OR pt.birth_date <= v_born_by)) p
+        LEFT JOIN (SELECT DISTINCT ON (a.patient_id) a.patient_id, a.assessed_at, a.at_risk
+                     FROM careflags.assessment a
+                    WHERE a.assessed_at >= v_starts AND a.assessed_at < v_ends
+                      AND a.instrument = ANY (v_instr)
+                    ORDER BY a.patient_id, a.assessed_at DESC, a.assessment_id DESC) a ON a.patient_id = p.patient_id;
+        RETURN;
+    END IF;
+
+    -- Plan indicators: the population is those with an at-risk (high-risk)
+    -- result in the period, plus those whose every result in the period is
+    -- missing (not recorded: they may or may not belong).  A plan counts when
+    -- it was in force at some time from the first at-risk result to the
+    -- period end: a plan of the kind started before the period end and
+    -- ended (the latest end of those, open = infinity) at or after it.
+    v_plan := CASE WHEN $1 = 'nutrition_plan' THEN 'nutrition' ELSE 'fall_prevention' END;
+    RETURN QUERY
+    SELECT p.patient_id, p.unit_id, p.setting,
+           CASE WHEN p.exempt THEN 'not_relevant'
+                WHEN p.age_unknown OR r.first_risk IS NULL THEN 'not_recorded'
+                WHEN cp.last_end >= r.first_risk THEN 'assessed'
+                ELSE 'not_assessed' END,
+           r.first_risk IS NOT NULL, p.source_system, p.source_key, p.birth_date, p.sex
+    FROM (SELECT c.patient_id, c.unit_id, c.setting, pt.birth_date IS NULL AS age_unknown,
+                 x.patient_id IS NOT NULL AS exempt, pt.source_system, pt.source_key, pt.birth_date, pt.sex
+          FROM (SELECT DISTINCT ON (e.patient_id) e.patient_id, e.setting, e.unit_id
+                FROM careflags.episode e
+                WHERE e.started_at < v_ends AND (e.ended_at IS NULL OR e.ended_at >= v_ends)
+                ORDER BY e.patient_id, e.started_at DESC, e.episode_id DESC) c
+          JOIN careflags.patient pt ON pt.patient_id = c.patient_id
+          LEFT JOIN (SELECT x.patient_id FROM careflags.exemption x
+                      WHERE x.valid_from < v_ends AND (x.valid_until IS NULL OR x.valid_until >= v_ends)
+                        AND (x.scope = '*' OR x.scope = v_scope OR pg_catalog.starts_with(v_scope, x.scope || '.'))
+                      GROUP BY x.patient_id) x ON x.patient_id = c.patient_id
+          WHERE ($4 IS NULL OR c.setting = $4) AND ($5 IS NULL OR c.unit_id = $5)
+            AND NOT (pt.deceased AND (pt.deceased_at IS NULL OR pt.deceased_at < v_ends))
+            AND (pt.birth_date IS NULL OR pt.birth_date <= v_born_by)) p
+    JOIN (SELECT a.patient_id,
+                 pg_catalog.min(a.assessed_at) FILTER (WHERE a.at_risk) AS first_risk,
+                 pg_catalog.bool_or(a.at_risk IS NOT NULL) AS any_result
+            FROM careflags.assessment a
+           WHERE a.assessed_at >= v_starts AND a.assessed_at < v_ends
+             AND a.instrument = ANY (v_instr)
+           GROUP BY a.patient_id) r ON r.patient_id = p.patient_id
+    LEFT JOIN (SELECT c.patient_id, pg_catalog.max(COALESCE(c.ended_at, 'infinity')) AS last_end
+                 FROM careflags.care_plan c
+                WHERE c.kind = v_plan AND c.started_at < v_ends
+                GROUP BY c.patient_id) cp ON cp.patient_id = p.patient_id
+    WHERE r.first_risk IS NOT NULL OR NOT r.any_result;
+END
+$$;
+COMMENT ON FUNCTION careflags.indicator_patients(text, date, integer, careflags.care_setting, text) IS
+    'internal: each patient of an indicator''s population (in the setting/unit at the period end, min_age or older then or of unknown age, alive) with its category (assessed, not_assessed, not_relevant, not_recorded), the last/any risk result, and the source key, birth date and sex the extract needs; one join by patient_id (pushed down whole on Citus); not granted to anyone';
+
+REVOKE ALL ON FUNCTION careflags.indicator_patients(text, date, integer, careflags.care_setting, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION careflags.extract_rows(p_period_end date, p_periods integer, p_step interval,
+                                         p_min_age integer, p_setting careflags.care_setting, p_unit text)
+    RETURNS TABLE (pseudonym text, key_generation integer, period_end date,
+                   age_band text, sex careflags.sex, setting careflags.care_setting, unit_id text,
+                   nutrition_screening text, nutrition_at_risk boolean, nutrition_plan text,
+                   medication_review text,
+                   fall_risk_assessment text, fall_risk_high boolean, fall_risk_plan text,
+                   generalised text[])
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    -- five function scans joined look expensive to the planner; compiling
+    -- them with JIT costs more than the query itself
+    SET jit = off AS
+$$
+#variable_conflict use_column
+DECLARE
+    v_end    date := careflags.report_month_end($1);
+    v_point  date;
+    v_key    bytea;
+    v_gen    integer;
+    v_months integer;
+    v_k      integer := careflags.min_cell_size();
+    k        integer;
+BEGIN
+    IF $2 IS NULL OR $2 < 1 OR $2 > 120 THEN
+        RAISE EXCEPTION 'periods must be between 1 and 120, not %', COALESCE($2::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF $3 IS NULL OR EXTRACT(day FROM $3) <> 0 OR EXTRACT(epoch FROM $3 - pg_catalog.date_trunc('month', $3)) <> 0
+       OR EXTRACT(year FROM $3) * 12 + EXTRACT(month FROM $3) < 1 THEN
+        RAISE EXCEPTION 'step must be a whole number of months, at least one, not %', COALESCE($3::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Extracts are made at month ends only.';
+    END IF;
+    v_months := (EXTRACT(year FROM $3) * 12 + EXTRACT(month FROM $3))::integer;
+    SELECT pk.secret, pk.generation INTO v_key, v_gen FROM careflags.pseudonym_key pk;
+    IF v_key IS NULL THEN
+        RAISE EXCEPTION 'no pseudonym secret'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'An administrator makes one with SELECT careflags.rotate_pseudonym_key();';
+    END IF;
+    FOR k IN 0 .. $2 - 1 LOOP
+        v_point := (pg_catalog.date_trunc('month', v_end::timestamp)
+                    - pg_catalog.make_interval(months => k * v_months - 1) - interval '1 day')::date;
+        -- The patients' rows come from indicator_patients (on Citus each
+        -- of its queries runs on the shards and the rows are gathered on the
+        -- coordinator); this query reads no table itself, so the HMAC is
+        -- computed where it runs, and the secret is never sent to another
+        -- node (on Citus: computed on the coordinator).
+        RETURN QUERY
+        WITH base AS (
+            -- everyone in the setting at the period end; medication_review
+            -- defaults to long-term residents only when no setting is given,
+            -- so the population comes from an indicator without a default.
+            SELECT ip.patient_id, ip.unit_id, ip.setting, ip.category, ip.at_risk,
+                   ip.source_system, ip.source_key, ip.birth_date, ip.sex
+            FROM careflags.indicator_patients('nutrition_screening', v_point, $4, $5, $6) ip
+        ), fra AS (
+            SELECT ip.patient_id, ip.category, ip.at_risk
+            FROM careflags.indicator_patients('fall_risk_assessment', v_point, $4, $5, $6) ip
+        ), np AS (
+            SELECT ip.patient_id, ip.category, ip.at_risk
+            FROM careflags.indicator_patients('nutrition_plan', v_point, $4, $5, $6) ip
+        ), fp AS (
+            SELECT ip.patient_id, ip.category, ip.at_risk
+            FROM careflags.indicator_patients('fall_risk_plan', v_point, $4, $5, $6) ip
+        ), mr AS (
+            SELECT ip.patient_id, ip.category
+            FROM careflags.indicator_patients('medication_review', v_point, $4,
+                                                 COALESCE($5, 'nursing_home_long_term'), $6) ip
+        ), r0 AS (
+            SELECT careflags.pseudonym_hmac(v_key, careflags.pseudonym_message(b.source_system, b.source_key)) AS pseudonym,
+                   careflags.age_band(EXTRACT(year FROM pg_catalog.age(v_point, b.birth_date))::integer) AS age_band,
+                   b.sex, b.setting, b.unit_id,
+                   b.category AS nutrition_screening,
+                   CASE WHEN np.patient_id IS NOT NULL THEN NULLIF(np.at_risk, false) ELSE b.at_risk END AS nutrition_at_risk,
+                   np.category AS nutrition_plan, mr.category AS medication_review,
+                   fra.category AS fall_risk_assessment,
+                   CASE WHEN fp.patient_id IS NOT NULL THEN NULLIF(fp.at_risk, false) ELSE fra.at_risk END AS fall_risk_high,
+                   fp.category AS fall_risk_plan
+            FROM base b
+            LEFT JOIN fra ON fra.patient_id = b.patient_id
+            LEFT JOIN np ON np.patient_id = b.patient_id
+            LEFT JOIN fp ON fp.patient_id = b.patient_id
+            LEFT JOIN mr ON mr.patient_id = b.patient_id
+        ), r1 AS (
+            -- step 1: a wider age band for rows of a class below k
+            SELECT r0.*, pg_catalog.count(*) OVER (PARTITION BY r0.setting, r0.unit_id, r0.sex, r0.age_band) < v_k AS g1
+            FROM r0
+        ), r1b AS (
+            SELECT r1.*, CASE WHEN r1.g1 THEN careflags.age_band_wide(r1.age_band) ELSE r1.age_band END AS band1
+            FROM r1
+        ), r2 AS (
+            -- step 2: no unit for rows still in a class below k
+            SELECT r1b.*, r1b.g1 AND pg_catalog.count(*) OVER (PARTITION BY r1b.setting, r1b.unit_id, r1b.sex, r1b.band1) < v_k AS g2
+            FROM r1b
+        ), r2b AS (
+            SELECT r2.*, CASE WHEN r2.g2 THEN NULL ELSE r2.unit_id END AS unit2 FROM r2
+        ), r3 AS (
+            -- step 3: no sex and one age band
+            SELECT r2b.*, r2b.g2 AND pg_catalog.count(*) OVER (PARTITION BY r2b.setting, r2b.unit2, r2b.sex, r2b.band1) < v_k AS g3
+            FROM r2b
+        ), r3b AS (
+            SELECT r3.*, CASE WHEN r3.g3 THEN NULL ELSE r3.sex END AS sex3,
+                   CASE WHEN NOT r3.g3 THEN r3.band1 WHEN r3.band1 IN ('67-79', '80+') THEN '67+' ELSE 'all' END AS band3
+            FROM r3
+        ), r4 AS (
+            -- step 4: rows still in a class below k are left out
+            SELECT r3b.*, pg_catalog.count(*) OVER (PARTITION BY r3b.setting, r3b.unit2, r3b.sex3, r3b.band3) < v_k AS g4
+            FROM r3b
+        )
+        SELECT r4.pseudonym, v_gen, v_point, r4.band3, r4.sex3, r4.setting, r4.unit2,
+               r4.nutrition_screening, r4.nutrition_at_risk, r4.nutrition_plan, r4.medication_review,
+               r4.fall_risk_assessment, r4.fall_risk_high, r4.fall_risk_plan,
+               CASE WHEN r4.g4 THEN '{left_out}'::text[]
+                    WHEN r4.g3 THEN '{age_band,unit_id,sex}'::text[]
+                    WHEN r4.g2 THEN '{age_band,unit_id}'::text[]
+                    WHEN r4.g1 THEN '{age_band}'::text[]
+                    ELSE '{}'::text[] END
+        FROM r4
+        ORDER BY 1;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION careflags.extract_rows(date, integer, interval, integer, careflags.care_setting, text) IS
+    'internal: the rows of careflags.extract(), rows to leave out marked {left_out}; not granted to anyone';
+
+-- How long flags waited: from due (due_from) to the action (action_at, the
+-- fact's own time; resolved_at when unknown) for flags resolved as done,
+-- whose action fell in the 12 months of the period.  PL/pgSQL, not SQL: on
+-- Citus a SQL function's parameters cannot reach the distributed plan of
+-- flag joined with patient (issue 19); the query is the same.
+CREATE OR REPLACE FUNCTION careflags.flag_response_times(period_end date DEFAULT NULL,
+                                                min_age integer DEFAULT 67,
+                                                setting careflags.care_setting DEFAULT NULL,
+                                                unit text DEFAULT NULL)
+    RETURNS TABLE (domain careflags.domain, rule_id text, resolved bigint,
+                   median_days numeric, p90_days numeric, on_time_share numeric, disclosure text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY
+    WITH w AS (
+        SELECT r.starts_at, r.ends_at,
+               (careflags.report_month_end($1)
+                - pg_catalog.make_interval(years => careflags.report_check_min_age($2)))::date AS born_by,
+               careflags.min_cell_size() AS k
+        FROM careflags.report_period(careflags.report_month_end($1)) r
+    ), f AS (
+        SELECT f.domain, f.rule_id,
+               GREATEST(0, EXTRACT(epoch FROM COALESCE(f.action_at, f.resolved_at) - f.due_from) / 86400.0) AS days,
+               COALESCE(f.action_at, f.resolved_at) <= f.due_at AS on_time
+        FROM w, careflags.flag f
+        JOIN careflags.patient p ON p.patient_id = f.patient_id
+        WHERE COALESCE(f.action_at, f.resolved_at) >= w.starts_at AND COALESCE(f.action_at, f.resolved_at) < w.ends_at
+          AND f.resolution = 'done'
+          AND ($3 IS NULL OR f.setting = $3)
+          AND ($4 IS NULL OR f.unit_id = $4)
+          AND p.birth_date <= w.born_by
+    ), t AS (
+        SELECT f.domain, f.rule_id, pg_catalog.count(*) AS resolved,
+               pg_catalog.round(pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY f.days)::numeric, 1) AS median_days,
+               pg_catalog.round(pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY f.days)::numeric, 1) AS p90_days,
+               pg_catalog.round(100.0 * pg_catalog.count(*) FILTER (WHERE f.on_time) / NULLIF(pg_catalog.count(*), 0), 1) AS on_time_share,
+               pg_catalog.count(*) BETWEEN 1 AND (SELECT w.k FROM w) - 1 AS small
+        FROM f
+        GROUP BY ROLLUP (f.domain, f.rule_id)
+    ), u AS (
+        -- a total with a withheld part withholds its count too (else the
+        -- part follows by difference)
+        SELECT t.*, EXISTS (SELECT FROM t c WHERE c.small AND c.rule_id IS NOT NULL
+                            AND (t.domain IS NULL OR (t.rule_id IS NULL AND c.domain = t.domain))) AS part_small
+        FROM t
+    )
+    SELECT u.domain, u.rule_id,
+           CASE WHEN NOT u.small AND NOT u.part_small THEN u.resolved END,
+           CASE WHEN NOT u.small THEN u.median_days END,
+           CASE WHEN NOT u.small THEN u.p90_days END,
+           CASE WHEN NOT u.small THEN u.on_time_share END,
+           CASE WHEN u.small THEN 'withheld: fewer than ' || (SELECT w.k FROM w) || ' flags'
+                WHEN u.part_small THEN 'count withheld: a part has fewer than ' || (SELECT w.k FROM w) || ' flags' END
+    FROM u
+    ORDER BY u.domain NULLS LAST, u.rule_id NULLS FIRST;
+END
+$$;
+COMMENT ON FUNCTION careflags.flag_response_times(date, integer, careflags.care_setting, text) IS
+    'response times of flags resolved as done in the 12 months ending with period_end, per rule, per domain (rule_id NULL) and overall (both NULL): count, median and 90th percentile days from due_from to resolution (0 when done before it was due), and the share done by due_at (%); rows of fewer than careflags.min_cell_size flags are withheld (disclosure)';
+
+-- ==== end: reports and extract on Citus (issue 19) ====

@@ -21,8 +21,9 @@
 -- are left out, as in the national indicator); share = 100 * numerator /
 -- denominator, one decimal.
 --
--- Everything reads the fact tables through their patient-first indexes; no
--- rule is re-evaluated.  The functions a quality lead calls are SECURITY
+-- Everything reads the fact tables, joined by patient_id (on Citus each
+-- join runs on every shard group, see indicator_patients); no rule is
+-- re-evaluated.  The functions a quality lead calls are SECURITY
 -- DEFINER (careflags_quality cannot read careflags.patient) and return counts
 -- only.  Function bodies run with search_path = pg_catalog, pg_temp, so
 -- their plain operators resolve to pg_catalog's; every table and function is
@@ -71,57 +72,38 @@ CREATE FUNCTION @extschema@.indicator_list(OUT indicator text, OUT title text, O
 COMMENT ON FUNCTION @extschema@.indicator_list() IS
     'the indicators careflags reports: name, title, the exemption scope that makes a patient "not relevant", and the setting used when none is given (NULL: all settings)';
 
--- The population of an indicator: patients in the setting (and unit) at the
--- period end, aged min_age or more then (or of unknown age), alive.  The
--- current episode is the one covering the period end that started last
--- (§7.14); death ends every episode (§7.12).
-CREATE FUNCTION @extschema@.indicator_population(period_end date, min_age integer,
-                                                 setting @extschema@.care_setting, unit text, scope text)
-    RETURNS TABLE (patient_id bigint, unit_id text, setting @extschema@.care_setting,
-                   age_unknown boolean, exempt boolean)
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-    WITH w AS (
-        SELECT r.ends_at, ($1 - pg_catalog.make_interval(years => $2))::date AS born_by
-        FROM @extschema@.report_period($1) r
-    ), cur AS (
-        SELECT DISTINCT ON (e.patient_id) e.patient_id, e.setting, e.unit_id
-        FROM @extschema@.episode e, w
-        WHERE e.started_at < w.ends_at AND (e.ended_at IS NULL OR e.ended_at >= w.ends_at)
-        ORDER BY e.patient_id, e.started_at DESC, e.episode_id DESC
-    )
-    SELECT c.patient_id, c.unit_id, c.setting, p.birth_date IS NULL,
-           EXISTS (SELECT FROM @extschema@.exemption x
-                   WHERE x.patient_id = c.patient_id
-                     AND x.valid_from < w.ends_at
-                     AND (x.valid_until IS NULL OR x.valid_until >= w.ends_at)
-                     AND (x.scope = '*' OR x.scope = $5 OR pg_catalog.starts_with($5, x.scope || '.')))
-    FROM cur c
-    JOIN @extschema@.patient p ON p.patient_id = c.patient_id
-    CROSS JOIN w
-    WHERE ($3 IS NULL OR c.setting = $3)
-      AND ($4 IS NULL OR c.unit_id = $4)
-      AND NOT (p.deceased AND (p.deceased_at IS NULL OR p.deceased_at < w.ends_at))
-      AND (p.birth_date IS NULL OR p.birth_date <= w.born_by)
-    $$;
-COMMENT ON FUNCTION @extschema@.indicator_population(date, integer, @extschema@.care_setting, text, text) IS
-    'internal: patients in the setting/unit at the period end, min_age or older then (or of unknown age), with whether an exemption covering scope is valid then';
-
 -- Each patient of an indicator's population with its category.  Internal
--- (it returns patient ids): the report and extract functions aggregate it.
+-- (it returns patient ids and the patient's source key, birth date and sex,
+-- for the extract): the report and extract functions aggregate it.
+--
+-- The population: patients in the setting (and unit) at the period end, aged
+-- min_age or more then (or of unknown age), alive.  The current episode is
+-- the one covering the period end that started last (§7.14); death ends
+-- every episode (§7.12).
+--
+-- Each query is one join of per-patient parts on patient_id (the current
+-- episode, the patient, a valid exemption, the facts of the period), so on
+-- Citus, where these tables are distributed and co-located by patient_id,
+-- it runs whole on every shard group and the coordinator only gathers the
+-- rows (no lateral or correlated read of a distributed table; issue 19).
+-- On one server the same join reads each table's period once.
 CREATE FUNCTION @extschema@.indicator_patients(p_indicator text, p_period_end date, p_min_age integer,
                                                p_setting @extschema@.care_setting, p_unit text)
     RETURNS TABLE (patient_id bigint, unit_id text, setting @extschema@.care_setting,
-                   category text, at_risk boolean)
+                   category text, at_risk boolean,
+                   source_system text, source_key text, birth_date date, sex @extschema@.sex)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    -- a plan for the period, setting and unit asked: a generic plan of
+    -- these joins is several times slower
+    SET plan_cache_mode = force_custom_plan
     AS $$
 #variable_conflict use_column
 DECLARE
     v_scope     text;
     v_starts    timestamptz;
     v_ends      timestamptz;
+    v_born_by   date;
     v_nutrition @extschema@.instrument[] := '{mst,mna_sf,must,nrs_2002,nutrition_unspecified}';
     v_fall      @extschema@.instrument[] := '{morse,stratify,downton,hendrich_ii,fall_risk_unspecified}';
     v_instr     @extschema@.instrument[];
@@ -141,19 +123,33 @@ BEGIN
                   HINT = 'One of: ' || (SELECT pg_catalog.string_agg(l.indicator, ', ') FROM @extschema@.indicator_list() l);
     END IF;
     SELECT r.starts_at, r.ends_at INTO v_starts, v_ends FROM @extschema@.report_period($2) r;
+    v_born_by := ($2 - pg_catalog.make_interval(years => $3))::date;
 
     IF $1 = 'medication_review' THEN
         RETURN QUERY
         SELECT p.patient_id, p.unit_id, p.setting,
                CASE WHEN p.exempt THEN 'not_relevant'
                     WHEN p.age_unknown THEN 'not_recorded'
-                    WHEN EXISTS (SELECT FROM @extschema@.medication_review m
-                                 WHERE m.patient_id = p.patient_id
-                                   AND m.reviewed_at >= v_starts AND m.reviewed_at < v_ends)
-                        THEN 'assessed'
+                    WHEN m.patient_id IS NOT NULL THEN 'assessed'
                     ELSE 'not_assessed' END,
-               NULL::boolean
-        FROM @extschema@.indicator_population($2, $3, $4, $5, v_scope) p;
+               NULL::boolean, p.source_system, p.source_key, p.birth_date, p.sex
+        FROM (SELECT c.patient_id, c.unit_id, c.setting, pt.birth_date IS NULL AS age_unknown,
+                     x.patient_id IS NOT NULL AS exempt, pt.source_system, pt.source_key, pt.birth_date, pt.sex
+              FROM (SELECT DISTINCT ON (e.patient_id) e.patient_id, e.setting, e.unit_id
+                    FROM @extschema@.episode e
+                    WHERE e.started_at < v_ends AND (e.ended_at IS NULL OR e.ended_at >= v_ends)
+                    ORDER BY e.patient_id, e.started_at DESC, e.episode_id DESC) c
+              JOIN @extschema@.patient pt ON pt.patient_id = c.patient_id
+              LEFT JOIN (SELECT x.patient_id FROM @extschema@.exemption x
+                          WHERE x.valid_from < v_ends AND (x.valid_until IS NULL OR x.valid_until >= v_ends)
+                            AND (x.scope = '*' OR x.scope = v_scope OR pg_catalog.starts_with(v_scope, x.scope || '.'))
+                          GROUP BY x.patient_id) x ON x.patient_id = c.patient_id
+              WHERE ($4 IS NULL OR c.setting = $4) AND ($5 IS NULL OR c.unit_id = $5)
+                AND NOT (pt.deceased AND (pt.deceased_at IS NULL OR pt.deceased_at < v_ends))
+                AND (pt.birth_date IS NULL OR pt.birth_date <= v_born_by)) p
+        LEFT JOIN (SELECT m.patient_id FROM @extschema@.medication_review m
+                    WHERE m.reviewed_at >= v_starts AND m.reviewed_at < v_ends
+                    GROUP BY m.patient_id) m ON m.patient_id = p.patient_id;
         RETURN;
     END IF;
 
@@ -161,23 +157,33 @@ BEGIN
 
     IF $1 IN ('nutrition_screening', 'fall_risk_assessment') THEN
         -- Any screening / assessment in the period counts, with or without
-        -- a recorded result.
+        -- a recorded result; at_risk is the latest one's.
         RETURN QUERY
         SELECT p.patient_id, p.unit_id, p.setting,
                CASE WHEN p.exempt THEN 'not_relevant'
                     WHEN p.age_unknown THEN 'not_recorded'
                     WHEN a.assessed_at IS NOT NULL THEN 'assessed'
                     ELSE 'not_assessed' END,
-               a.at_risk
-        FROM @extschema@.indicator_population($2, $3, $4, $5, v_scope) p
-        LEFT JOIN LATERAL (
-            SELECT a.assessed_at, a.at_risk
-            FROM @extschema@.assessment a
-            WHERE a.patient_id = p.patient_id
-              AND a.assessed_at >= v_starts AND a.assessed_at < v_ends
-              AND a.instrument = ANY (v_instr)
-            ORDER BY a.assessed_at DESC
-            LIMIT 1) a ON true;
+               a.at_risk, p.source_system, p.source_key, p.birth_date, p.sex
+        FROM (SELECT c.patient_id, c.unit_id, c.setting, pt.birth_date IS NULL AS age_unknown,
+                     x.patient_id IS NOT NULL AS exempt, pt.source_system, pt.source_key, pt.birth_date, pt.sex
+              FROM (SELECT DISTINCT ON (e.patient_id) e.patient_id, e.setting, e.unit_id
+                    FROM @extschema@.episode e
+                    WHERE e.started_at < v_ends AND (e.ended_at IS NULL OR e.ended_at >= v_ends)
+                    ORDER BY e.patient_id, e.started_at DESC, e.episode_id DESC) c
+              JOIN @extschema@.patient pt ON pt.patient_id = c.patient_id
+              LEFT JOIN (SELECT x.patient_id FROM @extschema@.exemption x
+                          WHERE x.valid_from < v_ends AND (x.valid_until IS NULL OR x.valid_until >= v_ends)
+                            AND (x.scope = '*' OR x.scope = v_scope OR pg_catalog.starts_with(v_scope, x.scope || '.'))
+                          GROUP BY x.patient_id) x ON x.patient_id = c.patient_id
+              WHERE ($4 IS NULL OR c.setting = $4) AND ($5 IS NULL OR c.unit_id = $5)
+                AND NOT (pt.deceased AND (pt.deceased_at IS NULL OR pt.deceased_at < v_ends))
+                AND (pt.birth_date IS NULL OR pt.birth_date <= v_born_by)) p
+        LEFT JOIN (SELECT DISTINCT ON (a.patient_id) a.patient_id, a.assessed_at, a.at_risk
+                     FROM @extschema@.assessment a
+                    WHERE a.assessed_at >= v_starts AND a.assessed_at < v_ends
+                      AND a.instrument = ANY (v_instr)
+                    ORDER BY a.patient_id, a.assessed_at DESC, a.assessment_id DESC) a ON a.patient_id = p.patient_id;
         RETURN;
     END IF;
 
@@ -185,34 +191,46 @@ BEGIN
     -- result in the period, plus those whose every result in the period is
     -- missing (not recorded: they may or may not belong).  A plan counts when
     -- it was in force at some time from the first at-risk result to the
-    -- period end.
+    -- period end: a plan of the kind started before the period end and
+    -- ended (the latest end of those, open = infinity) at or after it.
     v_plan := CASE WHEN $1 = 'nutrition_plan' THEN 'nutrition' ELSE 'fall_prevention' END;
     RETURN QUERY
     SELECT p.patient_id, p.unit_id, p.setting,
            CASE WHEN p.exempt THEN 'not_relevant'
                 WHEN p.age_unknown OR r.first_risk IS NULL THEN 'not_recorded'
-                WHEN EXISTS (SELECT FROM @extschema@.care_plan c
-                             WHERE c.patient_id = p.patient_id
-                               AND c.kind = v_plan
-                               AND c.started_at < v_ends
-                               AND (c.ended_at IS NULL OR c.ended_at >= r.first_risk))
-                    THEN 'assessed'
+                WHEN cp.last_end >= r.first_risk THEN 'assessed'
                 ELSE 'not_assessed' END,
-           r.first_risk IS NOT NULL
-    FROM @extschema@.indicator_population($2, $3, $4, $5, v_scope) p
-    CROSS JOIN LATERAL (
-        SELECT pg_catalog.min(a.assessed_at) FILTER (WHERE a.at_risk) AS first_risk,
-               pg_catalog.bool_or(a.at_risk IS NOT NULL) AS any_result,
-               pg_catalog.count(*) AS n
-        FROM @extschema@.assessment a
-        WHERE a.patient_id = p.patient_id
-          AND a.assessed_at >= v_starts AND a.assessed_at < v_ends
-          AND a.instrument = ANY (v_instr)) r
-    WHERE r.first_risk IS NOT NULL OR (r.n > 0 AND NOT r.any_result);
+           r.first_risk IS NOT NULL, p.source_system, p.source_key, p.birth_date, p.sex
+    FROM (SELECT c.patient_id, c.unit_id, c.setting, pt.birth_date IS NULL AS age_unknown,
+                 x.patient_id IS NOT NULL AS exempt, pt.source_system, pt.source_key, pt.birth_date, pt.sex
+          FROM (SELECT DISTINCT ON (e.patient_id) e.patient_id, e.setting, e.unit_id
+                FROM @extschema@.episode e
+                WHERE e.started_at < v_ends AND (e.ended_at IS NULL OR e.ended_at >= v_ends)
+                ORDER BY e.patient_id, e.started_at DESC, e.episode_id DESC) c
+          JOIN @extschema@.patient pt ON pt.patient_id = c.patient_id
+          LEFT JOIN (SELECT x.patient_id FROM @extschema@.exemption x
+                      WHERE x.valid_from < v_ends AND (x.valid_until IS NULL OR x.valid_until >= v_ends)
+                        AND (x.scope = '*' OR x.scope = v_scope OR pg_catalog.starts_with(v_scope, x.scope || '.'))
+                      GROUP BY x.patient_id) x ON x.patient_id = c.patient_id
+          WHERE ($4 IS NULL OR c.setting = $4) AND ($5 IS NULL OR c.unit_id = $5)
+            AND NOT (pt.deceased AND (pt.deceased_at IS NULL OR pt.deceased_at < v_ends))
+            AND (pt.birth_date IS NULL OR pt.birth_date <= v_born_by)) p
+    JOIN (SELECT a.patient_id,
+                 pg_catalog.min(a.assessed_at) FILTER (WHERE a.at_risk) AS first_risk,
+                 pg_catalog.bool_or(a.at_risk IS NOT NULL) AS any_result
+            FROM @extschema@.assessment a
+           WHERE a.assessed_at >= v_starts AND a.assessed_at < v_ends
+             AND a.instrument = ANY (v_instr)
+           GROUP BY a.patient_id) r ON r.patient_id = p.patient_id
+    LEFT JOIN (SELECT c.patient_id, pg_catalog.max(COALESCE(c.ended_at, 'infinity')) AS last_end
+                 FROM @extschema@.care_plan c
+                WHERE c.kind = v_plan AND c.started_at < v_ends
+                GROUP BY c.patient_id) cp ON cp.patient_id = p.patient_id
+    WHERE r.first_risk IS NOT NULL OR NOT r.any_result;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.indicator_patients(text, date, integer, @extschema@.care_setting, text) IS
-    'internal: each patient of an indicator''s population with its category (assessed, not_assessed, not_relevant, not_recorded) and the last/any risk result; not granted to anyone';
+    'internal: each patient of an indicator''s population (in the setting/unit at the period end, min_age or older then or of unknown age, alive) with its category (assessed, not_assessed, not_relevant, not_recorded), the last/any risk result, and the source key, birth date and sex the extract needs; one join by patient_id (pushed down whole on Citus); not granted to anyone';
 
 -- The setting an indicator counts: the one asked for, else the indicator's
 -- default; an unknown indicator is an error.
@@ -684,16 +702,20 @@ COMMENT ON FUNCTION @extschema@.indicator_series(text, date, integer, integer, @
 
 -- How long flags waited: from due (due_from) to the action (action_at, the
 -- fact's own time; resolved_at when unknown) for flags resolved as done,
--- whose action fell in the 12 months of the period.
+-- whose action fell in the 12 months of the period.  PL/pgSQL, not SQL: on
+-- Citus a SQL function's parameters cannot reach the distributed plan of
+-- flag joined with patient (issue 19); the query is the same.
 CREATE FUNCTION @extschema@.flag_response_times(period_end date DEFAULT NULL,
                                                 min_age integer DEFAULT 67,
                                                 setting @extschema@.care_setting DEFAULT NULL,
                                                 unit text DEFAULT NULL)
     RETURNS TABLE (domain @extschema@.domain, rule_id text, resolved bigint,
                    median_days numeric, p90_days numeric, on_time_share numeric, disclosure text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+BEGIN
+    RETURN QUERY
     WITH w AS (
         SELECT r.starts_at, r.ends_at,
                (@extschema@.report_month_end($1)
@@ -734,13 +756,13 @@ CREATE FUNCTION @extschema@.flag_response_times(period_end date DEFAULT NULL,
            CASE WHEN u.small THEN 'withheld: fewer than ' || (SELECT w.k FROM w) || ' flags'
                 WHEN u.part_small THEN 'count withheld: a part has fewer than ' || (SELECT w.k FROM w) || ' flags' END
     FROM u
-    ORDER BY u.domain NULLS LAST, u.rule_id NULLS FIRST
-    $$;
+    ORDER BY u.domain NULLS LAST, u.rule_id NULLS FIRST;
+END
+$$;
 COMMENT ON FUNCTION @extschema@.flag_response_times(date, integer, @extschema@.care_setting, text) IS
     'response times of flags resolved as done in the 12 months ending with period_end, per rule, per domain (rule_id NULL) and overall (both NULL): count, median and 90th percentile days from due_from to resolution (0 when done before it was due), and the share done by due_at (%); rows of fewer than careflags.min_cell_size flags are withheld (disclosure)';
 
 -- Who may call what.
-REVOKE ALL ON FUNCTION @extschema@.indicator_population(date, integer, @extschema@.care_setting, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.indicator_patients(text, date, integer, @extschema@.care_setting, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.indicator_counts(text, date, integer, @extschema@.care_setting, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.indicator(text, date, integer, @extschema@.care_setting, text) FROM PUBLIC;

@@ -201,12 +201,18 @@ BEGIN
     FOR k IN 0 .. $2 - 1 LOOP
         v_point := (pg_catalog.date_trunc('month', v_end::timestamp)
                     - pg_catalog.make_interval(months => k * v_months - 1) - interval '1 day')::date;
+        -- The patients' rows come from indicator_patients (on Citus each
+        -- of its queries runs on the shards and the rows are gathered on the
+        -- coordinator); this query reads no table itself, so the HMAC is
+        -- computed where it runs, and the secret is never sent to another
+        -- node (on Citus: computed on the coordinator).
         RETURN QUERY
         WITH base AS (
             -- everyone in the setting at the period end; medication_review
             -- defaults to long-term residents only when no setting is given,
             -- so the population comes from an indicator without a default.
-            SELECT ip.patient_id, ip.unit_id, ip.setting, ip.category, ip.at_risk
+            SELECT ip.patient_id, ip.unit_id, ip.setting, ip.category, ip.at_risk,
+                   ip.source_system, ip.source_key, ip.birth_date, ip.sex
             FROM @extschema@.indicator_patients('nutrition_screening', v_point, $4, $5, $6) ip
         ), fra AS (
             SELECT ip.patient_id, ip.category, ip.at_risk
@@ -222,9 +228,9 @@ BEGIN
             FROM @extschema@.indicator_patients('medication_review', v_point, $4,
                                                  COALESCE($5, 'nursing_home_long_term'), $6) ip
         ), r0 AS (
-            SELECT @extschema@.pseudonym_hmac(v_key, @extschema@.pseudonym_message(p.source_system, p.source_key)) AS pseudonym,
-                   @extschema@.age_band(EXTRACT(year FROM pg_catalog.age(v_point, p.birth_date))::integer) AS age_band,
-                   p.sex, b.setting, b.unit_id,
+            SELECT @extschema@.pseudonym_hmac(v_key, @extschema@.pseudonym_message(b.source_system, b.source_key)) AS pseudonym,
+                   @extschema@.age_band(EXTRACT(year FROM pg_catalog.age(v_point, b.birth_date))::integer) AS age_band,
+                   b.sex, b.setting, b.unit_id,
                    b.category AS nutrition_screening,
                    CASE WHEN np.patient_id IS NOT NULL THEN NULLIF(np.at_risk, false) ELSE b.at_risk END AS nutrition_at_risk,
                    np.category AS nutrition_plan, mr.category AS medication_review,
@@ -232,7 +238,6 @@ BEGIN
                    CASE WHEN fp.patient_id IS NOT NULL THEN NULLIF(fp.at_risk, false) ELSE fra.at_risk END AS fall_risk_high,
                    fp.category AS fall_risk_plan
             FROM base b
-            JOIN @extschema@.patient p ON p.patient_id = b.patient_id
             LEFT JOIN fra ON fra.patient_id = b.patient_id
             LEFT JOIN np ON np.patient_id = b.patient_id
             LEFT JOIN fp ON fp.patient_id = b.patient_id

@@ -441,7 +441,7 @@ BEGIN
     INSERT INTO careflags.medication AS m (patient_id, source_system, source_key, atc, code, name,
                                            started_at, stopped_at, as_needed, status)
         VALUES (pid, 'fhir', key, v_atc, v_code, v_name, t_start, t_stop, prn, status)
-        ON CONFLICT (source_system, source_key) DO UPDATE
+        ON CONFLICT ON CONSTRAINT medication_source_key DO UPDATE
             SET patient_id = EXCLUDED.patient_id, atc = EXCLUDED.atc, code = EXCLUDED.code, name = EXCLUDED.name,
                 started_at = EXCLUDED.started_at, stopped_at = EXCLUDED.stopped_at,
                 as_needed = EXCLUDED.as_needed, status = EXCLUDED.status
@@ -627,12 +627,22 @@ DECLARE
     shape text;
     attached text[] := '{}';
     extra text;
+    on_citus boolean := false;
 BEGIN
     IF NOT COALESCE(layout = ANY (ARRAY['tables', 'resource']), false) THEN
         RAISE EXCEPTION 'unknown layout "%"', layout USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Use ''tables'' (one table per resource type, as Medplum) or ''resource'' (careflags_fhir.resource, for bulk loads).';
     END IF;
     PERFORM @extschema@.detach();
+    -- On Citus (careflags.distribute() made careflags.flag a distributed
+    -- table) a trigger on careflags.flag would fire on the workers' shards,
+    -- far from the store's Flag table on the coordinator: no Flag is written
+    -- back there; the flags are read from careflags.flag.
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition
+                                 WHERE logicalrelid OPERATOR(pg_catalog.=) ''careflags.flag''::pg_catalog.regclass)'
+            INTO on_citus;
+    END IF;
 
     IF layout = 'tables' THEN
         IF to_regnamespace(quote_ident(store_schema)) IS NULL THEN
@@ -707,7 +717,8 @@ BEGIN
                 PERFORM @extschema@.attach_triggers(rel, t);
                 attached := attached || t;
             ELSE
-                action := replace(action, 'attached', 'flags written here');
+                action := CASE WHEN on_citus THEN replace(action, 'attached', 'no flags written on Citus: read careflags.flag')
+                               ELSE replace(action, 'attached', 'flags written here') END;
             END IF;
             resource_type := t; store_table := rel;
             RETURN NEXT;
@@ -722,15 +733,20 @@ BEGIN
 
     INSERT INTO @extschema@.config (layout, store_schema, resource_types)
         VALUES (layout, CASE WHEN layout = 'tables' THEN store_schema END, attached);
-    CREATE TRIGGER careflags_fhir_flag AFTER INSERT OR UPDATE OR DELETE ON careflags.flag
-        FOR EACH ROW EXECUTE FUNCTION @extschema@.flag_changed();
+    IF on_citus THEN
+        RAISE NOTICE 'careflags_fhir on Citus: resources are mapped, flags are not written back as FHIR Flag resources'
+            USING HINT = 'Read the flags from careflags.flag through the coordinator (README: careflags on Citus).';
+    ELSE
+        CREATE TRIGGER careflags_fhir_flag AFTER INSERT OR UPDATE OR DELETE ON careflags.flag
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.flag_changed();
 
-    -- Mirror the flags that exist already: one Flag per patient and action.
-    PERFORM @extschema@.mirror_actions();
+        -- Mirror the flags that exist already: one Flag per patient and action.
+        PERFORM @extschema@.mirror_actions();
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.setup(text, name, boolean) IS
-    'chooses the FHIR store: layout ''tables'' attaches the mapping triggers (statement level) to store_schema."Patient", "Observation", ... (creating missing ones when create_missing) and writes flags to store_schema."Flag"; refuses tables of another shape, with NOT NULL columns it cannot fill, or on which a role other than the owner may create triggers; layout ''resource'' uses careflags_fhir.resource; replaces an earlier setup';
+    'chooses the FHIR store: layout ''tables'' attaches the mapping triggers (statement level) to store_schema."Patient", "Observation", ... (creating missing ones when create_missing) and writes flags to store_schema."Flag" (not on Citus: there flags stay in careflags.flag); refuses tables of another shape, with NOT NULL columns it cannot fill, or on which a role other than the owner may create triggers; layout ''resource'' uses careflags_fhir.resource; replaces an earlier setup';
 
 CREATE OR REPLACE FUNCTION @extschema@.store_resource(rtype text, rid text, content text) RETURNS text
     LANGUAGE plpgsql
@@ -1315,6 +1331,422 @@ COMMENT ON FUNCTION @extschema@.flag_changed() IS
 
 -- (a store set up with 1.0 is mirrored by setup() just below)
 -- ==== end: one FHIR Flag per patient and action (issue 15) ====
+
+-- ==== upserts that work on Citus too (issue 19) ====
+-- Every upsert of a careflags fact names its unique constraint,
+-- <table>_source_key, instead of its columns: on one server it is UNIQUE
+-- (source_system, source_key); after careflags.distribute() on Citus it is
+-- UNIQUE (patient_id, source_system, source_key) under the same name, and
+-- ON CONFLICT (source_system, source_key) finds no constraint there.  A
+-- Patient names its patient id (the placeholder's or an earlier version's),
+-- so that writing it again updates it on Citus too, and sets updated_at from
+-- EXCLUDED (its default, now()): Citus refuses a function that is not
+-- immutable in DO UPDATE SET.
+
+CREATE OR REPLACE FUNCTION @extschema@.patient_id(fhir_id text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    pid bigint;
+BEGIN
+    SELECT p.patient_id INTO pid FROM careflags.patient AS p
+        WHERE p.source_system = 'fhir' AND p.source_key = 'Patient/' || fhir_id;
+    IF pid IS NULL THEN
+        INSERT INTO careflags.patient (source_system, source_key)
+            VALUES ('fhir', 'Patient/' || fhir_id)
+            ON CONFLICT ON CONSTRAINT patient_source_key DO NOTHING
+            RETURNING patient_id INTO pid;
+        IF pid IS NULL THEN
+            SELECT p.patient_id INTO pid FROM careflags.patient AS p
+                WHERE p.source_system = 'fhir' AND p.source_key = 'Patient/' || fhir_id;
+        END IF;
+        IF pid IS NULL THEN
+            RAISE EXCEPTION 'careflags did not accept a placeholder for Patient/%', fhir_id
+                USING ERRCODE = 'CFF01', HINT = 'patient';
+        END IF;
+    END IF;
+    RETURN pid;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION @extschema@.map_patient(rid text, doc jsonb) RETURNS @extschema@.mapping
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    res @extschema@.mapping;
+    nm jsonb;
+    display text;
+    birth date;
+    dead boolean;
+    dead_at timestamptz;
+    ok boolean;
+    key text := 'Patient/' || rid;
+    pid bigint;
+BEGIN
+    SELECT n INTO nm FROM jsonb_array_elements(CASE WHEN jsonb_typeof(doc -> 'name') = 'array' THEN doc -> 'name' ELSE '[]' END)
+        WITH ORDINALITY AS x(n, i)
+        ORDER BY (n ->> 'use' = 'official') IS NOT TRUE, i LIMIT 1;
+    display := coalesce(nm ->> 'text',
+                        nullif(concat_ws(' ', (SELECT string_agg(g, ' ') FROM jsonb_array_elements_text(
+                                                   CASE WHEN jsonb_typeof(nm -> 'given') = 'array' THEN nm -> 'given' ELSE '[]' END) AS g),
+                                         nm ->> 'family'), ''));
+    BEGIN
+        birth := @extschema@.fhir_time(doc ->> 'birthDate') AT TIME ZONE
+                 coalesce(nullif(current_setting('careflags.timezone', true), ''), 'Europe/Oslo');
+    EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+        RAISE EXCEPTION 'invalid birthDate "%"', doc ->> 'birthDate' USING ERRCODE = 'CFF01', HINT = 'patient';
+    END;
+    dead_at := @extschema@.fhir_time(doc ->> 'deceasedDateTime');
+    dead := dead_at IS NOT NULL OR coalesce((doc ->> 'deceasedBoolean')::boolean, false);
+
+    -- The patient already there (a placeholder, or an earlier version of
+    -- this Patient) keeps its id; a new one gets the next.  On Citus the
+    -- unique key is (patient_id, source_system, source_key): naming the id
+    -- makes the upsert find the row there too.
+    SELECT p.patient_id INTO pid FROM careflags.patient AS p
+        WHERE p.source_system = 'fhir' AND p.source_key = key;
+    INSERT INTO careflags.patient AS p (patient_id, source_system, source_key, display_name, birth_date, sex, deceased, deceased_at)
+        VALUES (coalesce(pid, pg_catalog.nextval('careflags.patient_patient_id_seq'::regclass)), 'fhir', key, display, birth,
+                CASE doc ->> 'gender' WHEN 'male' THEN 'male' WHEN 'female' THEN 'female'
+                                      WHEN 'other' THEN 'other' ELSE 'unknown' END::careflags.sex,
+                dead, dead_at)
+        ON CONFLICT ON CONSTRAINT patient_source_key DO UPDATE
+            SET display_name = EXCLUDED.display_name, birth_date = EXCLUDED.birth_date, sex = EXCLUDED.sex,
+                deceased = EXCLUDED.deceased, deceased_at = EXCLUDED.deceased_at, updated_at = EXCLUDED.updated_at
+        RETURNING true INTO ok;
+    res.patient_ref := rid;
+    IF ok THEN
+        res.outcome := 'mapped';
+        res.facts := ARRAY['patient|' || key];
+    ELSE
+        res.outcome := 'quarantined';
+        res.reason := @extschema@.guard_reason('patient', key);
+        res.facts := '{}';
+    END IF;
+    RETURN res;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION @extschema@.map_episode(rtype text, rid text, doc jsonb) RETURNS @extschema@.mapping
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    res @extschema@.mapping;
+    st text := doc ->> 'status';
+    sm record;
+    pid bigint;
+    t_start timestamptz;
+    t_end timestamptz;
+    ok boolean;
+    key text := rtype || '/' || rid;
+BEGIN
+    res.facts := '{}';
+    IF (rtype = 'EpisodeOfCare' AND NOT COALESCE(st = ANY (ARRAY['active', 'onhold', 'finished']), false))
+       OR (rtype = 'Encounter' AND NOT COALESCE(st = ANY (ARRAY['arrived', 'triaged', 'in-progress', 'onleave', 'finished']), false)) THEN
+        res.outcome := 'ignored';
+        res.reason := format('status %s is not a care episode', coalesce(st, '(none)'));
+        RETURN res;
+    END IF;
+
+    WITH c(kind, system, code) AS (
+        SELECT 'type', coalesce(x ->> 'system', ''), x ->> 'code' FROM jsonb_path_query(doc, '$.type[*].coding[*]') AS x
+        UNION ALL
+        SELECT 'type', coalesce(x ->> 'system', ''), x ->> 'code' FROM jsonb_path_query(doc, '$.serviceType.coding[*]') AS x
+        UNION ALL
+        SELECT 'class', coalesce(x ->> 'system', ''), x ->> 'code' FROM jsonb_path_query(doc, '$.class') AS x
+        UNION ALL
+        SELECT 'location', '', @extschema@.ref_key(x) FROM jsonb_path_query(doc, '$.location[*].location') AS x
+        UNION ALL
+        SELECT 'organization', '', @extschema@.ref_key(x) FROM jsonb_path_query(doc, '$.managingOrganization') AS x
+        UNION ALL
+        SELECT 'organization', '', @extschema@.ref_key(x) FROM jsonb_path_query(doc, '$.serviceProvider') AS x)
+    SELECT s.setting, s.unit_id INTO sm
+        FROM c JOIN @extschema@.setting_map AS s
+          ON s.match_kind = c.kind AND s.system = c.system AND s.code = c.code
+         AND s.resource_type IN (rtype, '*')
+        ORDER BY array_position(ARRAY['type', 'location', 'organization', 'class'], s.match_kind),
+                 s.resource_type = '*'
+        LIMIT 1;
+    IF NOT FOUND THEN
+        res.outcome := 'ignored';
+        res.reason := 'no setting_map row matches its type, class, location or organization';
+        RETURN res;
+    END IF;
+
+    res.patient_ref := @extschema@.patient_ref(doc -> CASE rtype WHEN 'EpisodeOfCare' THEN 'patient' ELSE 'subject' END);
+    IF res.patient_ref IS NULL THEN
+        RAISE EXCEPTION '% has no %', rtype, CASE rtype WHEN 'EpisodeOfCare' THEN 'patient' ELSE 'subject' END
+            USING ERRCODE = 'CFF01', HINT = 'episode';
+    END IF;
+    t_start := @extschema@.fhir_time(doc -> 'period' ->> 'start');
+    t_end := @extschema@.fhir_time(doc -> 'period' ->> 'end');
+    IF t_start IS NULL THEN
+        RAISE EXCEPTION '% has no period.start', rtype USING ERRCODE = 'CFF01', HINT = 'episode';
+    END IF;
+    pid := @extschema@.patient_id(res.patient_ref);
+
+    INSERT INTO careflags.episode AS e (patient_id, source_system, source_key, setting, unit_id, started_at, ended_at)
+        VALUES (pid, 'fhir', key, sm.setting, sm.unit_id, t_start, t_end)
+        ON CONFLICT ON CONSTRAINT episode_source_key DO UPDATE
+            SET patient_id = EXCLUDED.patient_id, setting = EXCLUDED.setting, unit_id = EXCLUDED.unit_id,
+                started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at
+        RETURNING true INTO ok;
+    IF ok THEN
+        res.outcome := 'mapped';
+        res.facts := ARRAY['episode|' || key];
+    ELSE
+        res.outcome := 'quarantined';
+        res.reason := @extschema@.guard_reason('episode', key);
+    END IF;
+    RETURN res;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION @extschema@.map_nutrition_order(rid text, doc jsonb) RETURNS @extschema@.mapping
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    res @extschema@.mapping;
+    st text := doc ->> 'status';
+    t_start timestamptz;
+    pid bigint;
+    ok boolean;
+    key text := 'NutritionOrder/' || rid;
+BEGIN
+    res.facts := '{}';
+    IF NOT COALESCE(st = ANY (ARRAY['active', 'on-hold', 'completed']), false) THEN
+        res.outcome := 'ignored';
+        res.reason := format('status %s is not a plan in force', coalesce(st, '(none)'));
+        RETURN res;
+    END IF;
+    res.patient_ref := @extschema@.patient_ref(doc -> 'patient');
+    IF res.patient_ref IS NULL THEN
+        RAISE EXCEPTION 'NutritionOrder has no patient' USING ERRCODE = 'CFF01', HINT = 'care_plan';
+    END IF;
+    t_start := @extschema@.fhir_time(doc ->> 'dateTime');
+    IF t_start IS NULL THEN
+        RAISE EXCEPTION 'NutritionOrder has no dateTime' USING ERRCODE = 'CFF01', HINT = 'care_plan';
+    END IF;
+    pid := @extschema@.patient_id(res.patient_ref);
+    INSERT INTO careflags.care_plan AS c (patient_id, source_system, source_key, kind, started_at)
+        VALUES (pid, 'fhir', key, 'nutrition', t_start)
+        ON CONFLICT ON CONSTRAINT care_plan_source_key DO UPDATE
+            SET patient_id = EXCLUDED.patient_id, kind = EXCLUDED.kind, started_at = EXCLUDED.started_at
+        RETURNING true INTO ok;
+    IF ok THEN
+        res.outcome := 'mapped';
+        res.facts := ARRAY['care_plan|' || key];
+    ELSE
+        res.outcome := 'quarantined';
+        res.reason := @extschema@.guard_reason('care_plan', key);
+    END IF;
+    RETURN res;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION @extschema@.map_coded(rtype text, rid text, doc jsonb) RETURNS @extschema@.mapping
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    res @extschema@.mapping;
+    st text;
+    cand record;
+    m @extschema@.code_map;
+    pid bigint;
+    t timestamptz;
+    key text;
+    vq jsonb;
+    v numeric;
+    unit text;
+    factor numeric;
+    ok boolean;
+    first_code text;
+BEGIN
+    res.facts := '{}';
+    st := CASE rtype WHEN 'Condition' THEN doc -> 'verificationStatus' -> 'coding' -> 0 ->> 'code' ELSE doc ->> 'status' END;
+    IF (rtype = 'Observation' AND st IN ('entered-in-error', 'cancelled'))
+       OR (rtype = 'Procedure' AND st IS DISTINCT FROM 'completed')
+       OR (rtype = 'Condition' AND st IN ('entered-in-error', 'refuted'))
+       OR (rtype = 'CarePlan' AND st IN ('entered-in-error', 'draft')) THEN
+        res.outcome := 'ignored';
+        res.reason := format('status %s', coalesce(st, '(none)'));
+        RETURN res;
+    END IF;
+    IF rtype <> 'CarePlan' AND NOT jsonb_path_exists(doc, '$.code.coding[*].code') THEN
+        IF doc -> 'code' ->> 'text' IS NOT NULL THEN
+            res.outcome := 'ignored';
+            res.reason := 'code has text only, no coding';
+            RETURN res;
+        END IF;
+        RAISE EXCEPTION '% has no code', rtype USING ERRCODE = 'CFF01', HINT = @extschema@.default_fact_table(rtype);
+    END IF;
+
+    FOR cand IN
+        SELECT '' AS suffix,
+               CASE WHEN rtype = 'CarePlan' THEN jsonb_path_query_array(doc, '$.category[*].coding[*]')
+                    ELSE doc -> 'code' -> 'coding' END AS codings,
+               doc AS holder
+        UNION ALL
+        SELECT '#' || coalesce(comp -> 'code' -> 'coding' -> 0 ->> 'code', n::text), comp -> 'code' -> 'coding', comp
+          FROM jsonb_array_elements(CASE WHEN rtype = 'Observation' AND jsonb_typeof(doc -> 'component') = 'array'
+                                         THEN doc -> 'component' ELSE '[]' END) WITH ORDINALITY AS x(comp, n)
+    LOOP
+        m := @extschema@.lookup_code(cand.codings);
+        CONTINUE WHEN m.fact IS NULL;
+        IF res.patient_ref IS NULL THEN
+            res.patient_ref := @extschema@.patient_ref(doc -> 'subject');
+            IF res.patient_ref IS NULL THEN
+                RAISE EXCEPTION '% with code % has no subject', rtype, m.code USING ERRCODE = 'CFF01', HINT = m.fact;
+            END IF;
+            pid := @extschema@.patient_id(res.patient_ref);
+        END IF;
+        t := CASE WHEN m.dated_by = 'recorded' AND doc ? 'recordedDate'
+                  THEN @extschema@.fhir_time(doc ->> 'recordedDate')
+                  ELSE @extschema@.event_time(doc) END;
+        IF t IS NULL THEN
+            RAISE EXCEPTION '% with code % has no date', rtype, m.code USING ERRCODE = 'CFF01', HINT = m.fact;
+        END IF;
+        key := rtype || '/' || rid || cand.suffix;
+        vq := cand.holder -> 'valueQuantity';
+        v := NULL;
+        IF jsonb_typeof(vq -> 'value') = 'number' THEN
+            v := (vq ->> 'value')::numeric;
+        ELSIF jsonb_typeof(cand.holder -> 'valueInteger') = 'number' THEN
+            v := (cand.holder ->> 'valueInteger')::numeric;
+        END IF;
+        ok := NULL;
+
+        IF m.fact = 'measurement' THEN
+            IF v IS NULL THEN
+                RAISE EXCEPTION '% % has no numeric valueQuantity', m.measurement_kind, key USING ERRCODE = 'CFF01', HINT = 'measurement';
+            END IF;
+            unit := coalesce(vq ->> 'code', vq ->> 'unit');
+            SELECT u.factor INTO factor FROM @extschema@.unit_conversion AS u
+                WHERE u.kind = m.measurement_kind AND u.unit = coalesce(vq ->> 'code', vq ->> 'unit');
+            IF factor IS NULL AND vq ? 'code' THEN
+                SELECT u.factor INTO factor FROM @extschema@.unit_conversion AS u
+                    WHERE u.kind = m.measurement_kind AND u.unit = vq ->> 'unit';
+            END IF;
+            IF factor IS NULL THEN
+                RAISE EXCEPTION 'unit "%" cannot be converted for %', coalesce(unit, '(none)'), m.measurement_kind
+                    USING ERRCODE = 'CFF01', HINT = 'measurement';
+            END IF;
+            INSERT INTO careflags.measurement AS x (patient_id, source_system, source_key, kind, value, measured_at)
+                VALUES (pid, 'fhir', key, m.measurement_kind, round(v * factor, 3), t)
+                ON CONFLICT ON CONSTRAINT measurement_source_key DO UPDATE
+                    SET patient_id = EXCLUDED.patient_id, kind = EXCLUDED.kind, value = EXCLUDED.value,
+                        measured_at = EXCLUDED.measured_at
+                RETURNING true INTO ok;
+        ELSIF m.fact = 'assessment' THEN
+            IF v IS NULL AND rtype = 'Observation' AND m.instrument::text NOT LIKE '%\_unspecified' THEN
+                RAISE EXCEPTION '% score % has no numeric value', m.instrument, key USING ERRCODE = 'CFF01', HINT = 'assessment';
+            END IF;
+            INSERT INTO careflags.assessment AS x (patient_id, source_system, source_key, instrument, assessed_at, total)
+                VALUES (pid, 'fhir', key, m.instrument, t, v)
+                ON CONFLICT ON CONSTRAINT assessment_source_key DO UPDATE
+                    SET patient_id = EXCLUDED.patient_id, instrument = EXCLUDED.instrument,
+                        assessed_at = EXCLUDED.assessed_at, total = EXCLUDED.total, items = NULL
+                RETURNING true INTO ok;
+        ELSIF m.fact = 'medication_review' THEN
+            INSERT INTO careflags.medication_review AS x (patient_id, source_system, source_key, reviewed_at, code)
+                VALUES (pid, 'fhir', key, t, m.code)
+                ON CONFLICT ON CONSTRAINT medication_review_source_key DO UPDATE
+                    SET patient_id = EXCLUDED.patient_id, reviewed_at = EXCLUDED.reviewed_at, code = EXCLUDED.code
+                RETURNING true INTO ok;
+        ELSIF m.fact = 'fall' THEN
+            first_code := (SELECT c ->> 'code' FROM jsonb_array_elements(cand.codings) AS c
+                            WHERE c ->> 'system' = m.system AND starts_with(c ->> 'code', m.code) LIMIT 1);
+            INSERT INTO careflags.fall AS x (patient_id, source_system, source_key, fell_at, code)
+                VALUES (pid, 'fhir', key, t, first_code)
+                ON CONFLICT ON CONSTRAINT fall_source_key DO UPDATE
+                    SET patient_id = EXCLUDED.patient_id, fell_at = EXCLUDED.fell_at, code = EXCLUDED.code
+                RETURNING true INTO ok;
+        ELSIF m.fact = 'care_plan' THEN
+            INSERT INTO careflags.care_plan AS x (patient_id, source_system, source_key, kind, started_at, ended_at)
+                VALUES (pid, 'fhir', key, m.plan_kind, t, @extschema@.fhir_time(doc -> 'period' ->> 'end'))
+                ON CONFLICT ON CONSTRAINT care_plan_source_key DO UPDATE
+                    SET patient_id = EXCLUDED.patient_id, kind = EXCLUDED.kind, started_at = EXCLUDED.started_at,
+                        ended_at = EXCLUDED.ended_at
+                RETURNING true INTO ok;
+        END IF;
+
+        IF ok THEN
+            res.facts := res.facts || (m.fact || '|' || key);
+        ELSE
+            res.outcome := 'quarantined';
+            res.reason := @extschema@.guard_reason(m.fact, key);
+        END IF;
+    END LOOP;
+
+    IF res.outcome IS NULL THEN
+        IF cardinality(res.facts) > 0 THEN
+            res.outcome := 'mapped';
+        ELSE
+            res.outcome := 'ignored';
+            res.reason := 'code not used by careflags: ' || coalesce(
+                (SELECT string_agg(coalesce(c ->> 'system', '') || '|' || (c ->> 'code'), ', ')
+                   FROM jsonb_path_query(doc, CASE WHEN rtype = 'CarePlan' THEN '$.category[*].coding[*]'
+                                                   ELSE '$.code.coding[*]' END::jsonpath) AS c),
+                '(none)');
+        END IF;
+    END IF;
+    RETURN res;
+END
+$$;
+
+
+-- On Citus careflags.quarantine is distributed by patient_id and cannot
+-- hold a row without one: a resource quarantined before its patient is
+-- known (malformed, no subject) is recorded in resource_map only there,
+-- with its reason; the store's write goes through as on one server.
+CREATE OR REPLACE FUNCTION @extschema@.quarantine(fact_table text, source_key text, patient_id bigint,
+                                                  reason text, payload jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    distributed boolean := false;
+BEGIN
+    IF $3 IS NULL AND pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition
+                                 WHERE logicalrelid OPERATOR(pg_catalog.=) ''careflags.quarantine''::pg_catalog.regclass)'
+            INTO distributed;
+        IF distributed THEN
+            RETURN;
+        END IF;
+    END IF;
+    INSERT INTO careflags.quarantine (fact_table, source_system, source_key, patient_id, reason, payload)
+        VALUES ($1, 'fhir', $2, $3, $4, $5);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quarantine(text, text, bigint, text, jsonb) IS
+    'records a FHIR resource careflags should use but cannot in careflags.quarantine (source_system fhir); on Citus one whose patient is not known stays in resource_map only';
+
+-- PL/pgSQL, not SQL: on Citus a SQL function's parameters cannot reach the
+-- distributed plan of careflags.quarantine.
+CREATE OR REPLACE FUNCTION @extschema@.guard_reason(fact_table text, source_key text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    RETURN COALESCE(
+        (SELECT q.reason FROM careflags.quarantine AS q
+          WHERE q.source_system OPERATOR(pg_catalog.=) 'fhir' AND q.source_key OPERATOR(pg_catalog.=) $2
+          ORDER BY q.quarantine_id DESC LIMIT 1),
+        'careflags rejected the ' OPERATOR(pg_catalog.||) $1 OPERATOR(pg_catalog.||) ' fact');
+END
+$$;
+
+-- ==== end: upserts that work on Citus too (issue 19) ====
 
 -----------------------------------------------------------------------------
 -- A store set up with 1.0 gets the statement-level triggers and the checks

@@ -1004,7 +1004,7 @@ BEGIN
         INSERT INTO careflags.measurement AS ms (patient_id, source_system, source_key, kind, value, measured_at)
         SELECT r.patient_id, 'gnumed', r.key, r.measurement, r.val, r.clin_when
           FROM r WHERE r.plain AND r.measurement IS NOT NULL
-        ON CONFLICT (source_system, source_key) DO UPDATE
+        ON CONFLICT ON CONSTRAINT measurement_source_key DO UPDATE
             SET kind = EXCLUDED.kind, value = EXCLUDED.value, measured_at = EXCLUDED.measured_at
             WHERE (ms.kind, ms.value, ms.measured_at) IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.value, EXCLUDED.measured_at)
     ),
@@ -1012,7 +1012,7 @@ BEGIN
         INSERT INTO careflags.assessment AS a (patient_id, source_system, source_key, instrument, assessed_at, total)
         SELECT r.patient_id, 'gnumed', r.key, r.instrument, r.clin_when, r.val
           FROM r WHERE r.plain AND r.instrument IS NOT NULL
-        ON CONFLICT (source_system, source_key) DO UPDATE
+        ON CONFLICT ON CONSTRAINT assessment_source_key DO UPDATE
             SET instrument = EXCLUDED.instrument, assessed_at = EXCLUDED.assessed_at, total = EXCLUDED.total,
                 items = NULL, band = NULL, at_risk = NULL
             WHERE (a.instrument, a.assessed_at, a.total) IS DISTINCT FROM (EXCLUDED.instrument, EXCLUDED.assessed_at, EXCLUDED.total)
@@ -1081,7 +1081,7 @@ BEGIN
         INSERT INTO careflags.medication AS md (patient_id, source_system, source_key, atc, code, name, started_at, stopped_at, as_needed, status)
         SELECT r.patient_id, 'gnumed', r.key, r.atc, r.code, r.name, r.started_at, r.stopped_at, r.as_needed, r.status
           FROM r WHERE r.plain AND NOT r.no_medicine
-        ON CONFLICT (source_system, source_key) DO UPDATE
+        ON CONFLICT ON CONSTRAINT medication_source_key DO UPDATE
             SET atc = EXCLUDED.atc, code = EXCLUDED.code, name = EXCLUDED.name, started_at = EXCLUDED.started_at,
                 stopped_at = EXCLUDED.stopped_at, as_needed = EXCLUDED.as_needed, status = EXCLUDED.status
             WHERE (md.atc, md.code, md.name, md.started_at, md.stopped_at, md.as_needed, md.status)
@@ -1229,3 +1229,148 @@ BEGIN
     PERFORM @extschema@.wire_noted('clin', 'substance_intake', 'substance_intake', 'INSERT OR UPDATE OR DELETE');
 END
 $wire$;
+
+-- ==== upserts that name their constraint (issue 19) ====
+-- Every upsert of a careflags fact names its unique constraint,
+-- <table>_source_key, instead of its columns: on one server it is UNIQUE
+-- (source_system, source_key); after careflags.distribute() on Citus it
+-- includes patient_id under the same name.  (The set-based mappers of
+-- issue 17 above name it too.)  careflags_gnumed itself is not supported on
+-- Citus (README: careflags on Citus).
+
+CREATE OR REPLACE FUNCTION @extschema@.sync_identity(pk_identity integer) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    pid bigint;
+BEGIN
+    SELECT i.pk, i.deleted, i.gender, i.dob, i.deceased, n.lastnames, n.firstnames
+      INTO r
+      FROM dem.identity i
+      LEFT JOIN dem.names n ON n.id_identity OPERATOR(pg_catalog.=) i.pk AND n.active
+     WHERE i.pk OPERATOR(pg_catalog.=) pk_identity
+     ORDER BY n.id DESC
+     LIMIT 1;
+    IF NOT FOUND OR r.deleted THEN
+        -- GNUmed deletes a person by setting dem.identity.deleted.
+        PERFORM @extschema@.forget('patient', pk_identity::text);
+        RETURN NULL;
+    END IF;
+    INSERT INTO careflags.patient AS p (source_system, source_key, display_name, birth_date, sex, deceased, deceased_at)
+    VALUES ('gnumed', r.pk::text,
+            NULLIF(pg_catalog.concat_ws(', ', r.lastnames, r.firstnames), ''),
+            (r.dob AT TIME ZONE 'UTC')::date,
+            (CASE r.gender WHEN 'f' THEN 'female' WHEN 'm' THEN 'male'
+                           WHEN 'tf' THEN 'other' WHEN 'tm' THEN 'other' WHEN 'h' THEN 'other'
+                           ELSE 'unknown' END)::careflags.sex,
+            r.deceased IS NOT NULL, r.deceased)
+    ON CONFLICT ON CONSTRAINT patient_source_key DO UPDATE
+        SET display_name = EXCLUDED.display_name, birth_date = EXCLUDED.birth_date, sex = EXCLUDED.sex,
+            deceased = EXCLUDED.deceased, deceased_at = EXCLUDED.deceased_at, updated_at = pg_catalog.now()
+        WHERE (p.display_name, p.birth_date, p.sex, p.deceased, p.deceased_at)
+              IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.birth_date, EXCLUDED.sex, EXCLUDED.deceased, EXCLUDED.deceased_at)
+    RETURNING p.patient_id INTO pid;
+    IF pid IS NULL THEN
+        pid := @extschema@.patient_id_of(pk_identity);
+    END IF;
+    RETURN pid;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION @extschema@.sync_hospital_stay(pk_stay integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key text := 'hospital_stay/' OPERATOR(pg_catalog.||) pk_stay::text;
+    r record;
+    m record;
+    pid bigint;
+BEGIN
+    SELECT h.clin_when, h.discharge, h.fk_org_unit, e.fk_patient
+      INTO r
+      FROM clin.hospital_stay h JOIN clin.encounter e ON e.pk OPERATOR(pg_catalog.=) h.fk_encounter
+     WHERE h.pk OPERATOR(pg_catalog.=) pk_stay;
+    IF FOUND THEN
+        SELECT * INTO m FROM @extschema@.setting_of_org_unit(r.fk_org_unit);
+    END IF;
+    IF NOT FOUND OR m.setting IS NULL THEN
+        PERFORM @extschema@.forget('episode', key);
+        RETURN;
+    END IF;
+    pid := @extschema@.ensure_patient(r.fk_patient);
+    INSERT INTO careflags.unit AS u (unit_id, name, setting) VALUES (m.unit_id, m.unit_name, m.setting)
+        ON CONFLICT (unit_id) DO UPDATE SET name = EXCLUDED.name, setting = EXCLUDED.setting
+        WHERE (u.name, u.setting) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.setting);
+    PERFORM @extschema@.forget_if_moved('episode', key, pid);
+    INSERT INTO careflags.episode AS ep (patient_id, source_system, source_key, setting, unit_id, started_at, ended_at)
+    VALUES (pid, 'gnumed', key, m.setting, m.unit_id, r.clin_when, r.discharge)
+    ON CONFLICT ON CONSTRAINT episode_source_key DO UPDATE
+        SET setting = EXCLUDED.setting, unit_id = EXCLUDED.unit_id,
+            started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at
+        WHERE (ep.setting, ep.unit_id, ep.started_at, ep.ended_at)
+              IS DISTINCT FROM (EXCLUDED.setting, EXCLUDED.unit_id, EXCLUDED.started_at, EXCLUDED.ended_at);
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION @extschema@.sync_procedure(pk_procedure integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key text := 'procedure/' OPERATOR(pg_catalog.||) pk_procedure::text;
+    r record;
+    m @extschema@.procedure_map;
+    pid bigint;
+    f text;
+BEGIN
+    SELECT pr.clin_when, pr.clin_end, pr.is_ongoing,
+           pg_catalog.concat_ws(' ', pr.narrative, pr.comment) AS txt, e.fk_patient
+      INTO r
+      FROM clin.procedure pr JOIN clin.encounter e ON e.pk OPERATOR(pg_catalog.=) pr.fk_encounter
+     WHERE pr.pk OPERATOR(pg_catalog.=) pk_procedure;
+    IF FOUND THEN
+        m := @extschema@.procedure_target(r.txt);
+    END IF;
+    -- A procedure is at most one fact: drop it from the tables it no longer maps to.
+    FOREACH f IN ARRAY ARRAY['medication_review', 'fall', 'assessment', 'care_plan'] LOOP
+        IF m.fact IS NULL OR f OPERATOR(pg_catalog.<>) m.fact THEN
+            PERFORM @extschema@.forget(f, key);
+        END IF;
+    END LOOP;
+    IF m.fact IS NULL THEN
+        RETURN;
+    END IF;
+    pid := @extschema@.ensure_patient(r.fk_patient);
+    PERFORM @extschema@.forget_if_moved(m.fact, key, pid);
+    IF m.fact OPERATOR(pg_catalog.=) 'medication_review' THEN
+        INSERT INTO careflags.medication_review AS x (patient_id, source_system, source_key, reviewed_at, code)
+        VALUES (pid, 'gnumed', key, r.clin_when, m.code)
+        ON CONFLICT ON CONSTRAINT medication_review_source_key DO UPDATE SET reviewed_at = EXCLUDED.reviewed_at, code = EXCLUDED.code
+            WHERE (x.reviewed_at, x.code) IS DISTINCT FROM (EXCLUDED.reviewed_at, EXCLUDED.code);
+    ELSIF m.fact OPERATOR(pg_catalog.=) 'fall' THEN
+        INSERT INTO careflags.fall AS x (patient_id, source_system, source_key, fell_at, code)
+        VALUES (pid, 'gnumed', key, r.clin_when, m.code)
+        ON CONFLICT ON CONSTRAINT fall_source_key DO UPDATE SET fell_at = EXCLUDED.fell_at, code = EXCLUDED.code
+            WHERE (x.fell_at, x.code) IS DISTINCT FROM (EXCLUDED.fell_at, EXCLUDED.code);
+    ELSIF m.fact OPERATOR(pg_catalog.=) 'assessment' THEN
+        INSERT INTO careflags.assessment AS x (patient_id, source_system, source_key, instrument, assessed_at)
+        VALUES (pid, 'gnumed', key, m.instrument, r.clin_when)
+        ON CONFLICT ON CONSTRAINT assessment_source_key DO UPDATE SET instrument = EXCLUDED.instrument, assessed_at = EXCLUDED.assessed_at
+            WHERE (x.instrument, x.assessed_at) IS DISTINCT FROM (EXCLUDED.instrument, EXCLUDED.assessed_at);
+    ELSE
+        INSERT INTO careflags.care_plan AS x (patient_id, source_system, source_key, kind, started_at, ended_at)
+        VALUES (pid, 'gnumed', key, m.plan_kind, r.clin_when,
+                CASE WHEN NOT r.is_ongoing THEN r.clin_end END)
+        ON CONFLICT ON CONSTRAINT care_plan_source_key DO UPDATE
+            SET kind = EXCLUDED.kind, started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at
+            WHERE (x.kind, x.started_at, x.ended_at) IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.started_at, EXCLUDED.ended_at);
+    END IF;
+END
+$$;
+
+-- ==== end: upserts that name their constraint (issue 19) ====

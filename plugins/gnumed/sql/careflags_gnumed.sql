@@ -341,7 +341,7 @@ BEGIN
                            WHEN 'tf' THEN 'other' WHEN 'tm' THEN 'other' WHEN 'h' THEN 'other'
                            ELSE 'unknown' END)::careflags.sex,
             r.deceased IS NOT NULL, r.deceased)
-    ON CONFLICT (source_system, source_key) DO UPDATE
+    ON CONFLICT ON CONSTRAINT patient_source_key DO UPDATE
         SET display_name = EXCLUDED.display_name, birth_date = EXCLUDED.birth_date, sex = EXCLUDED.sex,
             deceased = EXCLUDED.deceased, deceased_at = EXCLUDED.deceased_at, updated_at = pg_catalog.now()
         WHERE (p.display_name, p.birth_date, p.sex, p.deceased, p.deceased_at)
@@ -404,7 +404,7 @@ BEGIN
     PERFORM @extschema@.forget_if_moved('episode', key, pid);
     INSERT INTO careflags.episode AS ep (patient_id, source_system, source_key, setting, unit_id, started_at, ended_at)
     VALUES (pid, 'gnumed', key, m.setting, m.unit_id, r.clin_when, r.discharge)
-    ON CONFLICT (source_system, source_key) DO UPDATE
+    ON CONFLICT ON CONSTRAINT episode_source_key DO UPDATE
         SET setting = EXCLUDED.setting, unit_id = EXCLUDED.unit_id,
             started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at
         WHERE (ep.setting, ep.unit_id, ep.started_at, ep.ended_at)
@@ -652,23 +652,23 @@ BEGIN
     IF m.fact OPERATOR(pg_catalog.=) 'medication_review' THEN
         INSERT INTO careflags.medication_review AS x (patient_id, source_system, source_key, reviewed_at, code)
         VALUES (pid, 'gnumed', key, r.clin_when, m.code)
-        ON CONFLICT (source_system, source_key) DO UPDATE SET reviewed_at = EXCLUDED.reviewed_at, code = EXCLUDED.code
+        ON CONFLICT ON CONSTRAINT medication_review_source_key DO UPDATE SET reviewed_at = EXCLUDED.reviewed_at, code = EXCLUDED.code
             WHERE (x.reviewed_at, x.code) IS DISTINCT FROM (EXCLUDED.reviewed_at, EXCLUDED.code);
     ELSIF m.fact OPERATOR(pg_catalog.=) 'fall' THEN
         INSERT INTO careflags.fall AS x (patient_id, source_system, source_key, fell_at, code)
         VALUES (pid, 'gnumed', key, r.clin_when, m.code)
-        ON CONFLICT (source_system, source_key) DO UPDATE SET fell_at = EXCLUDED.fell_at, code = EXCLUDED.code
+        ON CONFLICT ON CONSTRAINT fall_source_key DO UPDATE SET fell_at = EXCLUDED.fell_at, code = EXCLUDED.code
             WHERE (x.fell_at, x.code) IS DISTINCT FROM (EXCLUDED.fell_at, EXCLUDED.code);
     ELSIF m.fact OPERATOR(pg_catalog.=) 'assessment' THEN
         INSERT INTO careflags.assessment AS x (patient_id, source_system, source_key, instrument, assessed_at)
         VALUES (pid, 'gnumed', key, m.instrument, r.clin_when)
-        ON CONFLICT (source_system, source_key) DO UPDATE SET instrument = EXCLUDED.instrument, assessed_at = EXCLUDED.assessed_at
+        ON CONFLICT ON CONSTRAINT assessment_source_key DO UPDATE SET instrument = EXCLUDED.instrument, assessed_at = EXCLUDED.assessed_at
             WHERE (x.instrument, x.assessed_at) IS DISTINCT FROM (EXCLUDED.instrument, EXCLUDED.assessed_at);
     ELSE
         INSERT INTO careflags.care_plan AS x (patient_id, source_system, source_key, kind, started_at, ended_at)
         VALUES (pid, 'gnumed', key, m.plan_kind, r.clin_when,
                 CASE WHEN NOT r.is_ongoing THEN r.clin_end END)
-        ON CONFLICT (source_system, source_key) DO UPDATE
+        ON CONFLICT ON CONSTRAINT care_plan_source_key DO UPDATE
             SET kind = EXCLUDED.kind, started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at
             WHERE (x.kind, x.started_at, x.ended_at) IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.started_at, EXCLUDED.ended_at);
     END IF;
@@ -877,7 +877,7 @@ BEGIN
         INSERT INTO careflags.measurement AS ms (patient_id, source_system, source_key, kind, value, measured_at)
         SELECT r.patient_id, 'gnumed', r.key, r.measurement, r.val, r.clin_when
           FROM r WHERE r.plain AND r.measurement IS NOT NULL
-        ON CONFLICT (source_system, source_key) DO UPDATE
+        ON CONFLICT ON CONSTRAINT measurement_source_key DO UPDATE
             SET kind = EXCLUDED.kind, value = EXCLUDED.value, measured_at = EXCLUDED.measured_at
             WHERE (ms.kind, ms.value, ms.measured_at) IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.value, EXCLUDED.measured_at)
     ),
@@ -885,7 +885,7 @@ BEGIN
         INSERT INTO careflags.assessment AS a (patient_id, source_system, source_key, instrument, assessed_at, total)
         SELECT r.patient_id, 'gnumed', r.key, r.instrument, r.clin_when, r.val
           FROM r WHERE r.plain AND r.instrument IS NOT NULL
-        ON CONFLICT (source_system, source_key) DO UPDATE
+        ON CONFLICT ON CONSTRAINT assessment_source_key DO UPDATE
             SET instrument = EXCLUDED.instrument, assessed_at = EXCLUDED.assessed_at, total = EXCLUDED.total,
                 items = NULL, band = NULL, at_risk = NULL
             WHERE (a.instrument, a.assessed_at, a.total) IS DISTINCT FROM (EXCLUDED.instrument, EXCLUDED.assessed_at, EXCLUDED.total)
@@ -954,7 +954,7 @@ BEGIN
         INSERT INTO careflags.medication AS md (patient_id, source_system, source_key, atc, code, name, started_at, stopped_at, as_needed, status)
         SELECT r.patient_id, 'gnumed', r.key, r.atc, r.code, r.name, r.started_at, r.stopped_at, r.as_needed, r.status
           FROM r WHERE r.plain AND NOT r.no_medicine
-        ON CONFLICT (source_system, source_key) DO UPDATE
+        ON CONFLICT ON CONSTRAINT medication_source_key DO UPDATE
             SET atc = EXCLUDED.atc, code = EXCLUDED.code, name = EXCLUDED.name, started_at = EXCLUDED.started_at,
                 stopped_at = EXCLUDED.stopped_at, as_needed = EXCLUDED.as_needed, status = EXCLUDED.status
             WHERE (md.atc, md.code, md.name, md.started_at, md.stopped_at, md.as_needed, md.status)
