@@ -171,11 +171,17 @@ visible_flag(int64 flag_id)
 	bool		own_units = pg_class_aclcheck(flag_rel, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
 		OidIsValid(get_relname_relid("my_flags", nsp));
 
+	/*
+	 * (the rule is read per row, not joined: on Citus my_flags reads through
+	 * a function, which Citus would otherwise plan with the reference table
+	 * rule on another node)
+	 */
 	ret = SPI_execute_with_args(own_units ?
-								"SELECT f.patient_id, f.rule_id, true, r.max_snooze, f.unit_id "
-								"FROM careflags.my_flags f JOIN careflags.rule r "
-								"  ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id "
-								"WHERE f.flag_id OPERATOR(pg_catalog.=) $1" :
+								"SELECT f.patient_id, f.rule_id, true, "
+								"  (SELECT r.max_snooze FROM careflags.rule r WHERE r.rule_id OPERATOR(pg_catalog.=) f.rule_id), "
+								"  f.unit_id "
+								"FROM (SELECT m.* FROM careflags.my_flags m "
+								"      WHERE m.flag_id OPERATOR(pg_catalog.=) $1 OFFSET 0) f" :
 								"SELECT f.patient_id, f.rule_id, f.resolved_at IS NULL, r.max_snooze, f.unit_id "
 								"FROM careflags.flag f JOIN careflags.rule r "
 								"  ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id "
@@ -480,9 +486,14 @@ typedef struct ActionContext
 static void
 begin_action(ActionContext *ac)
 {
-	/* the audit chain is per node, the flags on the shards: not yet */
-	cf_refuse_on_citus("acknowledge(), snooze() and exempt()",
-					   "On Citus, a nurse's actions are not supported yet (README: careflags on Citus).");
+	/*
+	 * On Citus the audit chain (careflags.audit, audit_chain: plain tables,
+	 * not distributed) is the coordinator's, and the flag is updated on its
+	 * shard through the coordinator: one chain for every action.  A worker
+	 * would start a chain of its own.
+	 */
+	cf_refuse_on_citus_worker("acknowledge(), snooze() and exempt()",
+							  "Connect to the coordinator to act on a flag.");
 	ac->actor = GetUserNameFromId(GetUserId(), false);
 	ac->now = cf_now();
 	ac->nestlevel = NewGUCNestLevel();
@@ -625,6 +636,25 @@ exemption_detail(StringInfo d, const char *reason, bool given, TimestampTz valid
 }
 
 /*
+ * Was the flag resolved as exempt by the evaluation of the exemption just
+ * recorded?  On Citus the shard's row trigger evaluates the exemption at
+ * once (careflags.defer_evaluation does not reach the shards), resolving
+ * the flag 'exempt' and writing its event, before the action resolves it.
+ */
+static bool
+exempted_by_evaluation(const FlagRow *fr, int64 flag_id)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		v[2] = {Int64GetDatum(fr->patient_id), Int64GetDatum(flag_id)};
+
+	if (SPI_execute_with_args("SELECT FROM careflags.flag WHERE patient_id OPERATOR(pg_catalog.=) $1 "
+							  "AND flag_id OPERATOR(pg_catalog.=) $2 AND resolution OPERATOR(pg_catalog.=) 'exempt'",
+							  2, types, v, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not read the exempted flag");
+	return SPI_processed == 1;
+}
+
+/*
  * Exempt one open flag (owner context, SPI connected): record the exemption
  * fact of its rule under the key given and resolve the flag.  The exemption
  * fact is evaluated at commit (as with careflags.defer_evaluation), not now:
@@ -675,6 +705,8 @@ exempt_flag(const ActionContext *ac, const FlagRow *fr, int64 flag_id, const cha
 								  "  AND resolved_at IS NULL",
 								  3, types, v, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "careflags: could not resolve the exempted flag");
+		if (SPI_processed == 0 && exempted_by_evaluation(fr, flag_id))
+			return;
 		flag_still_open(flag_id);
 		cf_notify("resolved", flag_id, fr->patient_id, fr->rule_id, fr->unit_id);
 	}

@@ -288,3 +288,84 @@ cf_shard_query_text(const char *text)
 					quote_qualified_identifier(CF_SCHEMA, get_rel_name(relid)),
 					(int) (sel - rest), rest, sel + sizeof(select) - 1);
 }
+
+/* See shard.h. */
+Oid
+cf_reference_relation(Oid nsp, const char *table)
+{
+	Oid			relid = get_relname_relid(table, nsp);
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+	MemoryContext cxt = CurrentMemoryContext;
+	char		method = '\0';
+	int64		shardid = 0;
+	bool		found;
+	char		name[NAMEDATALEN * 2];
+	Oid			shard;
+
+	if (!OidIsValid(relid) || !have_shard_catalog())
+		return relid;
+	values[0] = ObjectIdGetDatum(relid);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT p.partmethod::pg_catalog.text, s.shardid "
+							  "FROM pg_catalog.pg_dist_partition p "
+							  "LEFT JOIN pg_catalog.pg_dist_shard s ON s.logicalrelid OPERATOR(pg_catalog.=) p.logicalrelid "
+							  "WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not read pg_dist_partition");
+	found = SPI_processed > 0;
+	if (found)
+	{
+		bool		isnull;
+		char	   *m = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+		method = m ? m[0] : '\0';
+		shardid = isnull ? 0 : DatumGetInt64(d);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	if (!found)
+		return relid;			/* not a Citus table: read it as it is */
+	if (method != 'n' || shardid == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("careflags.%s is distributed, not a reference table", table),
+				 errhint("careflags.distribute() makes it a reference table: distribute careflags' tables with it.")));
+	snprintf(name, sizeof(name), "%s_" INT64_FORMAT, table, shardid);
+	shard = strlen(name) < NAMEDATALEN ? get_relname_relid(name, nsp) : InvalidOid;
+	if (!OidIsValid(shard))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("this node holds no copy of the reference table careflags.%s", table),
+				 errdetail("careflags reads careflags.%s on the node it runs on; its copy here would be shard %s.",
+						   table, name),
+				 errhint("Add the coordinator to the cluster's metadata (citus_set_coordinator_host()) so that reference tables are copied to it.")));
+	return shard;
+}
+
+/* See shard.h. */
+void
+cf_refuse_on_citus_worker(const char *what, const char *hint)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		worker;
+
+	if (!cf_citus_distributed())
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT FROM pg_catalog.pg_dist_local_group WHERE groupid OPERATOR(pg_catalog.<>) 0",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not read pg_dist_local_group");
+	worker = SPI_processed > 0;
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	if (worker)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("careflags.%s runs on the Citus coordinator only", what),
+				 errdetail("The audit chain of the nurses' actions is kept on the coordinator; this node is a worker."),
+				 errhint("%s", hint)));
+}
