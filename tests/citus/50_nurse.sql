@@ -26,6 +26,7 @@ SET client_min_messages = error;
 \set single_a :rows_a
 \set single_b :rows_b
 \set single_admin :rows_admin
+\set single_super :rows_super
 \set single_quality :quality
 ROLLBACK;
 
@@ -42,15 +43,27 @@ SET client_min_messages = error;
 \ir 50_nurse_rows.psql
 \o
 \unset QUIET
-SELECT plan(21);
+SELECT plan(23);
 SELECT ok(:'single_a' ~ 'worklist admission' AND :'single_a' ~ 'actions fall' AND :'single_a' ~ 'my_patients'
           AND :'single_a' ~ 'my_flag_events' AND :'single_a' !~ ' b[12] ', 'one server: nurse A sees ward A''s worklist, actions, patients and events, none of ward B''s');
 SELECT is(:'rows_a'::text, :'single_a'::text, 'the cluster: nurse A sees exactly the rows of worklist, actions, my_patients, my_flags and my_flag_events she sees on one server');
-SELECT ok(:'rows_b' ~ 'worklist b1' AND :'rows_b' !~ 'admission', 'nurse B sees ward B''s rows (and not ward A''s)');
-SELECT is(:'rows_b'::text, :'single_b'::text, '... the same as on one server');
+-- (the scenario's name is each line's second word)
+CREATE TEMP TABLE seen (who text, view text, name text);
+INSERT INTO seen SELECT w, split_part(l, ' ', 1), split_part(l, ' ', 2)
+  FROM (VALUES ('b', :'rows_b'), ('admin', :'rows_admin'), ('super', :'rows_super')) v(w, t),
+       regexp_split_to_table(v.t, E'\n') l;
+SELECT is((SELECT array_agg(DISTINCT name ORDER BY name) FROM seen WHERE who = 'b'), '{b1,b2}'::text[],
+          'nurse B sees ward B''s patients only');
+SELECT is(:'rows_b'::text, :'single_b'::text, '... the same rows as on one server');
 SELECT is(:b_sees_a::int, 0, '... none of ward A''s patients in any of the five views');
-SELECT ok(:'rows_admin' ~ 'worklist admission' AND :'rows_admin' ~ 'worklist b1', 'careflags_admin sees every unit');
+SELECT is((SELECT array_agg(DISTINCT view || ':' || (name ~ '^b') ORDER BY view || ':' || (name ~ '^b')) FROM seen WHERE who = 'admin'),
+          '{my_flag_events:false,my_flag_events:true,my_flags:false,my_flags:true}'::text[],
+          'careflags_admin sees both wards in my_flags and my_flag_events (the tables she may read), no worklist (she may not read careflags.patient)');
 SELECT is(:'rows_admin'::text, :'single_admin'::text, '... the same rows as on one server');
+SELECT is((SELECT array_agg(DISTINCT view || ':' || (name ~ '^b') ORDER BY view || ':' || (name ~ '^b')) FROM seen WHERE who = 'super'),
+          '{actions:false,actions:true,my_flag_events:false,my_flag_events:true,my_flags:false,my_flags:true,my_patients:false,my_patients:true,worklist:false,worklist:true}'::text[],
+          'a superuser sees both wards in all five views');
+SELECT is(:'rows_super'::text, :'single_super'::text, '... the same rows as on one server');
 SELECT is(:'quality'::text, :'single_quality'::text, 'careflags_quality is refused the worklist as on one server (' || :'single_quality' || ')');
 
 -- 2. actions as nurse A
