@@ -7,7 +7,8 @@
 --     the same rows of worklist, actions, my_patients, my_flags and
 --     my_flag_events on both (tests/citus/50_nurse_rows.psql); nurse B sees
 --     none of ward A's; careflags_quality is refused the worklist on both.
--- (2) acknowledge, snooze, exempt (and acknowledge_action) as nurse A
+-- (2) acknowledge, snooze, exempt and the same on a row of careflags.actions
+--     (acknowledge_action, snooze_action, exempt_action) as nurse A
 --     through the coordinator: the flag changes on its shard, each appends one
 --     entry to the one audit chain (on the coordinator), verify_audit()
 --     passes and finds a row changed afterwards; a flag of ward B is refused.
@@ -43,7 +44,7 @@ SET client_min_messages = error;
 \ir 50_nurse_rows.psql
 \o
 \unset QUIET
-SELECT plan(23);
+SELECT plan(25);
 SELECT ok(:'single_a' ~ 'worklist admission' AND :'single_a' ~ 'actions fall' AND :'single_a' ~ 'my_patients'
           AND :'single_a' ~ 'my_flag_events' AND :'single_a' !~ ' b[12] ', 'one server: nurse A sees ward A''s worklist, actions, patients and events, none of ward B''s');
 SELECT is(:'rows_a'::text, :'single_a'::text, 'the cluster: nurse A sees exactly the rows of worklist, actions, my_patients, my_flags and my_flag_events she sees on one server');
@@ -84,6 +85,12 @@ SELECT careflags.exempt(:exempt_flag, 'end-of-life care') AS exempt_audit \gset
 SELECT action AS row_action FROM careflags.actions a JOIN cfn_names n ON n.pid = a.patient_id WHERE n.name = 'admission' ORDER BY action LIMIT 1 \gset
 SELECT pid AS admission FROM cfn_names WHERE name = 'admission' \gset
 SELECT careflags.acknowledge_action(:admission, :'row_action', 'the whole row') AS row_audit \gset
+SELECT a.patient_id AS snooze_row_pid, a.action AS snooze_row_action, a.flag_ids AS snooze_row_flags
+  FROM careflags.actions a JOIN cfn_names n ON n.pid = a.patient_id WHERE n.name = 'mst_ok' ORDER BY a.action LIMIT 1 \gset
+SELECT careflags.snooze_action(:snooze_row_pid, :'snooze_row_action', '2026-04-21 10:00+02') AS snooze_row_audit \gset
+SELECT a.patient_id AS exempt_row_pid, a.action AS exempt_row_action, a.flag_ids AS exempt_row_flags
+  FROM careflags.actions a JOIN cfn_names n ON n.pid = a.patient_id WHERE n.name = 'weight_loss' ORDER BY a.action LIMIT 1 \gset
+SELECT careflags.exempt_action(:exempt_row_pid, :'exempt_row_action', 'declines') AS exempt_row_audit \gset
 RESET ROLE;
 SELECT acknowledged_by::text AS ack_by FROM careflags.flag WHERE flag_id = :ack_flag \gset
 SELECT snoozed_until AS snoozed FROM careflags.flag WHERE flag_id = :snooze_flag \gset
@@ -94,11 +101,16 @@ SELECT is(:'ack_by'::text, 'cfn_nurse_a', 'acknowledge() as nurse A through the 
 SELECT is(:'snoozed'::timestamptz, '2026-04-21 10:00+02'::timestamptz, 'snooze(): snoozed on its shard');
 SELECT is(:'exempt_resolution'::text, 'exempt', 'exempt(): the flag resolved as exempt');
 SELECT is(:exemptions::int, 1, '... with the exemption recorded for the patient (keyed by the audit id)');
-SELECT is((SELECT count(*) FROM careflags.audit) - :audit_before, 4::bigint, 'four actions, four audit entries, in the coordinator''s one audit chain');
+SELECT is((SELECT count(*) FROM careflags.audit) - :audit_before, 6::bigint, 'six actions, six audit entries, in the coordinator''s one audit chain');
 SELECT is((SELECT array_agg(action || ':' || actor ORDER BY audit_id) FROM careflags.audit
-            WHERE audit_id IN (:ack_audit, :snooze_audit, :exempt_audit, :row_audit)),
-          '{acknowledge:cfn_nurse_a,snooze:cfn_nurse_a,exempt:cfn_nurse_a,acknowledge:cfn_nurse_a}'::text[],
+            WHERE audit_id IN (:ack_audit, :snooze_audit, :exempt_audit, :row_audit, :snooze_row_audit, :exempt_row_audit)),
+          '{acknowledge:cfn_nurse_a,snooze:cfn_nurse_a,exempt:cfn_nurse_a,acknowledge:cfn_nurse_a,snooze:cfn_nurse_a,exempt:cfn_nurse_a}'::text[],
           '... each naming the action and the nurse');
+SELECT is((SELECT array_agg(DISTINCT (snoozed_until = '2026-04-21 10:00+02')::text || '/' || COALESCE(resolution, 'open'))
+             FROM careflags.flag WHERE flag_id = ANY (:'snooze_row_flags'::bigint[])), '{true/open}'::text[],
+          'snooze_action(): every flag of the row snoozed on its shard');
+SELECT is((SELECT array_agg(DISTINCT COALESCE(resolution, 'open')) FROM careflags.flag WHERE flag_id = ANY (:'exempt_row_flags'::bigint[])),
+          '{exempt}'::text[], 'exempt_action(): every flag of the row resolved as exempt');
 SELECT is((SELECT count(*) FROM careflags.audit a WHERE a.audit_id IN (:ack_audit, :snooze_audit, :exempt_audit)
               AND a.flag_id IN (:ack_flag, :snooze_flag, :exempt_flag)), 3::bigint, '... and the flag acted on');
 SELECT ok(NOT EXISTS (SELECT FROM careflags.worklist WHERE flag_id IN (:snooze_flag, :exempt_flag)),
