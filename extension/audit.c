@@ -41,6 +41,14 @@
  *	  1.2's objects (no careflags.audit_chain yet) appends keep the 1.2 way:
  *	  one chain under a SHARE ROW EXCLUSIVE lock on careflags.audit.
  *
+ *	  On Citus (careflags.distribute()) the actions run on the coordinator:
+ *	  the flag is looked up through the nurse's views (which read the
+ *	  shards), updated on its shard, and the entry appended to the
+ *	  coordinator's chain (careflags.audit and audit_chain stay plain tables
+ *	  there); on a worker they are refused.  The entries careflags itself
+ *	  writes from a shard's trigger (reopen, correct_resolution) go to that
+ *	  worker's own chain.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -30,7 +30,14 @@
  *	  another session must be gone at the transaction's next statement.
  *	  The key can only make the cache miss more often than needed, never
  *	  answer for another role or an older state (tests/core/34_security.sql,
- *	  section (g)).
+ *	  section (g)).  On Citus unit_access is a reference table and each node
+ *	  reads its own copy (extension/shard.c).
+ *
+ *	  reads_every_unit() switches the views' branch for roles that read
+ *	  every unit; its planner support function decides it at planning for
+ *	  a role that may not, so that a nurse's plan is her branch alone.  On
+ *	  Citus the views read through careflags.<view>_rows()
+ *	  (careflags_nurse_view_rows, at the end of this file).
  *
  *-------------------------------------------------------------------------
  */
