@@ -47,7 +47,7 @@
  *	  coordinator's chain (careflags.audit and audit_chain stay plain tables
  *	  there); on a worker they are refused.  The entries careflags itself
  *	  writes from a shard's trigger (reopen, correct_resolution) go to that
- *	  worker's own chain.
+ *	  worker's own chain, which verify_audit() on the coordinator checks too.
  *
  *-------------------------------------------------------------------------
  */
@@ -1227,6 +1227,52 @@ walk_patients(ChainWalk *w, int64 after)
 	}
 }
 
+/*
+ * On a Citus coordinator, the workers' own chains too (the entries shard
+ * triggers write: reopen, correct_resolution): verify_audit() on each
+ * worker (run_command_on_workers, as the owner); the rows they checked are
+ * added, the first problem of a worker is reported with the worker's name.
+ * SPI connected.
+ */
+static void
+verify_workers(ChainWalk *w)
+{
+	if (SPI_execute("SELECT r.nodename OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) r.nodeport::pg_catalog.text, "
+					"r.success, r.result FROM pg_catalog.run_command_on_workers("
+					"'SELECT v.intact::pg_catalog.text OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) v.checked "
+					"OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) COALESCE(v.first_broken, 0) "
+					"OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) COALESCE(v.problem, '''') "
+					"FROM careflags.verify_audit() v') r ORDER BY 1",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not verify the workers' audit");
+	for (uint64 i = 0; i < SPI_processed && w->problem == NULL; i++)
+	{
+		bool		isnull;
+		char	   *node = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		bool		ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		char	   *result = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		char		intact[8];
+		long long	checked = 0,
+					broken = 0;
+		int			used = 0;
+
+		if (!ok || result == NULL ||
+			sscanf(result, "%7s %lld %lld %n", intact, &checked, &broken, &used) < 3)
+		{
+			w->broken = 0;
+			w->problem = psprintf("the audit of worker %s could not be verified: %s", node,
+								  result ? result : "no result");
+			break;
+		}
+		w->checked += checked;
+		if (strcmp(intact, "true") != 0)
+		{
+			w->broken = broken;
+			w->problem = psprintf("worker %s: %s", node, result + used);
+		}
+	}
+}
+
 /* careflags.verify_audit(): walk the chains; report the first broken link. */
 PG_FUNCTION_INFO_V1(careflags_verify_audit);
 Datum
@@ -1275,6 +1321,8 @@ careflags_verify_audit(PG_FUNCTION_ARGS)
 	}
 	if (w.problem == NULL && per_patient)
 		walk_patients(&w, has_head ? hid : 0);
+	if (w.problem == NULL && cf_citus_coordinator())
+		verify_workers(&w);
 
 	if (w.problem)
 		w.problem = MemoryContextStrdup(cxt, w.problem);

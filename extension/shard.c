@@ -345,27 +345,47 @@ cf_reference_relation(Oid nsp, const char *table)
 	return shard;
 }
 
+/* The Citus group of this node (0: the coordinator); -1 without Citus' catalog. */
+static int
+local_group(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			group = -1;
+
+	if (!OidIsValid(get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE)))
+		return -1;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT groupid FROM pg_catalog.pg_dist_local_group", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not read pg_dist_local_group");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		group = isnull ? -1 : DatumGetInt32(d);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	return group;
+}
+
+/* See shard.h. */
+bool
+cf_citus_coordinator(void)
+{
+	return cf_citus_distributed() && local_group() == 0;
+}
+
 /* See shard.h. */
 void
 cf_refuse_on_citus_worker(const char *what, const char *hint)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	bool		worker;
-
-	if (!cf_citus_distributed())
+	if (!cf_citus_distributed() || local_group() == 0)
 		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT FROM pg_catalog.pg_dist_local_group WHERE groupid OPERATOR(pg_catalog.<>) 0",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "careflags: could not read pg_dist_local_group");
-	worker = SPI_processed > 0;
-	SPI_finish();
-	MemoryContextSwitchTo(cxt);
-	if (worker)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("careflags.%s runs on the Citus coordinator only", what),
-				 errdetail("The audit chain of the nurses' actions is kept on the coordinator; this node is a worker."),
-				 errhint("%s", hint)));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("careflags.%s runs on the Citus coordinator only", what),
+			 errdetail("The audit chain of the nurses' actions is kept on the coordinator; this node is a worker."),
+			 errhint("%s", hint)));
 }

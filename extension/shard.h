@@ -68,6 +68,9 @@ extern bool cf_citus_distributed(void);
  */
 extern void cf_refuse_on_citus(const char *what, const char *hint);
 
+/* Is this node the coordinator of a Citus cluster careflags is distributed on? */
+extern bool cf_citus_coordinator(void);
+
 /*
  * Refuse (feature_not_supported, with hint) on a Citus worker what runs on
  * the coordinator only (the nurse's actions: their audit chain is kept

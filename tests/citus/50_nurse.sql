@@ -11,7 +11,9 @@
 --     (acknowledge_action, snooze_action, exempt_action) as nurse A
 --     through the coordinator: the flag changes on its shard, each appends one
 --     entry to the one audit chain (on the coordinator), verify_audit()
---     passes and finds a row changed afterwards; a flag of ward B is refused.
+--     passes and finds a row changed afterwards, and a row put in a worker's
+--     own chain (where shard triggers write reopen and correct_resolution);
+--     a flag of ward B is refused.
 \set citus_status `cat "$PGHOST/careflags_citus.status" 2>/dev/null || echo 'not prepared: tests/citus/setup.sh did not run'`
 SELECT :'citus_status' = 'ready' AS citus_ready \gset
 \if :citus_ready
@@ -44,7 +46,7 @@ SET client_min_messages = error;
 \ir 50_nurse_rows.psql
 \o
 \unset QUIET
-SELECT plan(25);
+SELECT plan(28);
 SELECT ok(:'single_a' ~ 'worklist admission' AND :'single_a' ~ 'actions fall' AND :'single_a' ~ 'my_patients'
           AND :'single_a' ~ 'my_flag_events' AND :'single_a' !~ ' b[12] ', 'one server: nurse A sees ward A''s worklist, actions, patients and events, none of ward B''s');
 SELECT is(:'rows_a'::text, :'single_a'::text, 'the cluster: nurse A sees exactly the rows of worklist, actions, my_patients, my_flags and my_flag_events she sees on one server');
@@ -130,6 +132,16 @@ SELECT is((SELECT row(intact, first_broken)::text FROM careflags.verify_audit())
 ROLLBACK TO SAVEPOINT tamper;
 SELECT is((SELECT count(*) FROM run_command_on_workers('SELECT careflags.acknowledge(1)') WHERE NOT success AND result ~ 'coordinator only'),
           2::bigint, 'on a worker the actions are refused (the audit chain is the coordinator''s)');
+-- a worker's own chain (entries its shard triggers write) is checked from the coordinator too
+SELECT is((SELECT count(*) FROM run_command_on_workers($w$INSERT INTO careflags.audit (audit_id, patient_id, flag_id, action,
+              actor, acted_at, detail, hash) VALUES (4611686018427387904, -1, -1, 'reopen', 'intruder', now(), '{}', '\x00')$w$) WHERE success), 2::bigint,
+          '(a forged audit row written straight into each worker''s own chain)');
+SELECT matches((SELECT problem FROM careflags.verify_audit()), '^worker [^ ]+: audit row 4611686018427387904 was changed',
+               'verify_audit() on the coordinator finds it in the worker''s chain and names the worker');
+SELECT is((SELECT count(*) FROM run_command_on_workers($w$DO $d$ BEGIN
+              SET LOCAL session_replication_role = replica;
+              DELETE FROM careflags.audit WHERE audit_id = 4611686018427387904; END $d$$w$) WHERE success), 2::bigint,
+          '(removed again, past the append-only trigger: this transaction holds the workers'' audit tables)');
 SELECT * FROM finish();
 ROLLBACK;
 \else
