@@ -41,6 +41,14 @@
  *	  1.2's objects (no careflags.audit_chain yet) appends keep the 1.2 way:
  *	  one chain under a SHARE ROW EXCLUSIVE lock on careflags.audit.
  *
+ *	  On Citus (careflags.distribute()) the actions run on the coordinator:
+ *	  the flag is looked up through the nurse's views (which read the
+ *	  shards), updated on its shard, and the entry appended to the
+ *	  coordinator's chain (careflags.audit and audit_chain stay plain tables
+ *	  there); on a worker they are refused.  The entries careflags itself
+ *	  writes from a shard's trigger (reopen, correct_resolution) go to that
+ *	  worker's own chain, which verify_audit() on the coordinator checks too.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -171,11 +179,17 @@ visible_flag(int64 flag_id)
 	bool		own_units = pg_class_aclcheck(flag_rel, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
 		OidIsValid(get_relname_relid("my_flags", nsp));
 
+	/*
+	 * (the rule is read per row, not joined: on Citus my_flags reads through
+	 * a function, which Citus would otherwise plan with the reference table
+	 * rule on another node)
+	 */
 	ret = SPI_execute_with_args(own_units ?
-								"SELECT f.patient_id, f.rule_id, true, r.max_snooze, f.unit_id "
-								"FROM careflags.my_flags f JOIN careflags.rule r "
-								"  ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id "
-								"WHERE f.flag_id OPERATOR(pg_catalog.=) $1" :
+								"SELECT f.patient_id, f.rule_id, true, "
+								"  (SELECT r.max_snooze FROM careflags.rule r WHERE r.rule_id OPERATOR(pg_catalog.=) f.rule_id), "
+								"  f.unit_id "
+								"FROM (SELECT m.* FROM careflags.my_flags m "
+								"      WHERE m.flag_id OPERATOR(pg_catalog.=) $1 OFFSET 0) f" :
 								"SELECT f.patient_id, f.rule_id, f.resolved_at IS NULL, r.max_snooze, f.unit_id "
 								"FROM careflags.flag f JOIN careflags.rule r "
 								"  ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id "
@@ -480,9 +494,14 @@ typedef struct ActionContext
 static void
 begin_action(ActionContext *ac)
 {
-	/* the audit chain is per node, the flags on the shards: not yet */
-	cf_refuse_on_citus("acknowledge(), snooze() and exempt()",
-					   "On Citus, a nurse's actions are not supported yet (README: careflags on Citus).");
+	/*
+	 * On Citus the audit chain (careflags.audit, audit_chain: plain tables,
+	 * not distributed) is the coordinator's, and the flag is updated on its
+	 * shard through the coordinator: one chain for every action.  A worker
+	 * would start a chain of its own.
+	 */
+	cf_refuse_on_citus_worker("acknowledge(), snooze() and exempt()",
+							  "Connect to the coordinator to act on a flag.");
 	ac->actor = GetUserNameFromId(GetUserId(), false);
 	ac->now = cf_now();
 	ac->nestlevel = NewGUCNestLevel();
@@ -625,6 +644,25 @@ exemption_detail(StringInfo d, const char *reason, bool given, TimestampTz valid
 }
 
 /*
+ * Was the flag resolved as exempt by the evaluation of the exemption just
+ * recorded?  On Citus the shard's row trigger evaluates the exemption at
+ * once (careflags.defer_evaluation does not reach the shards), resolving
+ * the flag 'exempt' and writing its event, before the action resolves it.
+ */
+static bool
+exempted_by_evaluation(const FlagRow *fr, int64 flag_id)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		v[2] = {Int64GetDatum(fr->patient_id), Int64GetDatum(flag_id)};
+
+	if (SPI_execute_with_args("SELECT FROM careflags.flag WHERE patient_id OPERATOR(pg_catalog.=) $1 "
+							  "AND flag_id OPERATOR(pg_catalog.=) $2 AND resolution OPERATOR(pg_catalog.=) 'exempt'",
+							  2, types, v, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not read the exempted flag");
+	return SPI_processed == 1;
+}
+
+/*
  * Exempt one open flag (owner context, SPI connected): record the exemption
  * fact of its rule under the key given and resolve the flag.  The exemption
  * fact is evaluated at commit (as with careflags.defer_evaluation), not now:
@@ -675,6 +713,8 @@ exempt_flag(const ActionContext *ac, const FlagRow *fr, int64 flag_id, const cha
 								  "  AND resolved_at IS NULL",
 								  3, types, v, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "careflags: could not resolve the exempted flag");
+		if (SPI_processed == 0 && exempted_by_evaluation(fr, flag_id))
+			return;
 		flag_still_open(flag_id);
 		cf_notify("resolved", flag_id, fr->patient_id, fr->rule_id, fr->unit_id);
 	}
@@ -1187,6 +1227,52 @@ walk_patients(ChainWalk *w, int64 after)
 	}
 }
 
+/*
+ * On a Citus coordinator, the workers' own chains too (the entries shard
+ * triggers write: reopen, correct_resolution): verify_audit() on each
+ * worker (run_command_on_workers, as the owner); the rows they checked are
+ * added, the first problem of a worker is reported with the worker's name.
+ * SPI connected.
+ */
+static void
+verify_workers(ChainWalk *w)
+{
+	if (SPI_execute("SELECT r.nodename OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) r.nodeport::pg_catalog.text, "
+					"r.success, r.result FROM pg_catalog.run_command_on_workers("
+					"'SELECT v.intact::pg_catalog.text OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) v.checked "
+					"OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) COALESCE(v.first_broken, 0) "
+					"OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) COALESCE(v.problem, '''') "
+					"FROM careflags.verify_audit() v') r ORDER BY 1",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not verify the workers' audit");
+	for (uint64 i = 0; i < SPI_processed && w->problem == NULL; i++)
+	{
+		bool		isnull;
+		char	   *node = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		bool		ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		char	   *result = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		char		intact[8];
+		long long	checked = 0,
+					broken = 0;
+		int			used = 0;
+
+		if (!ok || result == NULL ||
+			sscanf(result, "%7s %lld %lld %n", intact, &checked, &broken, &used) < 3)
+		{
+			w->broken = 0;
+			w->problem = psprintf("the audit of worker %s could not be verified: %s", node,
+								  result ? result : "no result");
+			break;
+		}
+		w->checked += checked;
+		if (strcmp(intact, "true") != 0)
+		{
+			w->broken = broken;
+			w->problem = psprintf("worker %s: %s", node, result + used);
+		}
+	}
+}
+
 /* careflags.verify_audit(): walk the chains; report the first broken link. */
 PG_FUNCTION_INFO_V1(careflags_verify_audit);
 Datum
@@ -1235,6 +1321,8 @@ careflags_verify_audit(PG_FUNCTION_ARGS)
 	}
 	if (w.problem == NULL && per_patient)
 		walk_patients(&w, has_head ? hid : 0);
+	if (w.problem == NULL && cf_citus_coordinator())
+		verify_workers(&w);
 
 	if (w.problem)
 		w.problem = MemoryContextStrdup(cxt, w.problem);

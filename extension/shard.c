@@ -324,11 +324,72 @@ cf_citus_distributed_catalog(void)
 /* See shard.h. */
 int
 cf_citus_local_group(void)
+
+Oid
+cf_reference_relation(Oid nsp, const char *table)
+{
+	Oid			relid = get_relname_relid(table, nsp);
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+	MemoryContext cxt = CurrentMemoryContext;
+	char		method = '\0';
+	int64		shardid = 0;
+	bool		found;
+	char		name[NAMEDATALEN * 2];
+	Oid			shard;
+
+	if (!OidIsValid(relid) || !have_shard_catalog())
+		return relid;
+	values[0] = ObjectIdGetDatum(relid);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT p.partmethod::pg_catalog.text, s.shardid "
+							  "FROM pg_catalog.pg_dist_partition p "
+							  "LEFT JOIN pg_catalog.pg_dist_shard s ON s.logicalrelid OPERATOR(pg_catalog.=) p.logicalrelid "
+							  "WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "careflags: could not read pg_dist_partition");
+	found = SPI_processed > 0;
+	if (found)
+	{
+		bool		isnull;
+		char	   *m = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+		method = m ? m[0] : '\0';
+		shardid = isnull ? 0 : DatumGetInt64(d);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	if (!found)
+		return relid;			/* not a Citus table: read it as it is */
+	if (method != 'n' || shardid == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("careflags.%s is distributed, not a reference table", table),
+				 errhint("careflags.distribute() makes it a reference table: distribute careflags' tables with it.")));
+	snprintf(name, sizeof(name), "%s_" INT64_FORMAT, table, shardid);
+	shard = strlen(name) < NAMEDATALEN ? get_relname_relid(name, nsp) : InvalidOid;
+	if (!OidIsValid(shard))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("this node holds no copy of the reference table careflags.%s", table),
+				 errdetail("careflags reads careflags.%s on the node it runs on; its copy here would be shard %s.",
+						   table, name),
+				 errhint("Add the coordinator to the cluster's metadata (citus_set_coordinator_host()) so that reference tables are copied to it.")));
+	return shard;
+}
+
+/* The Citus group of this node (0: the coordinator); -1 without Citus' catalog. */
+static int
+local_group(void)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int			group = -1;
 
 	if (!cf_citus_distributed())
+
+	if (!OidIsValid(get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE)))
 		return -1;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -341,6 +402,8 @@ cf_citus_local_group(void)
 
 		if (!isnull)
 			group = DatumGetInt32(d);
+
+		group = isnull ? -1 : DatumGetInt32(d);
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(cxt);
@@ -389,4 +452,22 @@ cf_local_shards(const char *table)
 	SPI_finish();
 	MemoryContextSwitchTo(cxt);
 	return shards;
+
+bool
+cf_citus_coordinator(void)
+{
+	return cf_citus_distributed() && local_group() == 0;
+}
+
+/* See shard.h. */
+void
+cf_refuse_on_citus_worker(const char *what, const char *hint)
+{
+	if (!cf_citus_distributed() || local_group() == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("careflags.%s runs on the Citus coordinator only", what),
+			 errdetail("The audit chain of the nurses' actions is kept on the coordinator; this node is a worker."),
+			 errhint("%s", hint)));
 }

@@ -49,6 +49,15 @@ extern int64 cf_shard_context(void);
  */
 extern char *cf_shard_query_text(const char *text);
 
+/*
+ * The relation to read for careflags.<table> where the table may be a Citus
+ * reference table: the table itself on one server (or when it is no Citus
+ * table), else this node's copy of it (the shard <table>_<shardid>; the
+ * table of that name here is an empty shell).  Refuses, feature_not_supported,
+ * when this node holds no copy or the table is distributed.
+ */
+extern Oid	cf_reference_relation(Oid nsp, const char *table);
+
 /* Are careflags' tables distributed by Citus in this database? */
 extern bool cf_citus_distributed(void);
 
@@ -77,5 +86,15 @@ extern List *cf_local_shards(const char *table);
  * and inside a shard context.
  */
 extern void cf_refuse_on_citus(const char *what, const char *hint);
+
+/* Is this node the coordinator of a Citus cluster careflags is distributed on? */
+extern bool cf_citus_coordinator(void);
+
+/*
+ * Refuse (feature_not_supported, with hint) on a Citus worker what runs on
+ * the coordinator only (the nurse's actions: their audit chain is kept
+ * there).  Does nothing on one server and on the coordinator.
+ */
+extern void cf_refuse_on_citus_worker(const char *what, const char *hint);
 
 #endif							/* CAREFLAGS_SHARD_H */

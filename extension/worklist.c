@@ -30,7 +30,14 @@
  *	  another session must be gone at the transaction's next statement.
  *	  The key can only make the cache miss more often than needed, never
  *	  answer for another role or an older state (tests/core/34_security.sql,
- *	  section (g)).
+ *	  section (g)).  On Citus unit_access is a reference table and each node
+ *	  reads its own copy (extension/shard.c).
+ *
+ *	  reads_every_unit() switches the views' branch for roles that read
+ *	  every unit; its planner support function decides it at planning for
+ *	  a role that may not, so that a nurse's plan is her branch alone.  On
+ *	  Citus the views read through careflags.<view>_rows()
+ *	  (careflags_nurse_view_rows, at the end of this file).
  *
  *-------------------------------------------------------------------------
  */
@@ -42,8 +49,13 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/pathnodes.h"
+#include "nodes/supportnodes.h"
 #include "parser/parse_relation.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -56,8 +68,10 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "careflags.h"
+#include "owner.h"
 #include "shard.h"
 
 /* ---- the caller's units, cached per (role, snapshot) ---- */
@@ -142,7 +156,7 @@ static void
 unit_cache_fill(void)
 {
 	Oid			nsp = get_namespace_oid(CF_SCHEMA, false);
-	Oid			relid = get_relname_relid("unit_access", nsp);
+	Oid			relid;
 	Oid			userid = GetUserId();
 	Relation	rel;
 	SysScanDesc scan;
@@ -157,12 +171,11 @@ unit_cache_fill(void)
 	char	  **units;
 
 	/*
-	 * On a Citus coordinator unit_access is a reference table whose rows are
-	 * in its shards: this node's own table is empty, and a nurse would see no
-	 * unit at all without a word.  Refuse instead (README: careflags on Citus).
+	 * On Citus unit_access is a reference table: the table of that name is
+	 * an empty shell on every node, the rows are in this node's copy (its
+	 * shard), which is read instead (extension/shard.c).
 	 */
-	cf_refuse_on_citus("my_units()",
-					   "On Citus, read careflags' tables through the coordinator as careflags_admin; the nurse's views are not available there yet.");
+	relid = cf_reference_relation(nsp, "unit_access");
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -214,12 +227,11 @@ unit_cache_fill(void)
 }
 
 /*
- * careflags.my_units(): the units whose flags the current role may see, as
- * text[] (sorted, no duplicates; '{}' for none).
+ * The units whose flags the current role may see, as text[] (sorted, no
+ * duplicates; '{}' for none): careflags.my_units().
  */
-PG_FUNCTION_INFO_V1(careflags_my_units);
-Datum
-careflags_my_units(PG_FUNCTION_ARGS)
+static ArrayType *
+my_units(void)
 {
 	UnitCacheKey key;
 	bool		have_key;
@@ -256,7 +268,15 @@ careflags_my_units(PG_FUNCTION_ARGS)
 	result = construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT);
 	if (!have_key)
 		unit_cache_reset();
-	PG_RETURN_ARRAYTYPE_P(result);
+	return result;
+}
+
+/* careflags.my_units() (see my_units()). */
+PG_FUNCTION_INFO_V1(careflags_my_units);
+Datum
+careflags_my_units(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_ARRAYTYPE_P(my_units());
 }
 
 /* ---- a flag's state ---- */
@@ -359,4 +379,194 @@ careflags_action_of(PG_FUNCTION_ARGS)
 	else
 		action = plan ? "fall_prevention_plan" : "fall_risk_assessment";
 	PG_RETURN_TEXT_P(cstring_to_text(action));
+}
+
+/* ---- roles that read every unit ---- */
+
+/*
+ * Can the current role SELECT every table of the regclass[] array (as
+ * has_table_privilege() does)?  A NULL element or an empty array: no.
+ */
+static bool
+reads_every_table(ArrayType *tables)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	Oid			userid = GetUserId();
+
+	deconstruct_array(tables, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		return false;
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i] || pg_class_aclcheck(DatumGetObjectId(elems[i]), userid, ACL_SELECT) != ACLCHECK_OK)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * careflags.reads_every_unit(tables regclass[]): may the current role read
+ * every table given?  The nurse's views show such a role (careflags_admin,
+ * a superuser) every unit through a second branch, and everyone else their
+ * units (my_units()).
+ */
+PG_FUNCTION_INFO_V1(careflags_reads_every_unit);
+Datum
+careflags_reads_every_unit(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(reads_every_table(PG_GETARG_ARRAYTYPE_P(0)));
+}
+
+/*
+ * Planner support of careflags.reads_every_unit() (SupportRequestSimplify):
+ * when the query is planned and the tables are constants, a role that may
+ * not read them gets the constant false, so that the planner drops the
+ * views' branch for roles that read every unit: a nurse's plan is her
+ * branch alone (issue 18: that branch was planned, costed and started for
+ * every nurse's query only to be switched off).  For a role that may read
+ * them the call stays and is decided again at run time.  Either way the
+ * plan is marked as depending on the role (PlannerGlobal.dependsOnRole), so
+ * that a cached plan is planned again when another role uses it; and since
+ * only the nurse's branch, which filters by the caller's units at run time
+ * anyway, is ever kept without a run-time check, a plan that outlived a
+ * privilege never shows more than the role may see.
+ */
+PG_FUNCTION_INFO_V1(careflags_reads_every_unit_support);
+Datum
+careflags_reads_every_unit_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	SupportRequestSimplify *req;
+	Node	   *arg;
+
+	if (!IsA(rawreq, SupportRequestSimplify))
+		PG_RETURN_POINTER(NULL);
+	req = (SupportRequestSimplify *) rawreq;
+	if (req->root == NULL || list_length(req->fcall->args) != 1)
+		PG_RETURN_POINTER(NULL);
+	arg = (Node *) linitial(req->fcall->args);
+	if (!IsA(arg, Const) || ((Const *) arg)->constisnull)
+		PG_RETURN_POINTER(NULL);
+	req->root->glob->dependsOnRole = true;
+	if (reads_every_table(DatumGetArrayTypeP(((Const *) arg)->constvalue)))
+		PG_RETURN_POINTER(NULL);
+	PG_RETURN_POINTER(makeBoolConst(false, false));
+}
+
+/* ---- the nurse's views on a Citus cluster ---- */
+
+/*
+ * What each view of every row reads: the view the rows come from, and the
+ * tables a role must be able to read to see every unit (as in the view on
+ * one server).
+ */
+typedef struct NurseRows
+{
+	const char *all_view;
+	const char *every[2];
+} NurseRows;
+
+static const NurseRows nurse_rows[] = {
+	{"worklist_all", {"flag", "patient"}},
+	{"my_flags_all", {"flag", NULL}},
+	{"my_patients_all", {"patient", NULL}},
+	{"my_flag_events_all", {"flag_event", NULL}},
+};
+
+/*
+ * careflags.<view>_rows(): on a Citus cluster, the rows of the nurse's view
+ * <view> for the caller, as careflags.distribute() redefines the view.
+ *
+ * Citus reads a view's shards as the user who queries it, not as the view's
+ * owner (https://github.com/citusdata/citus/issues/1683): a nurse, who may
+ * read no base table, would be refused on every shard.  So the units and the
+ * right to read every unit are decided here as the caller (my_units(), the
+ * table privileges), and the rows are then read as the extension owner from
+ * careflags.<view>_all (the same rows, every unit, joined by patient and to
+ * reference tables, which Citus pushes down to the shards), keeping only
+ * those units: unit_id = ANY (units) OR every.  The caller names nothing:
+ * which view is read follows from the function's own return type.
+ */
+PG_FUNCTION_INFO_V1(careflags_nurse_view_rows);
+Datum
+careflags_nurse_view_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			rettype = get_func_rettype(fcinfo->flinfo->fn_oid);
+	Oid			relid = get_typ_typrelid(rettype);
+	const char *relname = OidIsValid(relid) ? get_rel_name(relid) : NULL;
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, false);
+	const NurseRows *nr = NULL;
+	bool		every = true;
+	ArrayType  *units;
+	Oid			types[2] = {TEXTARRAYOID, BOOLOID};
+	Datum		values[2];
+	CfOwnerContext oc;
+	MemoryContext per_query;
+	MemoryContext old;
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	char	   *query;
+	Portal		portal;
+
+	for (int i = 0; i < (int) lengthof(nurse_rows) && relname != NULL; i++)
+		if (strcmp(nurse_rows[i].all_view, relname) == 0 && get_rel_namespace(relid) == nsp)
+			nr = &nurse_rows[i];
+	if (nr == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("careflags_nurse_view_rows must return the rows of a careflags.*_all view")));
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || (rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+
+	/* as the caller: her units, and whether she may read every unit */
+	units = my_units();
+	for (int i = 0; i < 2 && nr->every[i] != NULL; i++)
+	{
+		Oid			t = get_relname_relid(nr->every[i], nsp);
+
+		if (!OidIsValid(t) || pg_class_aclcheck(t, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			every = false;
+	}
+	values[0] = PointerGetDatum(units);
+	values[1] = BoolGetDatum(every);
+
+	per_query = rsinfo->econtext->ecxt_per_query_memory;
+	old = MemoryContextSwitchTo(per_query);
+	desc = lookup_rowtype_tupdesc_copy(rettype, -1);
+	store = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(old);
+
+	/* as the owner: the rows of those units */
+	query = psprintf("SELECT * FROM %s v WHERE v.unit_id OPERATOR(pg_catalog.=) ANY ($1) OR $2",
+					 quote_qualified_identifier(CF_SCHEMA, relname));
+	cf_enter_owner_context(&oc);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	portal = SPI_cursor_open_with_args(NULL, query, 2, types, values, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		old = MemoryContextSwitchTo(per_query);
+		for (uint64 i = 0; i < SPI_processed; i++)
+			tuplestore_puttuple(store, SPI_tuptable->vals[i]);
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	cf_leave_owner_context(&oc);
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = desc;
+	return (Datum) 0;
 }

@@ -2182,3 +2182,380 @@ COMMENT ON FUNCTION careflags.flag_response_times(date, integer, careflags.care_
     'response times of flags resolved as done in the 12 months ending with period_end, per rule, per domain (rule_id NULL) and overall (both NULL): count, median and 90th percentile days from due_from to resolution (0 when done before it was due), and the share done by due_at (%); rows of fewer than careflags.min_cell_size flags are withheld (disclosure)';
 
 -- ==== end: reports and extract on Citus (issue 19) ====
+
+-- ==== nurse views on Citus, one branch (issues 18, 19) ====
+-- A nurse's plan of the nurse's views is her branch alone: the branch for
+-- roles that read every unit is switched by reads_every_unit(), which the
+-- planner decides for a role that may not read the tables (and drops the
+-- branch); my_units() reads this node's copy of unit_access on Citus;
+-- distribute() redefines the views on Citus as reads of
+-- careflags.<view>_rows() (Citus reads a view's shards as the caller).
+-- Whether the current role may SELECT every table given (as
+-- has_table_privilege()): the switch between the views' two branches.  In C
+-- (extension/worklist.c), with a planner support function that decides it
+-- when the query is planned, for a role that may not (see above).
+CREATE FUNCTION careflags.reads_every_unit_support(internal) RETURNS internal
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'careflags_reads_every_unit_support';
+COMMENT ON FUNCTION careflags.reads_every_unit_support(internal) IS
+    'planner support of careflags.reads_every_unit(): false at planning for a role that may not read the tables, so the nurse''s views plan one branch for her';
+REVOKE ALL ON FUNCTION careflags.reads_every_unit_support(internal) FROM PUBLIC;
+CREATE FUNCTION careflags.reads_every_unit(tables pg_catalog.regclass[]) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE SUPPORT careflags.reads_every_unit_support
+    AS 'MODULE_PATHNAME', 'careflags_reads_every_unit';
+COMMENT ON FUNCTION careflags.reads_every_unit(pg_catalog.regclass[]) IS
+    'whether the current role may SELECT every table given (the nurse''s views show such a role every unit); decided at planning for a role that may not';
+
+CREATE OR REPLACE VIEW careflags.my_flags WITH (security_barrier = true) AS
+SELECT n.* FROM (
+    SELECT f.flag_id, f.patient_id, f.unit_id, f.rule_id, f.domain, f.severity,
+           careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) AS state,
+           f.raised_at, f.due_from, f.due_at, f.due_soon_window, f.reason,
+           f.acknowledged_at, f.acknowledged_by, f.snoozed_until
+      FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+     CROSS JOIN LATERAL (SELECT f.* FROM careflags.flag f
+                          WHERE f.unit_id OPERATOR(pg_catalog.=) mu.unit_id AND f.resolved_at IS NULL OFFSET 0) f
+     WHERE NOT careflags.reads_every_unit(ARRAY['careflags.flag'::pg_catalog.regclass])
+    OFFSET 0) n
+UNION ALL
+SELECT f.flag_id, f.patient_id, f.unit_id, f.rule_id, f.domain, f.severity,
+       careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()),
+       f.raised_at, f.due_from, f.due_at, f.due_soon_window, f.reason,
+       f.acknowledged_at, f.acknowledged_by, f.snoozed_until
+  FROM careflags.flag f
+ WHERE f.resolved_at IS NULL
+   AND careflags.reads_every_unit(ARRAY['careflags.flag'::pg_catalog.regclass]);
+CREATE OR REPLACE VIEW careflags.worklist WITH (security_barrier = true) AS
+SELECT w.flag_id, w.patient_id, w.patient, w.unit_id, w.unit, w.rule_id, w.title, w.severity, w.state,
+       w.due_from, w.due_at, w.reason, w.acknowledged_at, w.acknowledged_by, w.details, w.action,
+       COALESCE(w.title_lang, w.title) AS title_text,
+       careflags.reason_text(w.details, w.reason) AS reason_text,
+       careflags.state_text(w.state) AS state_text FROM (
+    SELECT n.* FROM (
+        SELECT f.flag_id, f.patient_id, p.display_name AS patient, f.unit_id, u.name AS unit,
+               f.rule_id, r.title, f.severity,
+               careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) AS state,
+               f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
+               f.details, careflags.action_of(f.domain, r.anchor) AS action, rt.title AS title_lang
+          FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+         CROSS JOIN LATERAL (SELECT f.* FROM careflags.flag f
+                              WHERE f.unit_id OPERATOR(pg_catalog.=) mu.unit_id AND f.resolved_at IS NULL OFFSET 0) f
+         CROSS JOIN LATERAL (SELECT p.display_name FROM careflags.patient p
+                              WHERE p.patient_id OPERATOR(pg_catalog.=) f.patient_id OFFSET 0) p
+         CROSS JOIN LATERAL (SELECT r.title, r.anchor FROM careflags.rule r
+                              WHERE r.rule_id OPERATOR(pg_catalog.=) f.rule_id OFFSET 0) r
+          LEFT JOIN LATERAL (SELECT u.name FROM careflags.unit u
+                              WHERE u.unit_id OPERATOR(pg_catalog.=) f.unit_id OFFSET 0) u ON true
+          LEFT JOIN LATERAL (SELECT t.title FROM careflags.rule_text t
+                              WHERE t.rule_id OPERATOR(pg_catalog.=) f.rule_id
+                                AND t.language OPERATOR(pg_catalog.=) careflags.language() OFFSET 0) rt ON true
+         WHERE (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
+           AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)
+           AND NOT careflags.reads_every_unit(ARRAY['careflags.flag'::pg_catalog.regclass, 'careflags.patient'::pg_catalog.regclass])
+        OFFSET 0) n
+    UNION ALL
+    SELECT f.flag_id, f.patient_id, p.display_name, f.unit_id, u.name, f.rule_id, r.title, f.severity,
+           careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()),
+           f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
+           f.details, careflags.action_of(f.domain, r.anchor), rt.title
+      FROM careflags.flag f
+      JOIN careflags.patient p ON p.patient_id OPERATOR(pg_catalog.=) f.patient_id
+      JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
+      LEFT JOIN careflags.unit u ON u.unit_id OPERATOR(pg_catalog.=) f.unit_id
+      LEFT JOIN careflags.rule_text rt ON rt.rule_id OPERATOR(pg_catalog.=) f.rule_id
+                                        AND rt.language OPERATOR(pg_catalog.=) careflags.language()
+     WHERE f.resolved_at IS NULL
+       AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
+       AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)
+       AND careflags.reads_every_unit(ARRAY['careflags.flag'::pg_catalog.regclass, 'careflags.patient'::pg_catalog.regclass])) w
+ ORDER BY w.severity, w.due_at, w.flag_id;
+CREATE OR REPLACE VIEW careflags.my_patients WITH (security_barrier = true) AS
+SELECT n.* FROM (
+    SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased,
+           e.episode_id, e.unit_id, e.setting, e.started_at, e.ended_at
+      FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+      JOIN careflags.unit u ON u.unit_id OPERATOR(pg_catalog.=) mu.unit_id
+     CROSS JOIN LATERAL (SELECT e.* FROM careflags.episode e
+                          WHERE e.unit_id OPERATOR(pg_catalog.=) mu.unit_id
+                            AND (e.ended_at IS NULL
+                                 OR e.ended_at OPERATOR(pg_catalog.>) (careflags.clock() OPERATOR(pg_catalog.-) u.visible_after_leaving))
+                         OFFSET 0) e
+     CROSS JOIN LATERAL (SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased
+                           FROM careflags.patient p
+                          WHERE p.patient_id OPERATOR(pg_catalog.=) e.patient_id OFFSET 0) p
+     WHERE NOT careflags.reads_every_unit(ARRAY['careflags.patient'::pg_catalog.regclass])
+    OFFSET 0) n
+UNION ALL
+SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased,
+       e.episode_id, e.unit_id, e.setting, e.started_at, e.ended_at
+  FROM careflags.episode e
+  JOIN careflags.unit u ON u.unit_id OPERATOR(pg_catalog.=) e.unit_id
+  JOIN careflags.patient p ON p.patient_id OPERATOR(pg_catalog.=) e.patient_id
+ WHERE (e.ended_at IS NULL
+        OR e.ended_at OPERATOR(pg_catalog.>) (careflags.clock() OPERATOR(pg_catalog.-) u.visible_after_leaving))
+   AND careflags.reads_every_unit(ARRAY['careflags.patient'::pg_catalog.regclass]);
+CREATE OR REPLACE VIEW careflags.my_flag_events WITH (security_barrier = true) AS
+SELECT n.* FROM (
+    SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
+           CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
+                ELSE careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) END AS state,
+           f.due_at, f.reason, f.resolution, f.details
+      FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+     CROSS JOIN LATERAL (SELECT e.* FROM careflags.flag_event e
+                          WHERE e.unit_id OPERATOR(pg_catalog.=) mu.unit_id OFFSET 0) e
+      LEFT JOIN LATERAL (SELECT f.resolved_at, f.due_from, f.due_at, f.due_soon_window, f.reason, f.resolution, f.details
+                           FROM careflags.flag f
+                          WHERE f.patient_id OPERATOR(pg_catalog.=) e.patient_id
+                            AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id OFFSET 0) f ON true
+      LEFT JOIN LATERAL (SELECT r.title FROM careflags.rule r
+                          WHERE r.rule_id OPERATOR(pg_catalog.=) e.rule_id OFFSET 0) r ON true
+     WHERE NOT careflags.reads_every_unit(ARRAY['careflags.flag_event'::pg_catalog.regclass])
+    OFFSET 0) n
+UNION ALL
+SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
+       CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
+            ELSE careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) END,
+       f.due_at, f.reason, f.resolution, f.details
+  FROM careflags.flag_event e
+  LEFT JOIN careflags.flag f ON f.patient_id OPERATOR(pg_catalog.=) e.patient_id
+                              AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id
+  LEFT JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) e.rule_id
+ WHERE careflags.reads_every_unit(ARRAY['careflags.flag_event'::pg_catalog.regclass]);
+CREATE OR REPLACE FUNCTION careflags.distribute(shard_count integer DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    SET client_min_messages = warning
+AS $distribute$
+DECLARE
+    per_patient constant text[] := ARRAY['patient', 'episode', 'assessment', 'measurement', 'medication',
+                                         'medication_review', 'care_plan', 'fall', 'exemption',
+                                         'flag', 'patient_state', 'quarantine', 'flag_event'];
+    facts constant text[] := ARRAY['episode', 'assessment', 'measurement', 'medication',
+                                   'medication_review', 'care_plan', 'fall', 'exemption'];
+    reference constant text[] := ARRAY['unit', 'unit_access', 'rule', 'rule_site_change', 'frid_atc',
+                                       'downton_atc', 'rule_text', 'national_figure'];
+    t text;
+    fk record;
+    fks text[] := '{}';
+    prep text[];
+    failure text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'careflags.distribute() needs Citus'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'On one server there is nothing to distribute.  On a Citus coordinator: CREATE EXTENSION citus first, add the workers, then run it.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition
+                WHERE logicalrelid OPERATOR(pg_catalog.=) 'careflags.patient'::pg_catalog.regclass) THEN
+        RAISE EXCEPTION 'careflags is already distributed'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'careflags.distribute() runs once, on the coordinator.';
+    END IF;
+
+    -- settings for this database on every node (and this session)
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', false);
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.enable_unsafe_triggers = on',
+                              pg_catalog.current_database());
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local',
+                              pg_catalog.current_database());
+    PERFORM pg_catalog.run_command_on_workers(pg_catalog.format(
+        'ALTER DATABASE %I SET citus.enable_unsafe_triggers = on', pg_catalog.current_database()));
+    IF shard_count IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.shard_count', shard_count::text, true);
+    END IF;
+
+    -- What changes before the tables are distributed, done here and on
+    -- every worker (CREATE EXTENSION made careflags' tables there too, and
+    -- Citus uses them as the distributed tables' shells): row triggers;
+    -- unique constraints that include the patient; the foreign keys between
+    -- careflags' tables dropped for the time of the distribution (Citus
+    -- would otherwise convert the tables of a key graph one by one,
+    -- recreating the views on them) and added back after; and no careflags
+    -- trigger firing while Citus copies the rows already there (checked and
+    -- evaluated on one server) into the shards.
+    prep := ARRAY['SELECT careflags.set_trigger_mode(''row'')'];
+    FOREACH t IN ARRAY facts || ARRAY['patient'] LOOP
+        prep := prep || pg_catalog.format('ALTER TABLE careflags.%I DROP CONSTRAINT %I', t, t || '_source_key')
+                     || pg_catalog.format('ALTER TABLE careflags.%I ADD CONSTRAINT %I UNIQUE (patient_id, source_system, source_key)',
+                                          t, t || '_source_key');
+    END LOOP;
+    prep := prep || ARRAY[
+        'ALTER TABLE careflags.flag_event DROP CONSTRAINT flag_event_pkey',
+        'ALTER TABLE careflags.flag_event ADD CONSTRAINT flag_event_pkey PRIMARY KEY (patient_id, event_id)',
+        'ALTER TABLE careflags.quarantine DROP CONSTRAINT quarantine_pkey',
+        'ALTER TABLE careflags.quarantine ALTER COLUMN patient_id SET NOT NULL',
+        'ALTER TABLE careflags.quarantine ADD CONSTRAINT quarantine_pkey PRIMARY KEY (patient_id, quarantine_id)'];
+    FOR fk IN SELECT c.conrelid::pg_catalog.regclass AS tbl, c.conname,
+                     pg_catalog.pg_get_constraintdef(c.oid) AS def
+                FROM pg_catalog.pg_constraint c
+               WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+                 AND c.connamespace OPERATOR(pg_catalog.=) 'careflags'::pg_catalog.regnamespace
+               ORDER BY c.conname LOOP
+        fks := fks || pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.tbl, fk.conname, fk.def);
+        prep := prep || pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', fk.tbl, fk.conname);
+    END LOOP;
+    FOREACH t IN ARRAY reference || per_patient LOOP
+        prep := prep || pg_catalog.format('ALTER TABLE careflags.%I DISABLE TRIGGER USER', t);
+    END LOOP;
+    FOREACH t IN ARRAY prep LOOP
+        EXECUTE t;
+        SELECT pg_catalog.string_agg(w.nodename || ':' || w.nodeport || ': ' || w.result, '; ')
+          INTO failure FROM pg_catalog.run_command_on_workers(t) w WHERE NOT w.success;
+        IF failure IS NOT NULL THEN
+            RAISE EXCEPTION 'careflags.distribute(): % failed on a worker: %', t, failure
+                USING ERRCODE = 'external_routine_exception';
+        END IF;
+    END LOOP;
+
+    FOREACH t IN ARRAY reference LOOP
+        PERFORM pg_catalog.create_reference_table(pg_catalog.format('careflags.%I', t)::pg_catalog.regclass);
+    END LOOP;
+    PERFORM pg_catalog.create_distributed_table('careflags.patient'::pg_catalog.regclass, 'patient_id');
+    FOREACH t IN ARRAY per_patient[2:] LOOP
+        PERFORM pg_catalog.create_distributed_table(pg_catalog.format('careflags.%I', t)::pg_catalog.regclass,
+                                                    'patient_id', colocate_with => 'careflags.patient');
+    END LOOP;
+    FOREACH t IN ARRAY fks LOOP
+        EXECUTE t;
+    END LOOP;
+    -- Flags, events and quarantine rows are numbered on the node that holds
+    -- the patient: each node its own range of ids (as Citus numbers a
+    -- distributed table's identity column), so that a flag id names one
+    -- flag in the whole cluster (acknowledge(), snooze(), exempt()).
+    t := $seq$DO $do$
+        DECLARE
+            g bigint := (SELECT groupid FROM pg_catalog.pg_dist_local_group);
+            s text;
+        BEGIN
+            FOREACH s IN ARRAY ARRAY['flag_flag_id_seq', 'flag_event_event_id_seq', 'quarantine_quarantine_id_seq'] LOOP
+                EXECUTE pg_catalog.format('ALTER SEQUENCE careflags.%I MINVALUE %s MAXVALUE %s START %s RESTART %s',
+                                          s, (g << 48) + 1, ((g + 1) << 48) - 1, (g << 48) + 1, (g << 48) + 1);
+            END LOOP;
+        END
+        $do$$seq$;
+    SELECT pg_catalog.string_agg(w.nodename || ':' || w.nodeport || ': ' || w.result, '; ')
+      INTO failure FROM pg_catalog.run_command_on_workers(t) w WHERE NOT w.success;
+    IF failure IS NOT NULL THEN
+        RAISE EXCEPTION 'careflags.distribute(): numbering flags on the workers failed: %', failure
+            USING ERRCODE = 'external_routine_exception';
+    END IF;
+    FOREACH t IN ARRAY reference || per_patient LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE careflags.%I ENABLE TRIGGER USER', t);
+    END LOOP;
+    -- the nurse's views read through careflags.<view>_rows() (the
+    -- coordinator's views; the workers' copies are never read)
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    PERFORM careflags.citus_nurse_views();
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'on', true);
+    RETURN pg_catalog.format('%s tables distributed by patient_id, %s reference tables; row triggers',
+                             pg_catalog.array_length(per_patient, 1), pg_catalog.array_length(reference, 1));
+END
+$distribute$;
+-- ---- the nurse's views on Citus (issues 18, 19) ----
+-- Citus reads the shards of a view's tables as the user who queries the
+-- view, not as its owner (citusdata/citus#1683): a nurse, who may read no
+-- base table, is refused on every shard.  careflags.distribute() therefore
+-- redefines worklist, my_flags, my_patients and my_flag_events (and so
+-- actions) as reads of careflags.<view>_rows(), a C function that decides
+-- the caller's units as the caller (my_units(), the table privileges that
+-- give every unit) and reads, as the extension owner, the rows of those
+-- units from careflags.<view>_all: the same rows for every unit, in a shape
+-- Citus pushes down to the shards (joins by patient_id and to reference
+-- tables).  On one server nothing reads these.
+CREATE VIEW careflags.my_flags_all AS
+SELECT f.flag_id, f.patient_id, f.unit_id, f.rule_id, f.domain, f.severity,
+       careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) AS state,
+       f.raised_at, f.due_from, f.due_at, f.due_soon_window, f.reason,
+       f.acknowledged_at, f.acknowledged_by, f.snoozed_until
+  FROM careflags.flag f
+ WHERE f.resolved_at IS NULL;
+COMMENT ON VIEW careflags.my_flags_all IS
+    'Citus, internal: careflags.my_flags for every unit, read as the owner by careflags.my_flags_rows()';
+
+CREATE VIEW careflags.worklist_all AS
+SELECT f.flag_id, f.patient_id, p.display_name AS patient, f.unit_id, u.name AS unit, f.rule_id, r.title, f.severity,
+       careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) AS state,
+       f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by, f.details,
+       careflags.action_of(f.domain, r.anchor) AS action,
+       COALESCE(rt.title, r.title) AS title_text,
+       careflags.reason_text(f.details, f.reason) AS reason_text,
+       careflags.state_text(careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock())) AS state_text
+  FROM careflags.flag f
+  JOIN careflags.patient p ON p.patient_id OPERATOR(pg_catalog.=) f.patient_id
+  JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
+  LEFT JOIN careflags.unit u ON u.unit_id OPERATOR(pg_catalog.=) f.unit_id
+  LEFT JOIN careflags.rule_text rt ON rt.rule_id OPERATOR(pg_catalog.=) f.rule_id
+                                    AND rt.language OPERATOR(pg_catalog.=) careflags.language()
+ WHERE f.resolved_at IS NULL
+   AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
+   AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window);
+COMMENT ON VIEW careflags.worklist_all IS
+    'Citus, internal: careflags.worklist for every unit, read as the owner by careflags.worklist_rows()';
+
+CREATE VIEW careflags.my_patients_all AS
+SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased,
+       e.episode_id, e.unit_id, e.setting, e.started_at, e.ended_at
+  FROM careflags.episode e
+  JOIN careflags.unit u ON u.unit_id OPERATOR(pg_catalog.=) e.unit_id
+  JOIN careflags.patient p ON p.patient_id OPERATOR(pg_catalog.=) e.patient_id
+ WHERE e.ended_at IS NULL
+    OR e.ended_at OPERATOR(pg_catalog.>) (careflags.clock() OPERATOR(pg_catalog.-) u.visible_after_leaving);
+COMMENT ON VIEW careflags.my_patients_all IS
+    'Citus, internal: careflags.my_patients for every unit, read as the owner by careflags.my_patients_rows()';
+
+CREATE VIEW careflags.my_flag_events_all AS
+SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
+       CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
+            ELSE careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) END AS state,
+       f.due_at, f.reason, f.resolution, f.details
+  FROM careflags.flag_event e
+  LEFT JOIN careflags.flag f ON f.patient_id OPERATOR(pg_catalog.=) e.patient_id
+                              AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id
+  LEFT JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) e.rule_id;
+COMMENT ON VIEW careflags.my_flag_events_all IS
+    'Citus, internal: careflags.my_flag_events for every unit, read as the owner by careflags.my_flag_events_rows()';
+REVOKE ALL ON careflags.my_flags_all, careflags.worklist_all, careflags.my_patients_all,
+    careflags.my_flag_events_all FROM PUBLIC;
+
+CREATE FUNCTION careflags.my_flags_rows() RETURNS SETOF careflags.my_flags_all
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'careflags_nurse_view_rows';
+COMMENT ON FUNCTION careflags.my_flags_rows() IS
+    'Citus: the caller''s rows of careflags.my_flags (her units'', or every unit''s for a role that may read careflags.flag), read as the owner';
+CREATE FUNCTION careflags.worklist_rows() RETURNS SETOF careflags.worklist_all
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'careflags_nurse_view_rows';
+COMMENT ON FUNCTION careflags.worklist_rows() IS
+    'Citus: the caller''s rows of careflags.worklist (her units'', or every unit''s for a role that may read careflags.flag and careflags.patient), read as the owner';
+CREATE FUNCTION careflags.my_patients_rows() RETURNS SETOF careflags.my_patients_all
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'careflags_nurse_view_rows';
+COMMENT ON FUNCTION careflags.my_patients_rows() IS
+    'Citus: the caller''s rows of careflags.my_patients (her units'', or every unit''s for a role that may read careflags.patient), read as the owner';
+CREATE FUNCTION careflags.my_flag_events_rows() RETURNS SETOF careflags.my_flag_events_all
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'careflags_nurse_view_rows';
+COMMENT ON FUNCTION careflags.my_flag_events_rows() IS
+    'Citus: the caller''s rows of careflags.my_flag_events (her units'', or every unit''s for a role that may read careflags.flag_event), read as the owner';
+REVOKE ALL ON FUNCTION careflags.my_flags_rows(), careflags.worklist_rows(), careflags.my_patients_rows(),
+    careflags.my_flag_events_rows() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION careflags.my_flags_rows(), careflags.worklist_rows(), careflags.my_patients_rows(),
+    careflags.my_flag_events_rows() TO careflags_nurse, careflags_admin;
+
+-- The nurse's views redefined on those functions (called by distribute()):
+-- the same columns, so careflags.actions and the grants stay.
+CREATE FUNCTION careflags.citus_nurse_views() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $views$
+BEGIN
+    CREATE OR REPLACE VIEW careflags.my_flags WITH (security_barrier = true) AS
+        SELECT v.* FROM careflags.my_flags_rows() v;
+    CREATE OR REPLACE VIEW careflags.worklist WITH (security_barrier = true) AS
+        SELECT v.* FROM careflags.worklist_rows() v ORDER BY v.severity, v.due_at, v.flag_id;
+    CREATE OR REPLACE VIEW careflags.my_patients WITH (security_barrier = true) AS
+        SELECT v.* FROM careflags.my_patients_rows() v;
+    CREATE OR REPLACE VIEW careflags.my_flag_events WITH (security_barrier = true) AS
+        SELECT v.* FROM careflags.my_flag_events_rows() v;
+END
+$views$;
+COMMENT ON FUNCTION careflags.citus_nurse_views() IS
+    'Citus, internal (careflags.distribute()): redefines worklist, my_flags, my_patients and my_flag_events as reads of careflags.<view>_rows(), which Citus can run for a nurse';
+REVOKE ALL ON FUNCTION careflags.citus_nurse_views() FROM PUBLIC;
+-- ==== end: nurse views on Citus (issues 18, 19) ====

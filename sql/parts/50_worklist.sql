@@ -5,7 +5,7 @@
 -- ---- what each role reads ----
 -- Nurses read no base table.  They read the views below, which belong to the
 -- extension owner (so they read the tables with its rights) and evaluate
--- CURRENT_USER, my_units() and has_table_privilege() as the caller.  Each
+-- CURRENT_USER, my_units() and reads_every_unit() as the caller.  Each
 -- view's unit filter sits inside a subquery with OFFSET 0, which the planner
 -- never pushes the caller's own conditions into: the scans below it are
 -- decided by the view alone (an index read of the caller's units), so
@@ -17,8 +17,16 @@
 -- security barriers, so a caller's
 -- condition that is not leakproof runs after them.  A role that may read the
 -- base tables anyway (careflags_admin for flags and events, a superuser for
--- everything) gets every unit through a second branch, switched on or off
--- once per query (a one-time filter) by has_table_privilege().
+-- everything) gets every unit through a second branch, flat, so that its
+-- own conditions (a patient, a unit) reach the scans.  Which branch a
+-- query needs is known when it is planned: reads_every_unit() is false at
+-- planning for a role that may not read the tables, and the planner drops
+-- that branch, so a nurse's plan is her branch alone (no Append, no scan
+-- of every open flag to start or to cost); the plan is marked as the
+-- planning role's, so a cached plan is planned again for another role.
+-- For a role that may read the tables both branches stay, switched once per
+-- query (a one-time filter) by reads_every_unit() at run time (a cached
+-- plan that outlived a privilege shows nothing it should not).
 
 -- The caller's own rows of careflags.unit_access (those of the roles it is a
 -- member of): read by index on the role, nothing else is touched.
@@ -41,11 +49,11 @@ COMMENT ON VIEW @extschema@.my_unit_access IS
 -- the same (once per transaction under REPEATABLE READ, once per statement
 -- under READ COMMITTED, where a unit taken away elsewhere must be gone at
 -- the next statement).  PARALLEL UNSAFE on purpose: a query that reads a
--- view calling it is never planned in parallel.  Each view has a second
--- branch for roles that may read every unit, planned (as a scan of every
--- open flag) even when its one-time filter turns it off; planned in
--- parallel, it launched a worker for every nurse's query only to find the
--- filter false (30 ms of a 40 ms worklist at 100,000 patients).
+-- view calling it is never planned in parallel (each view's second branch,
+-- for roles that may read every unit, was planned for a nurse too until
+-- reads_every_unit() let the planner drop it; planned in parallel, it
+-- launched a worker for every nurse's query only to find its one-time
+-- filter false: 30 ms of a 40 ms worklist at 100,000 patients).
 CREATE FUNCTION @extschema@.my_units() RETURNS text[]
     LANGUAGE c STABLE PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'careflags_my_units';
@@ -63,6 +71,21 @@ COMMENT ON VIEW @extschema@.unit_access_named IS
 -- Extra index reads for the views.
 CREATE INDEX episode_unit_ended ON @extschema@.episode (unit_id, ended_at);
 
+-- Whether the current role may SELECT every table given (as
+-- has_table_privilege()): the switch between the views' two branches.  In C
+-- (extension/worklist.c), with a planner support function that decides it
+-- when the query is planned, for a role that may not (see above).
+CREATE FUNCTION @extschema@.reads_every_unit_support(internal) RETURNS internal
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'careflags_reads_every_unit_support';
+COMMENT ON FUNCTION @extschema@.reads_every_unit_support(internal) IS
+    'planner support of careflags.reads_every_unit(): false at planning for a role that may not read the tables, so the nurse''s views plan one branch for her';
+REVOKE ALL ON FUNCTION @extschema@.reads_every_unit_support(internal) FROM PUBLIC;
+CREATE FUNCTION @extschema@.reads_every_unit(tables pg_catalog.regclass[]) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE SUPPORT @extschema@.reads_every_unit_support
+    AS 'MODULE_PATHNAME', 'careflags_reads_every_unit';
+COMMENT ON FUNCTION @extschema@.reads_every_unit(pg_catalog.regclass[]) IS
+    'whether the current role may SELECT every table given (the nurse''s views show such a role every unit); decided at planning for a role that may not';
+
 -- Open flags of the caller's units (also upcoming and snoozed ones).
 CREATE VIEW @extschema@.my_flags WITH (security_barrier = true) AS
 SELECT n.* FROM (
@@ -73,7 +96,7 @@ SELECT n.* FROM (
       FROM pg_catalog.unnest((SELECT @extschema@.my_units())::text[]) AS mu(unit_id)
      CROSS JOIN LATERAL (SELECT f.* FROM @extschema@.flag f
                           WHERE f.unit_id OPERATOR(pg_catalog.=) mu.unit_id AND f.resolved_at IS NULL OFFSET 0) f
-     WHERE NOT pg_catalog.has_table_privilege('@extschema@.flag'::pg_catalog.regclass, 'SELECT')
+     WHERE NOT @extschema@.reads_every_unit(ARRAY['@extschema@.flag'::pg_catalog.regclass])
     OFFSET 0) n
 UNION ALL
 SELECT f.flag_id, f.patient_id, f.unit_id, f.rule_id, f.domain, f.severity,
@@ -82,7 +105,7 @@ SELECT f.flag_id, f.patient_id, f.unit_id, f.rule_id, f.domain, f.severity,
        f.acknowledged_at, f.acknowledged_by, f.snoozed_until
   FROM @extschema@.flag f
  WHERE f.resolved_at IS NULL
-   AND pg_catalog.has_table_privilege('@extschema@.flag'::pg_catalog.regclass, 'SELECT');
+   AND @extschema@.reads_every_unit(ARRAY['@extschema@.flag'::pg_catalog.regclass]);
 COMMENT ON VIEW @extschema@.my_flags IS
     'open flags (any state, snoozed too) of the caller''s units; every unit''s for a role that may read careflags.flag';
 
@@ -126,8 +149,7 @@ SELECT w.flag_id, w.patient_id, w.patient, w.unit_id, w.unit, w.rule_id, w.title
                                 AND t.language OPERATOR(pg_catalog.=) @extschema@.language() OFFSET 0) rt ON true
          WHERE (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) @extschema@.clock())
            AND @extschema@.clock() OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(f.due_from, f.due_soon_window)
-           AND NOT (pg_catalog.has_table_privilege('@extschema@.flag'::pg_catalog.regclass, 'SELECT')
-                    AND pg_catalog.has_table_privilege('@extschema@.patient'::pg_catalog.regclass, 'SELECT'))
+           AND NOT @extschema@.reads_every_unit(ARRAY['@extschema@.flag'::pg_catalog.regclass, '@extschema@.patient'::pg_catalog.regclass])
         OFFSET 0) n
     UNION ALL
     SELECT f.flag_id, f.patient_id, p.display_name, f.unit_id, u.name, f.rule_id, r.title, f.severity,
@@ -143,8 +165,7 @@ SELECT w.flag_id, w.patient_id, w.patient, w.unit_id, w.unit, w.rule_id, w.title
      WHERE f.resolved_at IS NULL
        AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) @extschema@.clock())
        AND @extschema@.clock() OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(f.due_from, f.due_soon_window)
-       AND pg_catalog.has_table_privilege('@extschema@.flag'::pg_catalog.regclass, 'SELECT')
-       AND pg_catalog.has_table_privilege('@extschema@.patient'::pg_catalog.regclass, 'SELECT')) w
+       AND @extschema@.reads_every_unit(ARRAY['@extschema@.flag'::pg_catalog.regclass, '@extschema@.patient'::pg_catalog.regclass])) w
  ORDER BY w.severity, w.due_at, w.flag_id;
 COMMENT ON VIEW @extschema@.worklist IS
     'open flags a nurse should act on now (due soon, due, overdue; not snoozed), for the caller''s units (every unit for a role that may read careflags.flag and careflags.patient), by severity then due time; state is computed at read time; title_text, reason_text and state_text in careflags.language; action: what the flag asks for (careflags.actions has one row per patient and action)';
@@ -166,7 +187,7 @@ SELECT n.* FROM (
      CROSS JOIN LATERAL (SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased
                            FROM @extschema@.patient p
                           WHERE p.patient_id OPERATOR(pg_catalog.=) e.patient_id OFFSET 0) p
-     WHERE NOT pg_catalog.has_table_privilege('@extschema@.patient'::pg_catalog.regclass, 'SELECT')
+     WHERE NOT @extschema@.reads_every_unit(ARRAY['@extschema@.patient'::pg_catalog.regclass])
     OFFSET 0) n
 UNION ALL
 SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased,
@@ -176,7 +197,7 @@ SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased,
   JOIN @extschema@.patient p ON p.patient_id OPERATOR(pg_catalog.=) e.patient_id
  WHERE (e.ended_at IS NULL
         OR e.ended_at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.-) u.visible_after_leaving))
-   AND pg_catalog.has_table_privilege('@extschema@.patient'::pg_catalog.regclass, 'SELECT');
+   AND @extschema@.reads_every_unit(ARRAY['@extschema@.patient'::pg_catalog.regclass]);
 COMMENT ON VIEW @extschema@.my_patients IS
     'patients of the caller''s units, one row per episode there: current residents, and former ones until the unit''s visible_after_leaving has passed since they left';
 
@@ -222,7 +243,7 @@ SELECT n.* FROM (
                             AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id OFFSET 0) f ON true
       LEFT JOIN LATERAL (SELECT r.title FROM @extschema@.rule r
                           WHERE r.rule_id OPERATOR(pg_catalog.=) e.rule_id OFFSET 0) r ON true
-     WHERE NOT pg_catalog.has_table_privilege('@extschema@.flag_event'::pg_catalog.regclass, 'SELECT')
+     WHERE NOT @extschema@.reads_every_unit(ARRAY['@extschema@.flag_event'::pg_catalog.regclass])
     OFFSET 0) n
 UNION ALL
 SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
@@ -233,7 +254,7 @@ SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.
   LEFT JOIN @extschema@.flag f ON f.patient_id OPERATOR(pg_catalog.=) e.patient_id
                               AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id
   LEFT JOIN @extschema@.rule r ON r.rule_id OPERATOR(pg_catalog.=) e.rule_id
- WHERE pg_catalog.has_table_privilege('@extschema@.flag_event'::pg_catalog.regclass, 'SELECT');
+ WHERE @extschema@.reads_every_unit(ARRAY['@extschema@.flag_event'::pg_catalog.regclass]);
 COMMENT ON VIEW @extschema@.my_flag_events IS
     'flag events of the caller''s units (every unit''s for a role that may read careflags.flag_event), with the flag''s title, current state, deadline, reason and reason data (details, for careflags.reason_text in the reader''s language): what careflags watch prints for a NOTIFY careflags event id';
 

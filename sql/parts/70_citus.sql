@@ -26,7 +26,9 @@
 --     coordinator session reach the shard triggers (Citus propagates them,
 --     citus.propagate_set_commands = 'local' for SET LOCAL; the database
 --     default set here); triggers on distributed tables need
---     citus.enable_unsafe_triggers, set for the database.
+--     citus.enable_unsafe_triggers, set for the database;
+--   * the nurse's views read through careflags.<view>_rows()
+--     (citus_nurse_views(), below).
 -- Returns a short summary.  Refuses (feature_not_supported) where Citus is
 -- not installed, and when the tables are already distributed.
 CREATE FUNCTION @extschema@.distribute(shard_count integer DEFAULT NULL) RETURNS text
@@ -151,6 +153,11 @@ BEGIN
     FOREACH t IN ARRAY reference || per_patient LOOP
         EXECUTE pg_catalog.format('ALTER TABLE @extschema@.%I ENABLE TRIGGER USER', t);
     END LOOP;
+    -- the nurse's views read through careflags.<view>_rows() (the
+    -- coordinator's views; the workers' copies are never read)
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    PERFORM @extschema@.citus_nurse_views();
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'on', true);
     RETURN pg_catalog.format('%s tables distributed by patient_id, %s reference tables; row triggers',
                              pg_catalog.array_length(per_patient, 1), pg_catalog.array_length(reference, 1));
 END
@@ -191,3 +198,111 @@ CREATE FUNCTION @extschema@.recompute_patient_shard(shard regclass, patient_id b
 COMMENT ON FUNCTION @extschema@.recompute_patient_shard(regclass, bigint) IS
     'Citus, internal: recompute_patient() for a patient of one shard of careflags.patient on this node, in the caller''s transaction (recompute_patient() calls it through a query routed to the patient''s shard); returns the number of flag changes';
 REVOKE ALL ON FUNCTION @extschema@.recompute_patient_shard(regclass, bigint) FROM PUBLIC;
+
+-- ---- the nurse's views on Citus (issues 18, 19) ----
+-- Citus reads the shards of a view's tables as the user who queries the
+-- view, not as its owner (citusdata/citus#1683): a nurse, who may read no
+-- base table, is refused on every shard.  careflags.distribute() therefore
+-- redefines worklist, my_flags, my_patients and my_flag_events (and so
+-- actions) as reads of careflags.<view>_rows(), a C function that decides
+-- the caller's units as the caller (my_units(), the table privileges that
+-- give every unit) and reads, as the extension owner, the rows of those
+-- units from careflags.<view>_all: the same rows for every unit, in a shape
+-- Citus pushes down to the shards (joins by patient_id and to reference
+-- tables).  On one server nothing reads these.
+CREATE VIEW @extschema@.my_flags_all AS
+SELECT f.flag_id, f.patient_id, f.unit_id, f.rule_id, f.domain, f.severity,
+       @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) AS state,
+       f.raised_at, f.due_from, f.due_at, f.due_soon_window, f.reason,
+       f.acknowledged_at, f.acknowledged_by, f.snoozed_until
+  FROM @extschema@.flag f
+ WHERE f.resolved_at IS NULL;
+COMMENT ON VIEW @extschema@.my_flags_all IS
+    'Citus, internal: careflags.my_flags for every unit, read as the owner by careflags.my_flags_rows()';
+
+CREATE VIEW @extschema@.worklist_all AS
+SELECT f.flag_id, f.patient_id, p.display_name AS patient, f.unit_id, u.name AS unit, f.rule_id, r.title, f.severity,
+       @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) AS state,
+       f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by, f.details,
+       @extschema@.action_of(f.domain, r.anchor) AS action,
+       COALESCE(rt.title, r.title) AS title_text,
+       @extschema@.reason_text(f.details, f.reason) AS reason_text,
+       @extschema@.state_text(@extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock())) AS state_text
+  FROM @extschema@.flag f
+  JOIN @extschema@.patient p ON p.patient_id OPERATOR(pg_catalog.=) f.patient_id
+  JOIN @extschema@.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
+  LEFT JOIN @extschema@.unit u ON u.unit_id OPERATOR(pg_catalog.=) f.unit_id
+  LEFT JOIN @extschema@.rule_text rt ON rt.rule_id OPERATOR(pg_catalog.=) f.rule_id
+                                    AND rt.language OPERATOR(pg_catalog.=) @extschema@.language()
+ WHERE f.resolved_at IS NULL
+   AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) @extschema@.clock())
+   AND @extschema@.clock() OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(f.due_from, f.due_soon_window);
+COMMENT ON VIEW @extschema@.worklist_all IS
+    'Citus, internal: careflags.worklist for every unit, read as the owner by careflags.worklist_rows()';
+
+CREATE VIEW @extschema@.my_patients_all AS
+SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased,
+       e.episode_id, e.unit_id, e.setting, e.started_at, e.ended_at
+  FROM @extschema@.episode e
+  JOIN @extschema@.unit u ON u.unit_id OPERATOR(pg_catalog.=) e.unit_id
+  JOIN @extschema@.patient p ON p.patient_id OPERATOR(pg_catalog.=) e.patient_id
+ WHERE e.ended_at IS NULL
+    OR e.ended_at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.-) u.visible_after_leaving);
+COMMENT ON VIEW @extschema@.my_patients_all IS
+    'Citus, internal: careflags.my_patients for every unit, read as the owner by careflags.my_patients_rows()';
+
+CREATE VIEW @extschema@.my_flag_events_all AS
+SELECT e.event_id, e.kind, e.happened_at, e.flag_id, e.patient_id, e.unit_id, e.rule_id, r.title,
+       CASE WHEN f.resolved_at IS NOT NULL THEN 'resolved'
+            ELSE @extschema@.flag_state(f.due_from, f.due_at, f.due_soon_window, @extschema@.clock()) END AS state,
+       f.due_at, f.reason, f.resolution, f.details
+  FROM @extschema@.flag_event e
+  LEFT JOIN @extschema@.flag f ON f.patient_id OPERATOR(pg_catalog.=) e.patient_id
+                              AND f.flag_id OPERATOR(pg_catalog.=) e.flag_id
+  LEFT JOIN @extschema@.rule r ON r.rule_id OPERATOR(pg_catalog.=) e.rule_id;
+COMMENT ON VIEW @extschema@.my_flag_events_all IS
+    'Citus, internal: careflags.my_flag_events for every unit, read as the owner by careflags.my_flag_events_rows()';
+REVOKE ALL ON @extschema@.my_flags_all, @extschema@.worklist_all, @extschema@.my_patients_all,
+    @extschema@.my_flag_events_all FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.my_flags_rows() RETURNS SETOF @extschema@.my_flags_all
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'careflags_nurse_view_rows';
+COMMENT ON FUNCTION @extschema@.my_flags_rows() IS
+    'Citus: the caller''s rows of careflags.my_flags (her units'', or every unit''s for a role that may read careflags.flag), read as the owner';
+CREATE FUNCTION @extschema@.worklist_rows() RETURNS SETOF @extschema@.worklist_all
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'careflags_nurse_view_rows';
+COMMENT ON FUNCTION @extschema@.worklist_rows() IS
+    'Citus: the caller''s rows of careflags.worklist (her units'', or every unit''s for a role that may read careflags.flag and careflags.patient), read as the owner';
+CREATE FUNCTION @extschema@.my_patients_rows() RETURNS SETOF @extschema@.my_patients_all
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'careflags_nurse_view_rows';
+COMMENT ON FUNCTION @extschema@.my_patients_rows() IS
+    'Citus: the caller''s rows of careflags.my_patients (her units'', or every unit''s for a role that may read careflags.patient), read as the owner';
+CREATE FUNCTION @extschema@.my_flag_events_rows() RETURNS SETOF @extschema@.my_flag_events_all
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'careflags_nurse_view_rows';
+COMMENT ON FUNCTION @extschema@.my_flag_events_rows() IS
+    'Citus: the caller''s rows of careflags.my_flag_events (her units'', or every unit''s for a role that may read careflags.flag_event), read as the owner';
+REVOKE ALL ON FUNCTION @extschema@.my_flags_rows(), @extschema@.worklist_rows(), @extschema@.my_patients_rows(),
+    @extschema@.my_flag_events_rows() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.my_flags_rows(), @extschema@.worklist_rows(), @extschema@.my_patients_rows(),
+    @extschema@.my_flag_events_rows() TO careflags_nurse, careflags_admin;
+
+-- The nurse's views redefined on those functions (called by distribute()):
+-- the same columns, so careflags.actions and the grants stay.
+CREATE FUNCTION @extschema@.citus_nurse_views() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $views$
+BEGIN
+    CREATE OR REPLACE VIEW @extschema@.my_flags WITH (security_barrier = true) AS
+        SELECT v.* FROM @extschema@.my_flags_rows() v;
+    CREATE OR REPLACE VIEW @extschema@.worklist WITH (security_barrier = true) AS
+        SELECT v.* FROM @extschema@.worklist_rows() v ORDER BY v.severity, v.due_at, v.flag_id;
+    CREATE OR REPLACE VIEW @extschema@.my_patients WITH (security_barrier = true) AS
+        SELECT v.* FROM @extschema@.my_patients_rows() v;
+    CREATE OR REPLACE VIEW @extschema@.my_flag_events WITH (security_barrier = true) AS
+        SELECT v.* FROM @extschema@.my_flag_events_rows() v;
+END
+$views$;
+COMMENT ON FUNCTION @extschema@.citus_nurse_views() IS
+    'Citus, internal (careflags.distribute()): redefines worklist, my_flags, my_patients and my_flag_events as reads of careflags.<view>_rows(), which Citus can run for a nurse';
+REVOKE ALL ON FUNCTION @extschema@.citus_nurse_views() FROM PUBLIC;

@@ -12,9 +12,15 @@
 --     (READ COMMITTED: at the next statement; REPEATABLE READ: a membership
 --     revoked elsewhere still takes effect); other units' rows and former
 --     residents after their period stay hidden with the answer cached.
+-- (d) The nurse's plan without the all-units branch (issue 18 item 3): a
+--     nurse's worklist and actions are one index read of her units' flags,
+--     no Append of the branch for roles that read every unit, no parallel
+--     plan, no JIT; careflags_admin's plan keeps that branch, and a cached
+--     plan is planned again for another role; careflags_admin and a
+--     superuser still see every unit's rows, flags without a unit too.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(33);
+SELECT plan(45);
 
 SELECT cft.at('2026-03-10 12:00+01');
 CREATE ROLE cfp_nurse_a LOGIN IN ROLE careflags_nurse;
@@ -180,6 +186,78 @@ SELECT dblink_exec('admin', $$
     DELETE FROM careflags.unit WHERE unit_id IN ('fpx-1', 'fpx-2');
     DROP ROLE cfp_x_nurse; DROP ROLE cfp_x_staff$$) \g /dev/null
 SELECT dblink_disconnect('admin') \g /dev/null
+
+-- ---- (d) one branch, one scan ----
+CREATE ROLE cfp_admin_plan LOGIN IN ROLE careflags_admin;
+-- the plan of a query as JSON, and its nodes
+CREATE FUNCTION pg_temp.plan_of(q text, opts text DEFAULT 'COSTS OFF') RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE p json;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON, ' || opts || ') ' || q INTO p;
+    RETURN p::jsonb;
+END $$;
+GRANT EXECUTE ON FUNCTION pg_temp.plan_of(text, text) TO PUBLIC;
+SET LOCAL ROLE cfp_nurse_a;
+CREATE TEMP TABLE nurse_plan AS SELECT pg_temp.plan_of('SELECT * FROM careflags.worklist') AS p,
+    pg_temp.plan_of('SELECT * FROM careflags.worklist', 'ANALYZE, COSTS OFF, TIMING OFF') AS a,
+    pg_temp.plan_of('SELECT * FROM careflags.actions') AS act;
+RESET ROLE;
+SELECT is((SELECT count(*) FROM nurse_plan, jsonb_path_query(p, 'strict $.**."Node Type"') t
+            WHERE t #>> '{}' IN ('Append', 'Gather', 'Gather Merge')), 0::bigint,
+          'a nurse''s worklist plan has no Append (no second branch for every unit), no Gather (no parallel plan)');
+SELECT is((SELECT count(*) FROM nurse_plan, jsonb_path_query(p, 'strict $.** ? (@."Relation Name" == "flag")') t), 1::bigint,
+          '... and reads careflags.flag once');
+SELECT ok((SELECT bool_or(t::text ~ 'unit_id = mu.unit_id') FROM nurse_plan, jsonb_path_query(p, 'strict $.** ? (@."Index Name" == "flag_open_unit")') t),
+          '... by the index of her units (flag_open_unit, per unit of my_units())');
+SELECT is((SELECT count(*) FROM nurse_plan, jsonb_path_query(act, 'strict $.** ? (@."Relation Name" == "flag")') t), 1::bigint,
+          'the actions too: one read of careflags.flag');
+SET LOCAL ROLE cfp_admin_plan;
+SELECT is((SELECT count(*) FROM jsonb_path_query(pg_temp.plan_of('SELECT * FROM careflags.my_flags'), 'strict $.**."Node Type"') t
+            WHERE t #>> '{}' = 'Append'), 1::bigint,
+          'careflags_admin''s plan of my_flags keeps the branch for every unit (the plan is the role''s)');
+SET LOCAL ROLE cfp_nurse_a;
+SELECT is((SELECT count(*) FROM jsonb_path_query(pg_temp.plan_of('SELECT * FROM careflags.my_flags'), 'strict $.**."Node Type"') t
+            WHERE t #>> '{}' = 'Append'), 0::bigint,
+          '... a nurse''s has not');
+RESET ROLE;
+SELECT ok((SELECT NOT (a::text ~ '"JIT"') FROM nurse_plan), '... and nothing is JIT-compiled');
+-- roles that read every unit: every unit's rows, flags of a patient without a unit too
+CREATE TEMP TABLE pn AS SELECT cft.patient('nursing_home_long_term', '2026-03-05 10:00+01', '1940-01-01', 'fp-n') AS id;
+UPDATE careflags.episode SET unit_id = NULL WHERE patient_id = (SELECT id FROM pn);
+GRANT SELECT ON pn TO PUBLIC;
+SELECT ok(EXISTS (SELECT FROM careflags.flag WHERE patient_id = (SELECT id FROM pn) AND resolved_at IS NULL AND unit_id IS NULL),
+          'a patient without a unit has open flags without a unit');
+CREATE TEMP TABLE seen_units AS
+SELECT (SELECT array_agg(DISTINCT COALESCE(unit_id, '-') ORDER BY COALESCE(unit_id, '-')) FROM careflags.worklist
+         WHERE patient_id IN ((SELECT id FROM pa), (SELECT id FROM pb), (SELECT id FROM pn))) AS worklist,
+       (SELECT array_agg(DISTINCT COALESCE(unit_id, '-') ORDER BY COALESCE(unit_id, '-')) FROM careflags.my_flags
+         WHERE patient_id IN ((SELECT id FROM pa), (SELECT id FROM pb), (SELECT id FROM pn))) AS my_flags;
+SELECT is((SELECT ARRAY[worklist, my_flags]::text FROM seen_units), '{{-,fp-a,fp-b},{-,fp-a,fp-b}}',
+          'a superuser sees every unit in the worklist and my_flags, the flags without a unit too (as before 1.3)');
+CREATE ROLE cfp_admin LOGIN IN ROLE careflags_admin;
+SET LOCAL ROLE cfp_admin;
+SELECT is((SELECT array_agg(DISTINCT COALESCE(unit_id, '-') ORDER BY COALESCE(unit_id, '-')) FROM careflags.my_flags
+            WHERE patient_id IN ((SELECT id FROM pa), (SELECT id FROM pb), (SELECT id FROM pn))), '{-,fp-a,fp-b}',
+          'careflags_admin, with no unit of her own: every unit''s open flags, without a unit too');
+RESET ROLE;
+-- a cached plan is planned again for another role (generic plan: made once, kept)
+SET LOCAL plan_cache_mode = force_generic_plan;
+SET LOCAL ROLE cfp_nurse_a;
+PREPARE units_seen AS SELECT array_agg(DISTINCT COALESCE(unit_id, '-') ORDER BY COALESCE(unit_id, '-')) AS u FROM careflags.my_flags
+ WHERE patient_id IN ((SELECT id FROM pa), (SELECT id FROM pb), (SELECT id FROM pn));
+CREATE TEMP TABLE seen_nurse AS EXECUTE units_seen;
+SET LOCAL ROLE cfp_admin;
+CREATE TEMP TABLE seen_admin AS EXECUTE units_seen;
+RESET ROLE;
+RESET plan_cache_mode;
+DEALLOCATE units_seen;
+SELECT is((SELECT (SELECT u FROM seen_nurse)::text || ' ' || (SELECT u FROM seen_admin)::text), '{fp-a} {-,fp-a,fp-b}',
+          'a statement prepared by a nurse (generic plan, her branch only) and executed by careflags_admin is planned again: every unit');
+SET LOCAL ROLE cfp_nurse_a;
+SELECT is((SELECT array_agg(DISTINCT COALESCE(unit_id, '-')) FROM careflags.my_flags
+            WHERE patient_id IN ((SELECT id FROM pa), (SELECT id FROM pb), (SELECT id FROM pn))), '{fp-a}',
+          '... a nurse: her unit''s only, none without a unit');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
