@@ -295,36 +295,6 @@ cf_shard_query_text(const char *text)
 }
 
 /* See shard.h. */
-bool
-cf_citus_distributed_catalog(void)
-{
-	Oid			nsp = get_namespace_oid(CF_SCHEMA, true);
-	Oid			patient = OidIsValid(nsp) ? get_relname_relid("patient", nsp) : InvalidOid;
-	Oid			part = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
-	AttrNumber	att;
-	Relation	rel;
-	SysScanDesc scan;
-	ScanKeyData key;
-	bool		found;
-
-	if (!OidIsValid(patient) || !OidIsValid(part))
-		return false;
-	att = get_attnum(part, "logicalrelid");
-	if (att == InvalidAttrNumber)
-		return false;
-	rel = table_open(part, AccessShareLock);
-	ScanKeyInit(&key, att, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(patient));
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
-	found = HeapTupleIsValid(systable_getnext(scan));
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return found;
-}
-
-/* See shard.h. */
-int
-cf_citus_local_group(void)
-
 Oid
 cf_reference_relation(Oid nsp, const char *table)
 {
@@ -380,16 +350,61 @@ cf_reference_relation(Oid nsp, const char *table)
 	return shard;
 }
 
-/* The Citus group of this node (0: the coordinator); -1 without Citus' catalog. */
-static int
-local_group(void)
+/* See shard.h. */
+bool
+cf_citus_coordinator(void)
+{
+	return cf_citus_distributed() && cf_citus_local_group() == 0;
+}
+
+/* See shard.h. */
+void
+cf_refuse_on_citus_worker(const char *what, const char *hint)
+{
+	if (!cf_citus_distributed() || cf_citus_local_group() == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("careflags.%s runs on the Citus coordinator only", what),
+			 errdetail("The audit chain of the nurses' actions is kept on the coordinator; this node is a worker."),
+			 errhint("%s", hint)));
+}
+
+/* See shard.h. */
+bool
+cf_citus_distributed_catalog(void)
+{
+	Oid			nsp = get_namespace_oid(CF_SCHEMA, true);
+	Oid			patient = OidIsValid(nsp) ? get_relname_relid("patient", nsp) : InvalidOid;
+	Oid			part = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	AttrNumber	att;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	bool		found;
+
+	if (!OidIsValid(patient) || !OidIsValid(part))
+		return false;
+	att = get_attnum(part, "logicalrelid");
+	if (att == InvalidAttrNumber)
+		return false;
+	rel = table_open(part, AccessShareLock);
+	ScanKeyInit(&key, att, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(patient));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* See shard.h. */
+int
+cf_citus_local_group(void)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int			group = -1;
 
 	if (!cf_citus_distributed())
-
-	if (!OidIsValid(get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE)))
 		return -1;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -402,8 +417,6 @@ local_group(void)
 
 		if (!isnull)
 			group = DatumGetInt32(d);
-
-		group = isnull ? -1 : DatumGetInt32(d);
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(cxt);
@@ -452,22 +465,4 @@ cf_local_shards(const char *table)
 	SPI_finish();
 	MemoryContextSwitchTo(cxt);
 	return shards;
-
-bool
-cf_citus_coordinator(void)
-{
-	return cf_citus_distributed() && local_group() == 0;
-}
-
-/* See shard.h. */
-void
-cf_refuse_on_citus_worker(const char *what, const char *hint)
-{
-	if (!cf_citus_distributed() || local_group() == 0)
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("careflags.%s runs on the Citus coordinator only", what),
-			 errdetail("The audit chain of the nurses' actions is kept on the coordinator; this node is a worker."),
-			 errhint("%s", hint)));
 }
