@@ -25,6 +25,7 @@
 
 #include "access/xact.h"
 #include "fmgr.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -115,13 +116,21 @@ check_timezone_name(char **newval, void **extra, GucSource source)
  * commit-time evaluation would read its empty tables.  Refuse "on" there,
  * rather than silently doing nothing: an error for SET and ALTER ... SET, a
  * warning and the default for a value already set per role or database.
- * Looked up only inside a transaction (a SET, a session's start).
+ * Looked up only inside a transaction (a SET, a session's start).  Not
+ * refused to careflags' own functions and its plugins', which run as the
+ * extension's owner (SECURITY DEFINER, or the owner context of the nurses'
+ * actions: InLocalUserIdChange()) and set careflags.defer_evaluation only to
+ * evaluate a batch once at its end; on Citus the shards' row triggers have
+ * already evaluated each row, so there it changes nothing they rely on.
+ * Nor refused while an extension's script runs (a plugin's CREATE FUNCTION
+ * ... SET careflags.defer_evaluation = on is validated then).
  */
 static bool
 refuse_on_citus(const char *name, bool newval)
 {
-	if (!newval || !IsTransactionState() || !OidIsValid(MyDatabaseId) ||
-		!cf_citus_distributed_catalog())
+	/* an extension's script: a plugin's CREATE FUNCTION ... SET being validated */
+	if (!newval || creating_extension || !IsTransactionState() || !OidIsValid(MyDatabaseId) ||
+		InLocalUserIdChange() || !cf_citus_distributed_catalog())
 		return true;
 	GUC_check_errcode(ERRCODE_FEATURE_NOT_SUPPORTED);
 	GUC_check_errmsg("%s does not work on a Citus cluster", name);
