@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * audit.h
- *	  Appending to the tamper-evident audit of flag actions from C.
+ *	  Appending to the tamper-evident audit of flag actions from C (audit.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +11,14 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+
+/*
+ * Append an entry to the audit (SPI connected, as the extension owner):
+ * the patient's chain, or 1.2's single chain on 1.2 objects; returns the
+ * audit id.  detail_json is the entry's detail as JSON text.
+ */
+extern int64 cf_audit_append(int64 patient_id, int64 flag_id, const char *action, const char *actor,
+							 TimestampTz at, const char *detail_json);
 
 /*
  * Record a change careflags made to a resolved flag (action "reopen" or
