@@ -767,8 +767,15 @@ typedef struct FactTableDesc
 	void		(*begin) (Reader *r, TableScan *t, TableState *s);
 	EntryVerdict (*entry) (Reader *r, TableScan *t, TableState *s, bool first);
 	void		(*row) (Reader *r, TableScan *t, TableState *s, Collect *col, int i);
-	void		(*finish) (Reader *r, TableState *s, Collect *col);
+	void		(*finish) (Reader *r, TableState *s, Collect *col);	/* or: */
+	bool		into_facts;		/* each patient's rows become an array of CfPatientFacts: */
+	size_t		facts_array;	/* offset of its pointer */
+	size_t		facts_count;	/* offset of its int count */
 } FactTableDesc;
+
+/* The rows of a table that become one array (and count) of CfPatientFacts. */
+#define INTO_FACTS(array, count) \
+	true, offsetof(CfPatientFacts, array), offsetof(CfPatientFacts, count)
 
 /* Column number of a table by name: error when missing, or optional. */
 static AttrNumber
@@ -897,15 +904,6 @@ episode_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
 	e->ended_at = get_time(t, s->a[4]);
 }
 
-static void
-episode_finish(Reader *r, TableState *s, Collect *col)
-{
-	for (int i = 0; i < r->c->n; i++)
-	{
-		r->c->facts[i].episodes = collect_base(col, i);
-		r->c->facts[i].n_episodes = col->count[i];
-	}
-}
 
 /* -- assessment -- */
 
@@ -937,15 +935,6 @@ assessment_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
 	a->at_risk = get_bool(t, s->a[4]);
 }
 
-static void
-assessment_finish(Reader *r, TableState *s, Collect *col)
-{
-	for (int i = 0; i < r->c->n; i++)
-	{
-		r->c->facts[i].assessments = collect_base(col, i);
-		r->c->facts[i].n_assessments = col->count[i];
-	}
-}
 
 /*
  * -- measurement --
@@ -1040,15 +1029,6 @@ measurement_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
 	m->measured_at = at;
 }
 
-static void
-measurement_finish(Reader *r, TableState *s, Collect *col)
-{
-	for (int i = 0; i < r->c->n; i++)
-	{
-		r->c->facts[i].measurements = collect_base(col, i);
-		r->c->facts[i].n_measurements = col->count[i];
-	}
-}
 
 /*
  * -- medication --
@@ -1125,15 +1105,6 @@ medication_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
 	m->cancelled = false;
 }
 
-static void
-medication_finish(Reader *r, TableState *s, Collect *col)
-{
-	for (int i = 0; i < r->c->n; i++)
-	{
-		r->c->facts[i].medications = collect_base(col, i);
-		r->c->facts[i].n_medications = col->count[i];
-	}
-}
 
 /* -- tables of which only a time and the id are read: reviews, falls -- */
 
@@ -1241,15 +1212,6 @@ plan_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
 	p->last_evaluated_at = get_time(t, s->a[4]);
 }
 
-static void
-plan_finish(Reader *r, TableState *s, Collect *col)
-{
-	for (int i = 0; i < r->c->n; i++)
-	{
-		r->c->facts[i].plans = collect_base(col, i);
-		r->c->facts[i].n_plans = col->count[i];
-	}
-}
 
 /* -- exemption (in the order they were recorded) -- */
 
@@ -1271,15 +1233,6 @@ exemption_row(Reader *r, TableScan *t, TableState *s, Collect *col, int i)
 	e->valid_until = get_time(t, s->a[3]);
 }
 
-static void
-exemption_finish(Reader *r, TableState *s, Collect *col)
-{
-	for (int i = 0; i < r->c->n; i++)
-	{
-		r->c->facts[i].exemptions = collect_base(col, i);
-		r->c->facts[i].n_exemptions = col->count[i];
-	}
-}
 
 /* -- open flags, through the partial index of open flags -- */
 
@@ -1392,6 +1345,22 @@ done_flag_finish(Reader *r, TableState *s, Collect *col)
 }
 
 /*
+ * The finish of a table described INTO_FACTS: each patient's collected rows
+ * become the array and count the description names in its CfPatientFacts.
+ */
+static void
+facts_finish(Reader *r, const FactTableDesc *d, Collect *col)
+{
+	for (int i = 0; i < r->c->n; i++)
+	{
+		char	   *f = (char *) &r->c->facts[i];
+
+		*(const void **) (f + d->facts_array) = collect_base(col, i);
+		*(int *) (f + d->facts_count) = col->count[i];
+	}
+}
+
+/*
  * The tables, in the order they are read (the open flags before the done
  * ones: they tell whether the flag table is at 1.3).  The measurement
  * series is long and mostly not wanted: a descent per patient that stops
@@ -1404,28 +1373,28 @@ static const FactTableDesc fact_tables[CF_FT_COUNT] = {
 	NULL, state_begin, NULL, state_row, NULL},
 	[CF_FT_EPISODE] = {"episode", "episode_pkey", NULL, {"patient_id", "episode_id"}, {NULL}, false, true,
 		sizeof(CfEpisode),
-	NULL, episode_begin, NULL, episode_row, episode_finish},
+	NULL, episode_begin, NULL, episode_row, NULL, INTO_FACTS(episodes, n_episodes)},
 	[CF_FT_ASSESSMENT] = {"assessment", "assessment_patient_time", NULL, {"patient_id", "assessed_at"},
 		{"assessment_id", "instrument", "assessed_at", "total", "at_risk"},
 		false, true, sizeof(CfAssessment),
-	NULL, assessment_begin, NULL, assessment_row, assessment_finish},
+	NULL, assessment_begin, NULL, assessment_row, NULL, INTO_FACTS(assessments, n_assessments)},
 	[CF_FT_MEASUREMENT] = {"measurement", "measurement_patient_time", NULL,
 		{"patient_id", "kind", "measured_at"},
 		{"measurement_id", "value"}, false, false, sizeof(CfMeasurement),
-	NULL, measurement_begin, measurement_entry, measurement_row, measurement_finish},
+	NULL, measurement_begin, measurement_entry, measurement_row, NULL, INTO_FACTS(measurements, n_measurements)},
 	[CF_FT_MEDICATION] = {"medication", "medication_patient_stop", "medication_patient",
 		{"patient_id", "stopped_at"}, {NULL}, false, true, sizeof(CfMedication),
-	NULL, medication_begin, medication_entry, medication_row, medication_finish},
+	NULL, medication_begin, medication_entry, medication_row, NULL, INTO_FACTS(medications, n_medications)},
 	[CF_FT_MEDICATION_REVIEW] = {"medication_review", "medication_review_patient_time", NULL,
 		{"patient_id", "reviewed_at"}, {NULL}, false, true, sizeof(TimedId),
 	NULL, review_begin, NULL, timed_row, review_finish},
 	[CF_FT_CARE_PLAN] = {"care_plan", "care_plan_patient", NULL, {"patient_id"}, {NULL}, false, true, sizeof(CfPlan),
-	NULL, plan_begin, NULL, plan_row, plan_finish},
+	NULL, plan_begin, NULL, plan_row, NULL, INTO_FACTS(plans, n_plans)},
 	[CF_FT_FALL] = {"fall", "fall_patient_time", NULL, {"patient_id", "fell_at"}, {NULL}, false, true, sizeof(TimedId),
 	NULL, fall_begin, NULL, timed_row, fall_finish},
 	[CF_FT_EXEMPTION] = {"exemption", "exemption_patient", NULL, {"patient_id"}, {NULL}, false, true,
 		sizeof(CfExemption),
-	NULL, exemption_begin, NULL, exemption_row, exemption_finish},
+	NULL, exemption_begin, NULL, exemption_row, NULL, INTO_FACTS(exemptions, n_exemptions)},
 	[CF_FT_OPEN_FLAG] = {"flag", "flag_one_open", NULL, {"patient_id", "rule_id"}, {NULL}, true, true,
 		sizeof(CfOpenFlag),
 	NULL, open_flag_begin, NULL, open_flag_row, open_flag_finish},
@@ -1555,6 +1524,8 @@ read_table(Reader *r, CfFactTable ft)
 	collect_finish(&col, prev);
 	if (d->finish)
 		d->finish(r, &s, &col);
+	else if (d->into_facts)
+		facts_finish(r, d, &col);
 	ts_close(&t);
 }
 
