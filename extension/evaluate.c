@@ -119,7 +119,9 @@ domain_tables(const CfRuleSet *rs, CfDomain d)
 /*
  * The domains (bits) whose rules a write of the tables `written` (bits of
  * CfFactTable; 0: not known) feeds, and in *tables what those rules read;
- * every domain and table when a table is one every rule reads.  Without the
+ * every domain and table when a table is one every rule reads.  Of those,
+ * only the domains the rows concern when `written` knows them
+ * (CF_WRITTEN_DOMAINS: an MST screening feeds no fall-risk rule).  Without the
  * flags resolved done when the statements only inserted (see evaluate.h).
  */
 static uint32
@@ -127,8 +129,11 @@ domains_fed(const CfRuleSet *rs, uint32 written, uint32 *tables)
 {
 	uint32		domains = 0;
 	uint32		no_done = (written & CF_WRITTEN_INSERTS) ? CF_FT_BIT(CF_FT_DONE_FLAG) : 0;
+	uint32		only = (1u << CF_DOM_COUNT) - 1;
 
-	written &= ~CF_WRITTEN_INSERTS;
+	if (written & CF_WRITTEN_DOMAINS_KNOWN)
+		only = (written >> CF_WRITTEN_DOMAINS_SHIFT) & ((1u << CF_DOM_COUNT) - 1);
+	written = CF_WRITTEN_TABLES_ONLY(written) & ~CF_WRITTEN_INSERTS;
 	*tables = CF_FT_ALL & ~no_done;
 	if (written == 0 || (CF_FT_ALWAYS & written))
 		return (1u << CF_DOM_COUNT) - 1;
@@ -137,7 +142,7 @@ domains_fed(const CfRuleSet *rs, uint32 written, uint32 *tables)
 	{
 		uint32		t = domain_tables(rs, (CfDomain) d);
 
-		if (t & written)
+		if ((t & written) && (only & (1u << d)))
 		{
 			domains |= 1u << d;
 			*tables |= t;

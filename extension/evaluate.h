@@ -29,6 +29,21 @@ extern int64 cf_evaluate_patients(const int64 *patient_ids, int n,
 #define CF_WRITTEN_INSERTS (1u << 31)
 
 /*
+ * In `written`: the rows written can concern these domains only (bits of
+ * CfDomain), as an assessment's instrument or a care plan's kind tells
+ * (triggers.c).  Without CF_WRITTEN_DOMAINS_KNOWN every domain the table
+ * feeds is evaluated.  Only the statement's own evaluation carries them;
+ * the deferred and the worker's evaluations, which gather many statements,
+ * drop them (CF_WRITTEN_TABLES_ONLY).
+ */
+#define CF_WRITTEN_DOMAINS_KNOWN (1u << 30)
+#define CF_WRITTEN_DOMAINS_SHIFT 24
+#define CF_WRITTEN_DOMAINS(mask) \
+	(CF_WRITTEN_DOMAINS_KNOWN | ((uint32) (mask) << CF_WRITTEN_DOMAINS_SHIFT))
+#define CF_WRITTEN_TABLES_ONLY(w) \
+	((w) & ~(CF_WRITTEN_DOMAINS_KNOWN | (((1u << 6) - 1) << CF_WRITTEN_DOMAINS_SHIFT)))
+
+/*
  * The same after a write of the tables `written` (CF_FT_BITs of
  * CfFactTable; 0: not known; and CF_WRITTEN_INSERTS):
  * only the rules of the domains that table feeds are evaluated, from the

@@ -10,8 +10,10 @@
  *	  patient, not per row.
  *
  *	  Only the rules the written table feeds are evaluated (evaluate.c:
- *	  incremental evaluation); a table every rule reads, the deferred
- *	  evaluation and the worker's evaluate the whole patient.
+ *	  incremental evaluation), and of those only the domains the rows can
+ *	  concern (an assessment's instrument, a care plan's kind: an MST
+ *	  screening reads no fall or medicine); a table every rule reads, the
+ *	  deferred evaluation and the worker's evaluate the whole patient.
  *
  *	  careflags.fact_changed_row(): the same, FOR EACH ROW, for setups that
  *	  cannot have statement triggers with transition tables (Citus
@@ -36,6 +38,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -43,6 +46,8 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
@@ -52,10 +57,12 @@
 
 #include "careflags.h"
 #include "evaluate.h"
+#include "evaluator.h"
 #include "fact_reader.h"
 #include "flags.h"
 #include "quarantine.h"
 #include "queue.h"
+#include "scores.h"
 #include "shard.h"
 
 typedef struct IdList
@@ -180,8 +187,44 @@ evaluate_pending(void)
 	return n;
 }
 
+/*
+ * The domain (bit) whose rules a row can concern, from the enum label of
+ * the column that tells it (an assessment's instrument, a care plan's kind),
+ * classified as the fact reader classifies it (fact_reader.c: assessment_row,
+ * plan_row), so that a row can only feed the rules that would read it.
+ */
+static uint32
+row_domains(Oid enum_oid, uint32 table)
+{
+	HeapTuple	tup = SearchSysCache1(ENUMOID, ObjectIdGetDatum(enum_oid));
+	const char *label;
+	bool		nutrition;
+
+	if (!HeapTupleIsValid(tup))
+		return (1u << CF_DOM_COUNT) - 1;
+	label = NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel);
+	if (table == CF_FT_BIT(CF_FT_ASSESSMENT))
+	{
+		int			k = cf_instrument_from_name(label);
+
+		nutrition = k >= 0 && cf_instrument_is_nutrition((CfInstrument) k);
+	}
+	else
+		nutrition = strcmp(label, "nutrition") == 0;
+	ReleaseSysCache(tup);
+	/* a fall-risk result also feeds the review of fall-risk drugs (§7.8) */
+	return nutrition ? 1u << CF_DOM_NUTRITION :
+		(1u << CF_DOM_FALL_RISK) | (1u << CF_DOM_MEDICATION_REVIEW);
+}
+
+/*
+ * Add the patient ids of the rows of a transition table to l; with
+ * class_attnum (> 0), also the domains of the rows (row_domains) to
+ * *domains, every domain for a row where the column is null.
+ */
 static void
-collect_ids(Tuplestorestate *ts, Relation rel, AttrNumber attnum, IdList *l)
+collect_ids(Tuplestorestate *ts, Relation rel, AttrNumber attnum, IdList *l,
+			AttrNumber class_attnum, uint32 table, uint32 *domains)
 {
 	TupleTableSlot *slot;
 
@@ -196,8 +239,33 @@ collect_ids(Tuplestorestate *ts, Relation rel, AttrNumber attnum, IdList *l)
 
 		if (!isnull)
 			idlist_add(l, DatumGetInt64(d));
+		if (class_attnum > 0 && *domains != (1u << CF_DOM_COUNT) - 1)
+		{
+			d = slot_getattr(slot, class_attnum, &isnull);
+			*domains |= isnull ? (1u << CF_DOM_COUNT) - 1 : row_domains(DatumGetObjectId(d), table);
+		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * The column whose value tells which domains a row of the table concerns
+ * (an enum: the assessment's instrument, the care plan's kind); 0 for the
+ * other tables, or when the column is not the enum expected.
+ */
+static AttrNumber
+class_attnum(Relation rel, uint32 table)
+{
+	const char *col = table == CF_FT_BIT(CF_FT_ASSESSMENT) ? "instrument" :
+		table == CF_FT_BIT(CF_FT_CARE_PLAN) ? "kind" : NULL;
+	AttrNumber	a;
+
+	if (col == NULL)
+		return 0;
+	a = SPI_fnumber(RelationGetDescr(rel), col);
+	if (a <= 0 || get_typtype(TupleDescAttr(RelationGetDescr(rel), a - 1)->atttypid) != TYPTYPE_ENUM)
+		return 0;
+	return a;
 }
 
 /*
@@ -231,10 +299,10 @@ evaluate_isolated(int64 *ids, int n, const char *table, uint32 written)
 	}
 	if (cf_defer_evaluation && strcmp(table, "deferred_evaluation") != 0)
 	{
-		defer_ids(ids, n, written);
+		defer_ids(ids, n, CF_WRITTEN_TABLES_ONLY(written));
 		return;
 	}
-	if (cf_evaluate_in_worker && !cf_strict && cf_queue_for_worker(ids, n, written))
+	if (cf_evaluate_in_worker && !cf_strict && cf_queue_for_worker(ids, n, CF_WRITTEN_TABLES_ONLY(written)))
 		return;
 	cf_evaluate_now(ids, n, table, written, true);
 }
@@ -363,6 +431,9 @@ careflags_facts_changed(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	IdList		ids = {0};
 	AttrNumber	attnum;
+	AttrNumber	cattnum;
+	uint32		table;
+	uint32		domains = 0;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -378,11 +449,13 @@ careflags_facts_changed(PG_FUNCTION_ARGS)
 				 errmsg("careflags.facts_changed() needs REFERENCING NEW TABLE and/or OLD TABLE")));
 
 	attnum = patient_attnum(td->tg_relation);
-	collect_ids(td->tg_newtable, td->tg_relation, attnum, &ids);
-	collect_ids(td->tg_oldtable, td->tg_relation, attnum, &ids);
+	table = written_table(td->tg_relation);
+	cattnum = class_attnum(td->tg_relation, table);
+	collect_ids(td->tg_newtable, td->tg_relation, attnum, &ids, cattnum, table, &domains);
+	collect_ids(td->tg_oldtable, td->tg_relation, attnum, &ids, cattnum, table, &domains);
 	ids.n = cf_unique_ids(ids.ids, ids.n);
 	evaluate_isolated(ids.ids, ids.n, RelationGetRelationName(td->tg_relation),
-					  written_table(td->tg_relation) |
+					  table | (cattnum > 0 ? CF_WRITTEN_DOMAINS(domains) : 0) |
 					  (TRIGGER_FIRED_BY_INSERT(td->tg_event) ? CF_WRITTEN_INSERTS : 0));
 	return PointerGetDatum(NULL);
 }

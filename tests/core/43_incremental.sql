@@ -3,8 +3,9 @@
 --     the shape it relies on (careflags.fact_reader_indexes() against
 --     pg_index), and those shapes are pinned here;
 --   - a fact write reads only the tables of the rules its table feeds
---     (index scans counted in pg_stat_xact_user_tables), a write of a table
---     every rule reads reads them all;
+--     (index scans counted in pg_stat_xact_user_tables), and of an
+--     assessment or a care plan only those of the domain its instrument or
+--     kind concerns; a write of a table every rule reads reads them all;
 --   - a write that changes no flag writes nothing but the fact (no
 --     patient_state or flag row inserted or updated);
 --   - the next check is kept per domain, next_check_at the earliest;
@@ -12,7 +13,7 @@
 BEGIN;
 \ir fixtures.psql
 SET client_min_messages = warning;
-SELECT plan(18);
+SELECT plan(23);
 
 -- the index shapes the reader relies on, pinned
 SELECT results_eq(
@@ -102,6 +103,31 @@ SELECT pg_temp.mark();
 SELECT cft.medicine(:pid, 'N05CF01', '2026-05-03 10:00+02');
 SELECT is(pg_temp.read_since('{measurement,medication}'), '{medication}'::text[], 'a medicine: not the weights');
 SELECT ok(cft.is_open(:pid, 'medication_review.fall_risk_drugs'), 'and the fall-risk-drug flag is raised');
+
+-- an assessment or a care plan: only the domains its instrument or kind concerns
+SELECT pg_temp.mark();
+SELECT cft.screen(:pid, '2026-05-03 11:00+02', 1);
+SELECT is(pg_temp.read_since('{measurement,assessment,care_plan,medication,medication_review,fall}'),
+          '{assessment,care_plan,measurement}'::text[],
+          'an MST screening: the nutrition rules'' tables, not the medicines, reviews or falls');
+SELECT pg_temp.mark();
+SELECT cft.screen(:pid, '2026-05-03 12:00+02', 50, 'morse');
+SELECT is(pg_temp.read_since('{measurement,assessment,care_plan,medication,medication_review,fall}'),
+          '{assessment,care_plan,fall,medication,medication_review}'::text[],
+          'a Morse assessment: the fall-risk rules and the fall-risk-drug review, not the weights');
+SELECT pg_temp.mark();
+INSERT INTO careflags.care_plan (patient_id, kind, started_at) VALUES (:pid, 'nutrition', '2026-05-03 13:00+02');
+SELECT is(pg_temp.read_since('{measurement,assessment,care_plan,medication,medication_review,fall}'),
+          '{assessment,care_plan,measurement}'::text[],
+          'a nutrition plan: the nutrition rules only');
+SELECT pg_temp.mark();
+UPDATE careflags.assessment SET instrument = 'downton', total = 3
+ WHERE patient_id = :pid AND assessed_at = '2026-05-03 11:00+02';
+SELECT is(pg_temp.read_since('{measurement,assessment,care_plan,medication,medication_review,fall}'),
+          '{assessment,care_plan,fall,measurement,medication,medication_review}'::text[],
+          'an MST screening changed into a Downton: the old row''s domain and the new one''s');
+SELECT is_empty($$SELECT * FROM careflags.check_consistency() WHERE patient_id = $$ || :pid,
+                'after these, the flags equal a full evaluation''s');
 
 -- a table every rule reads: the whole patient
 SELECT pg_temp.mark();
