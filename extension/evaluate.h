@@ -32,9 +32,9 @@ extern int64 cf_evaluate_patients(const int64 *patient_ids, int n,
  * In `written`: the rows written can concern these domains only (bits of
  * CfDomain), as an assessment's instrument or a care plan's kind tells
  * (triggers.c).  Without CF_WRITTEN_DOMAINS_KNOWN every domain the table
- * feeds is evaluated.  Only the statement's own evaluation carries them;
- * the deferred and the worker's evaluations, which gather many statements,
- * drop them (CF_WRITTEN_TABLES_ONLY).
+ * feeds is evaluated.  The statement's own evaluation and the worker's
+ * queue (per patient, queue.c) carry them; the deferred evaluation, which
+ * gathers many statements' tables, drops them (CF_WRITTEN_TABLES_ONLY).
  */
 #define CF_WRITTEN_DOMAINS_KNOWN (1u << 30)
 #define CF_WRITTEN_DOMAINS_SHIFT 24

@@ -54,6 +54,7 @@
 
 #include "careflags.h"
 #include "evaluate.h"
+#include "evaluator.h"
 #include "flags.h"
 #include "queue.h"
 
@@ -231,18 +232,110 @@ cf_queue_for_worker(const int64 *ids, int n, uint32 written)
 
 /* ---- the worker ---- */
 
+/* A queued patient and what its queued writes wrote (see evaluate.h). */
+typedef struct QueuedPatient
+{
+	int64		id;
+	uint32		written;		/* combined; 0: every rule */
+} QueuedPatient;
+
+/* qsort: by patient id */
+static int
+cmp_queued_id(const void *a, const void *b)
+{
+	const QueuedPatient *x = a;
+	const QueuedPatient *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* qsort: by what was written, then by patient id */
+static int
+cmp_queued(const void *a, const void *b)
+{
+	const QueuedPatient *x = a;
+	const QueuedPatient *y = b;
+
+	if (x->written != y->written)
+		return x->written < y->written ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * What several queued writes of one patient wrote, as one `written`: the
+ * union of their tables and of their domains (every domain when one of them
+ * does not know its rows' domains), inserts only if all only inserted;
+ * 0 (every rule) when one of them does not know its table.
+ */
+static uint32
+combine_written(uint32 a, uint32 b)
+{
+	const uint32 dom_all = (1u << CF_DOM_COUNT) - 1;
+	uint32		tables;
+	uint32		domains;
+
+	if (CF_WRITTEN_TABLES_ONLY(a & ~CF_WRITTEN_INSERTS) == 0 ||
+		CF_WRITTEN_TABLES_ONLY(b & ~CF_WRITTEN_INSERTS) == 0)
+		return 0;
+	tables = CF_WRITTEN_TABLES_ONLY(a | b) & ~CF_WRITTEN_INSERTS;
+	domains = ((a & CF_WRITTEN_DOMAINS_KNOWN) ? (a >> CF_WRITTEN_DOMAINS_SHIFT) & dom_all : dom_all) |
+		((b & CF_WRITTEN_DOMAINS_KNOWN) ? (b >> CF_WRITTEN_DOMAINS_SHIFT) & dom_all : dom_all);
+	return tables | (domains != dom_all ? CF_WRITTEN_DOMAINS(domains) : 0) |
+		(a & b & CF_WRITTEN_INSERTS);
+}
+
+/*
+ * Evaluate the patients (ids, in the order of q) group by group of the same
+ * `written`.  Never wait for a patient another session holds (a writer or
+ * any session left idle in a transaction): evaluate the others, put the held
+ * ones back in the queue (cf_evaluate_now does) and come back to them.
+ */
+static void
+evaluate_groups(const QueuedPatient *q, int64 *ids, int n, int *held)
+{
+	cf_skip_locked_patients = true;
+	PG_TRY();
+	{
+		for (int g = 0, k = 0; g < n; g = k)
+		{
+			for (k = g + 1; k < n && q[k].written == q[g].written; k++)
+				;
+			/* only the rules these patients' queued writes fed (evaluate.c) */
+			cf_evaluate_now(ids + g, k - g, "evaluation_queue", q[g].written, false);
+			if (held != NULL)
+			{
+				int64	   *h;
+
+				*held += cf_held_patients(&h);
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		cf_skip_locked_patients = false;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Evaluate the queued patients and empty the queue.  Each patient is
+ * evaluated for what its own queued writes fed (a weight: the nutrition
+ * rules; a medicine: the medication-review rules), not for the union of the
+ * whole batch: patients with the same writes are evaluated together, one
+ * group after the other.  *held: the patients other sessions held (queued
+ * again, to come back to).
+ */
 int64
 cf_queue_evaluate(int *held)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	int64	   *ids = NULL;
+	QueuedPatient *q = NULL;
+	int64	   *ids;
 	int			n = 0;
+	int			k;
 	int			cap = 0;
 	bool		has_written;
 	bool		wnull;
-	volatile bool unknown = false;	/* a write of unknown tables: every rule */
-	volatile bool updated = false;	/* a row updated or deleted */
-	volatile uint32 tables = 0;
 
 	if (held != NULL)
 		*held = 0;
@@ -263,6 +356,7 @@ cf_queue_evaluate(int *held)
 		bool		isnull;
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
 		Datum		w;
+		uint32		written;
 		Datum	   *elems;
 		bool	   *enulls;
 		int			ne;
@@ -270,14 +364,7 @@ cf_queue_evaluate(int *held)
 		if (isnull)
 			continue;
 		w = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &wnull);
-		if (wnull)
-			unknown = true;
-		else
-		{
-			tables |= (uint32) DatumGetInt32(w) & ~CF_WRITTEN_INSERTS;
-			if (!((uint32) DatumGetInt32(w) & CF_WRITTEN_INSERTS))
-				updated = true;
-		}
+		written = wnull ? 0 : (uint32) DatumGetInt32(w);
 		deconstruct_array(DatumGetArrayTypeP(d), INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 						  TYPALIGN_DOUBLE, &elems, &enulls, &ne);
 		if (n + ne > cap)
@@ -285,42 +372,39 @@ cf_queue_evaluate(int *held)
 			MemoryContext old = MemoryContextSwitchTo(cxt);
 
 			cap = Max(cap * 2, n + ne + 1024);
-			ids = ids ? repalloc_huge(ids, sizeof(int64) * cap) :
-				MemoryContextAllocHuge(cxt, sizeof(int64) * cap);
+			q = q ? repalloc_huge(q, sizeof(QueuedPatient) * cap) :
+				MemoryContextAllocHuge(cxt, sizeof(QueuedPatient) * cap);
 			MemoryContextSwitchTo(old);
 		}
 		for (int i = 0; i < ne; i++)
 			if (!enulls[i])
-				ids[n++] = DatumGetInt64(elems[i]);
+			{
+				q[n].id = DatumGetInt64(elems[i]);
+				q[n++].written = written;
+			}
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(cxt);
 	if (n == 0)
 		return 0;
-	n = cf_unique_ids(ids, n);
 
-	/*
-	 * Never wait for a patient another session holds (a writer or any
-	 * session left idle in a transaction): evaluate the others, put the held
-	 * ones back in the queue (cf_evaluate_now does) and come back to them.
-	 */
-	cf_skip_locked_patients = true;
-	PG_TRY();
+	/* one entry per patient, with what all its queued writes wrote */
+	qsort(q, n, sizeof(QueuedPatient), cmp_queued_id);
+	k = 0;
+	for (int i = 0; i < n; i++)
 	{
-		/* only the rules the queued writes' tables feed (evaluate.c) */
-		cf_evaluate_now(ids, n, "evaluation_queue",
-						unknown ? 0 : tables | (updated ? 0 : CF_WRITTEN_INSERTS), false);
+		if (k > 0 && q[k - 1].id == q[i].id)
+			q[k - 1].written = combine_written(q[k - 1].written, q[i].written);
+		else
+			q[k++] = q[i];
 	}
-	PG_FINALLY();
-	{
-		cf_skip_locked_patients = false;
-	}
-	PG_END_TRY();
-	if (held != NULL)
-	{
-		int64	   *h;
+	n = k;
+	/* then the patients with the same writes together */
+	qsort(q, n, sizeof(QueuedPatient), cmp_queued);
+	ids = palloc(sizeof(int64) * n);
+	for (int i = 0; i < n; i++)
+		ids[i] = q[i].id;
 
-		*held = cf_held_patients(&h);
-	}
+	evaluate_groups(q, ids, n, held);
 	return n;
 }

@@ -302,7 +302,7 @@ evaluate_isolated(int64 *ids, int n, const char *table, uint32 written)
 		defer_ids(ids, n, CF_WRITTEN_TABLES_ONLY(written));
 		return;
 	}
-	if (cf_evaluate_in_worker && !cf_strict && cf_queue_for_worker(ids, n, CF_WRITTEN_TABLES_ONLY(written)))
+	if (cf_evaluate_in_worker && !cf_strict && cf_queue_for_worker(ids, n, written))
 		return;
 	cf_evaluate_now(ids, n, table, written, true);
 }

@@ -12,7 +12,7 @@
 SELECT careflags.preloaded() AND current_setting('careflags.worker_database', true) = current_database() AS worker_here \gset
 \if :worker_here
 SET client_min_messages = warning;
-SELECT plan(22);
+SELECT plan(27);
 
 CREATE FUNCTION pg_temp.flag_of(key text, rule text) RETURNS bigint LANGUAGE sql AS $$
     SELECT f.flag_id FROM careflags.flag f JOIN careflags.patient p USING (patient_id)
@@ -66,6 +66,35 @@ INSERT INTO careflags.measurement (patient_id, kind, value, measured_at)
 SELECT ok((SELECT bool_and(q.written IS NOT NULL) FROM careflags.evaluation_queue q), 'a queued weight names its table');
 COMMIT;
 SELECT ok(pg_temp.drained(), 'the weight was evaluated by the worker');
+SELECT is((SELECT count(*)::int FROM careflags.check_consistency()), 0, 'and the flags are those of a full evaluation');
+
+-- a batch of queued writes: each patient is evaluated for its own writes'
+-- rules, not for the union of the batch (issue 18).  The per-domain next
+-- check times of patient_state show which domains were evaluated: a domain
+-- not evaluated keeps its time, here set by hand to a mark.
+INSERT INTO careflags.patient (source_system, source_key, birth_date) VALUES ('queue-test', 'q4', '1940-01-01');
+INSERT INTO careflags.episode (patient_id, setting, started_at)
+     SELECT patient_id, 'nursing_home_long_term', now() FROM careflags.patient WHERE source_key = 'q4';
+SELECT ok(pg_temp.drained(), 'a second patient is admitted');
+UPDATE careflags.patient_state s
+   SET next_check_by_domain = CASE p.source_key
+           WHEN 'q1' THEN ARRAY['2098-01-01', '2099-01-01', s.next_check_by_domain[3]]::timestamptz[]
+           ELSE ARRAY['2099-01-01', '2098-01-01', s.next_check_by_domain[3]]::timestamptz[] END
+  FROM careflags.patient p
+ WHERE p.patient_id = s.patient_id AND p.source_key IN ('q1', 'q4');
+BEGIN;
+INSERT INTO careflags.measurement (patient_id, kind, value, measured_at)
+     SELECT patient_id, 'weight', 71, now() FROM careflags.patient WHERE source_key = 'q1';
+INSERT INTO careflags.medication (patient_id, atc, name, started_at)
+     SELECT patient_id, 'C09AA05', 'ramipril', now() FROM careflags.patient WHERE source_key = 'q4';
+COMMIT;
+SELECT ok(pg_temp.drained(), 'a weight of one patient and a medicine of another, queued together, are evaluated');
+SELECT is((SELECT ARRAY[s.next_check_by_domain[1] IS DISTINCT FROM '2098-01-01', s.next_check_by_domain[2] = '2099-01-01']
+             FROM careflags.patient_state s JOIN careflags.patient p USING (patient_id) WHERE p.source_key = 'q1'),
+          ARRAY[true, true], 'the weight''s patient: the nutrition rules evaluated, not the medication review');
+SELECT is((SELECT ARRAY[s.next_check_by_domain[1] = '2099-01-01', s.next_check_by_domain[2] IS DISTINCT FROM '2098-01-01']
+             FROM careflags.patient_state s JOIN careflags.patient p USING (patient_id) WHERE p.source_key = 'q4'),
+          ARRAY[true, true], 'the medicine''s patient: the medication review evaluated, not the nutrition rules');
 SELECT is((SELECT count(*)::int FROM careflags.check_consistency()), 0, 'and the flags are those of a full evaluation');
 
 -- a write that is rolled back queues nothing
