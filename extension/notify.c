@@ -17,8 +17,18 @@
  *	  careflags.relay_interval it sets relayed_at of the events that have
  *	  none and sends NOTIFY careflags with each one's id, in one transaction,
  *	  so LISTEN careflags on the coordinator hears what it would hear on one
- *	  server.  On one server the writing transaction NOTIFYs itself and
- *	  relayed_at is set when the event is written.
+ *	  server.
+ *
+ *	  On one server the background worker serving the database relays the
+ *	  writers' events the same way (in its queue pass, woken at the writer's
+ *	  commit): PostgreSQL serialises the commits of every transaction that
+ *	  sent a NOTIFY (PreCommit_Notify takes a database-wide lock and holds
+ *	  it through the commit's WAL flush), so a NOTIFY in each flag-changing
+ *	  record write would queue those writes behind one another; the worker
+ *	  sends a pass's events in one transaction.  The worker's own events
+ *	  (the tick's due and overdue ones), and a writer's where no worker
+ *	  serves the database, are sent by their transaction, relayed_at set
+ *	  when the event is written.
  *
  *	  Why a mark on each event, not a high-water mark of event ids: ids are
  *	  taken when an event is written, not when its transaction commits, so a
@@ -50,6 +60,7 @@
 #include "careflags.h"
 
 #include "notify.h"
+#include "queue.h"
 #include "shard.h"
 
 /*
@@ -67,11 +78,16 @@ cf_notify(const char *event, int64 flag_id, int64 patient_id,
 	Oid			nsp = get_namespace_oid(CF_SCHEMA, true);
 	Oid			relid = OidIsValid(nsp) ? get_relname_relid("flag_event", nsp) : InvalidOid;
 	StringInfoData buf;
+	bool		by_relay = cf_shard_context() != 0;
 
 	initStringInfo(&buf);
 	if (OidIsValid(relid))
 	{
-		/* 1.3 with the relay: relayed_at set unless a coordinator relays it */
+		/*
+		 * 1.3 with the relay: relayed_at set when this transaction sends the
+		 * NOTIFY itself; left NULL for the relay (a shard's events for the
+		 * coordinator's; a writer's for the worker serving this database)
+		 */
 		bool		marks = get_attnum(relid, "relayed_at") != InvalidAttrNumber;
 		bool		on_shard = cf_shard_context() != 0;
 		Oid			types[6] = {TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, BOOLOID};
@@ -87,7 +103,8 @@ cf_notify(const char *event, int64 flag_id, int64 patient_id,
 		v[4] = unit_id ? CStringGetTextDatum(unit_id) : (Datum) 0;
 		if (unit_id == NULL)
 			nulls[4] = 'n';
-		v[5] = BoolGetDatum(on_shard);
+		by_relay = marks && (on_shard || cf_worker_relays_here());
+		v[5] = BoolGetDatum(by_relay);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (plans[marks] == NULL)
@@ -122,8 +139,10 @@ cf_notify(const char *event, int64 flag_id, int64 patient_id,
 			appendStringInfoString(&buf, "null");
 		appendStringInfoChar(&buf, '}');
 	}
-	if (cf_shard_context() == 0)
+	if (!by_relay)
 		Async_Notify("careflags", buf.data);
+	else if (cf_shard_context() == 0)
+		cf_wake_worker_at_commit();
 	pfree(buf.data);
 }
 
@@ -145,7 +164,7 @@ cmp_event_id(const void *a, const void *b)
  * Does nothing before 1.3's relayed_at (ALTER EXTENSION careflags UPDATE).
  */
 int64
-cf_relay_events(void)
+cf_relay_events(bool distributed)
 {
 	Oid			nsp = get_namespace_oid(CF_SCHEMA, true);
 	Oid			relid = OidIsValid(nsp) ? get_relname_relid("flag_event", nsp) : InvalidOid;
@@ -170,7 +189,8 @@ cf_relay_events(void)
 	 * one connection per node for the marks (Citus commits them with
 	 * two-phase commit, a task per shard), not one per shard
 	 */
-	if (SPI_execute("SELECT pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true)",
+	if (distributed &&
+		SPI_execute("SELECT pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true)",
 					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "careflags: could not set citus.multi_shard_modify_mode");
 	if (SPI_execute("UPDATE careflags.flag_event SET relayed_at = pg_catalog.now() "

@@ -15,10 +15,10 @@ extern void cf_notify(const char *event, int64 flag_id, int64 patient_id,
 					  const char *rule_id, const char *unit_id);
 
 /*
- * The coordinator's relay on Citus: NOTIFY careflags for each event the
- * shards recorded and no NOTIFY was sent for yet, marking them; returns how
- * many (notify.c).
+ * The relay (the background worker): NOTIFY careflags for each event no
+ * NOTIFY was sent for yet (the shards' on a Citus coordinator, distributed;
+ * the writers' on one server), marking them; returns how many (notify.c).
  */
-extern int64 cf_relay_events(void);
+extern int64 cf_relay_events(bool distributed);
 
 #endif							/* CAREFLAGS_NOTIFY_H */

@@ -174,6 +174,27 @@ queue_xact_callback(XactEvent event, void *arg)
 		queued_in_xact = false;
 }
 
+/* See queue.h. */
+bool
+cf_worker_relays_here(void)
+{
+	Latch	   *latch = worker_latch();
+
+	return latch != NULL && latch != MyLatch;
+}
+
+/* See queue.h: the commit callback below sets the worker's latch. */
+void
+cf_wake_worker_at_commit(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(queue_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	queued_in_xact = true;
+}
+
 bool
 cf_queue_for_worker(const int64 *ids, int n, uint32 written)
 {
@@ -221,12 +242,7 @@ cf_queue_for_worker(const int64 *ids, int n, uint32 written)
 	heap_freetuple(tup);
 	table_close(rel, NoLock);
 
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(queue_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-	queued_in_xact = true;
+	cf_wake_worker_at_commit();
 	return true;
 }
 

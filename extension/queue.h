@@ -18,6 +18,13 @@ extern void cf_queue_shmem_init(void);
 extern void cf_queue_worker_publish(void);
 
 /*
+ * Whether the background worker serves this database and this is not the
+ * worker itself: then it relays this session's flag events (notify.c).
+ */
+extern bool cf_worker_relays_here(void);
+/* Wake the worker when this transaction commits (events to relay). */
+extern void cf_wake_worker_at_commit(void);
+/*
  * A writing statement: queue the patients (sorted, distinct) for the worker.
  * False when the worker does not serve this database: evaluate them now.
  */

@@ -21,7 +21,9 @@
  *	  wake-up, gathering for careflags.worker_queue_delay first, so their
  *	  flags follow within about that time of the commit.  A patient another
  *	  session holds is not waited for: it stays queued and the worker comes
- *	  back to it every second until it is free (queue.c).
+ *	  back to it every second until it is free (queue.c).  In the same
+ *	  transaction it sends NOTIFY careflags for the flag events writers
+ *	  recorded (notify.c: a writer's commit never waits for the NOTIFY lock).
  *
  *	  Its transactions are read-write by its own choice: a record system's
  *	  database may set default_transaction_read_only = on (GNUmed does), and
@@ -118,7 +120,12 @@ run_queue(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "careflags: evaluating the queued patients");
 	if (OidIsValid(get_extension_oid("careflags", true)))
+	{
 		(void) cf_queue_evaluate(&held);
+		/* one server: the writers' flag events, in the same transaction */
+		if (!relay_here && cf_citus_local_group() < 0)
+			(void) cf_relay_events(false);
+	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
@@ -208,7 +215,7 @@ run_relay(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "careflags: relaying the shards' flag events");
 	if (OidIsValid(get_extension_oid("careflags", true)))
-		(void) cf_relay_events();
+		(void) cf_relay_events(true);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);

@@ -1749,7 +1749,7 @@ ALTER TABLE careflags.flag_event ADD COLUMN relayed_at timestamptz;
 -- the events already there were notified by the transactions that wrote them
 UPDATE careflags.flag_event SET relayed_at = happened_at;
 COMMENT ON COLUMN careflags.flag_event.relayed_at IS
-    'when NOTIFY careflags was sent for it: by the writing transaction on one server; on Citus NULL until the coordinator''s background worker relays it (careflags.relay_interval)';
+    'when NOTIFY careflags was sent for it: NULL until the background worker relays it (a writer''s event where the worker serves the database; on Citus the coordinator''s worker, careflags.relay_interval); set when written where the writing transaction notifies itself';
 CREATE INDEX flag_event_unrelayed ON careflags.flag_event (event_id) WHERE relayed_at IS NULL;
 COMMENT ON FUNCTION careflags.tick() IS
     'one pass of the background worker: re-evaluates patients whose next_check_at passed, notifies flags that became due or overdue; on a Citus coordinator every shard on its node, on a Citus worker node the shards placed there';

@@ -223,7 +223,7 @@ COMMENT ON SEQUENCE @extschema@.flag_event_event_id_seq IS 'ids of careflags.fla
 CREATE INDEX flag_event_unit ON @extschema@.flag_event (unit_id, event_id);
 CREATE INDEX flag_event_time ON @extschema@.flag_event (happened_at);
 COMMENT ON COLUMN @extschema@.flag_event.relayed_at IS
-    'when NOTIFY careflags was sent for it: by the writing transaction on one server; on Citus NULL until the coordinator''s background worker relays it (careflags.relay_interval)';
+    'when NOTIFY careflags was sent for it: NULL until the background worker relays it (a writer''s event where the worker serves the database; on Citus the coordinator''s worker, careflags.relay_interval); set when written where the writing transaction notifies itself';
 CREATE INDEX flag_event_unrelayed ON @extschema@.flag_event (event_id) WHERE relayed_at IS NULL;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.flag_event', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.flag_event_event_id_seq', '');
