@@ -476,6 +476,8 @@ typedef struct RowLevel
 	uint32		written;
 	bool		unknown;		/* a table of no known CfFactTable */
 	bool		updated;		/* a row updated or deleted */
+	uint32		domains;		/* of the rows, when every row told them */
+	bool		domains_unknown;	/* a row that did not */
 	char		table[NAMEDATALEN];
 } RowLevel;
 
@@ -485,11 +487,11 @@ static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
 /* Keep the patients for the end of the statement; false: evaluate now. */
 static bool
-row_collect(const int64 *ids, int n, Relation rel, bool insert)
+row_collect(const int64 *ids, int n, Relation rel, bool insert, uint32 written)
 {
 	RowLevel   *l;
 	MemoryContext old;
-	uint32		w;
+	uint32		w = CF_WRITTEN_TABLES_ONLY(written) & ~CF_WRITTEN_INSERTS;
 
 	if (finish_depth <= 0 || finish_depth > ROW_LEVELS)
 		return false;
@@ -498,10 +500,13 @@ row_collect(const int64 *ids, int n, Relation rel, bool insert)
 	for (int i = 0; i < n; i++)
 		idlist_add(&l->ids, ids[i]);
 	MemoryContextSwitchTo(old);
-	w = written_table(rel);
 	l->written |= w;
 	if (w == 0)
 		l->unknown = true;
+	if (written & CF_WRITTEN_DOMAINS_KNOWN)
+		l->domains |= written >> CF_WRITTEN_DOMAINS_SHIFT;
+	else
+		l->domains_unknown = true;
 	if (!insert)
 		l->updated = true;
 	strlcpy(l->table, RelationGetRelationName(rel), NAMEDATALEN);
@@ -517,6 +522,8 @@ row_level_reset(RowLevel *l)
 	l->written = 0;
 	l->unknown = false;
 	l->updated = false;
+	l->domains = 0;
+	l->domains_unknown = false;
 	l->table[0] = '\0';
 }
 
@@ -552,7 +559,8 @@ cf_executor_finish(QueryDesc *queryDesc)
 	{
 		int			n = l->ids.n;
 		int64	   *ids = palloc(sizeof(int64) * n);
-		uint32		written = (l->unknown ? 0 : l->written) | (l->updated ? 0 : CF_WRITTEN_INSERTS);
+		uint32		written = (l->unknown ? 0 : l->written) | (l->updated ? 0 : CF_WRITTEN_INSERTS) |
+			(l->domains_unknown ? 0 : CF_WRITTEN_DOMAINS(l->domains & ((1u << CF_DOM_COUNT) - 1)));
 		char		table[NAMEDATALEN];
 
 		memcpy(ids, l->ids.ids, sizeof(int64) * n);
@@ -600,6 +608,7 @@ careflags_fact_changed_row(PG_FUNCTION_ARGS)
 	Datum		d;
 	TupleDesc	desc;
 	uint32		written;
+	AttrNumber	cattnum;
 	const char *table;
 	int64		previous;
 	int64		shardid;
@@ -631,11 +640,30 @@ careflags_fact_changed_row(PG_FUNCTION_ARGS)
 	}
 	n = cf_unique_ids(ids, n);
 	table = cf_logical_relname(td->tg_relation, &shardid);
-	written = written_table(td->tg_relation) |
-		(TRIGGER_FIRED_BY_INSERT(td->tg_event) ? CF_WRITTEN_INSERTS : 0);
+	written = written_table(td->tg_relation);
+	cattnum = class_attnum(td->tg_relation, written);
+	if (cattnum > 0)
+	{
+		/* the domains of the new and the old row (see collect_ids) */
+		uint32		domains = 0;
+
+		for (int k = 0; k < 2; k++)
+		{
+			HeapTuple	t = k == 0 ? (TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple :
+									  TRIGGER_FIRED_BY_INSERT(td->tg_event) ? td->tg_trigtuple : NULL) :
+				(TRIGGER_FIRED_BY_INSERT(td->tg_event) ? NULL : td->tg_trigtuple);
+
+			if (t == NULL)
+				continue;
+			d = heap_getattr(t, cattnum, desc, &isnull);
+			domains |= isnull ? (1u << CF_DOM_COUNT) - 1 : row_domains(DatumGetObjectId(d), written);
+		}
+		written |= CF_WRITTEN_DOMAINS(domains);
+	}
+	written |= TRIGGER_FIRED_BY_INSERT(td->tg_event) ? CF_WRITTEN_INSERTS : 0;
 	if (shardid == 0)
 	{
-		if (!row_collect(ids, n, td->tg_relation, TRIGGER_FIRED_BY_INSERT(td->tg_event)))
+		if (!row_collect(ids, n, td->tg_relation, TRIGGER_FIRED_BY_INSERT(td->tg_event), written))
 			evaluate_isolated(ids, n, table, written);
 		return PointerGetDatum(NULL);
 	}

@@ -13,7 +13,7 @@
 BEGIN;
 \ir fixtures.psql
 SET client_min_messages = warning;
-SELECT plan(23);
+SELECT plan(24);
 
 -- the index shapes the reader relies on, pinned
 SELECT results_eq(
@@ -159,6 +159,11 @@ INSERT INTO careflags.fall (patient_id, fell_at)
 SELECT :pid, '2026-05-03 20:00+02'::timestamptz + n * interval '1 minute' FROM generate_series(1, 3) n;
 SELECT is(pg_temp.read_since('{measurement,fall}'), '{fall}'::text[],
           'row mode: and only the tables of the rules the written table feeds are read');
+SELECT pg_temp.mark();
+SELECT cft.screen(:pid, '2026-05-03 21:00+02', 1);
+SELECT is(pg_temp.read_since('{measurement,assessment,care_plan,medication,medication_review,fall}'),
+          '{assessment,care_plan,measurement}'::text[],
+          'row mode: an MST screening, the nutrition rules'' tables only');
 SELECT careflags.set_trigger_mode('statement');
 
 -- the incremental path left what a full evaluation gives
