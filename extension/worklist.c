@@ -70,6 +70,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "calendar.h"
 #include "careflags.h"
 #include "owner.h"
 #include "shard.h"
@@ -281,25 +282,16 @@ careflags_my_units(PG_FUNCTION_ARGS)
 
 /* ---- a flag's state ---- */
 
-/* careflags.timezone as a text datum (Europe/Oslo when unset). */
-static Datum
-cf_zone_text(void)
-{
-	return CStringGetTextDatum(cf_timezone_name && cf_timezone_name[0] ? cf_timezone_name : "Europe/Oslo");
-}
-
 /*
  * due_from - window, the window's days and months counted in
- * careflags.timezone: (due_from AT TIME ZONE tz - window) AT TIME ZONE tz.
+ * careflags.timezone: (due_from AT TIME ZONE tz - window) AT TIME ZONE tz,
+ * computed by calendar.c with the zone looked up once per backend (by name
+ * in every call, through timestamptz_zone(), it was 4 % of a worklist).
  */
 static TimestampTz
 due_soon_from(TimestampTz due_from, Datum window)
 {
-	Datum		zone = cf_zone_text();
-	Datum		local = DirectFunctionCall2(timestamptz_zone, zone, TimestampTzGetDatum(due_from));
-
-	local = DirectFunctionCall2(timestamp_mi_interval, local, window);
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone, local));
+	return cf_calendar_local_minus(due_from, DatumGetIntervalP(window));
 }
 
 /* careflags.due_soon_from(due_from, window): when a flag becomes due soon. */
