@@ -130,18 +130,26 @@ COMMENT ON FUNCTION @extschema@.action_of(@extschema@.domain, @extschema@.rule_a
 -- read whole) and joined by hash: looked up per flag, a Memoize above each
 -- of the two small tables rescanned them for every rule not yet seen, and
 -- those rescans (each asks the kernel for the table's size) were 5 % of a
--- worklist.
+-- worklist.  The rows are sorted in a subquery (s) whose columns begin with
+-- the sort keys, and the texts (reason_text(), state_text(), the title in
+-- the reader's language) are rendered above it: sorted as the view's own
+-- columns, every comparison of two rows of equal severity looked due_at up
+-- behind a dozen columns of variable width (5 % of a worklist), and the
+-- rendered texts were copied into the sort.  The outer ORDER BY is the
+-- same order, which the planner finds already given (no second sort).
 CREATE VIEW @extschema@.worklist WITH (security_barrier = true) AS
 WITH rule_titles AS MATERIALIZED (
     SELECT r.rule_id, r.title, r.anchor, t.title AS title_lang
       FROM @extschema@.rule r
       LEFT JOIN @extschema@.rule_text t ON t.rule_id OPERATOR(pg_catalog.=) r.rule_id
                                       AND t.language OPERATOR(pg_catalog.=) @extschema@.language())
-SELECT w.flag_id, w.patient_id, w.patient, w.unit_id, w.unit, w.rule_id, w.title, w.severity, w.state,
-       w.due_from, w.due_at, w.reason, w.acknowledged_at, w.acknowledged_by, w.details, w.action,
-       COALESCE(w.title_lang, w.title) AS title_text,
-       @extschema@.reason_text(w.details, w.reason) AS reason_text,
-       @extschema@.state_text(w.state) AS state_text FROM (
+SELECT s.flag_id, s.patient_id, s.patient, s.unit_id, s.unit, s.rule_id, s.title, s.severity, s.state,
+       s.due_from, s.due_at, s.reason, s.acknowledged_at, s.acknowledged_by, s.details, s.action,
+       COALESCE(s.title_lang, s.title) AS title_text,
+       @extschema@.reason_text(s.details, s.reason) AS reason_text,
+       @extschema@.state_text(s.state) AS state_text FROM (
+SELECT w.severity, w.due_at, w.flag_id, w.patient_id, w.patient, w.unit_id, w.unit, w.rule_id, w.title, w.state,
+       w.due_from, w.reason, w.acknowledged_at, w.acknowledged_by, w.details, w.action, w.title_lang FROM (
     SELECT n.* FROM (
         SELECT f.flag_id, f.patient_id, p.display_name AS patient, f.unit_id, u.name AS unit,
                f.rule_id, r.title, f.severity,
@@ -175,7 +183,8 @@ SELECT w.flag_id, w.patient_id, w.patient, w.unit_id, w.unit, w.rule_id, w.title
        AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) @extschema@.clock())
        AND @extschema@.clock() OPERATOR(pg_catalog.>=) @extschema@.due_soon_from(f.due_from, f.due_soon_window)
        AND @extschema@.reads_every_unit(ARRAY['@extschema@.flag'::pg_catalog.regclass, '@extschema@.patient'::pg_catalog.regclass])) w
- ORDER BY w.severity, w.due_at, w.flag_id;
+ ORDER BY w.severity, w.due_at, w.flag_id) s
+ ORDER BY s.severity, s.due_at, s.flag_id;
 COMMENT ON VIEW @extschema@.worklist IS
     'open flags a nurse should act on now (due soon, due, overdue; not snoozed), for the caller''s units (every unit for a role that may read careflags.flag and careflags.patient), by severity then due time; state is computed at read time; title_text, reason_text and state_text in careflags.language; action: what the flag asks for (careflags.actions has one row per patient and action)';
 

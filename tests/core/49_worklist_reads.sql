@@ -12,9 +12,12 @@
 --     rescan per rule: careflags.rule and rule_text are each scanned once),
 --     and a title changed in careflags.rule_text, or a language without a
 --     title there, shows at the reader's next query in the same session.
+-- (c) The worklist is sorted once, on rows whose first columns are the sort
+--     keys, before the texts are rendered; its order is still severity,
+--     due_at, flag_id, for a nurse and for a superuser reading one unit.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(14);
+SELECT plan(18);
 
 SELECT cft.at('2026-03-10 12:00+01');
 CREATE ROLE cfw_nurse LOGIN IN ROLE careflags_nurse;
@@ -129,6 +132,33 @@ SELECT is((SELECT count(*) FROM seen_after_en a
                                                           WHERE t.rule_id = a.rule_id AND t.language = 'en'), a.title)),
           0::bigint,
           'in English each row shows the rule''s English title, or careflags.rule.title where careflags.rule_text has none');
+
+-- ---- (c) sorted once, before the texts are rendered ----
+CREATE FUNCTION pg_temp.sorts(q text) RETURNS TABLE (keys text, outputs text)
+LANGUAGE plpgsql AS $$
+DECLARE plan json;
+BEGIN
+    EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) ' || q INTO plan;
+    RETURN QUERY
+    WITH RECURSIVE n(node) AS (SELECT plan -> 0 -> 'Plan'
+                               UNION ALL SELECT c FROM n, json_array_elements(n.node -> 'Plans') c)
+    SELECT (node -> 'Sort Key')::text, (node -> 'Output')::text FROM n WHERE node ->> 'Node Type' = 'Sort';
+END $$;
+GRANT EXECUTE ON FUNCTION pg_temp.sorts(text) TO cfw_nurse;
+SET LOCAL ROLE cfw_nurse;
+CREATE TEMP TABLE nurse_sorts AS SELECT * FROM pg_temp.sorts('SELECT * FROM careflags.worklist');
+CREATE TEMP TABLE nurse_order AS SELECT row_number() OVER () AS pos, flag_id, severity, due_at FROM careflags.worklist;
+RESET ROLE;
+SELECT is((SELECT count(*) FROM nurse_sorts), 1::bigint, 'the nurse''s worklist is sorted once');
+SELECT ok((SELECT outputs NOT LIKE '%reason_text%' AND outputs NOT LIKE '%state_text%' AND outputs ~ '^\["[a-z_]+\.severity", "[a-z_]+\.due_at", "[a-z_]+\.flag_id",'
+             FROM nurse_sorts),
+          '... on rows that begin with severity, due_at and flag_id, before reason_text and state_text are rendered');
+SELECT is((SELECT array_agg(flag_id ORDER BY pos) FROM nurse_order),
+          (SELECT array_agg(flag_id ORDER BY severity, due_at, flag_id) FROM nurse_order),
+          'the nurse''s worklist comes in order of severity, due_at, flag_id');
+SELECT is((SELECT array_agg(w.flag_id) FROM (SELECT flag_id FROM careflags.worklist WHERE unit_id = 'fw-a') w),
+          (SELECT array_agg(flag_id ORDER BY severity, due_at, flag_id) FROM careflags.worklist WHERE unit_id = 'fw-a'),
+          '... and so does a superuser''s read of the unit');
 
 SELECT * FROM finish();
 ROLLBACK;
