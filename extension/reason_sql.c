@@ -208,7 +208,7 @@ reason_from_jsonb(Jsonb *jb, CfReasonData *d)
 
 /* ---- the reason data and texts of details values seen by this backend ---- */
 
-#define REASON_CACHE_MAX 4096
+#define REASON_CACHE_MAX 1024		/* about 2 MB at most */
 
 /* An entry is found by the hash and length of the details' bytes. */
 typedef struct ReasonCacheKey
