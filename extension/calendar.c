@@ -17,6 +17,7 @@
 
 #include "datatype/timestamp.h"
 #include "pgtime.h"
+#include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
@@ -106,6 +107,48 @@ cf_calendar_add(CfTime t, const CfInterval *iv, int sign)
 		t = from_local(&tm, fsec);
 	}
 	return t + sign * iv->usecs;
+}
+
+/*
+ * (t AT TIME ZONE tz - iv) AT TIME ZONE tz, tz careflags.timezone: the
+ * local wall time of t, minus iv on the local calendar (months, days and
+ * time as timestamp_mi_interval() subtracts them), back to an instant as
+ * timestamp_zone() does.  The same steps as those SQL functions, with the
+ * zone looked up once (care_tz()) instead of by name in every call: the
+ * nurse's views call it per row (careflags.due_soon_from(), flag_state()).
+ */
+TimestampTz
+cf_calendar_local_minus(TimestampTz t, Interval *iv)
+{
+	pg_tz	   *tz = care_tz();
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+	Timestamp	local;
+	TimestampTz result;
+
+	if (TIMESTAMP_NOT_FINITE(t))
+		return t;
+	if (timestamp2tm(t, &tzoff, &tm, &fsec, NULL, tz) != 0 ||
+		tm2timestamp(&tm, fsec, NULL, &local) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	local = DatumGetTimestamp(DirectFunctionCall2(timestamp_mi_interval,
+												  TimestampGetDatum(local),
+												  IntervalPGetDatum(iv)));
+	if (TIMESTAMP_NOT_FINITE(local))
+		return local;
+	if (timestamp2tm(local, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	tzoff = DetermineTimeZoneOffset(&tm, tz);
+	if (tm2timestamp(&tm, fsec, &tzoff, &result) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("could not convert to time zone \"%s\"", cf_timezone_name)));
+	return result;
 }
 
 static CfTime

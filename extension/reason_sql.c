@@ -9,6 +9,18 @@
  *	  A flag written before 1.3 has no details: its stored (English)
  *	  reason is shown as it is.
  *
+ *	  The views call reason_text() once per row and action_text() once per
+ *	  action, and the same flags are read again and again (a nurse's
+ *	  worklist every few seconds).  Reading the reason data out of the jsonb
+ *	  (some twenty key look-ups, dates and numbers parsed) and rendering it
+ *	  were 7 % of a worklist's time.  So each backend keeps, per details
+ *	  value (its bytes), the reason data read from it and its text in each
+ *	  language asked for.  The text is a function of the details and the
+ *	  language alone (nothing else is read), so an entry is never stale: a
+ *	  flag whose details change has other bytes, a reader in another
+ *	  language gets its own text.  The cache is bounded (REASON_CACHE_MAX
+ *	  entries) and emptied whole when full.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -17,7 +29,10 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "common/hashfn.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
@@ -191,6 +206,98 @@ reason_from_jsonb(Jsonb *jb, CfReasonData *d)
 	reason_drugs_from_jsonb(jb, d);
 }
 
+/* ---- the reason data and texts of details values seen by this backend ---- */
+
+#define REASON_CACHE_MAX 1024		/* about 2 MB at most */
+
+/* An entry is found by the hash and length of the details' bytes. */
+typedef struct ReasonCacheKey
+{
+	uint32		hash;
+	uint32		len;
+} ReasonCacheKey;
+
+typedef struct ReasonCacheEntry
+{
+	ReasonCacheKey key;
+	char	   *bytes;			/* the details' bytes (VARDATA), to compare */
+	CfReasonData data;
+	char	   *text[CF_LANG_COUNT];	/* rendered, NULL until asked for */
+} ReasonCacheEntry;
+
+static MemoryContext reason_cxt = NULL;
+static HTAB *reason_cache = NULL;
+
+/* An empty cache (the first use, or the old one was full). */
+static void
+reason_cache_reset(void)
+{
+	HASHCTL		ctl;
+
+	if (reason_cxt == NULL)
+		reason_cxt = AllocSetContextCreate(TopMemoryContext, "careflags reason texts",
+										   ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(reason_cxt);
+	ctl.keysize = sizeof(ReasonCacheKey);
+	ctl.entrysize = sizeof(ReasonCacheEntry);
+	ctl.hcxt = reason_cxt;
+	reason_cache = hash_create("careflags reason texts", 256, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/*
+ * The cache entry of a details value, its reason data read on first use.
+ * NULL when another value of the same hash and length holds the slot (the
+ * caller then reads the data itself).
+ */
+static ReasonCacheEntry *
+reason_cache_entry(Jsonb *jb)
+{
+	ReasonCacheKey key;
+	ReasonCacheEntry *e;
+	bool		found;
+	const char *bytes = VARDATA(jb);
+
+	if (reason_cache == NULL || hash_get_num_entries(reason_cache) >= REASON_CACHE_MAX)
+		reason_cache_reset();
+	key.len = VARSIZE(jb) - VARHDRSZ;
+	key.hash = hash_bytes((const unsigned char *) bytes, (int) key.len);
+	e = hash_search(reason_cache, &key, HASH_ENTER, &found);
+	if (found)
+		return memcmp(e->bytes, bytes, key.len) == 0 ? e : NULL;
+	/* a new entry: removed again if anything fails before it is complete */
+	memset(e->text, 0, sizeof(e->text));
+	PG_TRY();
+	{
+		e->bytes = MemoryContextAlloc(reason_cxt, Max(key.len, 1));
+		memcpy(e->bytes, bytes, key.len);
+		reason_from_jsonb(jb, &e->data);
+	}
+	PG_CATCH();
+	{
+		hash_search(reason_cache, &key, HASH_REMOVE, NULL);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return e;
+}
+
+/*
+ * The reason data of a details value: the cached copy, or (hash collision)
+ * read into *buf.
+ */
+static const CfReasonData *
+reason_data(Jsonb *jb, CfReasonData *buf)
+{
+	ReasonCacheEntry *e = reason_cache_entry(jb);
+
+	if (e != NULL)
+		return &e->data;
+	reason_from_jsonb(jb, buf);
+	return buf;
+}
+
 /* careflags.language(): the language texts are shown in now. */
 PG_FUNCTION_INFO_V1(careflags_language);
 Datum
@@ -205,7 +312,9 @@ Datum
 careflags_reason_text(PG_FUNCTION_ARGS)
 {
 	CfLang		lang = arg_lang(fcinfo, 2);
-	CfReasonData d;
+	ReasonCacheEntry *e;
+	CfReasonData own;
+	const CfReasonData *d;
 	char		buf[CF_REASON_LEN * 2];
 
 	if (PG_ARGISNULL(0))
@@ -214,14 +323,25 @@ careflags_reason_text(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
 	}
-	reason_from_jsonb(PG_GETARG_JSONB_P(0), &d);
-	if (d.kind == CF_RK_NONE)
+	e = reason_cache_entry(PG_GETARG_JSONB_P(0));
+	if (e != NULL && e->text[lang] != NULL)
+		PG_RETURN_TEXT_P(cstring_to_text(e->text[lang]));
+	if (e != NULL)
+		d = &e->data;
+	else
+	{
+		reason_from_jsonb(PG_GETARG_JSONB_P(0), &own);
+		d = &own;
+	}
+	if (d->kind == CF_RK_NONE)
 	{
 		if (PG_ARGISNULL(1))
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
 	}
-	cf_render_reason(&d, lang, buf, sizeof(buf));
+	cf_render_reason(d, lang, buf, sizeof(buf));
+	if (e != NULL)
+		e->text[lang] = MemoryContextStrdup(reason_cxt, buf);
 	PG_RETURN_TEXT_P(cstring_to_text(buf));
 }
 
@@ -294,8 +414,7 @@ careflags_action_text(PG_FUNCTION_ARGS)
 	{
 		if (nulls[i])
 			continue;
-		reason_from_jsonb(DatumGetJsonbP(elems[i]), &data[i]);
-		ptrs[i] = &data[i];
+		ptrs[i] = reason_data(DatumGetJsonbP(elems[i]), &data[i]);
 	}
 	if (!PG_ARGISNULL(2))
 		due = cf_calendar_local_date((CfTime) PG_GETARG_TIMESTAMPTZ(2));

@@ -70,6 +70,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "calendar.h"
 #include "careflags.h"
 #include "owner.h"
 #include "shard.h"
@@ -281,25 +282,16 @@ careflags_my_units(PG_FUNCTION_ARGS)
 
 /* ---- a flag's state ---- */
 
-/* careflags.timezone as a text datum (Europe/Oslo when unset). */
-static Datum
-cf_zone_text(void)
-{
-	return CStringGetTextDatum(cf_timezone_name && cf_timezone_name[0] ? cf_timezone_name : "Europe/Oslo");
-}
-
 /*
  * due_from - window, the window's days and months counted in
- * careflags.timezone: (due_from AT TIME ZONE tz - window) AT TIME ZONE tz.
+ * careflags.timezone: (due_from AT TIME ZONE tz - window) AT TIME ZONE tz,
+ * computed by calendar.c with the zone looked up once per backend (by name
+ * in every call, through timestamptz_zone(), it was 4 % of a worklist).
  */
 static TimestampTz
 due_soon_from(TimestampTz due_from, Datum window)
 {
-	Datum		zone = cf_zone_text();
-	Datum		local = DirectFunctionCall2(timestamptz_zone, zone, TimestampTzGetDatum(due_from));
-
-	local = DirectFunctionCall2(timestamp_mi_interval, local, window);
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone, local));
+	return cf_calendar_local_minus(due_from, DatumGetIntervalP(window));
 }
 
 /* careflags.due_soon_from(due_from, window): when a flag becomes due soon. */
@@ -356,6 +348,38 @@ enum_label(FunctionCallInfo fcinfo, int argno)
 	return label;
 }
 
+/* The action of a domain and an anchor (labels, NULL for a NULL argument). */
+static const char *
+action_for(const char *domain, const char *anchor)
+{
+	bool		plan = anchor != NULL &&
+		(strcmp(anchor, "risk_result") == 0 || strcmp(anchor, "plan_evaluation") == 0);
+
+	if (domain != NULL && strcmp(domain, "medication_review") == 0)
+		return "medication_review";
+	else if (domain != NULL && strcmp(domain, "nutrition") == 0)
+		return plan ? "nutrition_plan" : "nutrition_screening";
+	else
+		return plan ? "fall_prevention_plan" : "fall_risk_assessment";
+}
+
+/*
+ * The answers of one call site of action_of() in one query, by the enum
+ * values' oids (InvalidOid for NULL): a worklist calls it per row with a
+ * handful of distinct pairs, and each answer took two catalog look-ups.
+ * Kept in fn_extra, so no longer than the query (an enum label renamed
+ * meanwhile is seen by the next one).
+ */
+#define ACTION_MEMO_MAX 32
+
+typedef struct ActionMemo
+{
+	int			n;
+	Oid			domain[ACTION_MEMO_MAX];
+	Oid			anchor[ACTION_MEMO_MAX];
+	const char *action[ACTION_MEMO_MAX];	/* static strings */
+} ActionMemo;
+
 /*
  * careflags.action_of(domain, anchor) (clinical-rules.md §7.18):
  * medication_review; nutrition_plan or nutrition_screening; fall_prevention_plan
@@ -366,18 +390,27 @@ PG_FUNCTION_INFO_V1(careflags_action_of);
 Datum
 careflags_action_of(PG_FUNCTION_ARGS)
 {
-	const char *domain = enum_label(fcinfo, 0);
-	const char *anchor = enum_label(fcinfo, 1);
-	bool		plan = anchor != NULL &&
-		(strcmp(anchor, "risk_result") == 0 || strcmp(anchor, "plan_evaluation") == 0);
+	Oid			dom = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
+	Oid			anc = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	ActionMemo *memo = (ActionMemo *) fcinfo->flinfo->fn_extra;
 	const char *action;
 
-	if (domain != NULL && strcmp(domain, "medication_review") == 0)
-		action = "medication_review";
-	else if (domain != NULL && strcmp(domain, "nutrition") == 0)
-		action = plan ? "nutrition_plan" : "nutrition_screening";
-	else
-		action = plan ? "fall_prevention_plan" : "fall_risk_assessment";
+	if (memo == NULL)
+	{
+		memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ActionMemo));
+		fcinfo->flinfo->fn_extra = memo;
+	}
+	for (int i = 0; i < memo->n; i++)
+		if (memo->domain[i] == dom && memo->anchor[i] == anc)
+			PG_RETURN_TEXT_P(cstring_to_text(memo->action[i]));
+	action = action_for(enum_label(fcinfo, 0), enum_label(fcinfo, 1));
+	if (memo->n < ACTION_MEMO_MAX)
+	{
+		memo->domain[memo->n] = dom;
+		memo->anchor[memo->n] = anc;
+		memo->action[memo->n] = action;
+		memo->n++;
+	}
 	PG_RETURN_TEXT_P(cstring_to_text(action));
 }
 

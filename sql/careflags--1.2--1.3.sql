@@ -2559,3 +2559,58 @@ COMMENT ON FUNCTION careflags.citus_nurse_views() IS
     'Citus, internal (careflags.distribute()): redefines worklist, my_flags, my_patients and my_flag_events as reads of careflags.<view>_rows(), which Citus can run for a nurse';
 REVOKE ALL ON FUNCTION careflags.citus_nurse_views() FROM PUBLIC;
 -- ==== end: nurse views on Citus (issues 18, 19) ====
+
+-- ==== the nurse's worklist: rule titles once per query, sorted before the texts are rendered (issue 18) ====
+-- The nurse's branch joins the rules and their titles in the reader's
+-- language by hash (rule_titles, read once per query) instead of looking
+-- them up per flag; the rows are sorted with the sort keys as their first
+-- columns, before the texts are rendered (see sql/parts/50_worklist.sql).
+CREATE OR REPLACE VIEW careflags.worklist WITH (security_barrier = true) AS
+WITH rule_titles AS MATERIALIZED (
+    SELECT r.rule_id, r.title, r.anchor, t.title AS title_lang
+      FROM careflags.rule r
+      LEFT JOIN careflags.rule_text t ON t.rule_id OPERATOR(pg_catalog.=) r.rule_id
+                                      AND t.language OPERATOR(pg_catalog.=) careflags.language())
+SELECT s.flag_id, s.patient_id, s.patient, s.unit_id, s.unit, s.rule_id, s.title, s.severity, s.state,
+       s.due_from, s.due_at, s.reason, s.acknowledged_at, s.acknowledged_by, s.details, s.action,
+       COALESCE(s.title_lang, s.title) AS title_text,
+       careflags.reason_text(s.details, s.reason) AS reason_text,
+       careflags.state_text(s.state) AS state_text FROM (
+SELECT w.severity, w.due_at, w.flag_id, w.patient_id, w.patient, w.unit_id, w.unit, w.rule_id, w.title, w.state,
+       w.due_from, w.reason, w.acknowledged_at, w.acknowledged_by, w.details, w.action, w.title_lang FROM (
+    SELECT n.* FROM (
+        SELECT f.flag_id, f.patient_id, p.display_name AS patient, f.unit_id, u.name AS unit,
+               f.rule_id, r.title, f.severity,
+               careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) AS state,
+               f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
+               f.details, careflags.action_of(f.domain, r.anchor) AS action, r.title_lang
+          FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
+         CROSS JOIN LATERAL (SELECT f.* FROM careflags.flag f
+                              WHERE f.unit_id OPERATOR(pg_catalog.=) mu.unit_id AND f.resolved_at IS NULL OFFSET 0) f
+         CROSS JOIN LATERAL (SELECT p.display_name FROM careflags.patient p
+                              WHERE p.patient_id OPERATOR(pg_catalog.=) f.patient_id OFFSET 0) p
+          JOIN rule_titles r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
+          LEFT JOIN LATERAL (SELECT u.name FROM careflags.unit u
+                              WHERE u.unit_id OPERATOR(pg_catalog.=) f.unit_id OFFSET 0) u ON true
+         WHERE (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
+           AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)
+           AND NOT careflags.reads_every_unit(ARRAY['careflags.flag'::pg_catalog.regclass, 'careflags.patient'::pg_catalog.regclass])
+        OFFSET 0) n
+    UNION ALL
+    SELECT f.flag_id, f.patient_id, p.display_name, f.unit_id, u.name, f.rule_id, r.title, f.severity,
+           careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()),
+           f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
+           f.details, careflags.action_of(f.domain, r.anchor), rt.title
+      FROM careflags.flag f
+      JOIN careflags.patient p ON p.patient_id OPERATOR(pg_catalog.=) f.patient_id
+      JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
+      LEFT JOIN careflags.unit u ON u.unit_id OPERATOR(pg_catalog.=) f.unit_id
+      LEFT JOIN careflags.rule_text rt ON rt.rule_id OPERATOR(pg_catalog.=) f.rule_id
+                                        AND rt.language OPERATOR(pg_catalog.=) careflags.language()
+     WHERE f.resolved_at IS NULL
+       AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
+       AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)
+       AND careflags.reads_every_unit(ARRAY['careflags.flag'::pg_catalog.regclass, 'careflags.patient'::pg_catalog.regclass])) w
+ ORDER BY w.severity, w.due_at, w.flag_id) s
+ ORDER BY s.severity, s.due_at, s.flag_id;
+-- ==== end: the nurse's worklist: rule titles once per query, sorted before the texts are rendered (issue 18) ====
