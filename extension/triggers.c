@@ -227,6 +227,7 @@ collect_ids(Tuplestorestate *ts, Relation rel, AttrNumber attnum, IdList *l,
 			AttrNumber class_attnum, uint32 table, uint32 *domains)
 {
 	TupleTableSlot *slot;
+	Oid			last = InvalidOid;	/* the last label looked up (bulk: one) */
 
 	if (ts == NULL)
 		return;
@@ -242,7 +243,13 @@ collect_ids(Tuplestorestate *ts, Relation rel, AttrNumber attnum, IdList *l,
 		if (class_attnum > 0 && *domains != (1u << CF_DOM_COUNT) - 1)
 		{
 			d = slot_getattr(slot, class_attnum, &isnull);
-			*domains |= isnull ? (1u << CF_DOM_COUNT) - 1 : row_domains(DatumGetObjectId(d), table);
+			if (isnull)
+				*domains = (1u << CF_DOM_COUNT) - 1;
+			else if (DatumGetObjectId(d) != last)
+			{
+				last = DatumGetObjectId(d);
+				*domains |= row_domains(last, table);
+			}
 		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
