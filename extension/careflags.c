@@ -250,7 +250,7 @@ _PG_init(void)
 
 	DefineCustomIntVariable("careflags.relay_interval",
 							"How often the background worker of a Citus coordinator relays the flag events the shards recorded as NOTIFY careflags.",
-							"Only on a Citus coordinator whose careflags tables are distributed (careflags.distribute()); elsewhere the writing transaction notifies itself.",
+							"Only on a Citus coordinator whose careflags tables are distributed (careflags.distribute()); on one server the worker relays the writers' events in each pass, woken by their commits, and without a worker the writing transaction notifies itself.",
 							&cf_relay_interval, 1000, 100, 60000, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
