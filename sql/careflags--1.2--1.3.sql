@@ -1696,52 +1696,8 @@ CREATE OR REPLACE FUNCTION careflags.action_of(domain careflags.domain, anchor c
     AS 'MODULE_PATHNAME', 'careflags_action_of';
 COMMENT ON FUNCTION careflags.action_of(careflags.domain, careflags.rule_anchor) IS
     'the action a rule of this domain and anchor asks for: nutrition_screening (admission, repeat, weight loss), nutrition_plan, medication_review, fall_risk_assessment, fall_prevention_plan (clinical-rules.md §7.18)';
-CREATE OR REPLACE VIEW careflags.worklist WITH (security_barrier = true) AS
-SELECT w.flag_id, w.patient_id, w.patient, w.unit_id, w.unit, w.rule_id, w.title, w.severity, w.state,
-       w.due_from, w.due_at, w.reason, w.acknowledged_at, w.acknowledged_by, w.details, w.action,
-       COALESCE(w.title_lang, w.title) AS title_text,
-       careflags.reason_text(w.details, w.reason) AS reason_text,
-       careflags.state_text(w.state) AS state_text FROM (
-    SELECT n.* FROM (
-        SELECT f.flag_id, f.patient_id, p.display_name AS patient, f.unit_id, u.name AS unit,
-               f.rule_id, r.title, f.severity,
-               careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) AS state,
-               f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
-               f.details, careflags.action_of(f.domain, r.anchor) AS action, rt.title AS title_lang
-          FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
-         CROSS JOIN LATERAL (SELECT f.* FROM careflags.flag f
-                              WHERE f.unit_id OPERATOR(pg_catalog.=) mu.unit_id AND f.resolved_at IS NULL OFFSET 0) f
-         CROSS JOIN LATERAL (SELECT p.display_name FROM careflags.patient p
-                              WHERE p.patient_id OPERATOR(pg_catalog.=) f.patient_id OFFSET 0) p
-         CROSS JOIN LATERAL (SELECT r.title, r.anchor FROM careflags.rule r
-                              WHERE r.rule_id OPERATOR(pg_catalog.=) f.rule_id OFFSET 0) r
-          LEFT JOIN LATERAL (SELECT u.name FROM careflags.unit u
-                              WHERE u.unit_id OPERATOR(pg_catalog.=) f.unit_id OFFSET 0) u ON true
-          LEFT JOIN LATERAL (SELECT t.title FROM careflags.rule_text t
-                              WHERE t.rule_id OPERATOR(pg_catalog.=) f.rule_id
-                                AND t.language OPERATOR(pg_catalog.=) careflags.language() OFFSET 0) rt ON true
-         WHERE (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
-           AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)
-           AND NOT (pg_catalog.has_table_privilege('careflags.flag'::pg_catalog.regclass, 'SELECT')
-                    AND pg_catalog.has_table_privilege('careflags.patient'::pg_catalog.regclass, 'SELECT'))
-        OFFSET 0) n
-    UNION ALL
-    SELECT f.flag_id, f.patient_id, p.display_name, f.unit_id, u.name, f.rule_id, r.title, f.severity,
-           careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()),
-           f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
-           f.details, careflags.action_of(f.domain, r.anchor), rt.title
-      FROM careflags.flag f
-      JOIN careflags.patient p ON p.patient_id OPERATOR(pg_catalog.=) f.patient_id
-      JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
-      LEFT JOIN careflags.unit u ON u.unit_id OPERATOR(pg_catalog.=) f.unit_id
-      LEFT JOIN careflags.rule_text rt ON rt.rule_id OPERATOR(pg_catalog.=) f.rule_id
-                                        AND rt.language OPERATOR(pg_catalog.=) careflags.language()
-     WHERE f.resolved_at IS NULL
-       AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
-       AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)
-       AND pg_catalog.has_table_privilege('careflags.flag'::pg_catalog.regclass, 'SELECT')
-       AND pg_catalog.has_table_privilege('careflags.patient'::pg_catalog.regclass, 'SELECT')) w
- ORDER BY w.severity, w.due_at, w.flag_id;
+-- (careflags.worklist, on these functions: in the section "the nurse's worklist: rule titles once
+-- per query" below, which replaces it once)
 -- ==== end: the nurse's worklist (issue 18) ====
 
 -- ==== worker and notifications on Citus (issue 19) ====
@@ -2224,50 +2180,8 @@ SELECT f.flag_id, f.patient_id, f.unit_id, f.rule_id, f.domain, f.severity,
   FROM careflags.flag f
  WHERE f.resolved_at IS NULL
    AND careflags.reads_every_unit(ARRAY['careflags.flag'::pg_catalog.regclass]);
-CREATE OR REPLACE VIEW careflags.worklist WITH (security_barrier = true) AS
-SELECT w.flag_id, w.patient_id, w.patient, w.unit_id, w.unit, w.rule_id, w.title, w.severity, w.state,
-       w.due_from, w.due_at, w.reason, w.acknowledged_at, w.acknowledged_by, w.details, w.action,
-       COALESCE(w.title_lang, w.title) AS title_text,
-       careflags.reason_text(w.details, w.reason) AS reason_text,
-       careflags.state_text(w.state) AS state_text FROM (
-    SELECT n.* FROM (
-        SELECT f.flag_id, f.patient_id, p.display_name AS patient, f.unit_id, u.name AS unit,
-               f.rule_id, r.title, f.severity,
-               careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()) AS state,
-               f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
-               f.details, careflags.action_of(f.domain, r.anchor) AS action, rt.title AS title_lang
-          FROM pg_catalog.unnest((SELECT careflags.my_units())::text[]) AS mu(unit_id)
-         CROSS JOIN LATERAL (SELECT f.* FROM careflags.flag f
-                              WHERE f.unit_id OPERATOR(pg_catalog.=) mu.unit_id AND f.resolved_at IS NULL OFFSET 0) f
-         CROSS JOIN LATERAL (SELECT p.display_name FROM careflags.patient p
-                              WHERE p.patient_id OPERATOR(pg_catalog.=) f.patient_id OFFSET 0) p
-         CROSS JOIN LATERAL (SELECT r.title, r.anchor FROM careflags.rule r
-                              WHERE r.rule_id OPERATOR(pg_catalog.=) f.rule_id OFFSET 0) r
-          LEFT JOIN LATERAL (SELECT u.name FROM careflags.unit u
-                              WHERE u.unit_id OPERATOR(pg_catalog.=) f.unit_id OFFSET 0) u ON true
-          LEFT JOIN LATERAL (SELECT t.title FROM careflags.rule_text t
-                              WHERE t.rule_id OPERATOR(pg_catalog.=) f.rule_id
-                                AND t.language OPERATOR(pg_catalog.=) careflags.language() OFFSET 0) rt ON true
-         WHERE (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
-           AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)
-           AND NOT careflags.reads_every_unit(ARRAY['careflags.flag'::pg_catalog.regclass, 'careflags.patient'::pg_catalog.regclass])
-        OFFSET 0) n
-    UNION ALL
-    SELECT f.flag_id, f.patient_id, p.display_name, f.unit_id, u.name, f.rule_id, r.title, f.severity,
-           careflags.flag_state(f.due_from, f.due_at, f.due_soon_window, careflags.clock()),
-           f.due_from, f.due_at, f.reason, f.acknowledged_at, f.acknowledged_by,
-           f.details, careflags.action_of(f.domain, r.anchor), rt.title
-      FROM careflags.flag f
-      JOIN careflags.patient p ON p.patient_id OPERATOR(pg_catalog.=) f.patient_id
-      JOIN careflags.rule r ON r.rule_id OPERATOR(pg_catalog.=) f.rule_id
-      LEFT JOIN careflags.unit u ON u.unit_id OPERATOR(pg_catalog.=) f.unit_id
-      LEFT JOIN careflags.rule_text rt ON rt.rule_id OPERATOR(pg_catalog.=) f.rule_id
-                                        AND rt.language OPERATOR(pg_catalog.=) careflags.language()
-     WHERE f.resolved_at IS NULL
-       AND (f.snoozed_until IS NULL OR f.snoozed_until OPERATOR(pg_catalog.<=) careflags.clock())
-       AND careflags.clock() OPERATOR(pg_catalog.>=) careflags.due_soon_from(f.due_from, f.due_soon_window)
-       AND careflags.reads_every_unit(ARRAY['careflags.flag'::pg_catalog.regclass, 'careflags.patient'::pg_catalog.regclass])) w
- ORDER BY w.severity, w.due_at, w.flag_id;
+-- (careflags.worklist: its one-branch form is in the section "the nurse's worklist: rule titles
+-- once per query" below, which replaces it once)
 CREATE OR REPLACE VIEW careflags.my_patients WITH (security_barrier = true) AS
 SELECT n.* FROM (
     SELECT p.patient_id, p.display_name, p.birth_date, p.sex, p.deceased,
